@@ -1,0 +1,618 @@
+//! Opening an input and pulling it through a decoder, a downmix and the resampler, one block at
+//! a time, so callers can stream a recording of any length or collect a short one whole.
+
+use std::fs::File;
+use std::io::{self, BufReader, Cursor, Read, Seek};
+use std::path::Path;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::{MediaSource, MediaSourceStream};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::error::{lowercase_first, AudioError};
+use crate::resample::StreamResampler;
+use crate::SAMPLE_RATE;
+
+/// Frames read from a WAV file per block.
+const WAV_BLOCK_FRAMES: usize = 4096;
+/// Channel counts beyond this are not audio anyone records speech with; refusing them early
+/// keeps a damaged header from making us allocate per-channel buffers for it.
+const MAX_CHANNELS: u16 = 64;
+
+/// What the input was before conversion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// Container or codec, lowercase: `wav`, `mp3`, `flac`, `vorbis`, `aac`, ….
+    pub format: String,
+    /// The input's own sample rate in hertz.
+    pub sample_rate: u32,
+    /// The input's own channel count (all are averaged into one).
+    pub channels: u16,
+    /// Frames (samples per channel) the header announces, when it does.
+    pub frames: Option<u64>,
+}
+
+impl SourceInfo {
+    /// Duration the header announces, in seconds, when it does.
+    pub fn duration(&self) -> Option<f64> {
+        self.frames.map(|f| f as f64 / f64::from(self.sample_rate))
+    }
+}
+
+/// A whole input, converted: 16 kHz mono samples in `[-1, 1]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    /// 16 kHz mono samples.
+    pub samples: Vec<f32>,
+    /// What the input was.
+    pub source: SourceInfo,
+}
+
+impl Audio {
+    /// Length in seconds.
+    pub fn duration(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(SAMPLE_RATE)
+    }
+}
+
+/// Reads a whole input (a path, or `-` for standard input) into 16 kHz mono samples.
+pub fn decode_file(path: &Path) -> Result<Audio, AudioError> {
+    let mut stream = open(path)?;
+    let mut samples = Vec::new();
+    if let Some(seconds) = stream.info().duration() {
+        // A hint only, capped so that a lying header cannot make us reserve gigabytes.
+        let hinted = (seconds * f64::from(SAMPLE_RATE)) as usize;
+        samples.reserve(hinted.min(SAMPLE_RATE as usize * 600));
+    }
+    while stream.next_chunk(&mut samples)? {}
+    Ok(Audio {
+        samples,
+        source: stream.info().clone(),
+    })
+}
+
+/// Opens an input for streaming: a path, or `-` for standard input.
+///
+/// The format is recognised from the content (the extension is only a hint), and the header
+/// is checked here, so that a bad file fails before any work is done.
+pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
+    let name = display_name(path);
+    let io_err = |source| AudioError::Io {
+        path: name.clone(),
+        source,
+    };
+    let (input, len): (Box<dyn MediaSource>, u64) = if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        io::stdin().lock().read_to_end(&mut bytes).map_err(io_err)?;
+        let len = bytes.len() as u64;
+        (Box::new(Cursor::new(bytes)), len)
+    } else {
+        let meta = std::fs::metadata(path).map_err(io_err)?;
+        if meta.is_dir() {
+            return Err(io_err(io::Error::from(io::ErrorKind::IsADirectory)));
+        }
+        let file = File::open(path).map_err(io_err)?;
+        (Box::new(file), meta.len())
+    };
+    if len == 0 {
+        return Err(AudioError::Empty { path: name });
+    }
+    let mut input = input;
+    let mut magic = [0u8; 12];
+    let got = read_up_to(&mut input, &mut magic).map_err(io_err)?;
+    input.rewind().map_err(io_err)?;
+    let is_riff_wave = got == 12 && &magic[..4] == b"RIFF" && &magic[8..12] == b"WAVE";
+
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let source: Box<dyn BlockSource> = if is_riff_wave {
+        match WavSource::new(input, &name)? {
+            Ok(wav) => Box::new(wav),
+            // A WAV encoding hound does not read (A-law, µ-law, ADPCM): symphonia may.
+            Err(input) => Box::new(SymphoniaSource::new(input, Some("wav"), &name)?),
+        }
+    } else {
+        Box::new(SymphoniaSource::new(input, extension.as_deref(), &name)?)
+    };
+    let info = source.info().clone();
+    if info.channels == 0 {
+        return Err(unsupported(
+            &name,
+            "the header declares zero channels".into(),
+        ));
+    }
+    if info.channels > MAX_CHANNELS {
+        return Err(unsupported(
+            &name,
+            format!(
+                "{} channels (at most {MAX_CHANNELS} are supported)",
+                info.channels
+            ),
+        ));
+    }
+    let resampler =
+        StreamResampler::new(info.sample_rate).map_err(|e| unsupported(&name, e.to_string()))?;
+    Ok(AudioStream {
+        name,
+        source,
+        resampler,
+        info,
+        block: Vec::new(),
+        native_frames: 0,
+        finished: false,
+    })
+}
+
+/// A decoding, downmixing, resampling pipeline over one input.
+pub struct AudioStream {
+    name: String,
+    source: Box<dyn BlockSource>,
+    resampler: StreamResampler,
+    info: SourceInfo,
+    block: Vec<f32>,
+    native_frames: u64,
+    finished: bool,
+}
+
+impl AudioStream {
+    /// What the input is.
+    pub fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    /// The input's name as shown in messages (`<stdin>` for `-`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Seconds of input decoded so far, at the input's own rate.
+    pub fn position(&self) -> f64 {
+        self.native_frames as f64 / f64::from(self.info.sample_rate)
+    }
+
+    /// Decodes the next block and appends its 16 kHz mono samples to `out`.
+    ///
+    /// Returns `Ok(false)` once the input is exhausted (nothing more will be appended).
+    pub fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, AudioError> {
+        if self.finished {
+            return Ok(false);
+        }
+        self.block.clear();
+        let more = self.source.next_block(&mut self.block)?;
+        if let Some(bad) = self.block.iter().position(|s| !s.is_finite()) {
+            return Err(AudioError::NonFiniteSamples {
+                path: self.name.clone(),
+                seconds: (self.native_frames + bad as u64) as f64
+                    / f64::from(self.info.sample_rate),
+            });
+        }
+        self.native_frames += self.block.len() as u64;
+        self.resampler.push(&self.block, out);
+        if !more {
+            self.finished = true;
+            if self.native_frames == 0 {
+                return Err(AudioError::NoSamples {
+                    path: self.name.clone(),
+                });
+            }
+            self.resampler.finish(out);
+        }
+        Ok(true)
+    }
+}
+
+fn display_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "<stdin>".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn unsupported(name: &str, detail: String) -> AudioError {
+    AudioError::Unsupported {
+        path: name.to_owned(),
+        detail,
+    }
+}
+
+fn read_up_to(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// One decoder behind a common face: appends mono samples at the input's own rate.
+trait BlockSource: Send {
+    fn info(&self) -> &SourceInfo;
+    /// Appends the next block of mono samples; returns `false` when the input has ended.
+    fn next_block(&mut self, mono: &mut Vec<f32>) -> Result<bool, AudioError>;
+}
+
+/// Averages interleaved frames into one channel.
+fn downmix_into(interleaved: &[f32], channels: usize, mono: &mut Vec<f32>) {
+    if channels == 1 {
+        mono.extend_from_slice(interleaved);
+        return;
+    }
+    let scale = 1.0 / channels as f32;
+    mono.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|frame| frame.iter().sum::<f32>() * scale),
+    );
+}
+
+struct WavSource {
+    reader: hound::WavReader<BufReader<Box<dyn MediaSource>>>,
+    info: SourceInfo,
+    name: String,
+    float: bool,
+    scale: f32,
+    interleaved: Vec<f32>,
+    read: u64,
+}
+
+impl WavSource {
+    /// `Ok(Err(input))` hands the input back when hound does not support its encoding.
+    fn new(
+        input: Box<dyn MediaSource>,
+        name: &str,
+    ) -> Result<Result<Self, Box<dyn MediaSource>>, AudioError> {
+        let mut buffered = BufReader::new(input);
+        let reader = match hound::WavReader::new(&mut buffered) {
+            Ok(_) => {
+                // Parsing succeeded; parse again on the owned reader (cheap: a header).
+                buffered.rewind().map_err(|source| AudioError::Io {
+                    path: name.to_owned(),
+                    source,
+                })?;
+                hound::WavReader::new(buffered).map_err(|e| wav_error(name, e))?
+            }
+            Err(hound::Error::Unsupported) => {
+                let mut input = buffered.into_inner();
+                input.rewind().map_err(|source| AudioError::Io {
+                    path: name.to_owned(),
+                    source,
+                })?;
+                return Ok(Err(input));
+            }
+            Err(e) => return Err(wav_error(name, e)),
+        };
+        let spec = reader.spec();
+        let float = spec.sample_format == hound::SampleFormat::Float;
+        if float && spec.bits_per_sample != 32 {
+            return Err(unsupported(
+                name,
+                format!("{}-bit float WAV", spec.bits_per_sample),
+            ));
+        }
+        if !float && !(8..=32).contains(&spec.bits_per_sample) {
+            return Err(unsupported(
+                name,
+                format!("{}-bit integer WAV", spec.bits_per_sample),
+            ));
+        }
+        let scale = if float {
+            1.0
+        } else {
+            1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32
+        };
+        let info = SourceInfo {
+            format: "wav".to_owned(),
+            sample_rate: spec.sample_rate,
+            channels: spec.channels,
+            frames: Some(u64::from(reader.duration())),
+        };
+        Ok(Ok(Self {
+            reader,
+            info,
+            name: name.to_owned(),
+            float,
+            scale,
+            interleaved: Vec::new(),
+            read: 0,
+        }))
+    }
+}
+
+impl BlockSource for WavSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_block(&mut self, mono: &mut Vec<f32>) -> Result<bool, AudioError> {
+        let channels = usize::from(self.info.channels.max(1));
+        let wanted = WAV_BLOCK_FRAMES * channels;
+        self.interleaved.clear();
+        let total = u64::from(self.reader.len());
+        let result: Result<(), hound::Error> = if self.float {
+            let mut samples = self.reader.samples::<f32>().take(wanted);
+            samples.try_for_each(|s| s.map(|s| self.interleaved.push(s)))
+        } else {
+            let scale = self.scale;
+            let mut samples = self.reader.samples::<i32>().take(wanted);
+            samples.try_for_each(|s| s.map(|s| self.interleaved.push(s as f32 * scale)))
+        };
+        self.read += self.interleaved.len() as u64;
+        match result {
+            Ok(()) => {}
+            Err(hound::Error::IoError(e)) if is_short_read(&e) => {
+                return Err(AudioError::Truncated {
+                    path: self.name.clone(),
+                    detail: format!(
+                        "the header promises {} frames, the data ends after {}",
+                        total / channels as u64,
+                        self.read / channels as u64
+                    ),
+                });
+            }
+            Err(e) => return Err(wav_error(&self.name, e)),
+        }
+        // A trailing partial frame is dropped: it has no partner samples to average with.
+        let whole = self.interleaved.len() / channels * channels;
+        downmix_into(&self.interleaved[..whole], channels, mono);
+        Ok(self.read < total && !self.interleaved.is_empty())
+    }
+}
+
+/// hound reports data that ends early either as `UnexpectedEof` or as its own "failed to read
+/// enough bytes" error.
+fn is_short_read(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::UnexpectedEof
+        || err
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("read enough bytes")
+}
+
+fn wav_error(name: &str, err: hound::Error) -> AudioError {
+    match err {
+        hound::Error::IoError(e) if is_short_read(&e) => AudioError::Truncated {
+            path: name.to_owned(),
+            detail: "the WAV header is incomplete".to_owned(),
+        },
+        hound::Error::IoError(source) => AudioError::Io {
+            path: name.to_owned(),
+            source,
+        },
+        hound::Error::FormatError(what) => AudioError::Malformed {
+            path: name.to_owned(),
+            detail: lowercase_first(what),
+        },
+        other => AudioError::Unsupported {
+            path: name.to_owned(),
+            detail: lowercase_first(&other.to_string()),
+        },
+    }
+}
+
+struct SymphoniaSource {
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn Decoder>,
+    track_id: u32,
+    info: SourceInfo,
+    name: String,
+    buffer: Option<SampleBuffer<f32>>,
+    decoded_packets: u64,
+    failed_packets: u64,
+    first_failure: Option<String>,
+    /// A block decoded ahead of time while learning the channel count, with its "more" flag.
+    primed: Option<(Vec<f32>, bool)>,
+}
+
+impl SymphoniaSource {
+    fn new(
+        input: Box<dyn MediaSource>,
+        extension: Option<&str>,
+        name: &str,
+    ) -> Result<Self, AudioError> {
+        let stream = MediaSourceStream::new(input, Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = extension {
+            hint.with_extension(ext);
+        }
+        let probed = symphonia::default::get_probe()
+            .format(
+                &hint,
+                stream,
+                &FormatOptions {
+                    // Trim encoder delay and padding where the container records them, so
+                    // timestamps line up with the original recording.
+                    enable_gapless: true,
+                    ..Default::default()
+                },
+                &MetadataOptions::default(),
+            )
+            .map_err(|e| match e {
+                SymphoniaError::IoError(e) if e.kind() != io::ErrorKind::UnexpectedEof => {
+                    AudioError::Io {
+                        path: name.to_owned(),
+                        source: e,
+                    }
+                }
+                SymphoniaError::Unsupported(_) | SymphoniaError::IoError(_) => {
+                    AudioError::UnknownFormat {
+                        path: name.to_owned(),
+                    }
+                }
+                other => symphonia_error(name, other),
+            })?;
+        let format = probed.format;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+            .ok_or_else(|| AudioError::NoSamples {
+                path: name.to_owned(),
+            })?;
+        let params = &track.codec_params;
+        let sample_rate = params
+            .sample_rate
+            .ok_or_else(|| unsupported(name, "the stream does not declare a sample rate".into()))?;
+        let codec = symphonia::default::get_codecs()
+            .get_codec(params.codec)
+            .map_or("unknown", |d| d.short_name)
+            .to_owned();
+        let mut decoder = symphonia::default::get_codecs()
+            .make(params, &DecoderOptions::default())
+            .map_err(|e| match e {
+                SymphoniaError::Unsupported(what) => {
+                    unsupported(name, format!("codec {codec}: {what}"))
+                }
+                other => symphonia_error(name, other),
+            })?;
+        // MP4 leaves the channel layout to the AAC decoder's own configuration.
+        let channels = params
+            .channels
+            .or(decoder.codec_params().channels)
+            .map_or(0, |c| c.count());
+        let channels = u16::try_from(channels).unwrap_or(u16::MAX);
+        decoder.reset();
+        let mut source = Self {
+            track_id: track.id,
+            info: SourceInfo {
+                format: codec,
+                sample_rate,
+                channels,
+                frames: params.n_frames,
+            },
+            format,
+            decoder,
+            name: name.to_owned(),
+            buffer: None,
+            decoded_packets: 0,
+            failed_packets: 0,
+            first_failure: None,
+            primed: None,
+        };
+        if source.info.channels == 0 {
+            // Some decoders only learn the layout from the first frame: decode it now, so that
+            // the stream's info is complete before anyone relies on it.
+            let mut first = Vec::new();
+            let more = source.next_block(&mut first)?;
+            source.primed = Some((first, more));
+        }
+        Ok(source)
+    }
+}
+
+impl BlockSource for SymphoniaSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_block(&mut self, mono: &mut Vec<f32>) -> Result<bool, AudioError> {
+        if let Some((block, more)) = self.primed.take() {
+            mono.extend_from_slice(&block);
+            return Ok(more);
+        }
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(packet) => packet,
+                // symphonia reports the end of a stream as an unexpected EOF.
+                Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return self.end();
+                }
+                Err(SymphoniaError::ResetRequired) => return self.end(),
+                Err(e) => return Err(symphonia_error(&self.name, e)),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            match self.decoder.decode(&packet) {
+                Ok(decoded) => {
+                    let spec = *decoded.spec();
+                    if spec.rate != self.info.sample_rate {
+                        return Err(unsupported(
+                            &self.name,
+                            format!(
+                                "the sample rate changes from {} Hz to {} Hz mid-stream",
+                                self.info.sample_rate, spec.rate
+                            ),
+                        ));
+                    }
+                    let channels = spec.channels.count();
+                    if self.info.channels == 0 {
+                        self.info.channels = u16::try_from(channels).unwrap_or(u16::MAX);
+                    }
+                    if channels != usize::from(self.info.channels) {
+                        return Err(unsupported(
+                            &self.name,
+                            "the channel count changes mid-stream".to_owned(),
+                        ));
+                    }
+                    let needed = decoded.capacity();
+                    let buffer = match &mut self.buffer {
+                        Some(b) if b.capacity() >= needed * channels => b,
+                        slot => slot.insert(SampleBuffer::new(needed as u64, spec)),
+                    };
+                    buffer.copy_interleaved_ref(decoded);
+                    downmix_into(buffer.samples(), channels, mono);
+                    self.decoded_packets += 1;
+                    return Ok(true);
+                }
+                // A damaged frame: skip it, as players do, but remember it in case every
+                // frame is damaged.
+                Err(SymphoniaError::DecodeError(what)) => {
+                    self.failed_packets += 1;
+                    self.first_failure.get_or_insert_with(|| what.to_owned());
+                }
+                Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return self.end();
+                }
+                Err(e) => return Err(symphonia_error(&self.name, e)),
+            }
+        }
+    }
+}
+
+impl SymphoniaSource {
+    fn end(&mut self) -> Result<bool, AudioError> {
+        if self.decoded_packets == 0 && self.failed_packets > 0 {
+            return Err(AudioError::Malformed {
+                path: self.name.clone(),
+                detail: format!(
+                    "none of {} frames could be decoded ({})",
+                    self.failed_packets,
+                    self.first_failure.as_deref().unwrap_or("unknown error")
+                ),
+            });
+        }
+        Ok(false)
+    }
+}
+
+fn symphonia_error(name: &str, err: SymphoniaError) -> AudioError {
+    let path = name.to_owned();
+    match err {
+        SymphoniaError::IoError(source) => AudioError::Io { path, source },
+        SymphoniaError::Unsupported(what) => AudioError::Unsupported {
+            path,
+            detail: lowercase_first(what),
+        },
+        SymphoniaError::DecodeError(what) | SymphoniaError::LimitError(what) => {
+            AudioError::Malformed {
+                path,
+                detail: lowercase_first(what),
+            }
+        }
+        other => AudioError::Malformed {
+            path,
+            detail: lowercase_first(&other.to_string()),
+        },
+    }
+}

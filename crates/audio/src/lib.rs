@@ -1,0 +1,23 @@
+//! Turns any audio file the user has into what Whisper eats: 16 kHz mono `f32`, decoded and
+//! resampled as a stream so that a long recording's original-rate signal is never held whole.
+//!
+//! The public surface is small: [`open`] gives an [`AudioStream`] that yields 16 kHz chunks,
+//! [`decode_file`] reads a whole file into an [`Audio`]. WAV goes through `hound`; MP3, FLAC,
+//! OGG/Vorbis and AAC/M4A through `symphonia`. `-` reads standard input.
+#![deny(missing_docs)]
+
+mod decode;
+mod error;
+mod resample;
+
+pub use decode::{decode_file, open, Audio, AudioStream, SourceInfo};
+pub use error::AudioError;
+pub use resample::StreamResampler;
+
+/// The sample rate every stream is converted to, in hertz: what Whisper expects.
+pub const SAMPLE_RATE: u32 = 16_000;
+
+/// File extensions that [`open`] can decode, lowercase and without the dot.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "mp3", "flac", "ogg", "oga", "m4a", "mp4", "aac",
+];

@@ -1,0 +1,272 @@
+//! Decodes every sample in `samples/` and every WAV encoding hound can write, and walks the bad
+//! inputs a user meets (empty, truncated, not audio, NaN samples) to their errors.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rech_audio::{decode_file, open, AudioError, SAMPLE_RATE};
+
+fn samples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
+}
+
+/// Decodes a sample and checks its length against what `samples/README.md` documents.
+fn check_sample(name: &str, seconds: f64, rate: u32, channels: u16, format: &str) {
+    let audio = decode_file(&samples_dir().join(name)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(audio.source.sample_rate, rate, "{name}");
+    assert_eq!(audio.source.channels, channels, "{name}");
+    assert_eq!(audio.source.format, format, "{name}");
+    // MP3 and AAC decoders add encoder padding; WAV and FLAC are exact.
+    let tolerance = if matches!(format, "mp3" | "aac" | "vorbis") {
+        0.08
+    } else {
+        0.002
+    };
+    assert!(
+        (audio.duration() - seconds).abs() < tolerance,
+        "{name}: {} s, expected {seconds} s",
+        audio.duration()
+    );
+    let peak = audio.samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    // The samples are normalised to -3 dBFS (0.708); resampling may overshoot a little.
+    assert!((0.5..=0.85).contains(&peak), "{name}: peak {peak}");
+    // 0.3 s of digital silence leads every sample.
+    let lead = &audio.samples[..3200];
+    assert!(lead.iter().all(|s| s.abs() < 0.02), "{name}: noisy lead-in");
+}
+
+#[test]
+fn wav_16k_mono() {
+    check_sample("privet-16k-mono.wav", 3.284, 16_000, 1, "wav");
+}
+
+#[test]
+fn wav_44k_stereo() {
+    check_sample("pogoda-44k-stereo.wav", 2.141, 44_100, 2, "wav");
+}
+
+#[test]
+fn wav_48k_float() {
+    check_sample("chisla-48k-mono-f32.wav", 2.011, 48_000, 1, "wav");
+}
+
+#[test]
+fn wav_24bit_extensible() {
+    check_sample("ryba-24bit-stereo.wav", 2.049, 22_050, 2, "wav");
+}
+
+#[test]
+fn flac() {
+    check_sample("pogoda.flac", 4.193, 16_000, 1, "flac");
+}
+
+#[test]
+fn ogg_vorbis() {
+    check_sample("privet.ogg", 2.295, 48_000, 2, "vorbis");
+}
+
+#[test]
+fn mp3() {
+    check_sample("chisla.mp3", 4.531, 44_100, 1, "mp3");
+}
+
+#[test]
+fn m4a_aac() {
+    check_sample("privet.m4a", 3.536, 44_100, 1, "aac");
+}
+
+fn write_wav(path: &Path, spec: hound::WavSpec, frames: usize, value: impl Fn(usize) -> f64) {
+    let mut writer = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..frames {
+        let v = value(i);
+        for _ in 0..spec.channels {
+            match spec.sample_format {
+                hound::SampleFormat::Float => writer.write_sample(v as f32).unwrap(),
+                hound::SampleFormat::Int => {
+                    let full = ((1i64 << (spec.bits_per_sample - 1)) - 1) as f64;
+                    writer.write_sample((v * full).round() as i32).unwrap()
+                }
+            }
+        }
+    }
+    writer.finalize().unwrap();
+}
+
+fn tone(rate: u32) -> impl Fn(usize) -> f64 {
+    move |i| 0.5 * (2.0 * std::f64::consts::PI * 300.0 * i as f64 / f64::from(rate)).sin()
+}
+
+#[test]
+fn every_wav_encoding_and_channel_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (8, hound::SampleFormat::Int, 1, 8_000),
+        (16, hound::SampleFormat::Int, 2, 44_100),
+        (24, hound::SampleFormat::Int, 6, 48_000),
+        (32, hound::SampleFormat::Int, 1, 32_000),
+        (32, hound::SampleFormat::Float, 8, 96_000),
+    ];
+    for (bits, format, channels, rate) in cases {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: bits,
+            sample_format: format,
+        };
+        let path = dir.path().join(format!("t{bits}-{channels}-{rate}.wav"));
+        write_wav(&path, spec, rate as usize / 2, tone(rate));
+        let audio = decode_file(&path).unwrap_or_else(|e| panic!("{bits} bit: {e}"));
+        assert_eq!(audio.samples.len(), SAMPLE_RATE as usize / 2, "{bits} bit");
+        // Averaging identical channels keeps the amplitude: the tone's peak stays near 0.5.
+        let peak = audio.samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        assert!(
+            (peak - 0.5).abs() < 0.02,
+            "{bits}-bit {channels} ch: peak {peak}"
+        );
+    }
+}
+
+#[test]
+fn streaming_yields_the_same_samples_in_chunks() {
+    let path = samples_dir().join("pogoda-44k-stereo.wav");
+    let whole = decode_file(&path).unwrap();
+    let mut stream = open(&path).unwrap();
+    let mut chunks = 0;
+    let mut streamed = Vec::new();
+    while stream.next_chunk(&mut streamed).unwrap() {
+        chunks += 1;
+    }
+    assert!(chunks > 10, "only {chunks} chunks: not streaming");
+    assert_eq!(streamed, whole.samples);
+}
+
+fn error_for(bytes: &[u8], name: &str) -> AudioError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+    decode_file(&path).expect_err("decoding should fail")
+}
+
+fn header_only_wav() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    hound::WavWriter::create(&path, spec)
+        .unwrap()
+        .finalize()
+        .unwrap();
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let missing = decode_file(Path::new("/nonexistent/x.wav")).unwrap_err();
+    assert_eq!(missing.to_string(), "/nonexistent/x.wav: no such file");
+
+    let dir = tempfile::tempdir().unwrap();
+    let err = decode_file(dir.path()).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("is a directory, not an audio file"),
+        "{err}"
+    );
+
+    let err = error_for(b"", "empty.wav");
+    assert!(matches!(err, AudioError::Empty { .. }), "{err}");
+
+    let err = error_for(
+        "это просто текст, а не звук\n".repeat(50).as_bytes(),
+        "text.wav",
+    );
+    assert!(matches!(err, AudioError::UnknownFormat { .. }), "{err}");
+    let err = error_for(
+        &[0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13],
+        "img.mp3",
+    );
+    assert!(matches!(err, AudioError::UnknownFormat { .. }), "{err}");
+
+    let header = header_only_wav();
+    let err = error_for(&header, "header.wav");
+    assert!(matches!(err, AudioError::NoSamples { .. }), "{err}");
+
+    let mut truncated = std::fs::read(samples_dir().join("privet-16k-mono.wav")).unwrap();
+    truncated.truncate(truncated.len() / 2);
+    let err = error_for(&truncated, "cut.wav");
+    assert!(matches!(err, AudioError::Truncated { .. }), "{err}");
+    assert!(err.to_string().contains("the file is truncated"), "{err}");
+
+    let err = error_for(&header[..20], "cut-header.wav");
+    assert!(
+        matches!(
+            err,
+            AudioError::Truncated { .. } | AudioError::Malformed { .. }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_finite_float_samples_are_refused_with_their_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nan.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    write_wav(
+        &path,
+        spec,
+        16_000,
+        |i| if i == 8_000 { f64::NAN } else { 0.1 },
+    );
+    let err = decode_file(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: the audio contains NaN or infinite samples (first at 0.500 s)",
+            path.display()
+        )
+    );
+    write_wav(&path, spec, 16_000, |i| {
+        if i == 4_000 {
+            f64::INFINITY
+        } else {
+            0.1
+        }
+    });
+    assert!(matches!(
+        decode_file(&path),
+        Err(AudioError::NonFiniteSamples { .. })
+    ));
+}
+
+#[test]
+fn zero_channels_and_absurd_rates_are_refused() {
+    let mut bytes = header_only_wav();
+    // Patch the fmt chunk: channels at byte 22, sample rate at byte 24.
+    bytes[22..24].copy_from_slice(&0u16.to_le_bytes());
+    let err = error_for(&bytes, "zero.wav");
+    assert!(
+        matches!(
+            err,
+            AudioError::Unsupported { .. } | AudioError::Malformed { .. }
+        ),
+        "{err}"
+    );
+    let mut bytes = header_only_wav();
+    bytes[24..28].copy_from_slice(&1u32.to_le_bytes());
+    // The byte rate must agree, or hound refuses the header before we see the rate.
+    bytes[28..32].copy_from_slice(&2u32.to_le_bytes());
+    let err = error_for(&bytes, "slow.wav");
+    assert!(err.to_string().contains("sample rate 1 Hz"), "{err}");
+}
