@@ -1,0 +1,78 @@
+//! Writes a whisper.cpp model with random weights for tests and benchmarks, because no real
+//! Whisper weights can be downloaded where `rech` is built and tested.
+//!
+//! Usage: `cargo run --release -p rech-asr --example make-test-model -- <micro|tiny|base|small> OUT.bin [--seed N]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rech_asr::generate::{write_model_file, GenerateOptions};
+use rech_asr::model_file::{inspect, Hparams};
+
+const USAGE: &str = "usage: make-test-model <micro|tiny|base|small> OUT.bin [--seed N]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (size, hparams, out, seed) = match parse(&args) {
+        Ok(parsed) => parsed,
+        Err(why) => {
+            eprintln!("make-test-model: {why}; {USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = GenerateOptions { hparams, seed };
+    if let Err(e) = write_model_file(&out, &opts) {
+        eprintln!("make-test-model: cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    // Check what was written the way rech checks any model before loading it.
+    match inspect(&out) {
+        Ok(info) => {
+            println!(
+                "{}: {size} model, {} bytes ({:.1} MB), {} tensors, seed {seed}",
+                out.display(),
+                info.file_len,
+                info.file_len as f64 / 1e6,
+                info.tensor_count
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("make-test-model: {}: {e}", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse(args: &[String]) -> Result<(&str, Hparams, PathBuf, u64), String> {
+    let mut positional = Vec::new();
+    let mut seed = 0u64;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--seed" {
+            let value = it.next().ok_or("--seed needs a number")?;
+            seed = value
+                .parse()
+                .map_err(|_| format!("--seed {value:?} is not a non-negative integer"))?;
+        } else if let Some(value) = arg.strip_prefix("--seed=") {
+            seed = value
+                .parse()
+                .map_err(|_| format!("--seed {value:?} is not a non-negative integer"))?;
+        } else if arg.starts_with('-') && arg.len() > 1 {
+            return Err(format!("unknown option {arg:?}"));
+        } else {
+            positional.push(arg.as_str());
+        }
+    }
+    let [size, out] = positional[..] else {
+        return Err(format!("expected 2 arguments, got {}", positional.len()));
+    };
+    let hparams = match size {
+        "micro" => Hparams::micro(),
+        "tiny" => Hparams::tiny(),
+        "base" => Hparams::base(),
+        "small" => Hparams::small(),
+        other => return Err(format!("unknown model size {other:?}")),
+    };
+    Ok((size, hparams, PathBuf::from(out), seed))
+}
