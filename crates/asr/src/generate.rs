@@ -163,9 +163,7 @@ fn init_for(spec: &TensorSpec) -> Init {
         Init::Constant(1.0)
     } else if is_ln {
         Init::Constant(0.0)
-    } else if name.ends_with(".bias") {
-        Init::Noise(0.01)
-    } else if name == "decoder.positional_embedding" {
+    } else if name.ends_with(".bias") || name == "decoder.positional_embedding" {
         Init::Noise(0.01)
     } else if name == "decoder.token_embedding.weight" {
         // Also the output projection: small values keep the first logits near uniform.

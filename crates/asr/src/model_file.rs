@@ -141,7 +141,7 @@ pub enum ModelFileError {
         expected: usize,
     },
     /// Some tensors are present but not all.
-    #[error("tensor {name:?} is missing ({missing} tensors missing in all)")]
+    #[error("tensor {name:?} is missing ({missing} missing in all)")]
     MissingTensor {
         /// The first missing tensor, in whisper.cpp's order.
         name: String,
@@ -702,25 +702,21 @@ pub fn inspect_reader<R: Read + Seek>(
         return Err(ModelFileError::BadMagic { found: magic });
     }
 
-    let mut f = [0i32; 11];
     let hparams_at = c.pos;
-    for v in &mut f {
-        *v = c.i32_at(hparams_at, || "hyperparameters".to_owned())?;
-    }
-    let [n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer, n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype] =
-        f;
+    let mut next = || c.i32_at(hparams_at, || "hyperparameters".to_owned());
+    // Fields are evaluated in the order written, which is the file's order.
     let hparams = Hparams {
-        n_vocab,
-        n_audio_ctx,
-        n_audio_state,
-        n_audio_head,
-        n_audio_layer,
-        n_text_ctx,
-        n_text_state,
-        n_text_head,
-        n_text_layer,
-        n_mels,
-        ftype,
+        n_vocab: next()?,
+        n_audio_ctx: next()?,
+        n_audio_state: next()?,
+        n_audio_head: next()?,
+        n_audio_layer: next()?,
+        n_text_ctx: next()?,
+        n_text_state: next()?,
+        n_text_head: next()?,
+        n_text_layer: next()?,
+        n_mels: next()?,
+        ftype: next()?,
     };
     hparams.check()?;
     // check() guarantees a weight type.
@@ -731,11 +727,11 @@ pub fn inspect_reader<R: Read + Seek>(
     let mel_at = c.pos;
     let n_mel = c.i32_at(mel_at, || "mel filter header".to_owned())?;
     let n_fft = c.i32_at(mel_at, || "mel filter header".to_owned())?;
-    if n_mel != n_mels || n_fft != N_FFT_BINS {
+    if n_mel != hparams.n_mels || n_fft != N_FFT_BINS {
         return Err(ModelFileError::BadMelFilters {
             n_mel,
             n_fft,
-            expected_mel: n_mels,
+            expected_mel: hparams.n_mels,
         });
     }
     // Both factors are checked small above, so this cannot overflow.
@@ -744,10 +740,10 @@ pub fn inspect_reader<R: Read + Seek>(
 
     let vocab_at = c.pos;
     let count = c.i32_at(vocab_at, || "vocabulary size".to_owned())?;
-    if !(MIN_VOCAB_TOKENS..=n_vocab).contains(&count) {
+    if !(MIN_VOCAB_TOKENS..=hparams.n_vocab).contains(&count) {
         return Err(ModelFileError::BadVocabSize {
             count,
-            max: n_vocab,
+            max: hparams.n_vocab,
         });
     }
     // Each token's bytes are read into this buffer (the length is bounded first): for the

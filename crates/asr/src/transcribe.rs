@@ -239,9 +239,12 @@ impl Transcriber {
                 }
             }
         }
-        segments.retain(|s| {
-            !s.text.is_empty() && !(options.filter_hallucinations && is_hallucination(&s.text))
-        });
+        let filter = options.filter_hallucinations;
+        let keep = |s: &Segment| {
+            let invented = filter && is_hallucination(&s.text);
+            !s.text.is_empty() && !invented
+        };
+        segments.retain(keep);
         clamp_times(&mut segments, duration);
         progress(1.0);
         Ok(Transcript {

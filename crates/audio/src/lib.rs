@@ -12,7 +12,7 @@ mod resample;
 
 pub use decode::{decode_file, open, Audio, AudioStream, SourceInfo};
 pub use error::AudioError;
-pub use resample::StreamResampler;
+pub use resample::{resample_to_16k, StreamResampler, UnsupportedRate};
 
 /// The sample rate every stream is converted to, in hertz: what Whisper expects.
 pub const SAMPLE_RATE: u32 = 16_000;

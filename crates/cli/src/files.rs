@@ -1,0 +1,104 @@
+//! Writing results without ever leaving a half-written file: output goes to a temporary file in
+//! the target directory and is renamed into place only when complete.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_dir(path);
+    let mut temp = tempfile::Builder::new()
+        .prefix(".rech-")
+        .suffix(".part")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot write to {}: {}", dir.display(), short_io(&dir)))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Checks up front that files can be created in `dir`, creating it if needed, so a batch fails
+/// before any work rather than after an hour of it.
+pub fn check_writable_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create output directory {}: {}",
+            dir.display(),
+            describe(&e)
+        )
+    })?;
+    tempfile::Builder::new()
+        .prefix(".rech-check-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write to output directory {}: {}",
+                dir.display(),
+                describe(&e)
+            )
+        })
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn short_io(dir: &Path) -> String {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => "not a directory".to_owned(),
+        Ok(_) => "permission denied or read-only".to_owned(),
+        Err(e) => describe(&e),
+    }
+}
+
+/// Lowercase I/O error text without the `(os error N)` tail.
+pub fn describe(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => {
+            let text = err.to_string();
+            let text = text
+                .split(" (os error")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(c) => c.to_lowercase().chain(chars).collect(),
+                None => text,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn missing_directory_is_an_error_not_a_panic() {
+        let err = write_atomically(Path::new("/nonexistent/dir/out.txt"), b"x").unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/dir"), "{err:#}");
+    }
+}

@@ -1,0 +1,138 @@
+//! The `rech` binary: parses the command line, runs one subcommand, and turns every failure
+//! into one line on stderr and an exit code (0 success, 1 failure while running, 2 bad usage,
+//! 130 interrupted).
+
+mod files;
+mod output;
+mod progress;
+mod transcribe;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+/// Russian speech-to-text on whisper.cpp.
+#[derive(Debug, Parser)]
+#[command(name = "rech", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Print progress details; twice (-vv) adds whisper.cpp's own log.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Print nothing but results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Transcribe audio files (WAV, MP3, FLAC, OGG, M4A; `-` for stdin) into text or subtitles.
+    Transcribe(transcribe::TranscribeArgs),
+}
+
+/// A mistake in how rech was called: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The run was interrupted by Ctrl-C: exit code 130.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// What every subcommand gets besides its arguments.
+pub struct Context {
+    /// Suppress everything but results and errors.
+    pub quiet: bool,
+    /// Verbosity level (count of `-v`).
+    pub verbose: u8,
+    /// Raised by the first Ctrl-C.
+    pub interrupted: Arc<AtomicBool>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupted);
+    // First Ctrl-C: ask the work to stop cleanly (no partial files). Second: leave now.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let ctx = Context {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+        interrupted,
+    };
+    let result = match cli.command {
+        Command::Transcribe(args) => transcribe::run(args, &ctx),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => report(&err),
+    }
+}
+
+fn report(err: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(err) {
+        // The reader went away (`rech … | head`): not an error worth a message.
+        return ExitCode::SUCCESS;
+    }
+    if err.downcast_ref::<Interrupted>().is_some() {
+        let _ = writeln!(io::stderr(), "rech: interrupted");
+        return ExitCode::from(130);
+    }
+    let _ = writeln!(io::stderr(), "rech: error: {err:#}");
+    if err.downcast_ref::<UsageError>().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// True when the error chain holds a broken pipe on stdout.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    // whisper.cpp's log (target `whisper_rs`) and symphonia's complaints about the files it
+    // probes stay silent unless -vv: our own errors already say what went wrong.
+    let filter = match (quiet, verbose) {
+        (true, _) => "error,whisper_rs=off,symphonia=off",
+        (false, 0) => "warn,whisper_rs=off,symphonia=off",
+        (false, 1) => "info,whisper_rs=off,symphonia=off",
+        (false, _) => "debug",
+    };
+    env_logger::Builder::new()
+        .parse_filters(filter)
+        .parse_env("RECH_LOG")
+        .format_timestamp(None)
+        .format_target(false)
+        .init();
+    rech_asr::install_log_routing();
+}

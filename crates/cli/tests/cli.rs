@@ -1,0 +1,587 @@
+//! End-to-end runs of the real `rech` binary on real audio with a generated model: every sample
+//! format into every output format, VAD on real speech, and every bad input to its one-line
+//! error, its exit code and no output file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use assert_cmd::cargo::CommandCargoExt;
+use rech_asr::generate::{write_model_file, GenerateOptions};
+use rech_asr::model_file::Hparams;
+use serde_json::Value;
+
+fn samples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
+}
+
+/// `../shared` (or `RECH_SHARED_DIR`); in CI its absence fails the test, elsewhere it skips loudly.
+fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("RECH_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.join("models/ggml-silero-v6.2.0.bin").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "shared test data not found at {} (set RECH_SHARED_DIR)",
+            dir.display()
+        );
+    }
+    eprintln!("SKIPPED: shared test data not found at {}", dir.display());
+    None
+}
+
+/// A micro model with random weights, generated once per test run.
+fn model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-micro.bin");
+        let opts = GenerateOptions {
+            hparams: Hparams::micro(),
+            seed: 42,
+        };
+        write_model_file(&path, &opts).expect("generate the test model");
+        path
+    })
+}
+
+fn rech() -> Command {
+    let mut cmd = Command::cargo_bin("rech").unwrap();
+    cmd.env_remove("RECH_MODEL")
+        .env_remove("RECH_VAD_MODEL")
+        .env("RUST_BACKTRACE", "0");
+    cmd
+}
+
+fn transcribe(args: &[&str]) -> Command {
+    let mut cmd = rech();
+    cmd.arg("transcribe")
+        .arg("-m")
+        .arg(model())
+        .args(["-t", "2"])
+        .args(args);
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+#[track_caller]
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
+        out.status.code(),
+        stderr(out),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// One line on stderr, naming `needle`, with the expected exit code; no panic text.
+#[track_caller]
+fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "expected one line, got:\n{err}");
+    assert!(err.starts_with("rech: error: "), "{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+}
+
+/// Checks a JSON transcript: shape, and every segment inside the audio and in order.
+fn check_json(text: &str) -> Value {
+    let v: Value = serde_json::from_str(text).expect("valid JSON");
+    assert_eq!(v["language"], "ru");
+    let duration = v["duration"].as_f64().unwrap();
+    assert!(duration > 0.0);
+    let mut last_start = 0.0;
+    for s in v["segments"].as_array().unwrap() {
+        let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+        assert!(
+            0.0 <= start && start <= end && end <= duration + 1e-9,
+            "segment {start}..{end} outside 0..{duration}"
+        );
+        assert!(start >= last_start, "segments out of order");
+        last_start = start;
+        assert!(s["text"].is_string());
+        assert!(!s["text"].as_str().unwrap().contains('\u{FFFD}'));
+        for w in s["words"].as_array().unwrap() {
+            let (ws, we) = (w["start"].as_f64().unwrap(), w["end"].as_f64().unwrap());
+            assert!(
+                start <= ws && ws <= we && we <= end,
+                "word {ws}..{we} outside {start}..{end}"
+            );
+        }
+    }
+    v
+}
+
+fn parse_srt_time(t: &str, sep: char) -> f64 {
+    let (hms, ms) = t.split_once(sep).expect("milliseconds");
+    let parts: Vec<f64> = hms.split(':').map(|p| p.parse().unwrap()).collect();
+    assert_eq!(parts.len(), 3, "{t}");
+    assert_eq!(ms.len(), 3, "{t}");
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2] + ms.parse::<f64>().unwrap() / 1000.0
+}
+
+fn check_cues(blocks: &[&str], sep: char, numbered: bool, duration: f64) {
+    let mut last = 0.0;
+    for (i, block) in blocks.iter().enumerate() {
+        let mut lines = block.lines();
+        if numbered {
+            assert_eq!(lines.next().unwrap(), (i + 1).to_string());
+        }
+        let timing = lines.next().unwrap();
+        let (a, b) = timing.split_once(" --> ").expect("cue timing");
+        let (a, b) = (parse_srt_time(a, sep), parse_srt_time(b, sep));
+        assert!(last <= a && a <= b && b <= duration + 0.001, "{timing}");
+        last = a;
+        assert!(lines.next().is_some(), "cue without text");
+    }
+}
+
+fn check_all_formats(dir: &Path, stem: &str) {
+    let json = std::fs::read_to_string(dir.join(format!("{stem}.json"))).unwrap();
+    let v = check_json(&json);
+    let duration = v["duration"].as_f64().unwrap();
+    let n = v["segments"].as_array().unwrap().len();
+
+    let srt = std::fs::read_to_string(dir.join(format!("{stem}.srt"))).unwrap();
+    let blocks: Vec<&str> = srt.split("\n\n").filter(|b| !b.trim().is_empty()).collect();
+    assert_eq!(blocks.len(), n);
+    check_cues(&blocks, ',', true, duration);
+
+    let vtt = std::fs::read_to_string(dir.join(format!("{stem}.vtt"))).unwrap();
+    let body = vtt.strip_prefix("WEBVTT\n\n").expect("WEBVTT header");
+    let blocks: Vec<&str> = body
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .collect();
+    assert_eq!(blocks.len(), n);
+    check_cues(&blocks, '.', false, duration);
+
+    let tsv = std::fs::read_to_string(dir.join(format!("{stem}.tsv"))).unwrap();
+    let mut lines = tsv.lines();
+    assert_eq!(lines.next(), Some("start\tend\ttext"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), n);
+    for row in rows {
+        let cols: Vec<&str> = row.split('\t').collect();
+        assert_eq!(cols.len(), 3, "{row}");
+        let (a, b): (u64, u64) = (cols[0].parse().unwrap(), cols[1].parse().unwrap());
+        assert!(a <= b && b as f64 <= duration * 1000.0 + 1.0);
+    }
+
+    let txt = std::fs::read_to_string(dir.join(format!("{stem}.txt"))).unwrap();
+    assert_eq!(txt.lines().count(), n);
+}
+
+#[test]
+fn every_sample_into_every_format() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let names = [
+        "privet-16k-mono.wav",
+        "pogoda-44k-stereo.wav",
+        "chisla-48k-mono-f32.wav",
+        "ryba-24bit-stereo.wav",
+        "pogoda.flac",
+        "privet.ogg",
+        "chisla.mp3",
+        "privet.m4a",
+    ];
+    let inputs: Vec<PathBuf> = names.iter().map(|n| samples_dir().join(n)).collect();
+    let out = run(transcribe(&[
+        "-f",
+        "txt,srt,vtt,json,tsv",
+        "--word-timestamps",
+        "--output-dir",
+    ])
+    .arg(out_dir.path())
+    .args(&inputs));
+    assert_success(&out);
+    for name in names {
+        // privet.ogg and privet.m4a share a stem, so their outputs keep the whole file name.
+        let stem = match name {
+            "privet.ogg" | "privet.m4a" => name,
+            _ => Path::new(name).file_stem().unwrap().to_str().unwrap(),
+        };
+        check_all_formats(out_dir.path(), stem);
+    }
+    // Nothing else was left behind: exactly five files per input.
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).unwrap().count(),
+        names.len() * 5
+    );
+}
+
+#[test]
+fn plain_text_on_stdout_by_default_and_stdin_input() {
+    let out = run(transcribe(&[]).arg(samples_dir().join("privet-16k-mono.wav")));
+    assert_success(&out);
+    let by_path = stdout(&out);
+    assert!(!by_path.contains('\u{FFFD}'));
+
+    let file = std::fs::File::open(samples_dir().join("privet-16k-mono.wav")).unwrap();
+    let out = transcribe(&["-"]).stdin(file).output().unwrap();
+    assert_success(&out);
+    assert_eq!(
+        stdout(&out),
+        by_path,
+        "stdin gives the same result as the path"
+    );
+}
+
+#[test]
+fn real_speech_to_json_and_a_single_output_file() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.json");
+    let out = run(transcribe(&["-f", "json", "--no-vad", "-o"])
+        .arg(&target)
+        .arg(shared.join("audio/ru/human/ru_0032.wav")));
+    assert_success(&out);
+    assert!(stdout(&out).is_empty());
+    let v = check_json(&std::fs::read_to_string(&target).unwrap());
+    assert!((v["duration"].as_f64().unwrap() - 9.375).abs() < 0.001);
+}
+
+/// Three recordings joined by 2 s of silence: with VAD no segment lies inside a silence.
+#[test]
+fn vad_keeps_segments_out_of_silence() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let joined = dir.path().join("joined.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&joined, spec).unwrap();
+    let mut silences = Vec::new();
+    let mut t = 0.0;
+    for (i, name) in ["ru_0022.wav", "ru_0025.wav", "ru_0031.wav"]
+        .iter()
+        .enumerate()
+    {
+        if i > 0 {
+            for _ in 0..32_000 {
+                writer.write_sample(0i16).unwrap();
+            }
+            silences.push((t, t + 2.0));
+            t += 2.0;
+        }
+        let mut reader = hound::WavReader::open(shared.join("audio/ru/human").join(name)).unwrap();
+        let n = reader.len();
+        for s in reader.samples::<i16>() {
+            writer.write_sample(s.unwrap()).unwrap();
+        }
+        t += f64::from(n) / 16_000.0;
+    }
+    writer.finalize().unwrap();
+
+    let out = run(
+        transcribe(&["-f", "json", "--word-timestamps", "--vad-model"])
+            .arg(shared.join("models/ggml-silero-v6.2.0.bin"))
+            .arg(&joined),
+    );
+    assert_success(&out);
+    let v = check_json(&stdout(&out));
+    let segments = v["segments"].as_array().unwrap();
+    assert!(!segments.is_empty());
+    for s in segments {
+        let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+        for &(a, b) in &silences {
+            assert!(
+                !(start >= a && end <= b),
+                "segment {start}..{end} lies inside the silence {a}..{b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_a_model_the_error_says_what_to_do() {
+    let out = run(rech()
+        .arg("transcribe")
+        .arg(samples_dir().join("privet-16k-mono.wav")));
+    assert_fails(&out, 2, &["--model", "RECH_MODEL"]);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let wav = samples_dir().join("privet-16k-mono.wav");
+    let out = run(transcribe(&["-o", "x.txt"]).arg(&wav).arg(&wav));
+    assert_fails(&out, 2, &["--output-dir"]);
+    let out = run(transcribe(&["-f", "srt,json"]).arg(&wav));
+    assert_fails(&out, 2, &["--output-dir"]);
+    let out = run(transcribe(&["--vad"]).arg(&wav));
+    assert_fails(&out, 2, &["--vad-model"]);
+    let out = run(transcribe(&["-f", "doc"]).arg(&wav));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(rech().arg("transcribe"));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn wav_bytes(spec: hound::WavSpec, samples: &[f32]) -> Vec<u8> {
+    let mut cursor = std::io::Cursor::new(Vec::new());
+    let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
+    for &s in samples {
+        match spec.sample_format {
+            hound::SampleFormat::Float => writer.write_sample(s).unwrap(),
+            hound::SampleFormat::Int => writer.write_sample((s * 32767.0) as i16).unwrap(),
+        }
+    }
+    writer.finalize().unwrap();
+    cursor.into_inner()
+}
+
+const PCM16: hound::WavSpec = hound::WavSpec {
+    channels: 1,
+    sample_rate: 16_000,
+    bits_per_sample: 16,
+    sample_format: hound::SampleFormat::Int,
+};
+
+/// Each bad audio input: exit 1, one line naming the file and the problem, no output file.
+#[test]
+fn bad_audio_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let good = std::fs::read(samples_dir().join("privet-16k-mono.wav")).unwrap();
+    let float = hound::WavSpec {
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+        ..PCM16
+    };
+    let mut nan = vec![0.1f32; 16_000];
+    nan[4_000] = f32::NAN;
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (dir.path().join("missing.wav"), "no such file"),
+        (dir.path().to_owned(), "is a directory"),
+        (
+            write_file(dir.path(), "empty.wav", b""),
+            "the file is empty",
+        ),
+        (
+            write_file(dir.path(), "header.wav", &wav_bytes(PCM16, &[])),
+            "no audio samples",
+        ),
+        (
+            write_file(dir.path(), "cut.wav", &good[..good.len() / 2]),
+            "the file is truncated",
+        ),
+        (
+            write_file(
+                dir.path(),
+                "text.wav",
+                "Это не звук, а текст.\n".repeat(40).as_bytes(),
+            ),
+            "not a recognised audio file",
+        ),
+        (
+            write_file(dir.path(), "short.wav", &wav_bytes(PCM16, &[0.1; 800])),
+            "too short (50 ms)",
+        ),
+        (
+            write_file(dir.path(), "nan.wav", &wav_bytes(float, &nan)),
+            "NaN or infinite samples (first at 0.250 s)",
+        ),
+    ];
+    for (path, message) in cases {
+        let out = run(transcribe(&["--output-dir"]).arg(&out_dir).arg(&path));
+        let shown = path.display().to_string();
+        assert_fails(&out, 1, &[&shown, message]);
+        let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+        assert!(left.is_empty(), "{shown} left {left:?}");
+    }
+}
+
+#[test]
+fn unreadable_input_and_unwritable_output_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = write_file(
+        dir.path(),
+        "locked.wav",
+        &std::fs::read(samples_dir().join("privet-16k-mono.wav")).unwrap(),
+    );
+    let locked_dir = dir.path().join("locked");
+    std::fs::create_dir(&locked_dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wav, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(&locked_dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    // Root ignores permissions: run as nobody when we are root, through setpriv.
+    let as_root = std::fs::read(&wav).is_ok();
+    let wrap = |args: &[&std::ffi::OsStr]| -> Output {
+        let bin = assert_cmd::cargo::cargo_bin("rech");
+        let mut cmd = if as_root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
+        let model_copy = dir.path().join("m.bin");
+        if !model_copy.exists() {
+            std::fs::copy(model(), &model_copy).unwrap();
+        }
+        cmd.arg("transcribe").arg("-m").arg(&model_copy).args(args);
+        run(&mut cmd)
+    };
+    let out = wrap(&[wav.as_os_str()]);
+    assert_fails(&out, 1, &[&wav.display().to_string(), "permission denied"]);
+
+    let readable = samples_dir().join("privet-16k-mono.wav");
+    let target = locked_dir.join("sub");
+    let out = wrap(&[
+        "--output-dir".as_ref(),
+        target.as_os_str(),
+        readable.as_os_str(),
+    ]);
+    assert_fails(
+        &out,
+        1,
+        &[&target.display().to_string(), "permission denied"],
+    );
+    let out = wrap(&[
+        "--output-dir".as_ref(),
+        locked_dir.as_os_str(),
+        readable.as_os_str(),
+    ]);
+    assert_fails(
+        &out,
+        1,
+        &[&locked_dir.display().to_string(), "permission denied"],
+    );
+    assert_eq!(std::fs::read_dir(&locked_dir).unwrap().count(), 0);
+
+    // A regular file where a directory should be fails for root too.
+    let out = run(transcribe(&["--output-dir"])
+        .arg(wav.join("sub"))
+        .arg(&readable));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_model_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = samples_dir().join("privet-16k-mono.wav");
+    let good = std::fs::read(model()).unwrap();
+    let mut cases: Vec<(PathBuf, &str)> = vec![
+        (dir.path().join("missing.bin"), "model file not found"),
+        (dir.path().to_owned(), "is a directory"),
+        (
+            write_file(dir.path(), "cut.bin", &good[..good.len() / 2]),
+            "truncated",
+        ),
+        (
+            write_file(dir.path(), "text.bin", b"not a model at all\n"),
+            "not a whisper.cpp ggml model",
+        ),
+        (write_file(dir.path(), "empty.bin", b""), "empty"),
+    ];
+    if let Some(shared) = shared_dir() {
+        cases.push((
+            shared.join("models/for-tests-ggml-tiny.bin"),
+            "has no weights",
+        ));
+    }
+    for (path, message) in cases {
+        let out = run(rech().arg("transcribe").arg("-m").arg(&path).arg(&wav));
+        assert_fails(&out, 1, &[&path.display().to_string(), message]);
+    }
+    if let Some(shared) = shared_dir() {
+        // A Whisper model given as the VAD model.
+        let out = run(transcribe(&["--vad-model"]).arg(model()).arg(&wav));
+        assert_fails(&out, 1, &["not a Silero VAD model"]);
+        let _ = shared;
+    }
+}
+
+#[test]
+fn one_bad_input_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let bad = write_file(dir.path(), "bad.wav", b"garbage");
+    let out = run(transcribe(&["--output-dir"])
+        .arg(&out_dir)
+        .arg(&bad)
+        .arg(samples_dir().join("privet.ogg")));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("bad.wav"), "{err}");
+    assert!(err.contains("1 of 2 inputs failed"), "{err}");
+    assert!(out_dir.join("privet.txt").is_file());
+    assert!(!out_dir.join("bad.txt").exists());
+}
+
+#[test]
+fn closed_stdout_is_a_quiet_exit() {
+    let mut child = transcribe(&["-f", "json", "--word-timestamps"])
+        .arg(samples_dir().join("pogoda.flac"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        out.status.code() == Some(0),
+        "exit {:?}: {err}",
+        out.status.code()
+    );
+}
+
+#[test]
+fn ctrl_c_leaves_no_output_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.wav");
+    // Five minutes of noise: long enough to be interrupted mid-transcription.
+    let noise: Vec<f32> = (0..16_000 * 300)
+        .map(|i| ((i as f32 * 12.9898).sin() * 43758.547).fract() * 0.2)
+        .collect();
+    std::fs::write(&long, wav_bytes(PCM16, &noise)).unwrap();
+    let out_dir = dir.path().join("out");
+    let child = transcribe(&["--no-fallback", "--output-dir"])
+        .arg(&out_dir)
+        .arg(&long)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"));
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0);
+}
