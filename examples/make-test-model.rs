@@ -1,19 +1,23 @@
 //! Writes a whisper.cpp model with random weights for tests and benchmarks, because no real
 //! Whisper weights can be downloaded where `rech` is built and tested.
 //!
-//! Usage: `cargo run --release -p rech-asr --example make-test-model -- <micro|tiny|base|small> OUT.bin [--seed N]`
+//! Usage: `cargo run --release -p rech-asr --example make-test-model -- <micro|tiny|base|small> OUT.bin [--seed N] [--decoder random|eot|repeat]`
+//!
+//! `--decoder eot` pins the decoder to end each window at once and `--decoder repeat` to repeat
+//! one token up to whisper.cpp's limit, so that benchmarks of two engines do the same work.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rech_asr::generate::{write_model_file, GenerateOptions};
+use rech_asr::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
 use rech_asr::model_file::{inspect, Hparams};
 
-const USAGE: &str = "usage: make-test-model <micro|tiny|base|small> OUT.bin [--seed N]";
+const USAGE: &str =
+    "usage: make-test-model <micro|tiny|base|small> OUT.bin [--seed N] [--decoder random|eot|repeat]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (size, hparams, out, seed) = match parse(&args) {
+    let (size, hparams, out, seed, decoder) = match parse(&args) {
         Ok(parsed) => parsed,
         Err(why) => {
             eprintln!("make-test-model: {why}; {USAGE}");
@@ -21,7 +25,7 @@ fn main() -> ExitCode {
         }
     };
     let opts = GenerateOptions { hparams, seed };
-    if let Err(e) = write_model_file(&out, &opts) {
+    if let Err(e) = write_model_file_with_decoder(&out, &opts, decoder) {
         eprintln!("make-test-model: cannot write {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
@@ -44,12 +48,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse(args: &[String]) -> Result<(&str, Hparams, PathBuf, u64), String> {
+type Parsed<'a> = (&'a str, Hparams, PathBuf, u64, DecoderOutput);
+
+fn parse(args: &[String]) -> Result<Parsed<'_>, String> {
     let mut positional = Vec::new();
     let mut seed = 0u64;
+    let mut decoder = DecoderOutput::Random;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        if arg == "--seed" {
+        if arg == "--decoder" {
+            decoder = match it.next().map(String::as_str) {
+                Some("random") => DecoderOutput::Random,
+                Some("eot") => DecoderOutput::EndOfText,
+                Some("repeat") => DecoderOutput::Repeat,
+                other => {
+                    return Err(format!(
+                        "--decoder takes random, eot or repeat, not {other:?}"
+                    ))
+                }
+            };
+        } else if arg == "--seed" {
             let value = it.next().ok_or("--seed needs a number")?;
             seed = value
                 .parse()
@@ -74,5 +92,5 @@ fn parse(args: &[String]) -> Result<(&str, Hparams, PathBuf, u64), String> {
         "small" => Hparams::small(),
         other => return Err(format!("unknown model size {other:?}")),
     };
-    Ok((size, hparams, PathBuf::from(out), seed))
+    Ok((size, hparams, PathBuf::from(out), seed, decoder))
 }

@@ -25,6 +25,31 @@ pub struct GenerateOptions {
     pub seed: u64,
 }
 
+/// What the decoder of a generated model emits.
+///
+/// Random weights make the decoder's output chaotic: the smallest numeric difference (another
+/// thread count, another whisper.cpp version) changes how many tokens it emits, and with it the
+/// run time. Benchmarks that compare engines need the same work on both sides, so the generator
+/// can pin the decoder's output: with the final layer norm's gain at zero, the last hidden state
+/// is the layer norm's bias whatever the input, and a bias along one token's embedding makes
+/// that token win every step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecoderOutput {
+    /// Random like every other weight: nonsense text of unpredictable length.
+    #[default]
+    Random,
+    /// End of text at once: each 30 s window costs one encoder pass and a few decoder steps.
+    EndOfText,
+    /// The same text token every step, until whisper.cpp's per-window token limit: a
+    /// deterministic, decoder-heavy load.
+    Repeat,
+}
+
+/// The token [`DecoderOutput::Repeat`] repeats: `" при"` when the vocabulary has it.
+fn repeated_token() -> usize {
+    find_token(" при".as_bytes()).unwrap_or(b'a' as usize)
+}
+
 /// Text tokens in a multilingual Whisper vocabulary; whisper.cpp numbers the special tokens
 /// from here (end of text is 50257 when `n_vocab >= 51865`, 50256 otherwise).
 pub const N_TEXT_TOKENS: usize = 50257;
@@ -38,6 +63,15 @@ const N_FFT_BINS: usize = 201;
 /// Fails with `InvalidInput` when the dimensions are ones whisper.cpp cannot load or the
 /// `ftype` is not 0 or 1.
 pub fn write_model<W: Write>(w: &mut W, opts: &GenerateOptions) -> io::Result<()> {
+    write_model_with_decoder(w, opts, DecoderOutput::Random)
+}
+
+/// [`write_model`] with the decoder's output pinned as `decoder` says.
+pub fn write_model_with_decoder<W: Write>(
+    w: &mut W,
+    opts: &GenerateOptions,
+    decoder: DecoderOutput,
+) -> io::Result<()> {
     let h = &opts.hparams;
     h.check()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -100,7 +134,7 @@ pub fn write_model<W: Write>(w: &mut W, opts: &GenerateOptions) -> io::Result<()
             write_i32(w, d as i32)?;
         }
         w.write_all(spec.name.as_bytes())?;
-        write_tensor_data(w, &spec, ty, h, opts.seed, &mut buf)?;
+        write_tensor_data(w, &spec, ty, h, opts.seed, decoder, &mut buf)?;
     }
     Ok(())
 }
@@ -108,11 +142,20 @@ pub fn write_model<W: Write>(w: &mut W, opts: &GenerateOptions) -> io::Result<()
 /// Writes a model to `path` atomically: into a temporary file in the same directory, renamed
 /// over `path` once complete, so a crash never leaves a half-written model under the real name.
 pub fn write_model_file(path: &Path, opts: &GenerateOptions) -> io::Result<()> {
+    write_model_file_with_decoder(path, opts, DecoderOutput::Random)
+}
+
+/// [`write_model_file`] with the decoder's output pinned as `decoder` says.
+pub fn write_model_file_with_decoder(
+    path: &Path,
+    opts: &GenerateOptions,
+    decoder: DecoderOutput,
+) -> io::Result<()> {
     let tmp = temp_path(path)?;
     let result = (|| {
         let file = File::create(&tmp)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        write_model(&mut w, opts)?;
+        write_model_with_decoder(&mut w, opts, decoder)?;
         let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
         fs::rename(&tmp, path)
@@ -144,7 +187,7 @@ fn write_i32<W: Write>(w: &mut W, v: i32) -> io::Result<()> {
 const CHUNK_BYTES: usize = 64 * 1024;
 
 /// How a tensor's values are made, from its name and kind.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Init {
     /// Whisper's encoder positional embedding is fixed sinusoids, not learned.
     Sinusoids,
@@ -152,10 +195,62 @@ enum Init {
     Constant(f32),
     /// Zero-mean noise with this standard deviation.
     Noise(f32),
+    /// The final layer norm's bias when the decoder's output is pinned: given values.
+    Values(Vec<f32>),
 }
 
-fn init_for(spec: &TensorSpec) -> Init {
+/// The pinned token's logit. The bias is the token's embedding `e` scaled so that
+/// `scale × |e|² ≈ PIN_LOGIT`; every other logit is `scale × e·e'`, noise with a standard
+/// deviation of `PIN_LOGIT / √n_state` (2.5 for micro, under 1 for real sizes), so the target
+/// outweighs even the summed probability of the 1501 timestamp tokens at every step.
+const PIN_LOGIT: f32 = 20.0;
+
+/// Standard deviation of the token embedding (which is also the output projection).
+const TOKEN_EMBEDDING_STD: f32 = 0.02;
+
+/// whisper.cpp's `<|0.00|>` in a multilingual vocabulary.
+const FIRST_TIMESTAMP: usize = 50_364;
+
+/// The bias that makes each `(token, logit)` come out with about that logit: a sum of the
+/// tokens' embedding rows, drawn exactly as the embedding itself is written (same seed, same
+/// order), each scaled so that `scale × |e|² ≈ logit`.
+fn pinned_bias(seed: u64, n_state: usize, targets: &[(usize, f32)]) -> Vec<f32> {
+    let expected_norm = n_state as f32 * TOKEN_EMBEDDING_STD * TOKEN_EMBEDDING_STD;
+    let mut bias = vec![0.0f32; n_state];
+    for &(token, logit) in targets {
+        let mut rng = SplitMix64::new(seed ^ fnv1a(b"decoder.token_embedding.weight"));
+        for _ in 0..token as u64 * n_state as u64 {
+            rng.normal();
+        }
+        let scale = logit / expected_norm;
+        for b in &mut bias {
+            *b += rng.normal() * TOKEN_EMBEDDING_STD * scale;
+        }
+    }
+    bias
+}
+
+fn init_for(spec: &TensorSpec, decoder: DecoderOutput, seed: u64) -> Init {
     let name = spec.name.as_str();
+    // whisper.cpp suppresses end-of-text as the very first token, so `EndOfText` also favours
+    // the first timestamp (chosen first), then end of text (timestamps are barred right after
+    // a lone timestamp).
+    let pinned = match decoder {
+        DecoderOutput::Random => None,
+        DecoderOutput::EndOfText => Some(vec![
+            (N_TEXT_TOKENS, PIN_LOGIT),
+            (FIRST_TIMESTAMP, PIN_LOGIT * 0.75),
+        ]),
+        DecoderOutput::Repeat => Some(vec![(repeated_token(), PIN_LOGIT)]),
+    };
+    if let Some(targets) = pinned {
+        if name == "decoder.ln.weight" {
+            return Init::Constant(0.0);
+        }
+        if name == "decoder.ln.bias" {
+            return Init::Values(pinned_bias(seed, spec.shape[0] as usize, &targets));
+        }
+    }
     let is_ln = name.contains("ln.") || name.contains("ln_post.");
     if name == "encoder.positional_embedding" {
         Init::Sinusoids
@@ -167,7 +262,7 @@ fn init_for(spec: &TensorSpec) -> Init {
         Init::Noise(0.01)
     } else if name == "decoder.token_embedding.weight" {
         // Also the output projection: small values keep the first logits near uniform.
-        Init::Noise(0.02)
+        Init::Noise(TOKEN_EMBEDDING_STD)
     } else {
         // A matrix or convolution: 1/sqrt(fan-in) keeps activations at unit scale through the
         // layers (ne[0] is the input dimension; a conv kernel also spans 3 frames).
@@ -185,18 +280,20 @@ fn write_tensor_data<W: Write>(
     ty: GgmlType,
     h: &Hparams,
     seed: u64,
+    decoder: DecoderOutput,
     buf: &mut Vec<u8>,
 ) -> io::Result<()> {
-    let init = init_for(spec);
+    let init = init_for(spec, decoder, seed);
     // Seeding per tensor name makes a tensor's values independent of the order of writing.
     let mut rng = SplitMix64::new(seed ^ fnv1a(spec.name.as_bytes()));
     let n = spec.n_elements();
     let width = h.n_audio_state.max(1) as u64;
     for i in 0..n {
-        let v = match init {
+        let v = match &init {
             Init::Sinusoids => sinusoid(i / width, i % width, width),
-            Init::Constant(c) => c,
+            Init::Constant(c) => *c,
             Init::Noise(std) => rng.normal() * std,
+            Init::Values(values) => values[i as usize % values.len()],
         };
         match ty {
             GgmlType::F16 => buf.extend_from_slice(&f32_to_f16(v).to_le_bytes()),

@@ -27,7 +27,7 @@ pub mod model_file;
 
 pub use error::Error;
 pub use filter::is_hallucination;
-pub use model::{install_log_routing, validate, Model};
+pub use model::{install_log_routing, validate, Model, ModelOptions};
 pub use transcribe::{
     default_threads, Decoding, Segment, TranscribeOptions, Transcriber, Transcript, Word,
 };

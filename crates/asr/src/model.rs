@@ -27,15 +27,41 @@ impl std::fmt::Debug for Model {
     }
 }
 
+/// How whisper.cpp runs a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// Flash attention: faster attention with the same results (whisper.cpp's own default;
+    /// whisper-rs turns it off unless asked).
+    pub flash_attention: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            flash_attention: true,
+        }
+    }
+}
+
 impl Model {
-    /// Checks and loads a whisper.cpp ggml model file.
+    /// Checks and loads a whisper.cpp ggml model file with the default [`ModelOptions`].
     ///
     /// The whole file is validated first (magic, header ranges, vocabulary, every tensor's name,
     /// shape, type and extent): a file that fails is never handed to whisper.cpp.
     pub fn load(path: &Path) -> Result<Self, Error> {
+        Self::load_with(path, &ModelOptions::default())
+    }
+
+    /// [`Model::load`] with explicit options.
+    pub fn load_with(path: &Path, options: &ModelOptions) -> Result<Self, Error> {
         let info = validate(path)?;
         install_log_routing();
-        let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
+        let mut params = WhisperContextParameters::default();
+        params.flash_attn(options.flash_attention);
+        // rech's builds are CPU-only unless a GPU feature is enabled; whisper.cpp ignores this
+        // then, and uses the GPU when one is compiled in.
+        params.use_gpu(true);
+        let ctx = WhisperContext::new_with_params(path, params)
             .map_err(|_| Error::ModelLoad {
                 path: path.display().to_string(),
             })?;

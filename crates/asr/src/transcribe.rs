@@ -480,6 +480,50 @@ mod tests {
         ));
     }
 
+    /// A pinned decoder does the same work whatever the thread count: what benchmarks rely on.
+    #[test]
+    fn pinned_decoders_are_deterministic() {
+        use crate::generate::{write_model_file_with_decoder, DecoderOutput};
+        let dir = tempfile::tempdir().unwrap();
+        let options = TranscribeOptions {
+            temperature_fallback: false,
+            ..Default::default()
+        };
+        let mut texts = Vec::new();
+        for decoder in [DecoderOutput::EndOfText, DecoderOutput::Repeat] {
+            let path = dir.path().join(format!("{decoder:?}.bin"));
+            let opts = GenerateOptions {
+                hparams: Hparams::micro(),
+                seed: 3,
+            };
+            write_model_file_with_decoder(&path, &opts, decoder).unwrap();
+            let model = Model::load(&path).unwrap();
+            let mut transcriber = Transcriber::new(&model).unwrap();
+            let one = transcriber
+                .transcribe(
+                    &tone(3.0),
+                    &TranscribeOptions {
+                        threads: 1,
+                        ..options.clone()
+                    },
+                )
+                .unwrap();
+            let two = transcriber
+                .transcribe(
+                    &tone(3.0),
+                    &TranscribeOptions {
+                        threads: 2,
+                        ..options.clone()
+                    },
+                )
+                .unwrap();
+            assert_eq!(one.text(), two.text(), "{decoder:?}");
+            texts.push(one.text());
+        }
+        assert_eq!(texts[0], "", "end of text at once");
+        assert!(texts[1].starts_with("при при при"), "{}", texts[1]);
+    }
+
     #[test]
     fn a_raised_flag_cancels() {
         let dir = tempfile::tempdir().unwrap();
