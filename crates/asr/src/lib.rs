@@ -17,6 +17,7 @@
 mod error;
 mod ffi;
 mod filter;
+mod long;
 mod model;
 mod text;
 mod transcribe;
@@ -30,6 +31,7 @@ pub use filter::is_hallucination;
 pub use model::{install_log_routing, validate, Model, ModelOptions};
 pub use transcribe::{
     default_threads, Decoding, Segment, TranscribeOptions, Transcriber, Transcript, Word,
+pub use long::{WindowOptions, WindowedTranscription};
 };
 pub use vad::{SpeechSpan, VadOptions, VoiceDetector};
 

@@ -1,0 +1,313 @@
+//! Transcription of recordings of any length in bounded memory: audio is fed in chunks, cut into
+//! windows of a few minutes at the quietest point near each window's end, and transcribed
+//! window by window; timestamps are shifted onto the recording's timeline and each window is
+//! primed with the text before it, so nothing is lost or repeated at a cut.
+
+use crate::error::Error;
+use crate::transcribe::{Segment, TranscribeOptions, Transcriber, Transcript};
+
+const SAMPLE_RATE: usize = 16_000;
+/// whisper.cpp refuses less than 100 ms of audio.
+const MIN_SAMPLES: usize = 1_600;
+/// Energy is compared over frames of this many samples (50 ms) when looking for a cut.
+const FRAME: usize = 800;
+/// Characters of the previous window's text given to the next window as its prompt: enough
+/// for the last sentence or two, well under Whisper's 224-token prompt limit.
+const CARRIED_CHARS: usize = 200;
+
+/// How a long recording is cut into windows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowOptions {
+    /// Target window length in seconds; a window is cut once this much audio is buffered.
+    pub window_seconds: f64,
+    /// The cut is made at the quietest point of this many seconds before the window's end.
+    pub search_seconds: f64,
+}
+
+impl Default for WindowOptions {
+    fn default() -> Self {
+        Self {
+            window_seconds: 180.0,
+            search_seconds: 15.0,
+        }
+    }
+}
+
+/// Feeds a [`Transcriber`] window by window. Memory holds one window of samples, whatever the
+/// length of the recording.
+pub struct WindowedTranscription<'t> {
+    transcriber: &'t mut Transcriber,
+    options: TranscribeOptions,
+    windows: WindowOptions,
+    buffer: Vec<f32>,
+    /// Samples before `buffer[0]`, already transcribed.
+    consumed: usize,
+    segments: Vec<Segment>,
+    language: Option<String>,
+    carried_text: String,
+}
+
+impl<'t> WindowedTranscription<'t> {
+    /// Starts a windowed transcription with `options` (its `initial_prompt`, if any, precedes
+    /// the carried text of every window).
+    pub fn new(
+        transcriber: &'t mut Transcriber,
+        options: &TranscribeOptions,
+        windows: &WindowOptions,
+    ) -> Self {
+        let window = (windows.window_seconds.max(30.0) * SAMPLE_RATE as f64) as usize;
+        Self {
+            transcriber,
+            options: options.clone(),
+            windows: windows.clone(),
+            buffer: Vec::with_capacity(window + SAMPLE_RATE * 10),
+            consumed: 0,
+            segments: Vec::new(),
+            language: None,
+            carried_text: String::new(),
+        }
+    }
+
+    /// Seconds of audio transcribed so far (whole windows).
+    pub fn transcribed_seconds(&self) -> f64 {
+        self.consumed as f64 / SAMPLE_RATE as f64
+    }
+
+    /// Adds 16 kHz mono samples; transcribes every window that is complete. `progress` gets the
+    /// seconds of audio transcribed so far, during and after each window.
+    pub fn push(
+        &mut self,
+        samples: &[f32],
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<(), Error> {
+        self.buffer.extend_from_slice(samples);
+        let window = self.window_samples();
+        while self.buffer.len() >= window {
+            let cut = self.cut_point(window);
+            self.transcribe_front(cut, progress)?;
+        }
+        Ok(())
+    }
+
+    /// Transcribes what is left and returns the whole transcript.
+    pub fn finish(mut self, progress: &mut dyn FnMut(f64)) -> Result<Transcript, Error> {
+        let total = self.consumed + self.buffer.len();
+        if total < MIN_SAMPLES {
+            return Err(Error::AudioTooShort {
+                millis: (total * 1000 / SAMPLE_RATE) as u64,
+            });
+        }
+        if self.buffer.len() >= MIN_SAMPLES {
+            let rest = self.buffer.len();
+            self.transcribe_front(rest, progress)?;
+        }
+        // A tail under 100 ms cannot hold a word: it only counts towards the duration.
+        let duration = total as f64 / SAMPLE_RATE as f64;
+        let language = self
+            .language
+            .or_else(|| self.options.language.clone())
+            .unwrap_or_else(|| "und".to_owned());
+        progress(duration);
+        Ok(Transcript {
+            language,
+            duration,
+            segments: self.segments,
+        })
+    }
+
+    fn window_samples(&self) -> usize {
+        (self.windows.window_seconds.max(30.0) * SAMPLE_RATE as f64) as usize
+    }
+
+    /// Where to end the next window: the start of the quietest 50 ms frame in the search zone
+    /// before `window`, so that the cut falls in a pause rather than in a word.
+    fn cut_point(&self, window: usize) -> usize {
+        let search = ((self.windows.search_seconds.max(1.0) * SAMPLE_RATE as f64) as usize)
+            .min(window / 2);
+        let from = window - search;
+        let mut best = (f32::INFINITY, window);
+        let mut start = from;
+        while start + FRAME <= window {
+            let energy: f32 = self.buffer[start..start + FRAME].iter().map(|s| s * s).sum();
+            // Later frames win ties: windows stay as long as they can.
+            if energy <= best.0 {
+                best = (energy, start + FRAME / 2);
+            }
+            start += FRAME / 2;
+        }
+        best.1
+    }
+
+    fn transcribe_front(
+        &mut self,
+        cut: usize,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<(), Error> {
+        let offset = self.consumed as f64 / SAMPLE_RATE as f64;
+        let window_len = cut as f64 / SAMPLE_RATE as f64;
+        let mut options = self.options.clone();
+        if self.language.is_some() && options.language.is_none() {
+            // Detect once, on the first window; later windows use what was found.
+            options.language = self.language.clone();
+        }
+        if !self.carried_text.is_empty() {
+            options.initial_prompt = Some(match &self.options.initial_prompt {
+                Some(user) => format!("{user} {}", self.carried_text),
+                None => self.carried_text.clone(),
+            });
+        }
+        let transcript = self.transcriber.transcribe_with_progress(
+            &self.buffer[..cut],
+            &options,
+            &mut |fraction| progress(offset + f64::from(fraction) * window_len),
+        )?;
+        if self.language.is_none() {
+            self.language = Some(transcript.language.clone());
+        }
+        let text = transcript.text();
+        if !text.is_empty() {
+            self.carried_text = tail_chars(&format!("{} {text}", self.carried_text), CARRIED_CHARS);
+        }
+        for mut segment in transcript.segments {
+            segment.start += offset;
+            segment.end += offset;
+            for word in &mut segment.words {
+                word.start += offset;
+                word.end += offset;
+            }
+            self.segments.push(segment);
+        }
+        self.buffer.drain(..cut);
+        self.consumed += cut;
+        Ok(())
+    }
+}
+
+/// The last `n` characters of `text`, starting at a word boundary when there is one.
+fn tail_chars(text: &str, n: usize) -> String {
+    let text = text.trim();
+    let count = text.chars().count();
+    if count <= n {
+        return text.to_owned();
+    }
+    let tail: String = text.chars().skip(count - n).collect();
+    match tail.find(' ') {
+        Some(space) => tail[space + 1..].to_owned(),
+        None => tail,
+    }
+}
+
+impl Transcriber {
+    /// Transcribes a whole buffer window by window (see [`WindowedTranscription`]).
+    pub fn transcribe_windowed(
+        &mut self,
+        samples: &[f32],
+        options: &TranscribeOptions,
+        windows: &WindowOptions,
+    ) -> Result<Transcript, Error> {
+        let mut run = WindowedTranscription::new(self, options, windows);
+        for chunk in samples.chunks(SAMPLE_RATE * 10) {
+            run.push(chunk, &mut |_| {})?;
+        }
+        run.finish(&mut |_| {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
+    use crate::model::Model;
+    use crate::model_file::Hparams;
+
+    #[test]
+    fn tails_start_at_words() {
+        assert_eq!(tail_chars("один два три", 100), "один два три");
+        assert_eq!(tail_chars("один два три", 5), "три");
+        assert_eq!(tail_chars("абвгд", 3), "вгд");
+    }
+
+    fn transcriber(decoder: DecoderOutput) -> (tempfile::TempDir, Transcriber) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.bin");
+        let opts = GenerateOptions {
+            hparams: Hparams::micro(),
+            seed: 5,
+        };
+        write_model_file_with_decoder(&path, &opts, decoder).unwrap();
+        let model = Model::load(&path).unwrap();
+        (dir, Transcriber::new(&model).unwrap())
+    }
+
+    /// Loud bursts separated by silences: the cut must land in a silence.
+    fn bursts(seconds: usize) -> Vec<f32> {
+        (0..seconds * SAMPLE_RATE)
+            .map(|i| {
+                let t = i as f32 / SAMPLE_RATE as f32;
+                if (t % 7.0) < 5.0 {
+                    0.3 * (t * 900.0).sin()
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cuts_fall_in_pauses_and_windows_cover_everything() {
+        let (_dir, mut t) = transcriber(DecoderOutput::EndOfText);
+        let options = TranscribeOptions {
+            temperature_fallback: false,
+            threads: 2,
+            ..Default::default()
+        };
+        let windows = WindowOptions {
+            window_seconds: 30.0,
+            search_seconds: 10.0,
+        };
+        let audio = bursts(100);
+        let mut run = WindowedTranscription::new(&mut t, &options, &windows);
+        let mut cuts = Vec::new();
+        for chunk in audio.chunks(4_000) {
+            let before = run.consumed;
+            run.push(chunk, &mut |_| {}).unwrap();
+            if run.consumed != before {
+                cuts.push(run.consumed);
+            }
+        }
+        let transcript = run.finish(&mut |_| {}).unwrap();
+        assert!((transcript.duration - 100.0).abs() < 1e-9);
+        assert!(cuts.len() >= 3, "{cuts:?}");
+        for cut in cuts {
+            let t = cut as f32 / SAMPLE_RATE as f32;
+            assert!(t % 7.0 >= 5.0, "cut at {t} s is inside a burst");
+        }
+    }
+
+    #[test]
+    fn segments_move_onto_the_recording_timeline() {
+        let (_dir, mut t) = transcriber(DecoderOutput::Repeat);
+        let options = TranscribeOptions {
+            temperature_fallback: false,
+            threads: 2,
+            ..Default::default()
+        };
+        let windows = WindowOptions {
+            window_seconds: 30.0,
+            search_seconds: 5.0,
+        };
+        let transcript = t.transcribe_windowed(&bursts(70), &options, &windows).unwrap();
+        assert!(!transcript.segments.is_empty());
+        let mut last = 0.0;
+        for s in &transcript.segments {
+            assert!(last <= s.start && s.start <= s.end && s.end <= 70.0, "{s:?}");
+            last = s.start;
+        }
+        // Text from a later window starts after the first window, and no segment of one
+        // window overlaps one of the next: nothing is transcribed twice at a cut.
+        assert!(transcript.segments.last().unwrap().start > 30.0);
+        for pair in transcript.segments.windows(2) {
+            assert!(pair[0].end <= pair[1].start + 1e-9, "{pair:?}");
+        }
+    }
+}
