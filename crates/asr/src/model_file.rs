@@ -8,6 +8,11 @@
 //! every tensor header — and refuses anything whisper.cpp would misread, with a message that says
 //! what is wrong. Tensor data is skipped with `seek`, so checking a 1.5 GB model costs a few
 //! hundred small reads.
+//!
+//! whisper.cpp's Silero VAD loader (`whisper_vad_init_with_params`) is more trusting still: it
+//! sizes arrays from the header's layer count, indexes four layers whatever the count says,
+//! divides by the window size, and runs with uninitialised weights when the file holds none. So
+//! [`inspect_vad`] walks a VAD model file the same way.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -189,6 +194,21 @@ pub enum ModelFileError {
     DuplicateTensor {
         /// Tensor name.
         name: String,
+    },
+    /// A VAD model file stops after its header.
+    #[error("the file has no weights (0 of {expected} tensors): only the header is there")]
+    HeaderOnly {
+        /// How many tensors a Silero VAD model has.
+        expected: usize,
+    },
+    /// A Silero VAD model was given where a Whisper model belongs.
+    #[error("it is a Silero VAD model, not a Whisper model")]
+    IsVadModel,
+    /// A ggml file that is not a Silero VAD model was given where one belongs.
+    #[error("not a Silero VAD model: {reason}")]
+    NotVadModel {
+        /// What the file is instead, e.g. `it is a Whisper model (n_vocab 51865)`.
+        reason: String,
     },
 }
 
@@ -703,21 +723,29 @@ pub fn inspect_reader<R: Read + Seek>(
     }
 
     let hparams_at = c.pos;
-    let mut next = || c.i32_at(hparams_at, || "hyperparameters".to_owned());
-    // Fields are evaluated in the order written, which is the file's order.
+    let mut raw = [0u8; 44];
+    c.bytes(&mut raw, || "hyperparameters".to_owned())?;
+    let field =
+        |i: usize| i32::from_le_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
     let hparams = Hparams {
-        n_vocab: next()?,
-        n_audio_ctx: next()?,
-        n_audio_state: next()?,
-        n_audio_head: next()?,
-        n_audio_layer: next()?,
-        n_text_ctx: next()?,
-        n_text_state: next()?,
-        n_text_head: next()?,
-        n_text_layer: next()?,
-        n_mels: next()?,
-        ftype: next()?,
+        n_vocab: field(0),
+        n_audio_ctx: field(1),
+        n_audio_state: field(2),
+        n_audio_head: field(3),
+        n_audio_layer: field(4),
+        n_text_ctx: field(5),
+        n_text_state: field(6),
+        n_text_head: field(7),
+        n_text_layer: field(8),
+        n_mels: field(9),
+        ftype: field(10),
     };
+    debug_assert_eq!(hparams_at, 4);
+    // A Silero VAD file has the same magic; where a Whisper file has n_vocab it has the length
+    // of its model type, "silero-16k".
+    if !N_VOCAB_RANGE.contains(&hparams.n_vocab) && raw[4..].starts_with(VAD_MODEL_TYPE_PREFIX) {
+        return Err(ModelFileError::IsVadModel);
+    }
     hparams.check()?;
     // check() guarantees a weight type.
     let weight_type = hparams.weight_type().unwrap_or(GgmlType::F16);
@@ -760,6 +788,35 @@ pub fn inspect_reader<R: Read + Seek>(
     }
 
     let specs = expected_tensors(&hparams);
+    let tensors = walk_tensors(&mut c, &specs, weight_type, 1..=4)?;
+
+    Ok(ModelFileInfo {
+        hparams,
+        n_mel_filters: (n_mel, n_fft),
+        vocab_len: count as usize,
+        tensor_count: tensors.count,
+        weights_bytes: tensors.bytes,
+        file_len,
+    })
+}
+
+/// How many tensors [`walk_tensors`] found, and their bytes of data.
+struct TensorTally {
+    count: usize,
+    bytes: u64,
+}
+
+/// Reads tensor headers from the cursor's position to the end of the file, checking each
+/// against `specs` (whisper.cpp reads until the end of the file too), and skipping its data.
+///
+/// Each tensor must be in `specs` exactly once with its shape and the type its kind takes under
+/// `weight_type`; `dims` is the range of dimension counts the loader copes with.
+fn walk_tensors<R: Read + Seek>(
+    c: &mut Cursor<R>,
+    specs: &[TensorSpec],
+    weight_type: GgmlType,
+    dims: RangeInclusive<i32>,
+) -> Result<TensorTally, ModelFileError> {
     let by_name: HashMap<&str, usize> = specs
         .iter()
         .enumerate()
@@ -770,8 +827,7 @@ pub fn inspect_reader<R: Read + Seek>(
     let mut weights_bytes = 0u64;
     let mut name_buf = [0u8; MAX_TENSOR_NAME_LEN as usize];
 
-    // whisper.cpp reads tensors until the end of the file; a partial header at the end is a
-    // cut-off file, which it would silently accept.
+    // A partial header at the end is a cut-off file, which whisper.cpp would silently accept.
     while c.pos < c.len {
         let at = c.pos;
         let header = || "tensor header".to_owned();
@@ -780,22 +836,28 @@ pub fn inspect_reader<R: Read + Seek>(
         let type_id = c.i32_at(at, header)?;
         let bad = |reason: String| ModelFileError::BadTensorHeader { offset: at, reason };
         // whisper.cpp writes the dimensions into a 4-element array without checking.
-        if !(1..=4).contains(&n_dims) {
-            return Err(bad(format!("{n_dims} dimensions, expected 1 to 4")));
+        if !dims.contains(&n_dims) {
+            return Err(bad(format!(
+                "{n_dims} dimensions, expected {} to {}",
+                dims.start(),
+                dims.end()
+            )));
         }
         if !(1..=MAX_TENSOR_NAME_LEN).contains(&name_len) {
             return Err(bad(format!(
                 "name is {name_len} bytes long, expected 1 to {MAX_TENSOR_NAME_LEN}"
             )));
         }
-        let mut shape = Vec::with_capacity(n_dims as usize);
-        for _ in 0..n_dims {
+        // At most 4 dimensions (checked above): a fixed array, whatever the file says.
+        let mut shape_buf = [0i64; 4];
+        for slot in shape_buf.iter_mut().take(n_dims as usize) {
             let d = c.i32_at(at, header)?;
             if d < 1 {
                 return Err(bad(format!("dimension {d}, expected a positive size")));
             }
-            shape.push(i64::from(d));
+            *slot = i64::from(d);
         }
+        let shape = shape_buf[..n_dims as usize].to_vec();
         let name_bytes = &mut name_buf[..name_len as usize];
         c.bytes(name_bytes, || "tensor name".to_owned())?;
         let name = String::from_utf8_lossy(name_bytes).into_owned();
@@ -830,11 +892,10 @@ pub fn inspect_reader<R: Read + Seek>(
             });
         }
         let n_elements = spec.n_elements();
-        let Some(bytes) = data_bytes(expected_type, spec.shape[0] as u64, n_elements) else {
+        let ne0 = spec.shape.first().map_or(1, |&d| d as u64);
+        let Some(bytes) = data_bytes(expected_type, ne0, n_elements) else {
             return Err(bad(format!(
-                "rows of {} values do not split into {} blocks of {}",
-                spec.shape[0],
-                expected_type,
+                "rows of {ne0} values do not split into {expected_type} blocks of {}",
                 expected_type.block_size()
             )));
         };
@@ -855,20 +916,198 @@ pub fn inspect_reader<R: Read + Seek>(
             missing,
         });
     }
+    Ok(TensorTally {
+        count: tensor_count,
+        bytes: weights_bytes,
+    })
+}
 
-    Ok(ModelFileInfo {
-        hparams,
-        n_mel_filters: (n_mel, n_fft),
-        vocab_len: count as usize,
-        tensor_count,
-        weights_bytes,
+/// What every Silero VAD model's type name starts with (`silero-16k` in v5 and v6).
+pub const VAD_MODEL_TYPE_PREFIX: &[u8] = b"silero";
+
+/// Longest model type name accepted in a VAD file, in bytes.
+pub const MAX_VAD_MODEL_TYPE_LEN: i32 = 64;
+
+/// The architecture whisper.cpp's VAD graph is written for (`whisper_vad_build_graph` hard-codes
+/// the window, the four encoder layers and their widths): (field name, required value), in file
+/// order after the model type and version. `n_context` is read and never used by whisper.cpp:
+/// any value will do.
+const VAD_HPARAMS: [(&str, Option<i32>); 19] = [
+    ("n_window", Some(512)),
+    ("n_context", None),
+    ("n_encoder_layers", Some(4)),
+    ("encoder_in_channels[0]", Some(129)),
+    ("encoder_out_channels[0]", Some(128)),
+    ("kernel_sizes[0]", Some(3)),
+    ("encoder_in_channels[1]", Some(128)),
+    ("encoder_out_channels[1]", Some(64)),
+    ("kernel_sizes[1]", Some(3)),
+    ("encoder_in_channels[2]", Some(64)),
+    ("encoder_out_channels[2]", Some(64)),
+    ("kernel_sizes[2]", Some(3)),
+    ("encoder_in_channels[3]", Some(64)),
+    ("encoder_out_channels[3]", Some(128)),
+    ("kernel_sizes[3]", Some(3)),
+    ("lstm_input_size", Some(128)),
+    ("lstm_hidden_size", Some(128)),
+    ("final_conv_in", Some(128)),
+    ("final_conv_out", Some(1)),
+];
+
+/// The 15 tensors whisper.cpp's Silero VAD loader creates, with their shapes in ggml order.
+///
+/// Convolution kernels and the STFT basis are f16 ([`TensorKind::Conv`] under an f16 model),
+/// everything else f32.
+pub fn expected_vad_tensors() -> Vec<TensorSpec> {
+    use TensorKind::{Conv, F32};
+    let mut v = vec![TensorSpec::new(
+        "_model.stft.forward_basis_buffer",
+        &[256, 1, 258],
+        Conv,
+    )];
+    for (i, (inp, out)) in [(129, 128), (128, 64), (64, 64), (64, 128)]
+        .into_iter()
+        .enumerate()
+    {
+        v.push(TensorSpec::new(
+            format!("_model.encoder.{i}.reparam_conv.weight"),
+            &[3, inp, out],
+            Conv,
+        ));
+        v.push(TensorSpec::new(
+            format!("_model.encoder.{i}.reparam_conv.bias"),
+            &[out],
+            F32,
+        ));
+    }
+    v.push(TensorSpec::new(
+        "_model.decoder.rnn.weight_ih",
+        &[128, 512],
+        F32,
+    ));
+    v.push(TensorSpec::new(
+        "_model.decoder.rnn.weight_hh",
+        &[128, 512],
+        F32,
+    ));
+    v.push(TensorSpec::new("_model.decoder.rnn.bias_ih", &[512], F32));
+    v.push(TensorSpec::new("_model.decoder.rnn.bias_hh", &[512], F32));
+    // whisper.cpp allocates [128, 1]; converters store [128], the same once padded.
+    v.push(TensorSpec::new(
+        "_model.decoder.decoder.2.weight",
+        &[128],
+        Conv,
+    ));
+    // Stored with zero dimensions: a scalar.
+    v.push(TensorSpec::new("_model.decoder.decoder.2.bias", &[], F32));
+    v
+}
+
+/// What [`inspect_vad`] found in a Silero VAD model file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VadFileInfo {
+    /// The model type named in the file, e.g. `silero-16k`.
+    pub model_type: String,
+    /// The Silero version the file was converted from (major, minor, patch).
+    pub version: (i32, i32, i32),
+    /// Tensors in the file.
+    pub tensor_count: usize,
+    /// Bytes of tensor data.
+    pub weights_bytes: u64,
+    /// Size of the file in bytes.
+    pub file_len: u64,
+}
+
+/// Checks the Silero VAD model file at `path` the way [`inspect_vad_reader`] does.
+pub fn inspect_vad(path: &Path) -> Result<VadFileInfo, ModelFileError> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    inspect_vad_reader(BufReader::new(file), len)
+}
+
+/// Walks a whole Silero VAD model file in whisper.cpp's ggml format and checks everything its
+/// loader reads: the magic, the model type, the architecture (which must be the one
+/// whisper.cpp's VAD graph is written for) and every tensor, without trusting any size in it.
+///
+/// `file_len` is the length of the data; reading starts at offset 0 (the reader is rewound).
+pub fn inspect_vad_reader<R: Read + Seek>(
+    reader: R,
+    file_len: u64,
+) -> Result<VadFileInfo, ModelFileError> {
+    let mut c = Cursor {
+        inner: reader,
+        pos: 0,
+        len: file_len,
+    };
+    c.inner.seek(SeekFrom::Start(0))?;
+    if file_len == 0 {
+        return Err(ModelFileError::Empty);
+    }
+    let magic = c.u32(|| "magic number".to_owned())?;
+    if magic != GGML_MAGIC {
+        return Err(ModelFileError::BadMagic { found: magic });
+    }
+    let type_len = c.i32_at(4, || "model type".to_owned())?;
+    if N_VOCAB_RANGE.contains(&type_len) {
+        return Err(ModelFileError::NotVadModel {
+            reason: format!("it is a Whisper model (n_vocab {type_len})"),
+        });
+    }
+    if !(1..=MAX_VAD_MODEL_TYPE_LEN).contains(&type_len) {
+        return Err(ModelFileError::NotVadModel {
+            reason: format!(
+                "its model type is {type_len} bytes long, expected 1 to {MAX_VAD_MODEL_TYPE_LEN}"
+            ),
+        });
+    }
+    let mut type_buf = [0u8; MAX_VAD_MODEL_TYPE_LEN as usize];
+    let type_bytes = &mut type_buf[..type_len as usize];
+    c.bytes(type_bytes, || "model type".to_owned())?;
+    let model_type = String::from_utf8_lossy(type_bytes).into_owned();
+    if !type_bytes.starts_with(VAD_MODEL_TYPE_PREFIX) {
+        return Err(ModelFileError::NotVadModel {
+            reason: format!("its model type is {model_type:?}"),
+        });
+    }
+
+    let header_at = c.pos;
+    let mut next = || c.i32_at(header_at, || "VAD hyperparameters".to_owned());
+    let version = (next()?, next()?, next()?);
+    for (name, expected) in VAD_HPARAMS {
+        let value = next()?;
+        let Some(expected) = expected else { continue };
+        if value != expected {
+            return Err(ModelFileError::BadHparam {
+                name,
+                value,
+                expected: format!("{expected} (the Silero VAD architecture whisper.cpp runs)"),
+            });
+        }
+    }
+
+    let specs = expected_vad_tensors();
+    let tensors = match walk_tensors(&mut c, &specs, GgmlType::F16, 0..=4) {
+        Err(ModelFileError::NoWeights { expected }) => {
+            return Err(ModelFileError::HeaderOnly { expected })
+        }
+        other => other?,
+    };
+    Ok(VadFileInfo {
+        model_type,
+        version,
+        tensor_count: tensors.count,
+        weights_bytes: tensors.bytes,
         file_len,
     })
 }
 
+/// A shape of at most 4 dimensions padded with 1s to 4, as ggml stores it; longer shapes are
+/// refused before this is called.
 fn padded(shape: &[i64]) -> [i64; 4] {
     let mut p = [1; 4];
-    p[..shape.len()].copy_from_slice(shape);
+    for (slot, &d) in p.iter_mut().zip(shape) {
+        *slot = d;
+    }
     p
 }
 
@@ -1268,6 +1507,191 @@ mod tests {
         // q4_0: 32 values in 18 bytes.
         assert_eq!(data_bytes(GgmlType::Q4_0, 64, 64 * 256), Some(2 * 256 * 18));
         assert_eq!(data_bytes(GgmlType::Q4K, 384, 384), None);
+    }
+
+    /// A Silero VAD file with the real architecture and zero weights.
+    fn vad_bytes() -> Vec<u8> {
+        let mut b = GGML_MAGIC.to_le_bytes().to_vec();
+        let put = |b: &mut Vec<u8>, v: i32| b.extend_from_slice(&v.to_le_bytes());
+        put(&mut b, 10);
+        b.extend_from_slice(b"silero-16k");
+        for v in [
+            6, 2, 0, 512, 64, 4, 129, 128, 3, 128, 64, 3, 64, 64, 3, 64, 128, 3,
+        ] {
+            put(&mut b, v);
+        }
+        for v in [128, 128, 128, 1] {
+            put(&mut b, v);
+        }
+        for spec in expected_vad_tensors() {
+            let ty = spec.kind.ggml_type(GgmlType::F16);
+            put(&mut b, spec.shape.len() as i32);
+            put(&mut b, spec.name.len() as i32);
+            put(&mut b, ty.id());
+            for &d in &spec.shape {
+                put(&mut b, d as i32);
+            }
+            b.extend_from_slice(spec.name.as_bytes());
+            b.resize(b.len() + (spec.n_elements() * ty.block_bytes()) as usize, 0);
+        }
+        b
+    }
+
+    fn inspect_vad_bytes(b: &[u8]) -> Result<VadFileInfo, ModelFileError> {
+        inspect_vad_reader(IoCursor::new(b), b.len() as u64)
+    }
+
+    /// Bytes from the magic to the first tensor header of [`vad_bytes`].
+    const VAD_HEADER_LEN: usize = 4 + 4 + 10 + 4 * 22;
+
+    #[test]
+    fn vad_round_trip_and_the_real_file() {
+        let b = vad_bytes();
+        let info = inspect_vad_bytes(&b).expect("generated VAD file inspects clean");
+        assert_eq!(info.model_type, "silero-16k");
+        assert_eq!(info.version, (6, 2, 0));
+        assert_eq!(info.tensor_count, 15);
+        assert_eq!(info.file_len, b.len() as u64);
+        // The real file has exactly this layout (885,098 bytes).
+        assert_eq!(b.len(), 885_098);
+        let real = shared_dir().join("models/ggml-silero-v6.2.0.bin");
+        if real.exists() {
+            let info = inspect_vad(&real).expect("the real Silero model inspects clean");
+            assert_eq!(info.tensor_count, 15);
+        } else {
+            eprintln!("SKIP part of vad_round_trip: {} is missing", real.display());
+        }
+    }
+
+    #[test]
+    fn vad_truncated_everywhere() {
+        let b = vad_bytes();
+        for cut in [
+            1,
+            6,
+            12,
+            30,
+            60,
+            VAD_HEADER_LEN - 1,
+            VAD_HEADER_LEN + 7,
+            1000,
+            b.len() - 1,
+        ] {
+            match inspect_vad_bytes(&b[..cut]) {
+                Err(ModelFileError::Truncated { .. }) => {}
+                other => panic!("cut at {cut}: expected Truncated, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            inspect_vad_bytes(&b[..VAD_HEADER_LEN]),
+            Err(ModelFileError::HeaderOnly { expected: 15 })
+        ));
+        assert!(matches!(inspect_vad_bytes(&[]), Err(ModelFileError::Empty)));
+    }
+
+    #[test]
+    fn whisper_and_vad_models_are_told_apart() {
+        let e = inspect_vad_bytes(&micro_bytes()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "not a Silero VAD model: it is a Whisper model (n_vocab 51865)"
+        );
+        let e = inspect_bytes(&vad_bytes()).unwrap_err();
+        assert!(matches!(e, ModelFileError::IsVadModel), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "it is a Silero VAD model, not a Whisper model"
+        );
+        // Another ggml model type, and a length no model type has.
+        let mut other = vad_bytes();
+        other[8..14].copy_from_slice(b"resnet");
+        assert!(matches!(
+            inspect_vad_bytes(&other),
+            Err(ModelFileError::NotVadModel { reason }) if reason.contains("\"resnet-16k\"")
+        ));
+        let mut long = vad_bytes();
+        long[4..8].copy_from_slice(&(-1i32).to_le_bytes());
+        assert!(matches!(
+            inspect_vad_bytes(&long),
+            Err(ModelFileError::NotVadModel { .. })
+        ));
+    }
+
+    #[test]
+    fn vad_architecture_is_checked_before_allocation() {
+        // n_encoder_layers: whisper.cpp allocates three arrays of this size and then indexes
+        // four entries, whatever it says.
+        let at = 4 + 4 + 10 + 4 * 5;
+        for value in [0, 1, -1, i32::MAX] {
+            let mut b = vad_bytes();
+            b[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            let e = inspect_vad_bytes(&b).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ModelFileError::BadHparam {
+                        name: "n_encoder_layers",
+                        ..
+                    }
+                ),
+                "{value}: {e:?}"
+            );
+        }
+        // n_window 0 would divide by zero.
+        let mut b = vad_bytes();
+        b[4 + 4 + 10 + 12..4 + 4 + 10 + 16].copy_from_slice(&0i32.to_le_bytes());
+        assert_eq!(
+            inspect_vad_bytes(&b).unwrap_err().to_string(),
+            "hyperparameter n_window is 0, expected 512 (the Silero VAD architecture whisper.cpp runs)"
+        );
+        // n_context is not used: any value passes.
+        let mut b = vad_bytes();
+        b[4 + 4 + 10 + 16..4 + 4 + 10 + 20].copy_from_slice(&(-7i32).to_le_bytes());
+        assert!(inspect_vad_bytes(&b).is_ok());
+    }
+
+    #[test]
+    fn vad_tensor_headers() {
+        let b = vad_bytes();
+        let t = VAD_HEADER_LEN;
+        // The first tensor is the STFT basis: 3 dimensions, f16.
+        let mut dims = b.clone();
+        dims[t..t + 4].copy_from_slice(&5i32.to_le_bytes());
+        assert!(matches!(
+            inspect_vad_bytes(&dims),
+            Err(ModelFileError::BadTensorHeader { .. })
+        ));
+        let mut ty = b.clone();
+        ty[t + 8..t + 12].copy_from_slice(&0i32.to_le_bytes());
+        assert_eq!(
+            inspect_vad_bytes(&ty).unwrap_err().to_string(),
+            "tensor \"_model.stft.forward_basis_buffer\" is stored as f32, expected f16"
+        );
+        let mut bogus = b.clone();
+        bogus[t + 8..t + 12].copy_from_slice(&1000i32.to_le_bytes());
+        assert!(inspect_vad_bytes(&bogus)
+            .unwrap_err()
+            .to_string()
+            .contains("stored as type 1000"));
+        let mut shape = b.clone();
+        shape[t + 12..t + 16].copy_from_slice(&i32::MAX.to_le_bytes());
+        assert!(matches!(
+            inspect_vad_bytes(&shape),
+            Err(ModelFileError::TensorShape { .. })
+        ));
+        let mut name = b.clone();
+        name[t + 24] = b'X';
+        assert!(matches!(
+            inspect_vad_bytes(&name),
+            Err(ModelFileError::UnknownTensor { .. })
+        ));
+        // The last tensor (the scalar bias) twice.
+        let mut dup = b.clone();
+        dup.extend_from_slice(&b[b.len() - (12 + 29 + 4)..]);
+        assert!(matches!(
+            inspect_vad_bytes(&dup),
+            Err(ModelFileError::DuplicateTensor { .. })
+        ));
     }
 
     fn shared_dir() -> PathBuf {

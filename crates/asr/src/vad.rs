@@ -1,12 +1,12 @@
 //! Voice-activity detection with whisper.cpp's Silero model, and the bookkeeping that lets us
 //! transcribe only the speech while every timestamp still refers to the original recording.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
 
 use crate::error::{describe_io, Error};
+use crate::model_file::{self, ModelFileError, GGML_MAGIC};
 
 const SAMPLE_RATE: f64 = 16_000.0;
 
@@ -127,7 +127,9 @@ impl VoiceDetector {
 }
 
 /// Refuses files that are not Silero VAD models before whisper.cpp reads them: its loader trusts
-/// the header's lengths and would allocate or read garbage on, say, a Whisper model.
+/// the header's lengths and layer count (a Whisper model or a damaged file makes it read out of
+/// bounds or abort), and it runs on uninitialised weights when the file is cut short. So the
+/// whole file is walked first ([`model_file::inspect_vad`]).
 fn check_vad_file(path: &Path) -> Result<(), Error> {
     let shown = path.display().to_string();
     let bad = |detail: String| Error::InvalidVadModel {
@@ -138,28 +140,14 @@ fn check_vad_file(path: &Path) -> Result<(), Error> {
     if meta.is_dir() {
         return Err(bad("is a directory".to_owned()));
     }
-    let mut head = [0u8; 40];
-    let mut file = std::fs::File::open(path).map_err(|e| bad(describe_io(&e)))?;
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) => return Err(bad(describe_io(&e))),
-        }
+    match model_file::inspect_vad(path) {
+        Ok(_) => Ok(()),
+        Err(ModelFileError::Io(e)) => Err(bad(describe_io(&e))),
+        Err(ModelFileError::BadMagic { found }) => Err(bad(format!(
+            "not a ggml model file (magic 0x{found:08x}, expected 0x{GGML_MAGIC:08x})"
+        ))),
+        Err(e) => Err(bad(e.to_string())),
     }
-    if got < 8 || head[..4] != 0x6767_6d6c_u32.to_le_bytes() {
-        return Err(bad("not a ggml file".to_owned()));
-    }
-    let name_len = i32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    let name_end = 8 + usize::try_from(name_len).unwrap_or(usize::MAX);
-    if !(1..=32).contains(&name_len) || name_end > got || !head[8..name_end].starts_with(b"silero")
-    {
-        return Err(bad(
-            "not a Silero VAD model (a Whisper model given as --vad-model?)".to_owned(),
-        ));
-    }
-    Ok(())
 }
 
 /// Speech cut out of a recording and joined, with the way back to the original timeline.

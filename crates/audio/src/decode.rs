@@ -2,7 +2,7 @@
 //! a time, so callers can stream a recording of any length or collect a short one whole.
 
 use std::fs::File;
-use std::io::{self, BufReader, Cursor, Read, Seek};
+use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
@@ -14,7 +14,8 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::error::{lowercase_first, AudioError};
-use crate::resample::StreamResampler;
+use crate::guard;
+use crate::resample::{StreamResampler, UnsupportedRate, MAX_INPUT_RATE, MIN_INPUT_RATE};
 use crate::SAMPLE_RATE;
 
 /// Frames read from a WAV file per block.
@@ -61,12 +62,82 @@ impl Audio {
 
 /// Reads a whole input (a path, or `-` for standard input) into 16 kHz mono samples.
 pub fn decode_file(path: &Path) -> Result<Audio, AudioError> {
-    let mut stream = open(path)?;
+    collect(open(path)?)
+}
+
+/// Reads a whole input that is already in memory into 16 kHz mono samples.
+///
+/// `name` is how messages name the input (`<memory>` when `None`); its extension, if any, is a
+/// hint for the format, as a file's is. Standard input goes through the same path.
+pub fn decode_bytes(bytes: Vec<u8>, name: Option<&str>) -> Result<Audio, AudioError> {
+    collect(open_bytes(bytes, name)?)
+}
+
+/// Opens an input for streaming: a path, or `-` for standard input.
+///
+/// The format is recognised from the content (the extension is only a hint), and the header
+/// is checked here, so that a bad file fails before any work is done.
+pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(|source| AudioError::Io {
+                path: STDIN_NAME.to_owned(),
+                source,
+            })?;
+        return open_memory(bytes, STDIN_NAME.to_owned(), None);
+    }
+    let name = path.display().to_string();
+    let io_err = |source| AudioError::Io {
+        path: name.clone(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io_err)?;
+    if meta.is_dir() {
+        return Err(io_err(io::Error::from(io::ErrorKind::IsADirectory)));
+    }
+    let file = File::open(path).map_err(io_err)?;
+    open_source(Box::new(file), meta.len(), name, extension_of(path))
+}
+
+/// Opens an input that is already in memory for streaming; `name` as in [`decode_bytes`].
+pub fn open_bytes(bytes: Vec<u8>, name: Option<&str>) -> Result<AudioStream, AudioError> {
+    let extension = name.and_then(|n| extension_of(Path::new(n)));
+    open_memory(bytes, name.unwrap_or(MEMORY_NAME).to_owned(), extension)
+}
+
+/// How messages name standard input.
+const STDIN_NAME: &str = "<stdin>";
+/// How messages name an unnamed in-memory input.
+const MEMORY_NAME: &str = "<memory>";
+
+fn open_memory(
+    bytes: Vec<u8>,
+    name: String,
+    extension: Option<String>,
+) -> Result<AudioStream, AudioError> {
+    let len = bytes.len() as u64;
+    open_source(Box::new(Cursor::new(bytes)), len, name, extension)
+}
+
+fn extension_of(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
+/// Pulls a whole stream into memory.
+fn collect(mut stream: AudioStream) -> Result<Audio, AudioError> {
     let mut samples = Vec::new();
     if let Some(seconds) = stream.info().duration() {
-        // A hint only, capped so that a lying header cannot make us reserve gigabytes.
+        // A hint only: a header can claim anything. Never reserve more than ten minutes, nor
+        // more samples than the input has bytes (uncompressed audio has at least one byte per
+        // sample; compressed audio just grows the vector as it decodes).
         let hinted = (seconds * f64::from(SAMPLE_RATE)) as usize;
-        samples.reserve(hinted.min(SAMPLE_RATE as usize * 600));
+        let bytes = usize::try_from(stream.input_len).unwrap_or(usize::MAX);
+        samples.reserve(hinted.min(bytes).min(SAMPLE_RATE as usize * 600));
     }
     while stream.next_chunk(&mut samples)? {}
     Ok(Audio {
@@ -75,67 +146,43 @@ pub fn decode_file(path: &Path) -> Result<Audio, AudioError> {
     })
 }
 
-/// Opens an input for streaming: a path, or `-` for standard input.
-///
-/// The format is recognised from the content (the extension is only a hint), and the header
-/// is checked here, so that a bad file fails before any work is done.
-pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
-    let name = display_name(path);
+/// Recognises the format of `input` (`len` bytes long), reads its header and checks that the
+/// stream is one we can convert.
+fn open_source(
+    mut input: Box<dyn MediaSource>,
+    len: u64,
+    name: String,
+    extension: Option<String>,
+) -> Result<AudioStream, AudioError> {
     let io_err = |source| AudioError::Io {
         path: name.clone(),
         source,
     };
-    let (input, len): (Box<dyn MediaSource>, u64) = if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        io::stdin().lock().read_to_end(&mut bytes).map_err(io_err)?;
-        let len = bytes.len() as u64;
-        (Box::new(Cursor::new(bytes)), len)
-    } else {
-        let meta = std::fs::metadata(path).map_err(io_err)?;
-        if meta.is_dir() {
-            return Err(io_err(io::Error::from(io::ErrorKind::IsADirectory)));
-        }
-        let file = File::open(path).map_err(io_err)?;
-        (Box::new(file), meta.len())
-    };
     if len == 0 {
         return Err(AudioError::Empty { path: name });
     }
-    let mut input = input;
     let mut magic = [0u8; 12];
     let got = read_up_to(&mut input, &mut magic).map_err(io_err)?;
     input.rewind().map_err(io_err)?;
     let is_riff_wave = got == 12 && &magic[..4] == b"RIFF" && &magic[8..12] == b"WAVE";
 
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let source: Box<dyn BlockSource> = if is_riff_wave {
-        match WavSource::new(input, &name)? {
-            Ok(wav) => Box::new(wav),
-            // A WAV encoding hound does not read (A-law, µ-law, ADPCM): symphonia may.
-            Err(input) => Box::new(SymphoniaSource::new(input, Some("wav"), &name)?),
-        }
-    } else {
-        Box::new(SymphoniaSource::new(input, extension.as_deref(), &name)?)
-    };
+    let source = contain(&name, "", || -> Result<Box<dyn BlockSource>, AudioError> {
+        Ok(if is_riff_wave {
+            match WavSource::new(input, &name)? {
+                Ok(wav) => Box::new(wav),
+                // A WAV encoding hound does not read (A-law, µ-law, ADPCM): symphonia may,
+                // once the header's rate and channel count are known to be sane.
+                Err(input) => {
+                    let input = check_wav_format(input, &name)?;
+                    Box::new(SymphoniaSource::new(input, Some("wav"), &name)?)
+                }
+            }
+        } else {
+            Box::new(SymphoniaSource::new(input, extension.as_deref(), &name)?)
+        })
+    })?;
     let info = source.info().clone();
-    if info.channels == 0 {
-        return Err(unsupported(
-            &name,
-            "the header declares zero channels".into(),
-        ));
-    }
-    if info.channels > MAX_CHANNELS {
-        return Err(unsupported(
-            &name,
-            format!(
-                "{} channels (at most {MAX_CHANNELS} are supported)",
-                info.channels
-            ),
-        ));
-    }
+    check_stream(&name, info.channels, info.sample_rate)?;
     let resampler =
         StreamResampler::new(info.sample_rate).map_err(|e| unsupported(&name, e.to_string()))?;
     Ok(AudioStream {
@@ -143,6 +190,7 @@ pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
         source,
         resampler,
         info,
+        input_len: len,
         block: Vec::new(),
         native_frames: 0,
         finished: false,
@@ -155,6 +203,8 @@ pub struct AudioStream {
     source: Box<dyn BlockSource>,
     resampler: StreamResampler,
     info: SourceInfo,
+    /// Length of the input in bytes.
+    input_len: u64,
     block: Vec<f32>,
     native_frames: u64,
     finished: bool,
@@ -184,7 +234,9 @@ impl AudioStream {
             return Ok(false);
         }
         self.block.clear();
-        let more = self.source.next_block(&mut self.block)?;
+        let (source, block) = (&mut self.source, &mut self.block);
+        let more = contain(&self.name, &self.info.format, || source.next_block(block))
+            .inspect_err(|_| self.finished = true)?;
         if let Some(bad) = self.block.iter().position(|s| !s.is_finite()) {
             return Err(AudioError::NonFiniteSamples {
                 path: self.name.clone(),
@@ -207,12 +259,83 @@ impl AudioStream {
     }
 }
 
-fn display_name(path: &Path) -> String {
-    if path == Path::new("-") {
-        "<stdin>".to_owned()
-    } else {
-        path.display().to_string()
+/// Refuses channel counts and sample rates that no recording has: zero or more than
+/// [`MAX_CHANNELS`] channels, a rate outside what the resampler takes.
+fn check_stream(name: &str, channels: u16, sample_rate: u32) -> Result<(), AudioError> {
+    if channels == 0 {
+        return Err(unsupported(
+            name,
+            "the header declares zero channels".into(),
+        ));
     }
+    if channels > MAX_CHANNELS {
+        return Err(unsupported(
+            name,
+            format!("{channels} channels (at most {MAX_CHANNELS} are supported)"),
+        ));
+    }
+    if !(MIN_INPUT_RATE..=MAX_INPUT_RATE).contains(&sample_rate) {
+        return Err(unsupported(name, UnsupportedRate(sample_rate).to_string()));
+    }
+    Ok(())
+}
+
+/// hound refused this WAV's encoding, so symphonia will read it; but symphonia panics on a
+/// zero sample rate (fuzzing found it), so the `fmt ` chunk's channel count and rate are
+/// checked here first, with the limits every input gets. Hands the input back rewound.
+fn check_wav_format(
+    mut input: Box<dyn MediaSource>,
+    name: &str,
+) -> Result<Box<dyn MediaSource>, AudioError> {
+    let io_err = |source| AudioError::Io {
+        path: name.to_owned(),
+        source,
+    };
+    // Chunks follow the 12-byte RIFF header: id, length, data padded to an even length. Each
+    // step moves forward by at least 8 bytes, and reading past the end yields nothing, so the
+    // walk ends.
+    input.seek(SeekFrom::Start(12)).map_err(io_err)?;
+    loop {
+        let mut header = [0u8; 8];
+        if read_up_to(&mut input, &mut header).map_err(io_err)? < header.len() {
+            break; // no fmt chunk: symphonia will say what is wrong
+        }
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if &header[..4] == b"fmt " {
+            let mut fmt = [0u8; 8];
+            if read_up_to(&mut input, &mut fmt).map_err(io_err)? == fmt.len() {
+                let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+                let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+                check_stream(name, channels, rate)?;
+            }
+            break;
+        }
+        let step = i64::from(len) + i64::from(len & 1);
+        input.seek(SeekFrom::Current(step)).map_err(io_err)?;
+    }
+    input.rewind().map_err(io_err)?;
+    Ok(input)
+}
+
+/// Runs decoder code (hound's, symphonia's, and ours around them) so that a panic inside it
+/// becomes an error naming the input instead of a crash; see `guard`. `codec` names the
+/// decoder in the message, when known.
+fn contain<T>(
+    name: &str,
+    codec: &str,
+    f: impl FnOnce() -> Result<T, AudioError>,
+) -> Result<T, AudioError> {
+    guard::contain(f).unwrap_or_else(|()| {
+        let decoder = if codec.is_empty() {
+            "the decoder".to_owned()
+        } else {
+            format!("the {codec} decoder")
+        };
+        Err(AudioError::Malformed {
+            path: name.to_owned(),
+            detail: format!("{decoder} failed on it"),
+        })
+    })
 }
 
 fn unsupported(name: &str, detail: String) -> AudioError {

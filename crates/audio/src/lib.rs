@@ -3,14 +3,16 @@
 //!
 //! The public surface is small: [`open`] gives an [`AudioStream`] that yields 16 kHz chunks,
 //! [`decode_file`] reads a whole file into an [`Audio`]. WAV goes through `hound`; MP3, FLAC,
-//! OGG/Vorbis and AAC/M4A through `symphonia`. `-` reads standard input.
+//! OGG/Vorbis and AAC/M4A through `symphonia`. `-` reads standard input; [`decode_bytes`] and
+//! [`open_bytes`] take an input that is already in memory.
 #![deny(missing_docs)]
 
 mod decode;
 mod error;
+mod guard;
 mod resample;
 
-pub use decode::{decode_file, open, Audio, AudioStream, SourceInfo};
+pub use decode::{decode_bytes, decode_file, open, open_bytes, Audio, AudioStream, SourceInfo};
 pub use error::AudioError;
 pub use resample::{resample_to_16k, StreamResampler, UnsupportedRate};
 

@@ -1,0 +1,9 @@
+//! Fuzzes the Silero VAD model-file validator (`rech_asr::model_file::inspect_vad_reader`), on
+//! raw bytes and on patched copies of a valid VAD model file (see `rech_fuzz::patch`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    rech_fuzz::vad_file(data);
+});
