@@ -2,11 +2,11 @@
 //! a time, so callers can stream a recording of any length or collect a short one whole.
 
 use std::fs::File;
-use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{CodecType, Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
@@ -14,9 +14,9 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::error::{lowercase_first, AudioError};
-use crate::guard;
 use crate::resample::{StreamResampler, UnsupportedRate, MAX_INPUT_RATE, MIN_INPUT_RATE};
 use crate::SAMPLE_RATE;
+use crate::{guard, prescan};
 
 /// Frames read from a WAV file per block.
 const WAV_BLOCK_FRAMES: usize = 4096;
@@ -171,14 +171,26 @@ fn open_source(
             match WavSource::new(input, &name)? {
                 Ok(wav) => Box::new(wav),
                 // A WAV encoding hound does not read (A-law, µ-law, ADPCM): symphonia may,
-                // once the header's rate and channel count are known to be sane.
-                Err(input) => {
-                    let input = check_wav_format(input, &name)?;
-                    Box::new(SymphoniaSource::new(input, Some("wav"), &name)?)
+                // once its chunks, rate and channel count are known to be sane.
+                Err((input, complaint)) => {
+                    let symphonia = prescanned(input, len, &name)
+                        .and_then(|input| SymphoniaSource::new(input, Some("wav"), &name));
+                    match (symphonia, complaint) {
+                        (Ok(source), _) => Box::new(source),
+                        // "unsupported" says more than hound's view of a compressed encoding.
+                        (Err(e @ AudioError::Unsupported { .. }), _) | (Err(e), None) => {
+                            return Err(e)
+                        }
+                        (Err(_), Some(complaint)) => return Err(complaint),
+                    }
                 }
             }
         } else {
-            Box::new(SymphoniaSource::new(input, extension.as_deref(), &name)?)
+            Box::new(SymphoniaSource::new(
+                prescanned(input, len, &name)?,
+                extension.as_deref(),
+                &name,
+            )?)
         })
     })?;
     let info = source.info().clone();
@@ -261,7 +273,7 @@ impl AudioStream {
 
 /// Refuses channel counts and sample rates that no recording has: zero or more than
 /// [`MAX_CHANNELS`] channels, a rate outside what the resampler takes.
-fn check_stream(name: &str, channels: u16, sample_rate: u32) -> Result<(), AudioError> {
+pub(crate) fn check_stream(name: &str, channels: u16, sample_rate: u32) -> Result<(), AudioError> {
     if channels == 0 {
         return Err(unsupported(
             name,
@@ -280,41 +292,15 @@ fn check_stream(name: &str, channels: u16, sample_rate: u32) -> Result<(), Audio
     Ok(())
 }
 
-/// hound refused this WAV's encoding, so symphonia will read it; but symphonia panics on a
-/// zero sample rate (fuzzing found it), so the `fmt ` chunk's channel count and rate are
-/// checked here first, with the limits every input gets. Hands the input back rewound.
-fn check_wav_format(
+/// Checks the lengths in `input` that symphonia would allocate from (see `prescan`); hands
+/// the input back rewound.
+fn prescanned(
     mut input: Box<dyn MediaSource>,
+    len: u64,
     name: &str,
 ) -> Result<Box<dyn MediaSource>, AudioError> {
-    let io_err = |source| AudioError::Io {
-        path: name.to_owned(),
-        source,
-    };
-    // Chunks follow the 12-byte RIFF header: id, length, data padded to an even length. Each
-    // step moves forward by at least 8 bytes, and reading past the end yields nothing, so the
-    // walk ends.
-    input.seek(SeekFrom::Start(12)).map_err(io_err)?;
-    loop {
-        let mut header = [0u8; 8];
-        if read_up_to(&mut input, &mut header).map_err(io_err)? < header.len() {
-            break; // no fmt chunk: symphonia will say what is wrong
-        }
-        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        if &header[..4] == b"fmt " {
-            let mut fmt = [0u8; 8];
-            if read_up_to(&mut input, &mut fmt).map_err(io_err)? == fmt.len() {
-                let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
-                let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
-                check_stream(name, channels, rate)?;
-            }
-            break;
-        }
-        let step = i64::from(len) + i64::from(len & 1);
-        input.seek(SeekFrom::Current(step)).map_err(io_err)?;
-    }
-    input.rewind().map_err(io_err)?;
-    Ok(input)
+    prescan::check(&mut *input, len, name)?;
+    rewound(input, name)
 }
 
 /// Runs decoder code (hound's, symphonia's, and ours around them) so that a panic inside it
@@ -345,7 +331,7 @@ fn unsupported(name: &str, detail: String) -> AudioError {
     }
 }
 
-fn read_up_to(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_up_to(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match input.read(&mut buf[filled..]) {
@@ -379,6 +365,20 @@ fn downmix_into(interleaved: &[f32], channels: usize, mono: &mut Vec<f32>) {
     );
 }
 
+/// A [`WavSource`], or the input handed back for symphonia (see [`WavSource::new`]).
+type WavOrNot = Result<WavSource, (Box<dyn MediaSource>, Option<AudioError>)>;
+
+fn rewound(
+    mut input: Box<dyn MediaSource>,
+    name: &str,
+) -> Result<Box<dyn MediaSource>, AudioError> {
+    input.rewind().map_err(|source| AudioError::Io {
+        path: name.to_owned(),
+        source,
+    })?;
+    Ok(input)
+}
+
 struct WavSource {
     reader: hound::WavReader<BufReader<Box<dyn MediaSource>>>,
     info: SourceInfo,
@@ -390,11 +390,9 @@ struct WavSource {
 }
 
 impl WavSource {
-    /// `Ok(Err(input))` hands the input back when hound does not support its encoding.
-    fn new(
-        input: Box<dyn MediaSource>,
-        name: &str,
-    ) -> Result<Result<Self, Box<dyn MediaSource>>, AudioError> {
+    /// `Ok(Err((input, complaint)))` hands the input back, rewound, when hound does not read
+    /// its encoding, with hound's error when it thought the file damaged.
+    fn new(input: Box<dyn MediaSource>, name: &str) -> Result<WavOrNot, AudioError> {
         let mut buffered = BufReader::new(input);
         let reader = match hound::WavReader::new(&mut buffered) {
             Ok(_) => {
@@ -406,28 +404,27 @@ impl WavSource {
                 hound::WavReader::new(buffered).map_err(|e| wav_error(name, e))?
             }
             Err(hound::Error::Unsupported) => {
-                let mut input = buffered.into_inner();
-                input.rewind().map_err(|source| AudioError::Io {
-                    path: name.to_owned(),
-                    source,
-                })?;
-                return Ok(Err(input));
+                return Ok(Err((rewound(buffered.into_inner(), name)?, None)));
+            }
+            // hound checks that the byte rate matches uncompressed samples, which compressed
+            // encodings (ADPCM) fail: let symphonia have a look, keeping hound's complaint.
+            Err(e @ hound::Error::FormatError(_)) => {
+                let input = rewound(buffered.into_inner(), name)?;
+                return Ok(Err((input, Some(wav_error(name, e)))));
             }
             Err(e) => return Err(wav_error(name, e)),
         };
         let spec = reader.spec();
         let float = spec.sample_format == hound::SampleFormat::Float;
-        if float && spec.bits_per_sample != 32 {
-            return Err(unsupported(
-                name,
-                format!("{}-bit float WAV", spec.bits_per_sample),
-            ));
-        }
-        if !float && !(8..=32).contains(&spec.bits_per_sample) {
-            return Err(unsupported(
-                name,
-                format!("{}-bit integer WAV", spec.bits_per_sample),
-            ));
+        let hound_reads = if float {
+            spec.bits_per_sample == 32
+        } else {
+            (8..=32).contains(&spec.bits_per_sample)
+        };
+        if !hound_reads {
+            // 64-bit float, for one: symphonia reads it.
+            let input = rewound(reader.into_inner().into_inner(), name)?;
+            return Ok(Err((input, None)));
         }
         let scale = if float {
             1.0
@@ -586,10 +583,17 @@ impl SymphoniaSource {
         let sample_rate = params
             .sample_rate
             .ok_or_else(|| unsupported(name, "the stream does not declare a sample rate".into()))?;
-        let codec = symphonia::default::get_codecs()
-            .get_codec(params.codec)
-            .map_or("unknown", |d| d.short_name)
-            .to_owned();
+        let Some(codec) = symphonia::default::get_codecs().get_codec(params.codec) else {
+            return Err(unsupported(
+                name,
+                format!(
+                    "{} is not supported (rech decodes PCM, A-law and µ-law WAV, MP3, FLAC, \
+                     Vorbis and AAC)",
+                    codec_label(params.codec)
+                ),
+            ));
+        };
+        let codec = codec.short_name.to_owned();
         let mut decoder = symphonia::default::get_codecs()
             .make(params, &DecoderOptions::default())
             .map_err(|e| match e {
@@ -716,6 +720,23 @@ impl SymphoniaSource {
             });
         }
         Ok(false)
+    }
+}
+
+/// A name for a codec symphonia recognises in a container but rech has no decoder for.
+fn codec_label(codec: CodecType) -> &'static str {
+    use symphonia::core::codecs as c;
+    match codec {
+        c::CODEC_TYPE_ADPCM_MS => "Microsoft ADPCM",
+        c::CODEC_TYPE_ADPCM_IMA_WAV | c::CODEC_TYPE_ADPCM_IMA_QT => "IMA ADPCM",
+        c::CODEC_TYPE_ADPCM_G722 | c::CODEC_TYPE_ADPCM_G726 | c::CODEC_TYPE_ADPCM_G726LE => {
+            "G.72x ADPCM"
+        }
+        c::CODEC_TYPE_MP1 | c::CODEC_TYPE_MP2 => "MPEG layer 1/2 audio",
+        c::CODEC_TYPE_OPUS => "Opus",
+        c::CODEC_TYPE_ALAC => "ALAC",
+        c::CODEC_TYPE_WAVPACK => "WavPack",
+        _ => "this codec",
     }
 }
 

@@ -10,6 +10,7 @@
 mod decode;
 mod error;
 mod guard;
+mod prescan;
 mod resample;
 
 pub use decode::{decode_bytes, decode_file, open, open_bytes, Audio, AudioStream, SourceInfo};

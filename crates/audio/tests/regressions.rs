@@ -19,6 +19,19 @@ const EXPECTED: &[(&str, &str)] = &[
         "adts-ics-index-out-of-bounds.aac",
         "damaged audio data: the aac decoder failed on it",
     ),
+    // symphonia allocated what these length fields claim (10 GB, 7 GB, 800 MB) before reading.
+    (
+        "mp4-stsc-count-10gb.m4a",
+        "the MP4 table \"stsc\" (624055077 entries) claims 7488660924 bytes, but only 12 remain",
+    ),
+    (
+        "mp4-stsz-count-7gb.m4a",
+        "the MP4 table \"stsz\" (1835297138 entries) claims",
+    ),
+    (
+        "flac-vorbis-comment-800mb.flac",
+        "a Vorbis comment claims 808464686 bytes",
+    ),
     // An A-law WAV with a zero sample rate made symphonia panic building its time base.
     (
         "wav-zero-sample-rate-timebase.wav",
