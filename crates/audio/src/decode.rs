@@ -20,6 +20,8 @@ use crate::{guard, prescan};
 
 /// Frames read from a WAV file per block.
 const WAV_BLOCK_FRAMES: usize = 4096;
+/// Decoded samples are clipped to ± this (full scale is 1).
+const MAX_SAMPLE_MAGNITUDE: f32 = 1000.0;
 /// Channel counts beyond this are not audio anyone records speech with; refusing them early
 /// keeps a damaged header from making us allocate per-channel buffers for it.
 const MAX_CHANNELS: u16 = 64;
@@ -255,6 +257,11 @@ impl AudioStream {
                 seconds: (self.native_frames + bad as u64) as f64
                     / f64::from(self.info.sample_rate),
             });
+        }
+        // Float formats can hold any finite value; the resampler's filter overshoots, so values
+        // near f32::MAX would come out infinite. No recording is 60 dB over full scale.
+        for s in &mut self.block {
+            *s = s.clamp(-MAX_SAMPLE_MAGNITUDE, MAX_SAMPLE_MAGNITUDE);
         }
         self.native_frames += self.block.len() as u64;
         self.resampler.push(&self.block, out);
