@@ -23,15 +23,18 @@ mod text;
 mod transcribe;
 mod vad;
 
+pub mod catalog;
+#[cfg(feature = "download")]
+pub mod download;
 pub mod generate;
 pub mod model_file;
 
 pub use error::Error;
 pub use filter::is_hallucination;
+pub use long::{WindowOptions, WindowedTranscription};
 pub use model::{install_log_routing, validate, Model, ModelOptions};
 pub use transcribe::{
     default_threads, Decoding, Segment, TranscribeOptions, Transcriber, Transcript, Word,
-pub use long::{WindowOptions, WindowedTranscription};
 };
 pub use vad::{SpeechSpan, VadOptions, VoiceDetector};
 

@@ -3,6 +3,7 @@
 //! 130 interrupted).
 
 mod files;
+mod models;
 mod output;
 mod progress;
 mod transcribe;
@@ -24,6 +25,14 @@ struct Cli {
     /// Print nothing but results and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// Never use the network: no model downloads.
+    #[arg(
+        long,
+        global = true,
+        env = "RECH_OFFLINE",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    offline: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,6 +41,8 @@ struct Cli {
 enum Command {
     /// Transcribe audio files (WAV, MP3, FLAC, OGG, M4A; `-` for stdin) into text or subtitles.
     Transcribe(transcribe::TranscribeArgs),
+    /// List, download, locate and remove Whisper and VAD models.
+    Models(models::ModelsArgs),
 }
 
 /// A mistake in how rech was called: exit code 2.
@@ -64,6 +75,8 @@ pub struct Context {
     pub quiet: bool,
     /// Verbosity level (count of `-v`).
     pub verbose: u8,
+    /// `--offline` / `RECH_OFFLINE`: no network access.
+    pub offline: bool,
     /// Raised by the first Ctrl-C.
     pub interrupted: Arc<AtomicBool>,
 }
@@ -82,10 +95,12 @@ fn main() -> ExitCode {
     let ctx = Context {
         quiet: cli.quiet,
         verbose: cli.verbose,
+        offline: cli.offline,
         interrupted,
     };
     let result = match cli.command {
         Command::Transcribe(args) => transcribe::run(args, &ctx),
+        Command::Models(args) => models::run(args, &ctx),
     };
     match result {
         Ok(code) => code,

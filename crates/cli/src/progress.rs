@@ -20,3 +20,27 @@ pub fn transcription_bar(quiet: bool, label: &str) -> ProgressBar {
     bar.set_prefix(label.to_owned());
     bar
 }
+
+/// A bar for a model download: bytes, speed and time left; a spinner with bytes and speed when
+/// the size is unknown.
+pub fn download_bar(quiet: bool, label: &str, total: Option<u64>) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let (bar, template) = match total {
+        Some(total) => (
+            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
+            "{prefix:.bold} {wide_bar:.cyan/blue} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        ),
+        None => (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            "{prefix:.bold} {spinner} {binary_bytes} {binary_bytes_per_sec} [{elapsed_precise}]",
+        ),
+    };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("█▉▊▋▌▍▎▏ ");
+    bar.set_style(style);
+    bar.set_prefix(label.to_owned());
+    bar
+}

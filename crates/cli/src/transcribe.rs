@@ -13,15 +13,10 @@ use clap::Args;
 use rech_asr::{Decoding, Model, TranscribeOptions, Transcriber, VadOptions, VoiceDetector};
 
 use crate::files::{check_writable_dir, write_atomically};
+use crate::models::{self, ResolvedModel, VadWanted};
 use crate::output::Format;
 use crate::progress::transcription_bar;
 use crate::{Context, Interrupted, UsageError};
-
-/// What to do when no model is given; the download command arrives with model management.
-const NO_MODEL_HELP: &str =
-    "no Whisper model given: pass --model PATH to a whisper.cpp ggml model \
-(for example ggml-small.bin from https://huggingface.co/ggerganov/whisper.cpp) \
-or set RECH_MODEL=PATH";
 
 #[derive(Debug, Args)]
 pub struct TranscribeArgs {
@@ -29,8 +24,10 @@ pub struct TranscribeArgs {
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
-    /// Whisper model: a whisper.cpp ggml file such as ggml-small.bin.
-    #[arg(short, long, env = "RECH_MODEL", value_name = "PATH")]
+    /// Whisper model: a catalogue name (small, large-v3-turbo-q5_0; see `rech models list`),
+    /// the name of a model downloaded with `rech models download --url`, or a whisper.cpp ggml
+    /// file [default: medium-q8_0, downloaded on first use].
+    #[arg(short, long, env = "RECH_MODEL", value_name = "NAME|PATH")]
     model: Option<PathBuf>,
 
     /// Spoken language (ISO 639-1 code), or `auto` to detect it.
@@ -57,7 +54,8 @@ pub struct TranscribeArgs {
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
 
-    /// Skip silence with Silero VAD (on by default when a VAD model is given).
+    /// Skip silence with Silero VAD (on by default once the VAD model is downloaded; this
+    /// downloads it if needed).
     #[arg(long, conflicts_with = "no_vad")]
     vad: bool,
 
@@ -65,8 +63,9 @@ pub struct TranscribeArgs {
     #[arg(long)]
     no_vad: bool,
 
-    /// Silero VAD model in whisper.cpp format (ggml-silero-v6.2.0.bin).
-    #[arg(long, env = "RECH_VAD_MODEL", value_name = "PATH")]
+    /// Silero VAD model: a file in whisper.cpp format, or silero-v6.2.0 [default: silero-v6.2.0
+    /// when downloaded].
+    #[arg(long, env = "RECH_VAD_MODEL", value_name = "NAME|PATH")]
     vad_model: Option<PathBuf>,
 
     /// CPU threads [default: all cores, at most 8].
@@ -115,22 +114,22 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     let destination = plan_destination(&args, &formats)?;
     let options = options_from(&args)?;
 
-    let model_path = args
-        .model
-        .clone()
-        .ok_or_else(|| UsageError(NO_MODEL_HELP.to_owned()))?;
+    let resolved = models::resolve_whisper(args.model.as_deref(), ctx)?;
     let started = Instant::now();
-    let model = Model::load(&model_path).map_err(model_error)?;
+    let model = Model::load(&resolved.path).map_err(|e| model_error(e, &resolved))?;
     log::info!(
         "loaded {} in {:.2} s",
-        model_path.display(),
+        resolved.path.display(),
         started.elapsed().as_secs_f64()
     );
 
     let mut transcriber = Transcriber::new(&model)?;
     transcriber.set_cancel_flag(Arc::clone(&ctx.interrupted));
-    if let Some(vad_path) = vad_model(&args)? {
-        let detector = VoiceDetector::load(&vad_path, options.threads, VadOptions::default())?;
+    if let Some(vad_path) = vad_model(&args, resolved.from_catalog, ctx)? {
+        // One thread: Silero's graph is tiny and runs once per 32 ms step, so handing each step
+        // to several threads costs far more than it saves (3.3 s of audio: 45 ms on 1 thread,
+        // 14.6 s on 2 threads of a busy 2-core machine).
+        let detector = VoiceDetector::load(&vad_path, 1, VadOptions::default())?;
         log::info!("voice activity detection with {}", vad_path.display());
         transcriber = transcriber.with_vad(detector);
     }
@@ -317,29 +316,33 @@ fn options_from(args: &TranscribeArgs) -> Result<TranscribeOptions> {
     })
 }
 
-/// The VAD model to use, if any: `--no-vad` wins; `--vad` insists on one; otherwise VAD is on
-/// whenever a model is configured.
-fn vad_model(args: &TranscribeArgs) -> Result<Option<PathBuf>> {
+/// The VAD model to use, if any: `--no-vad` wins; `--vad` insists on one (downloading it if
+/// needed); otherwise VAD is on whenever the model is there, and a first-run catalogue model
+/// brings it along.
+fn vad_model(
+    args: &TranscribeArgs,
+    model_from_catalog: bool,
+    ctx: &Context,
+) -> Result<Option<PathBuf>> {
     if args.no_vad {
         return Ok(None);
     }
-    match (&args.vad_model, args.vad) {
-        (Some(path), _) => Ok(Some(path.clone())),
-        (None, true) => Err(UsageError(
-            "--vad needs a Silero VAD model: pass --vad-model PATH (ggml-silero-v6.2.0.bin) or set RECH_VAD_MODEL"
-                .into(),
-        )
-        .into()),
-        (None, false) => Ok(None),
-    }
+    let wanted = if args.vad {
+        VadWanted::Required
+    } else if model_from_catalog {
+        VadWanted::Fetch
+    } else {
+        VadWanted::IfPresent
+    };
+    models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)
 }
 
-fn model_error(err: rech_asr::Error) -> anyhow::Error {
+fn model_error(err: rech_asr::Error, model: &ResolvedModel) -> anyhow::Error {
     match err {
         rech_asr::Error::ModelNotFound { .. }
         | rech_asr::Error::InvalidModel { .. }
         | rech_asr::Error::ModelUnreadable { .. } => {
-            anyhow!("{err}; pass --model PATH to a whisper.cpp ggml model (a fresh download repairs a damaged one)")
+            anyhow!("{err}; {}", models::repair_hint(model))
         }
         other => other.into(),
     }

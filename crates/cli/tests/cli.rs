@@ -49,8 +49,13 @@ fn model() -> &'static Path {
 
 fn rech() -> Command {
     let mut cmd = Command::cargo_bin("rech").unwrap();
+    // Hermetic: no network, and an empty model directory instead of the user's cache (which
+    // may hold a VAD model that would switch VAD on).
+    let no_models = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-no-models");
     cmd.env_remove("RECH_MODEL")
         .env_remove("RECH_VAD_MODEL")
+        .env("RECH_OFFLINE", "1")
+        .env("RECH_MODELS_DIR", no_models)
         .env("RUST_BACKTRACE", "0");
     cmd
 }
@@ -316,12 +321,23 @@ fn vad_keeps_segments_out_of_silence() {
     }
 }
 
+/// Offline with no model downloaded: one line with the command to download the default model
+/// later and the flag to point at a file.
 #[test]
 fn without_a_model_the_error_says_what_to_do() {
+    let default = rech_asr::catalog::DEFAULT_MODEL;
     let out = run(rech()
         .arg("transcribe")
         .arg(samples_dir().join("privet-16k-mono.wav")));
-    assert_fails(&out, 2, &["--model", "RECH_MODEL"]);
+    assert_fails(
+        &out,
+        1,
+        &[
+            &format!("rech models download {default}"),
+            "--model PATH",
+            "--offline",
+        ],
+    );
 }
 
 #[test]

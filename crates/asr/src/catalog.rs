@@ -1,0 +1,499 @@
+//! The Whisper and VAD models `rech` knows by name, with the exact size and sha256 of each
+//! published file, so that a download can be verified before it is used and a user can say
+//! `small` instead of hunting for a URL.
+//!
+//! # Where the figures come from
+//!
+//! The Whisper files are whisper.cpp's own conversions, published in the Hugging Face model
+//! repository `ggerganov/whisper.cpp` (the host `models/download-ggml-model.sh` downloads from).
+//! Hugging Face stores them with Git LFS, whose object id *is* the file's sha256 and whose
+//! pointer records the exact byte size; both are what the repository's tree API
+//! (`/api/models/ggerganov/whisper.cpp/tree/main`) and its file pages list. The model hub is not
+//! reachable from the machines `rech` is built on, so every size and sha256 below was taken from
+//! public source code that quotes that listing (model catalogues of whisper.cpp front ends, in
+//! Rust, TypeScript, Java, Swift, Kotlin and shell), and each one was accepted only where at least
+//! two independent projects agree on both the size and the full 64-digit hash. whisper.cpp's
+//! `models/README.md` lists SHA-1 sums and rounded sizes only, so it was used for the list of
+//! published files, not for the figures. If Hugging Face ever replaces a file, the checksum
+//! check fails with the expected and actual values and nothing is installed.
+//!
+//! The Silero VAD file is the one whisper.cpp's `models/download-vad-model.sh` fetches from the
+//! Hugging Face repository `ggml-org/whisper-vad`; its size and sha256 were checked against a
+//! real copy of the file (also published in the whisper.cpp git repository as
+//! `models/for-tests-silero-v6.2.0-ggml.bin`).
+//!
+//! English-only `.en` models are left out on purpose: they cannot transcribe Russian.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What a catalogue model is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// A Whisper speech-recognition model (whisper.cpp ggml format).
+    Whisper,
+    /// A Silero voice-activity-detection model (whisper.cpp ggml format).
+    Vad,
+}
+
+/// One downloadable model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// The name users type: `small`, `large-v3-turbo-q5_0`, `silero-v6.2.0`.
+    pub name: &'static str,
+    /// Whisper or VAD.
+    pub kind: ModelKind,
+    /// The file name, upstream and in the model directory: `ggml-small.bin`.
+    pub file_name: &'static str,
+    /// Where the file is published (on [`UPSTREAM_HOST`]).
+    pub url: &'static str,
+    /// Exact size in bytes.
+    pub size: u64,
+    /// sha256 of the file, 64 lowercase hex digits.
+    pub sha256: &'static str,
+    /// One line on speed and quality for Russian.
+    pub summary: &'static str,
+}
+
+/// The scheme and host every catalogue URL starts with; `RECH_MODEL_BASE_URL` replaces it.
+pub const UPSTREAM_HOST: &str = "https://huggingface.co";
+
+/// The Whisper model used when none is named: the best Russian quality that still transcribes
+/// faster than real time on four laptop CPU cores (see the README for the measurements).
+pub const DEFAULT_MODEL: &str = "medium-q8_0";
+
+/// The VAD model used by default.
+pub const DEFAULT_VAD_MODEL: &str = "silero-v6.2.0";
+
+macro_rules! whisper {
+    ($name:literal, $size:literal, $sha:literal, $summary:literal) => {
+        CatalogEntry {
+            name: $name,
+            kind: ModelKind::Whisper,
+            file_name: concat!("ggml-", $name, ".bin"),
+            url: concat!(
+                "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-",
+                $name,
+                ".bin"
+            ),
+            size: $size,
+            sha256: $sha,
+            summary: $summary,
+        }
+    };
+}
+
+/// Every model `rech` can download by name, smallest Whisper model first, the VAD model last.
+///
+/// Speeds refer to whisper.cpp's encoder on a 30 s window with 4 threads of a laptop CPU
+/// (i7-11850H, AVX2; whisper.cpp issue #89): tiny 0.5 s, base 1.2 s, small 4.3 s, medium 15 s,
+/// large 27 s, before decoding.
+pub const CATALOG: &[CatalogEntry] = &[
+    whisper!(
+        "tiny",
+        77_691_713,
+        "be07e048e1e599ad46341c8d2a135645097a538221678b7acdd1b1919c6e1b21",
+        "fastest; many mistakes in Russian, for trying things out"
+    ),
+    whisper!(
+        "tiny-q5_1",
+        32_152_673,
+        "818710568da3ca15689e31a743197b520007872ff9576237bda97bd1b469c3d7",
+        "tiny, 5-bit: smallest download, weakest Russian"
+    ),
+    whisper!(
+        "tiny-q8_0",
+        43_537_433,
+        "c2085835d3f50733e2ff6e4b41ae8a2b8d8110461e18821b09a15c40c42d1cca",
+        "tiny, 8-bit: as good as tiny, half the size"
+    ),
+    whisper!(
+        "base",
+        147_951_465,
+        "60ed5bc3dd14eea856493d334349b405782ddcaf0028d4b5df4088345fba2efe",
+        "very fast; rough Russian, fine for drafts and short commands"
+    ),
+    whisper!(
+        "base-q5_1",
+        59_707_625,
+        "422f1ae452ade6f30a004d7e5c6a43195e4433bc370bf23fac9cc591f01a8898",
+        "base, 5-bit: small and fast, slightly worse than base"
+    ),
+    whisper!(
+        "base-q8_0",
+        81_768_585,
+        "c577b9a86e7e048a0b7eada054f4dd79a56bbfa911fbdacf900ac5b567cbb7d9",
+        "base, 8-bit: as good as base, half the size"
+    ),
+    whisper!(
+        "small",
+        487_601_967,
+        "1be3a9b2063867b937e64e2ec7483364a79917e157fa98c5d94b5c1fffea987b",
+        "good Russian, about 5x faster than real time on 4 laptop cores"
+    ),
+    whisper!(
+        "small-q5_1",
+        190_085_487,
+        "ae85e4a935d7a567bd102fe55afc16bb595bdb618e11b2fc7591bc08120411bb",
+        "small, 5-bit: good for dictation on slow machines"
+    ),
+    whisper!(
+        "small-q8_0",
+        264_464_607,
+        "49c8fb02b65e6049d5fa6c04f81f53b867b5ec9540406812c643f177317f779f",
+        "small, 8-bit: as good as small, half the size"
+    ),
+    whisper!(
+        "medium",
+        1_533_763_059,
+        "6c14d5adee5f86394037b4e4e8b59f1673b6cee10e3cf0b11bbdbee79c156208",
+        "very good Russian, faster than real time on 4 laptop cores"
+    ),
+    whisper!(
+        "medium-q5_0",
+        539_212_467,
+        "19fea4b380c3a618ec4723c3eef2eb785ffba0d0538cf43f8f235e7b3b34220f",
+        "medium, 5-bit: a third of the size, slightly less accurate"
+    ),
+    whisper!(
+        "medium-q8_0",
+        823_369_779,
+        "42a1ffcbe4167d224232443396968db4d02d4e8e87e213d3ee2e03095dea6502",
+        "medium, 8-bit: medium's accuracy at half the size"
+    ),
+    whisper!(
+        "large-v3",
+        3_095_033_483,
+        "64d182b440b98d5203c4f9bd541544d84c605196c4f7b845dfa11fb23594d1e2",
+        "best Russian; slower than real time without a GPU"
+    ),
+    whisper!(
+        "large-v3-q5_0",
+        1_081_140_203,
+        "d75795ecff3f83b5faa89d1900604ad8c780abd5739fae406de19f23ecd98ad1",
+        "large-v3, 5-bit: a third of the size, nearly as accurate"
+    ),
+    whisper!(
+        "large-v3-turbo",
+        1_624_555_275,
+        "1fc70f774d38eb169993ac391eea357ef47c88757ef72ee5943879b7e8e2bc69",
+        "close to large-v3 with a 4-layer decoder; real time on 4 cores, fast on a GPU"
+    ),
+    whisper!(
+        "large-v3-turbo-q5_0",
+        574_041_195,
+        "394221709cd5ad1f40c46e6031ca61bce88931e6e088c188294c6d5a55ffa7e2",
+        "turbo, 5-bit: near-large Russian in a medium-sized download"
+    ),
+    whisper!(
+        "large-v3-turbo-q8_0",
+        874_188_075,
+        "317eb69c11673c9de1e1f0d459b253999804ec71ac4c23c17ecf5fbe24e259a1",
+        "turbo, 8-bit: turbo's accuracy at half the size"
+    ),
+    CatalogEntry {
+        name: "silero-v6.2.0",
+        kind: ModelKind::Vad,
+        file_name: "ggml-silero-v6.2.0.bin",
+        url: "https://huggingface.co/ggml-org/whisper-vad/resolve/main/ggml-silero-v6.2.0.bin",
+        size: 885_098,
+        sha256: "2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987",
+        summary: "Silero voice-activity detection: skips silence, keeps hallucinations out",
+    },
+];
+
+impl CatalogEntry {
+    /// The download URL, with [`UPSTREAM_HOST`] replaced by `base` when one is given (a mirror,
+    /// or a test server): `http://127.0.0.1:8080` turns
+    /// `https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-small.bin` into
+    /// `http://127.0.0.1:8080/ggerganov/whisper.cpp/resolve/main/ggml-small.bin`.
+    pub fn url_with_base(&self, base: Option<&str>) -> String {
+        match base {
+            Some(base) => {
+                let path = self.url.strip_prefix(UPSTREAM_HOST).unwrap_or(self.url);
+                format!("{}{path}", base.trim_end_matches('/'))
+            }
+            None => self.url.to_owned(),
+        }
+    }
+}
+
+/// The catalogue entry called `name`, or whose file is called `name` (`ggml-small.bin`).
+pub fn find(name: &str) -> Option<&'static CatalogEntry> {
+    CATALOG
+        .iter()
+        .find(|e| e.name == name || e.file_name == name)
+}
+
+/// For an English-only model name (`small.en`, `ggml-base.en.bin`), the multilingual catalogue
+/// model to use instead; `None` for any other name.
+pub fn multilingual_instead_of(name: &str) -> Option<&'static str> {
+    let stem = name
+        .strip_prefix("ggml-")
+        .unwrap_or(name)
+        .trim_end_matches(".bin");
+    let (size, quant) = match stem.split_once(".en") {
+        Some((size, rest)) if rest.is_empty() || rest.starts_with('-') => (size, rest),
+        _ => return None,
+    };
+    let wanted = format!("{size}{quant}");
+    find(&wanted)
+        .or_else(|| find(size))
+        .filter(|e| e.kind == ModelKind::Whisper)
+        .map(|e| e.name)
+}
+
+/// The directory downloaded models live in, and the names they have there.
+///
+/// A catalogue model lives under its upstream file name (`ggml-small.bin`); a model downloaded
+/// from elsewhere under `ggml-NAME.bin`, so either can be named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelStore {
+    /// The directory.
+    pub dir: PathBuf,
+}
+
+/// A model file found in a [`ModelStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredModel {
+    /// The name to use on the command line: the catalogue name, or `NAME` of `ggml-NAME.bin`.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The catalogue entry, for catalogue models.
+    pub entry: Option<&'static CatalogEntry>,
+}
+
+impl ModelStore {
+    /// A store in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// `RECH_MODELS_DIR` when set (and not empty), else the platform's cache directory:
+    /// `~/.cache/rech/models` on Linux (`$XDG_CACHE_HOME/rech/models`),
+    /// `~/Library/Caches/rech/models` on macOS, `%LOCALAPPDATA%\rech\models` on Windows.
+    /// `None` only when no home directory can be found.
+    pub fn from_env() -> Option<Self> {
+        if let Some(dir) = std::env::var_os("RECH_MODELS_DIR").filter(|d| !d.is_empty()) {
+            return Some(Self::new(dir));
+        }
+        directories::BaseDirs::new().map(|dirs| Self::new(dirs.cache_dir().join("rech/models")))
+    }
+
+    /// Where a catalogue model lives (whether or not it is there).
+    pub fn entry_path(&self, entry: &CatalogEntry) -> PathBuf {
+        self.dir.join(entry.file_name)
+    }
+
+    /// Where a model downloaded under `name` from outside the catalogue lives.
+    pub fn custom_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("ggml-{name}.bin"))
+    }
+
+    /// The installed model called `name` (catalogue name, custom name or file name), if its
+    /// file is there.
+    pub fn find_installed(&self, name: &str) -> Option<StoredModel> {
+        let (path, entry) = match find(name) {
+            Some(entry) => (self.entry_path(entry), Some(entry)),
+            None if is_valid_custom_name(name) => (self.custom_path(name), None),
+            None => return None,
+        };
+        let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
+        Some(StoredModel {
+            name: entry.map_or_else(|| name.to_owned(), |e| e.name.to_owned()),
+            path,
+            size: meta.len(),
+            entry,
+        })
+    }
+
+    /// Every model file in the directory (`*.bin`; partial downloads and lock files are not
+    /// models), sorted by name. An absent directory holds no models.
+    pub fn list(&self) -> io::Result<Vec<StoredModel>> {
+        let read = match std::fs::read_dir(&self.dir) {
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for item in read {
+            let item = item?;
+            let file_name = item.file_name().to_string_lossy().into_owned();
+            if !file_name.ends_with(".bin") {
+                continue;
+            }
+            let Ok(meta) = item.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let entry = find(&file_name);
+            let name = match entry {
+                Some(e) => e.name.to_owned(),
+                None => file_name
+                    .strip_prefix("ggml-")
+                    .unwrap_or(&file_name)
+                    .trim_end_matches(".bin")
+                    .to_owned(),
+            };
+            out.push(StoredModel {
+                name,
+                path: item.path(),
+                size: meta.len(),
+                entry,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}
+
+/// Whether `name` can name a model downloaded from outside the catalogue: 1 to 64 ASCII
+/// letters, digits, `.`, `_` or `-`, not starting with `.` or `-` (it becomes part of a file
+/// name, so nothing that could leave the model directory).
+pub fn is_valid_custom_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['.', '-'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The lowercase hex sha256 text, if `text` is one (64 hex digits, either case).
+pub fn normalize_sha256(text: &str) -> Option<String> {
+    let text = text.trim();
+    (text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| text.to_ascii_lowercase())
+}
+
+/// Whether `path` names a file in the catalogue's upstream layout that rech could download
+/// again: the catalogue entry whose file name matches the path's file name.
+pub fn entry_for_path(path: &Path) -> Option<&'static CatalogEntry> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| CATALOG.iter().find(|e| e.file_name == n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WHISPER_CPP: &str = "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/";
+
+    #[test]
+    fn every_entry_is_well_formed() {
+        for e in CATALOG {
+            assert!(
+                e.url.starts_with(UPSTREAM_HOST) && e.url.ends_with(e.file_name),
+                "{}: {}",
+                e.name,
+                e.url
+            );
+            assert!(!e.url.contains(char::is_whitespace), "{}", e.url);
+            assert!(e.size > 100_000, "{} is {} bytes", e.name, e.size);
+            assert_eq!(normalize_sha256(e.sha256).as_deref(), Some(e.sha256));
+            assert!(!e.summary.is_empty() && e.summary.len() <= 90, "{}", e.name);
+            assert!(!e.name.contains(".en"), "{} is English-only", e.name);
+        }
+        for (i, a) in CATALOG.iter().enumerate() {
+            for b in &CATALOG[i + 1..] {
+                assert_ne!(a.name, b.name);
+                assert_ne!(a.file_name, b.file_name);
+                assert_ne!(a.sha256, b.sha256);
+            }
+        }
+        assert!(CATALOG
+            .iter()
+            .all(|e| e.kind == ModelKind::Vad || e.url.starts_with(WHISPER_CPP)));
+    }
+
+    #[test]
+    fn defaults_are_in_the_catalogue() {
+        assert_eq!(
+            find(DEFAULT_MODEL).map(|e| e.kind),
+            Some(ModelKind::Whisper)
+        );
+        assert_eq!(
+            find(DEFAULT_VAD_MODEL).map(|e| e.kind),
+            Some(ModelKind::Vad)
+        );
+    }
+
+    #[test]
+    fn names_and_file_names_both_find_an_entry() {
+        assert_eq!(find("small").map(|e| e.file_name), Some("ggml-small.bin"));
+        assert_eq!(find("ggml-small.bin").map(|e| e.name), Some("small"));
+        assert!(find("small.en").is_none());
+        assert!(find("").is_none());
+    }
+
+    #[test]
+    fn english_only_names_point_to_the_multilingual_model() {
+        assert_eq!(multilingual_instead_of("small.en"), Some("small"));
+        assert_eq!(multilingual_instead_of("ggml-base.en.bin"), Some("base"));
+        assert_eq!(multilingual_instead_of("tiny.en-q5_1"), Some("tiny-q5_1"));
+        assert_eq!(
+            multilingual_instead_of("medium.en-q8_0"),
+            Some("medium-q8_0")
+        );
+        assert_eq!(multilingual_instead_of("small"), None);
+        assert_eq!(multilingual_instead_of("encoder"), None);
+    }
+
+    #[test]
+    fn the_base_url_replaces_only_the_host() {
+        let e = find("small").unwrap();
+        assert_eq!(e.url_with_base(None), e.url);
+        assert_eq!(
+            e.url_with_base(Some("http://127.0.0.1:8080/")),
+            "http://127.0.0.1:8080/ggerganov/whisper.cpp/resolve/main/ggml-small.bin"
+        );
+        assert_eq!(
+            find("silero-v6.2.0")
+                .unwrap()
+                .url_with_base(Some("https://mirror.example/hf")),
+            "https://mirror.example/hf/ggml-org/whisper-vad/resolve/main/ggml-silero-v6.2.0.bin"
+        );
+    }
+
+    #[test]
+    fn custom_names_cannot_leave_the_directory() {
+        for good in ["ru-finetune", "whisper_ru.v2", "a"] {
+            assert!(is_valid_custom_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            "a\\b",
+            ".hidden",
+            "-flag",
+            "имя",
+            &"x".repeat(65),
+        ] {
+            assert!(!is_valid_custom_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_store_lists_models_and_skips_partial_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(dir.path());
+        assert!(store.list().unwrap().is_empty());
+        std::fs::write(dir.path().join("ggml-small.bin"), b"x").unwrap();
+        std::fs::write(dir.path().join("ggml-ru.bin"), b"xy").unwrap();
+        std::fs::write(dir.path().join("ggml-base.bin.part"), b"x").unwrap();
+        std::fs::write(dir.path().join("ggml-base.bin.lock"), b"").unwrap();
+        let names: Vec<_> = store.list().unwrap().into_iter().map(|m| m.name).collect();
+        assert_eq!(names, ["ru", "small"]);
+        assert_eq!(store.find_installed("ru").map(|m| m.size), Some(2));
+        assert!(store.find_installed("small").unwrap().entry.is_some());
+        assert!(store.find_installed("base").is_none());
+        assert!(store.find_installed("../etc").is_none());
+        let gone = ModelStore::new(dir.path().join("missing"));
+        assert!(gone.list().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,851 @@
+//! `rech models` (list, download, path, remove), and the one place that turns what a user
+//! typed for a model — a catalogue name, a downloaded model's name, or a file — into a file on
+//! disk, downloading a catalogue model the first time it is needed.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _, Result};
+use clap::{Args, Subcommand};
+use rech_asr::catalog::{
+    self, is_valid_custom_name, multilingual_instead_of, normalize_sha256, CatalogEntry, ModelKind,
+    ModelStore, CATALOG, DEFAULT_MODEL, DEFAULT_VAD_MODEL,
+};
+use rech_asr::download::{
+    self, DownloadError, DownloadEvent, DownloadOutcome, DownloadRequest, DEFAULT_TIMEOUT,
+};
+
+use crate::progress::download_bar;
+use crate::{Context, Interrupted, UsageError};
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    command: ModelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Show every catalogue model (size, whether downloaded, speed and quality for Russian) and
+    /// the models downloaded from elsewhere.
+    List,
+    /// Download models by name (default: the default model and the VAD model), verified by
+    /// sha256; an interrupted download resumes. Also repairs a damaged copy.
+    Download(DownloadArgs),
+    /// Print where a downloaded model is (with no name: the model directory).
+    Path {
+        /// Model name, e.g. small or large-v3-turbo-q5_0.
+        name: Option<String>,
+    },
+    /// Delete downloaded models (and any partial download of them).
+    Remove {
+        /// Model names.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DownloadArgs {
+    /// Catalogue names (see `rech models list`).
+    #[arg(value_name = "NAME", conflicts_with = "url")]
+    names: Vec<String>,
+    /// Download a whisper.cpp ggml model from outside the catalogue (a fine-tune, a private
+    /// mirror); needs --sha256 and --name.
+    #[arg(long, value_name = "URL", requires_all = ["sha256", "name"])]
+    url: Option<String>,
+    /// The file's sha256 (64 hex digits); the download is refused unless it matches.
+    #[arg(long, value_name = "HEX", requires = "url")]
+    sha256: Option<String>,
+    /// The name to use for it with --model (stored as ggml-NAME.bin).
+    #[arg(long, value_name = "NAME", requires = "url")]
+    name: Option<String>,
+}
+
+pub fn run(args: ModelsArgs, ctx: &Context) -> Result<ExitCode> {
+    match args.command {
+        ModelsCommand::List => list(ctx),
+        ModelsCommand::Download(args) => download_command(args, ctx),
+        ModelsCommand::Path { name } => path_command(name.as_deref(), ctx),
+        ModelsCommand::Remove { names } => remove_command(&names, ctx),
+    }
+}
+
+/// Where models live and how to fetch them, from the environment and the global flags.
+pub struct Settings {
+    /// The model directory.
+    pub store: ModelStore,
+    /// `RECH_MODEL_BASE_URL`: replaces `https://huggingface.co` in catalogue URLs.
+    base_url: Option<String>,
+    /// `RECH_DOWNLOAD_TIMEOUT`: how long a silent server is waited for.
+    timeout: Duration,
+    offline: bool,
+}
+
+impl Settings {
+    pub fn from_env(ctx: &Context) -> Result<Self> {
+        let store = ModelStore::from_env().ok_or_else(|| {
+            anyhow!("cannot find a home directory for the model cache; set RECH_MODELS_DIR to a directory")
+        })?;
+        let base_url = match std::env::var("RECH_MODEL_BASE_URL") {
+            Ok(url) if url.is_empty() => None,
+            Ok(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
+            Ok(url) => {
+                return Err(UsageError(format!(
+                    "RECH_MODEL_BASE_URL={url} is not an http:// or https:// URL"
+                ))
+                .into())
+            }
+            Err(_) => None,
+        };
+        let timeout = match std::env::var("RECH_DOWNLOAD_TIMEOUT") {
+            Ok(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "RECH_DOWNLOAD_TIMEOUT={text} is not a number of seconds between 0 and 3600"
+                    ))
+                })?,
+            Err(_) => DEFAULT_TIMEOUT,
+        };
+        Ok(Self {
+            store,
+            base_url,
+            timeout,
+            offline: ctx.offline,
+        })
+    }
+
+    fn url(&self, entry: &CatalogEntry) -> String {
+        entry.url_with_base(self.base_url.as_deref())
+    }
+}
+
+/// A Whisper model file ready to load.
+pub struct ResolvedModel {
+    pub path: PathBuf,
+    /// The name it was found under in the model directory, if it came from there.
+    pub name: Option<String>,
+    /// Whether it is a catalogue model (so rech may fetch the VAD model alongside).
+    pub from_catalog: bool,
+}
+
+/// What the user typed for a model: an existing file wins; a bare word that is not a file is a
+/// model name.
+enum Spec<'a> {
+    Path(&'a Path),
+    Name(&'a str),
+}
+
+fn classify(spec: &Path) -> Spec<'_> {
+    match spec.to_str() {
+        Some(text)
+            if !text.contains(['/', '\\'])
+                && !spec.exists()
+                && (catalog::find(text).is_some()
+                    || multilingual_instead_of(text).is_some()
+                    || (is_valid_custom_name(text) && !text.ends_with(".bin"))) =>
+        {
+            Spec::Name(text)
+        }
+        _ => Spec::Path(spec),
+    }
+}
+
+/// The Whisper model to load for `-m/--model` (or `RECH_MODEL`): a file, or a model name; with
+/// neither, the default model. A catalogue model that is not downloaded yet is downloaded now,
+/// unless the network is off.
+pub fn resolve_whisper(spec: Option<&Path>, ctx: &Context) -> Result<ResolvedModel> {
+    let name = match spec.map(classify) {
+        Some(Spec::Path(path)) => {
+            return Ok(ResolvedModel {
+                path: path.to_owned(),
+                name: None,
+                from_catalog: false,
+            })
+        }
+        Some(Spec::Name(name)) => name,
+        None => DEFAULT_MODEL,
+    };
+    let is_default = spec.is_none();
+    let settings = Settings::from_env(ctx)?;
+    if let Some(entry) = catalog::find(name) {
+        if entry.kind != ModelKind::Whisper {
+            return Err(UsageError(format!(
+                "{} is a voice-activity model, not a Whisper model; pass it as --vad-model",
+                entry.name
+            ))
+            .into());
+        }
+        let path = settings.store.entry_path(entry);
+        if !path.is_file() {
+            let why = if is_default {
+                "the default model"
+            } else {
+                "first use"
+            };
+            fetch(entry, &settings, ctx, why, is_default, MODEL_FLAG)?;
+        }
+        return Ok(ResolvedModel {
+            path,
+            name: Some(entry.name.to_owned()),
+            from_catalog: true,
+        });
+    }
+    if let Some(found) = settings.store.find_installed(name) {
+        return Ok(ResolvedModel {
+            path: found.path,
+            name: Some(found.name),
+            from_catalog: false,
+        });
+    }
+    Err(unknown_model(name, &settings.store))
+}
+
+fn unknown_model(name: &str, store: &ModelStore) -> anyhow::Error {
+    if let Some(instead) = multilingual_instead_of(name) {
+        return UsageError(format!(
+            "{name} is an English-only model and cannot transcribe Russian; use {instead} instead"
+        ))
+        .into();
+    }
+    UsageError(format!(
+        "unknown model {name}: no such file, no catalogue model and nothing downloaded under that name in {}; see `rech models list`",
+        store.dir.display()
+    ))
+    .into()
+}
+
+const MODEL_FLAG: &str = "--model PATH to a whisper.cpp ggml model file";
+const VAD_FLAG: &str = "--vad-model PATH to a Silero VAD model file";
+
+/// When the VAD model is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VadWanted {
+    /// `--vad`: fail if it cannot be had.
+    Required,
+    /// First use of a catalogue model: fetch it too, but carry on without it if that fails.
+    Fetch,
+    /// Use it if it is downloaded.
+    IfPresent,
+}
+
+/// The VAD model: `spec` (a file or `silero-v6.2.0`) when given, else the catalogue's VAD model
+/// when downloaded — or downloaded now when `wanted` says so.
+pub fn resolve_vad(
+    spec: Option<&Path>,
+    wanted: VadWanted,
+    ctx: &Context,
+) -> Result<Option<PathBuf>> {
+    let entry = catalog::find(DEFAULT_VAD_MODEL)
+        .ok_or_else(|| anyhow!("the catalogue has no VAD model"))?;
+    let wanted = match spec.map(classify) {
+        Some(Spec::Path(path)) => return Ok(Some(path.to_owned())),
+        Some(Spec::Name(name)) if catalog::find(name).is_some_and(|e| e.kind == ModelKind::Vad) => {
+            VadWanted::Required
+        }
+        Some(Spec::Name(name)) => {
+            return Err(UsageError(format!(
+                "--vad-model {name}: not a file, and the only VAD model in the catalogue is {}",
+                entry.name
+            ))
+            .into())
+        }
+        None => wanted,
+    };
+    let settings = match Settings::from_env(ctx) {
+        Ok(settings) => settings,
+        Err(e) if wanted != VadWanted::Required => {
+            log::info!("no VAD: {e:#}");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let path = settings.store.entry_path(entry);
+    if path.is_file() {
+        return Ok(Some(path));
+    }
+    match wanted {
+        VadWanted::IfPresent => {
+            log::info!(
+                "VAD off: {} is not downloaded (run `rech models download {}`)",
+                entry.name,
+                entry.name
+            );
+            Ok(None)
+        }
+        VadWanted::Fetch if settings.offline => Ok(None),
+        VadWanted::Fetch => match fetch(entry, &settings, ctx, "voice-activity detection", false, VAD_FLAG) {
+            Ok(()) => Ok(Some(path)),
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => Err(e),
+            Err(e) => {
+                if !ctx.quiet {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "rech: warning: {e:#}; transcribing without voice-activity detection"
+                    );
+                }
+                Ok(None)
+            }
+        },
+        VadWanted::Required if settings.offline => Err(UsageError(format!(
+            "--vad needs the Silero VAD model, which is not downloaded, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {}` once online, or pass --vad-model PATH",
+            entry.name
+        ))
+        .into()),
+        VadWanted::Required => {
+            fetch(entry, &settings, ctx, "voice-activity detection", false, VAD_FLAG)?;
+            Ok(Some(path))
+        }
+    }
+}
+
+/// What to tell a user whose model file failed to load.
+pub fn repair_hint(model: &ResolvedModel) -> String {
+    match (&model.name, model.from_catalog) {
+        (Some(name), true) => format!("run `rech models download {name}` to replace it with a verified copy"),
+        (Some(name), false) => format!(
+            "download it again with `rech models download --url URL --sha256 HEX --name {name}` after `rech models remove {name}`"
+        ),
+        (None, _) => match catalog::entry_for_path(&model.path) {
+            Some(entry) => format!(
+                "run `rech models download {}` for a verified copy, or pass --model PATH to another ggml model",
+                entry.name
+            ),
+            None => format!(
+                "pass --model PATH to a whisper.cpp ggml model, or a model name such as {DEFAULT_MODEL} (see `rech models list`)"
+            ),
+        },
+    }
+}
+
+/// Downloads a catalogue model, with a bar on stderr; offline, says what to do instead.
+fn fetch(
+    entry: &CatalogEntry,
+    settings: &Settings,
+    ctx: &Context,
+    why: &str,
+    is_default: bool,
+    flag: &str,
+) -> Result<()> {
+    let command = format!("rech models download {}", entry.name);
+    if settings.offline {
+        let subject = if is_default {
+            format!(
+                "no Whisper model yet: the default model {} ({}) is not downloaded",
+                entry.name,
+                human_size(entry.size)
+            )
+        } else {
+            format!("model {} is not downloaded", entry.name)
+        };
+        return Err(anyhow!(
+            "{subject}, and downloads are off (--offline or RECH_OFFLINE); run `{command}` once online, or pass {flag}"
+        ));
+    }
+    let url = settings.url(entry);
+    if !ctx.quiet {
+        let _ = writeln!(
+            io::stderr(),
+            "rech: downloading {} ({}, {why}) into {}",
+            entry.name,
+            human_size(entry.size),
+            settings.store.dir.display()
+        );
+    }
+    let request = DownloadRequest {
+        url,
+        dest: settings.store.entry_path(entry),
+        sha256: entry.sha256.to_owned(),
+        size: Some(entry.size),
+        timeout: settings.timeout,
+    };
+    run_download(&request, entry.name, ctx)
+        .map_err(|e| with_retry_hint(e, &command, Some(&format!("or pass {flag}"))))?;
+    Ok(())
+}
+
+/// Runs one download with a progress bar; `Ctrl-C` stops it (the partial file stays).
+fn run_download(request: &DownloadRequest, label: &str, ctx: &Context) -> Result<DownloadOutcome> {
+    let mut bar = download_bar(true, label, None);
+    let quiet = ctx.quiet;
+    let result = download::download(request, Some(&ctx.interrupted), &mut |event| match event {
+        DownloadEvent::WaitingForLock if !quiet => {
+            let _ = writeln!(
+                io::stderr(),
+                "rech: waiting for another rech process that is downloading {label}"
+            );
+        }
+        DownloadEvent::Started {
+            total,
+            resumed_from,
+        } => {
+            bar.finish_and_clear();
+            bar = download_bar(quiet, label, *total);
+            bar.set_position(*resumed_from);
+            bar.reset_eta();
+            if *resumed_from > 0 && !quiet {
+                bar.suspend(|| {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "rech: resuming {label} after {}",
+                        human_size(*resumed_from)
+                    );
+                });
+            }
+        }
+        DownloadEvent::Progress { downloaded } => bar.set_position(*downloaded),
+        DownloadEvent::Retrying { reason, downloaded } if !quiet => {
+            bar.suspend(|| {
+                let _ = writeln!(
+                    io::stderr(),
+                    "rech: {reason}; retrying from {}",
+                    human_size(*downloaded)
+                );
+            });
+        }
+        _ => {}
+    });
+    bar.finish_and_clear();
+    match result {
+        Ok(outcome) => Ok(outcome),
+        Err(DownloadError::Cancelled) => Err(Interrupted.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn list(ctx: &Context) -> Result<ExitCode> {
+    let settings = Settings::from_env(ctx)?;
+    let stored = settings.store.list().with_context(|| {
+        format!(
+            "cannot read the model directory {}",
+            settings.store.dir.display()
+        )
+    })?;
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    for entry in CATALOG {
+        let installed = stored
+            .iter()
+            .find(|m| m.entry.is_some_and(|e| e.name == entry.name));
+        let state = match installed {
+            Some(m) if m.size == entry.size => "yes".to_owned(),
+            Some(_) => "damaged".to_owned(),
+            None => partial_state(&settings.store.entry_path(entry), entry.size),
+        };
+        let name = if entry.name == DEFAULT_MODEL || entry.name == DEFAULT_VAD_MODEL {
+            format!("{} *", entry.name)
+        } else {
+            entry.name.to_owned()
+        };
+        rows.push([
+            name,
+            human_size(entry.size),
+            state,
+            entry.summary.to_owned(),
+        ]);
+    }
+    for model in stored.iter().filter(|m| m.entry.is_none()) {
+        rows.push([
+            model.name.clone(),
+            human_size(model.size),
+            "yes".into(),
+            "downloaded with --url".into(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..3)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(["NAME", "SIZE", "INSTALLED"][i].len())
+        })
+        .collect();
+    let mut out = io::stdout().lock();
+    let mut line = |cells: [&str; 4]| {
+        writeln!(
+            out,
+            "{:<w0$}  {:>w1$}  {:<w2$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        )
+    };
+    line(["NAME", "SIZE", "INSTALLED", "NOTES"]).context("cannot write to stdout")?;
+    for row in &rows {
+        line([&row[0], &row[1], &row[2], &row[3]]).context("cannot write to stdout")?;
+    }
+    drop(out);
+    if !ctx.quiet {
+        let _ = writeln!(
+            io::stderr(),
+            "* used by default. Models live in {} (set RECH_MODELS_DIR to move them). \
+             English-only .en models are not listed: they cannot transcribe Russian.",
+            settings.store.dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `-`, or how much of a partial download is there.
+fn partial_state(dest: &Path, size: u64) -> String {
+    match std::fs::metadata(download::sibling(dest, "part")) {
+        Ok(meta) if size > 0 => format!("partial {}%", meta.len() * 100 / size),
+        _ => "-".into(),
+    }
+}
+
+fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
+    let settings = Settings::from_env(ctx)?;
+    if settings.offline {
+        return Err(UsageError(
+            "downloads are off (--offline or RECH_OFFLINE); run this again without them".into(),
+        )
+        .into());
+    }
+    if let (Some(url), Some(sha256), Some(name)) = (&args.url, &args.sha256, &args.name) {
+        download_custom(url, sha256, name, &settings, ctx)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<&str> = if args.names.is_empty() {
+        vec![DEFAULT_MODEL, DEFAULT_VAD_MODEL]
+    } else {
+        args.names.iter().map(String::as_str).collect()
+    };
+    // Every name is checked before anything is downloaded.
+    let mut entries = Vec::new();
+    for name in &names {
+        match catalog::find(name) {
+            Some(entry) => entries.push(entry),
+            None => {
+                let hint = match multilingual_instead_of(name) {
+                    Some(instead) => format!(
+                        "{name} is an English-only model and cannot transcribe Russian; use {instead} instead"
+                    ),
+                    None => format!(
+                        "{name} is not in the catalogue (see `rech models list`); for other models use --url URL --sha256 HEX --name NAME"
+                    ),
+                };
+                return Err(UsageError(hint).into());
+            }
+        }
+    }
+    let mut failed = 0;
+    for entry in &entries {
+        match download_entry(entry, &settings, ctx) {
+            Ok(()) => {}
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(io::stderr(), "rech: error: {e:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        if entries.len() > 1 {
+            let _ = writeln!(
+                io::stderr(),
+                "rech: {failed} of {} downloads failed; run the command again to resume",
+                entries.len()
+            );
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Downloads one catalogue model; a copy already there is checked, and replaced if damaged.
+fn download_entry(entry: &CatalogEntry, settings: &Settings, ctx: &Context) -> Result<()> {
+    let dest = settings.store.entry_path(entry);
+    if dest.is_file() {
+        let actual = download::sha256_file(&dest)
+            .with_context(|| format!("cannot read {}", dest.display()))?;
+        if actual == entry.sha256 {
+            say(
+                ctx,
+                &format!(
+                    "{} is already downloaded and intact: {}",
+                    entry.name,
+                    dest.display()
+                ),
+            );
+            return Ok(());
+        }
+        say(
+            ctx,
+            &format!(
+                "{} is damaged (sha256 {actual}, expected {}); downloading it again",
+                dest.display(),
+                entry.sha256
+            ),
+        );
+        download::remove(&dest).map_err(anyhow::Error::from)?;
+    }
+    say(
+        ctx,
+        &format!(
+            "downloading {} ({}) into {}",
+            entry.name,
+            human_size(entry.size),
+            settings.store.dir.display()
+        ),
+    );
+    let request = DownloadRequest {
+        url: settings.url(entry),
+        dest: dest.clone(),
+        sha256: entry.sha256.to_owned(),
+        size: Some(entry.size),
+        timeout: settings.timeout,
+    };
+    let outcome = run_download(&request, entry.name, ctx)
+        .map_err(|e| with_retry_hint(e, &format!("rech models download {}", entry.name), None))?;
+    report_outcome(ctx, entry.name, &dest, &outcome);
+    Ok(())
+}
+
+fn download_custom(
+    url: &str,
+    sha256: &str,
+    name: &str,
+    settings: &Settings,
+    ctx: &Context,
+) -> Result<()> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(UsageError(format!("--url {url} is not an http:// or https:// URL")).into());
+    }
+    let sha256 = normalize_sha256(sha256)
+        .ok_or_else(|| UsageError(format!("--sha256 {sha256} is not a sha256 (64 hex digits)")))?;
+    if catalog::find(name).is_some() {
+        return Err(UsageError(format!(
+            "{name} is a catalogue model name; choose another --name for a model from elsewhere"
+        ))
+        .into());
+    }
+    if !is_valid_custom_name(name) || name.ends_with(".bin") {
+        return Err(UsageError(format!(
+            "--name {name}: use 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.' or '-', no .bin)"
+        ))
+        .into());
+    }
+    let dest = settings.store.custom_path(name);
+    if dest.is_file() {
+        let actual = download::sha256_file(&dest)
+            .with_context(|| format!("cannot read {}", dest.display()))?;
+        if actual == sha256 {
+            say(
+                ctx,
+                &format!(
+                    "{name} is already downloaded and intact: {}",
+                    dest.display()
+                ),
+            );
+            return Ok(());
+        }
+        return Err(anyhow!(
+            "another file is already downloaded as {name} ({}, sha256 {actual}); remove it with `rech models remove {name}` or choose another --name",
+            dest.display()
+        ));
+    }
+    say(
+        ctx,
+        &format!(
+            "downloading {name} from {url} into {}",
+            settings.store.dir.display()
+        ),
+    );
+    let request = DownloadRequest {
+        url: url.to_owned(),
+        dest: dest.clone(),
+        sha256,
+        size: None,
+        timeout: settings.timeout,
+    };
+    let command = format!(
+        "rech models download --url {url} --sha256 {} --name {name}",
+        request.sha256
+    );
+    let outcome =
+        run_download(&request, name, ctx).map_err(|e| with_retry_hint(e, &command, None))?;
+    // The checksum proves these are the bytes the user meant; this proves whisper.cpp can use them.
+    if let Err(e) = rech_asr::validate(&dest) {
+        let _ = download::remove(&dest);
+        return Err(anyhow!(
+            "{url} is not a usable whisper.cpp model ({e}); the download was deleted"
+        ));
+    }
+    report_outcome(ctx, name, &dest, &outcome);
+    Ok(())
+}
+
+/// Adds what to do next to a download error: the command to run again, and `alternative`
+/// (another way to get going) when there is one.
+fn with_retry_hint(e: anyhow::Error, command: &str, alternative: Option<&str>) -> anyhow::Error {
+    let e = match e.downcast::<DownloadError>() {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
+    let hint = match &e {
+        DownloadError::Network { .. } | DownloadError::Stalled { .. } => format!(
+            "check the network (and HTTPS_PROXY), then run `{command}` again: it resumes"
+        ),
+        DownloadError::Status { .. } => format!(
+            "check the URL (and RECH_MODEL_BASE_URL, if set), then run `{command}` again"
+        ),
+        DownloadError::ChecksumMismatch { .. } | DownloadError::WrongSize { .. } => format!(
+            "run `{command}` again; if it keeps failing, the server (or the RECH_MODEL_BASE_URL mirror) serves another file"
+        ),
+        DownloadError::NoSpace { .. } => format!("free some space, then run `{command}` again"),
+        _ => format!("run `{command}` again"),
+    };
+    match alternative {
+        Some(alternative) => anyhow!("{e}; {hint}, {alternative}"),
+        None => anyhow!("{e}; {hint}"),
+    }
+}
+
+fn report_outcome(ctx: &Context, name: &str, dest: &Path, outcome: &DownloadOutcome) {
+    match outcome {
+        DownloadOutcome::AlreadyPresent => say(
+            ctx,
+            &format!(
+                "{name} was downloaded by another rech process meanwhile: {}",
+                dest.display()
+            ),
+        ),
+        DownloadOutcome::Downloaded { bytes, .. } => say(
+            ctx,
+            &format!(
+                "{name}: {} verified, saved as {}",
+                human_size(*bytes),
+                dest.display()
+            ),
+        ),
+    }
+}
+
+fn path_command(name: Option<&str>, ctx: &Context) -> Result<ExitCode> {
+    let settings = Settings::from_env(ctx)?;
+    let path = match name {
+        None => settings.store.dir.clone(),
+        Some(name) => match settings.store.find_installed(name) {
+            Some(model) => model.path,
+            None if catalog::find(name).is_some() => {
+                return Err(anyhow!(
+                    "{name} is not downloaded; run `rech models download {name}`"
+                ))
+            }
+            None => return Err(unknown_model(name, &settings.store)),
+        },
+    };
+    writeln!(io::stdout(), "{}", path.display()).context("cannot write to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove_command(names: &[String], ctx: &Context) -> Result<ExitCode> {
+    let settings = Settings::from_env(ctx)?;
+    let mut failed = 0;
+    for name in names {
+        let dest = match catalog::find(name) {
+            Some(entry) => settings.store.entry_path(entry),
+            None if is_valid_custom_name(name) => settings.store.custom_path(name),
+            None => {
+                failed += 1;
+                let _ = writeln!(
+                    io::stderr(),
+                    "rech: error: {}",
+                    unknown_model(name, &settings.store)
+                );
+                continue;
+            }
+        };
+        match download::remove(&dest) {
+            Ok(true) => say(ctx, &format!("removed {name} ({})", dest.display())),
+            Ok(false) => {
+                failed += 1;
+                let _ = writeln!(
+                    io::stderr(),
+                    "rech: error: {name} is not downloaded (nothing at {})",
+                    dest.display()
+                );
+            }
+            Err(DownloadError::Busy { .. }) => {
+                failed += 1;
+                let _ = writeln!(
+                    io::stderr(),
+                    "rech: error: {name} is being downloaded by another rech process; try again when it finishes"
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(io::stderr(), "rech: error: {e}");
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One line of information on stderr, unless `--quiet`.
+fn say(ctx: &Context, text: &str) {
+    if !ctx.quiet {
+        let _ = writeln!(io::stderr(), "rech: {text}");
+    }
+}
+
+/// `785 MiB`, `1.4 GiB`, `864 KiB`.
+pub fn human_size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB * KIB {
+        format!("{:.1} GiB", b / (KIB * KIB * KIB))
+    } else if b >= KIB * KIB {
+        format!("{:.0} MiB", b / (KIB * KIB))
+    } else if b >= KIB {
+        format!("{:.0} KiB", b / KIB)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_the_catalogue() {
+        assert_eq!(human_size(823_369_779), "785 MiB");
+        assert_eq!(human_size(1_624_555_275), "1.5 GiB");
+        assert_eq!(human_size(885_098), "864 KiB");
+        assert_eq!(human_size(12), "12 B");
+    }
+
+    #[test]
+    fn files_win_over_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("small");
+        std::fs::write(&file, b"").unwrap();
+        assert!(matches!(classify(&file), Spec::Path(_)));
+        assert!(matches!(classify(Path::new("small")), Spec::Name("small")));
+        assert!(matches!(
+            classify(Path::new("ggml-small.bin")),
+            Spec::Name(_)
+        ));
+        assert!(matches!(classify(Path::new("small.en")), Spec::Name(_)));
+        assert!(matches!(classify(Path::new("ru-finetune")), Spec::Name(_)));
+        assert!(matches!(classify(Path::new("models/x.bin")), Spec::Path(_)));
+        assert!(matches!(classify(Path::new("x.bin")), Spec::Path(_)));
+    }
+}
