@@ -7,11 +7,10 @@
 #   scripts/fuzz.sh run TARGET [SECS]  one target
 #   scripts/fuzz.sh build              build the targets only
 #
-# Needs cargo-fuzz (`cargo install cargo-fuzz`). libFuzzer's instrumentation needs
+# Needs cargo-fuzz (installed with `cargo install cargo-fuzz` if missing). libFuzzer needs
 # `-Zsanitizer=address`, a nightly-only flag; RUSTC_BOOTSTRAP=1 lets the stable toolchain
 # accept it. It is set here, for this build alone, which has its own target directory
-# (fuzz/target) and so never touches the main build's. A first build compiles whisper.cpp
-# there once (a few minutes on 2 cores).
+# (fuzz/target) and so never touches the main build's; the first build takes a minute or two.
 #
 # Crashes are written to fuzz/artifacts/TARGET/, the growing corpus to fuzz/corpus/TARGET/
 # (both ignored by git); the committed seeds are in fuzz/seeds/. Reproduce a crash with
@@ -43,8 +42,8 @@ max_len_for() {
 
 build() {
     if ! command -v cargo-fuzz >/dev/null; then
-        echo "fuzz: cargo-fuzz is not installed: cargo install cargo-fuzz" >&2
-        exit 1
+        echo "fuzz: installing cargo-fuzz from crates.io" >&2
+        cargo install cargo-fuzz --locked
     fi
     cargo fuzz build --release "$@"
 }

@@ -1,4 +1,4 @@
-//! Fuzzes the Silero VAD model-file validator (`rech_asr::model_file::inspect_vad_reader`), on
+//! Fuzzes the Silero VAD model-file validator (rech-asr's `model_file::inspect_vad_reader`), on
 //! raw bytes and on patched copies of a valid VAD model file (see `rech_fuzz::patch`).
 #![no_main]
 

@@ -13,6 +13,9 @@
 //! sizes arrays from the header's layer count, indexes four layers whatever the count says,
 //! divides by the window size, and runs with uninitialised weights when the file holds none. So
 //! [`inspect_vad`] walks a VAD model file the same way.
+//!
+//! Outside its tests this file uses only `std` and `thiserror`: the fuzz targets in `fuzz/`
+//! compile it on its own (`#[path]`), so that fuzzing it does not build whisper.cpp.
 
 use std::collections::HashMap;
 use std::fmt;

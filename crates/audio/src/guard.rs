@@ -34,8 +34,8 @@ pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, ()> {
         panic::set_hook(Box::new(move |info| {
             if CONTAINING.with(Cell::get) == 0 {
                 previous(info);
-            } else if let Some(at) = info.location() {
-                LOCATION.with(|l| *l.borrow_mut() = format!("{}:{}", at.file(), at.line()));
+            } else {
+                LOCATION.with(|l| *l.borrow_mut() = panic_site(info));
             }
         }));
     });
@@ -51,6 +51,34 @@ pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, ()> {
         }
     }
     result.map_err(drop)
+}
+
+/// Where a panic happened, as `file:line`.
+#[cfg(not(feature = "fuzzing"))]
+fn panic_site(info: &panic::PanicHookInfo<'_>) -> String {
+    info.location()
+        .map(|at| format!("{}:{}", at.file(), at.line()))
+        .unwrap_or_default()
+}
+
+/// Where a panic happened. When that is inside the standard library (`step_by(0)` called by
+/// symphonia, say), the innermost frame outside it and this module, found in a backtrace
+/// (slow, and only with debug information: fuzzing builds only).
+#[cfg(feature = "fuzzing")]
+fn panic_site(info: &panic::PanicHookInfo<'_>) -> String {
+    if let Some(at) = info
+        .location()
+        .filter(|at| !at.file().starts_with("/rustc/"))
+    {
+        return format!("{}:{}", at.file(), at.line());
+    }
+    std::backtrace::Backtrace::force_capture()
+        .to_string()
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("at "))
+        .find(|at| !at.starts_with("/rustc/") && !at.contains("guard.rs"))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Where the last panic contained on this thread happened, as `file:line` (empty if none).

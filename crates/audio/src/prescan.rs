@@ -688,12 +688,144 @@ impl Scan<'_> {
             for packet in &stream.packets {
                 if let Some(comment) = packet.strip_prefix(b"\x03vorbis") {
                     self.vorbis_comment(comment, "a Vorbis comment")?;
+                } else if let Some(setup) = packet.strip_prefix(b"\x05vorbis") {
+                    self.vorbis_codebooks(setup)?;
                 } else if let Some(comment) = packet.strip_prefix(b"OpusTags") {
                     self.vorbis_comment(comment, "an Opus comment")?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+impl Scan<'_> {
+    /// Walks the codebooks at the start of a Vorbis setup header. symphonia allocates a codebook's
+    /// lookup table, entries × dimensions values, from two numbers that take 40 bits: a 30-byte
+    /// packet can ask for 4 TB. Real encoders stay far below the limits checked here.
+    fn vorbis_codebooks(&self, setup: &[u8]) -> Result<(), AudioError> {
+        let mut bits = Bits::new(setup);
+        let Some(count) = bits.read(8) else {
+            return Ok(());
+        };
+        for _ in 0..=count {
+            // Whatever does not parse here, symphonia refuses with an error of its own.
+            let Some(codebook) = read_codebook(&mut bits) else {
+                return Ok(());
+            };
+            let (entries, dimensions, lookup) = codebook;
+            if entries > MAX_VORBIS_ENTRIES {
+                return Err(self.malformed(format!(
+                    "a Vorbis codebook claims {entries} entries (at most {MAX_VORBIS_ENTRIES} are \
+                     accepted)"
+                )));
+            }
+            if lookup && entries * dimensions > MAX_VORBIS_LOOKUP {
+                return Err(self.malformed(format!(
+                    "a Vorbis codebook claims a lookup table of {entries} × {dimensions} values \
+                     (at most {MAX_VORBIS_LOOKUP} are accepted)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Most entries accepted in a Vorbis codebook: libvorbis writes a few thousand; the format
+/// allows 16 million, for which symphonia would build tables of hundreds of megabytes.
+const MAX_VORBIS_ENTRIES: u64 = 1 << 20;
+/// Most values accepted in a Vorbis codebook's lookup table (16 MB of `f32`).
+const MAX_VORBIS_LOOKUP: u64 = 1 << 22;
+
+/// Reads one codebook the way symphonia does (Vorbis I, section 3.2.1) as far as needed to
+/// find the next: returns (entries, dimensions, whether it has a lookup table), or `None` when
+/// the bits run out or make no sense.
+fn read_codebook(bits: &mut Bits<'_>) -> Option<(u64, u64, bool)> {
+    if bits.read(24)? != 0x56_4342 {
+        return None;
+    }
+    let dimensions = bits.read(16)?;
+    let entries = bits.read(24)?;
+    if entries > MAX_VORBIS_ENTRIES {
+        // Reported by the caller before anything is walked entry by entry.
+        return Some((entries, dimensions, false));
+    }
+    if bits.read(1)? == 1 {
+        // Lengths in runs of ascending length.
+        let mut current = 0u64;
+        bits.read(5)?;
+        while current < entries {
+            let width = 64 - (entries - current).leading_zeros();
+            current += bits.read(width)?;
+        }
+        if current > entries {
+            return None;
+        }
+    } else if bits.read(1)? == 1 {
+        // Sparse: a flag per entry, a length for the used ones.
+        for _ in 0..entries {
+            if bits.read(1)? == 1 {
+                bits.read(5)?;
+            }
+        }
+    } else {
+        bits.skip(entries * 5)?;
+    }
+    let lookup = bits.read(4)?;
+    match lookup {
+        0 => Some((entries, dimensions, false)),
+        1 | 2 => {
+            bits.skip(64)?;
+            let value_bits = bits.read(4)? + 1;
+            bits.read(1)?;
+            let values = if lookup == 1 {
+                if dimensions == 0 {
+                    return None;
+                }
+                // As symphonia computes it, in f32, so that the walk stays in step with it.
+                let v = (entries as f32).powf(1.0 / dimensions as f32).floor();
+                v as u64
+            } else {
+                entries * dimensions
+            };
+            if values > MAX_VORBIS_LOOKUP {
+                return Some((entries, dimensions, true));
+            }
+            bits.skip(values * value_bits)?;
+            Some((entries, dimensions, true))
+        }
+        _ => None,
+    }
+}
+
+/// Reads bits least significant first, as Vorbis packs them.
+struct Bits<'a> {
+    data: &'a [u8],
+    bit: u64,
+}
+
+impl<'a> Bits<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Self { data, bit: 0 }
+    }
+
+    fn read(&mut self, n: u32) -> Option<u64> {
+        let mut value = 0u64;
+        for i in 0..n {
+            let byte = *self.data.get(usize::try_from(self.bit / 8).ok()?)?;
+            value |= u64::from((byte >> (self.bit % 8)) & 1) << i;
+            self.bit += 1;
+        }
+        Some(value)
+    }
+
+    fn skip(&mut self, n: u64) -> Option<()> {
+        let end = self.bit.checked_add(n)?;
+        if end > self.data.len() as u64 * 8 {
+            return None;
+        }
+        self.bit = end;
+        Some(())
     }
 }
 
@@ -919,6 +1051,97 @@ mod tests {
         let mut file = ogg_page(7, &[b"\x01vorbis-identification", &fine]);
         file.extend_from_slice(&[0; 16]);
         assert!(run(&file).is_ok());
+    }
+
+    /// Writes bits least significant first.
+    fn pack(fields: &[(u64, u32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut bit = 0;
+        for &(value, width) in fields {
+            for i in 0..width {
+                if bit % 8 == 0 {
+                    out.push(0);
+                }
+                out[bit / 8] |= (((value >> i) & 1) as u8) << (bit % 8);
+                bit += 1;
+            }
+        }
+        out
+    }
+
+    fn check_setup(setup: &[u8]) -> Result<(), AudioError> {
+        let mut empty = Cursor::new(Vec::new());
+        let scan = Scan {
+            input: &mut empty,
+            len: 0,
+            name: "t",
+        };
+        scan.vorbis_codebooks(setup)
+    }
+
+    #[test]
+    fn vorbis_codebooks_cannot_ask_for_terabytes() {
+        // One codebook: 65535 dimensions, 16777215 entries in one run of length 1, lookup
+        // type 1: symphonia would allocate 65535 × 16777215 floats (4 TB) from 30 bytes.
+        let huge = pack(&[
+            (0, 8),
+            (0x56_4342, 24),
+            (65_535, 16),
+            ((1 << 24) - 1, 24),
+            (1, 1),
+            (0, 5),
+            ((1 << 24) - 1, 24),
+            (1, 4),
+            (0, 64),
+            (0, 4),
+            (0, 1),
+        ]);
+        let err = check_setup(&huge).unwrap_err();
+        assert!(err.to_string().contains("16777215 entries"), "{err}");
+        // A plausible codebook (5000 entries, no lookup table) is walked past; the second
+        // asks for 100000 × 200 values.
+        let two = pack(&[
+            (1, 8),
+            (0x56_4342, 24),
+            (2, 16),
+            (5000, 24),
+            (1, 1),
+            (0, 5),
+            (5000, 13),
+            (0, 4),
+            (0x56_4342, 24),
+            (200, 16),
+            (100_000, 24),
+            (1, 1),
+            (0, 5),
+            (100_000, 17),
+            (2, 4),
+            (0, 64),
+            (0, 4),
+            (0, 1),
+        ]);
+        let err = check_setup(&two).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a lookup table of 100000 × 200 values"),
+            "{err}"
+        );
+        // Only the first, with room for its lookup values: accepted.
+        let mut one = pack(&[
+            (0, 8),
+            (0x56_4342, 24),
+            (2, 16),
+            (5000, 24),
+            (1, 1),
+            (0, 5),
+            (5000, 13),
+            (2, 4),
+            (0, 64),
+            (0, 4),
+            (0, 1),
+        ]);
+        one.extend(vec![0u8; 10_000 / 8 + 1]);
+        assert!(check_setup(&one).is_ok());
     }
 
     #[test]

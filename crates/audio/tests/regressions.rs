@@ -19,6 +19,11 @@ const EXPECTED: &[(&str, &str)] = &[
         "adts-ics-index-out-of-bounds.aac",
         "damaged audio data: the aac decoder failed on it",
     ),
+    // symphonia's ADTS reader estimates the duration with step_by(frame length 0): a panic.
+    (
+        "adts-duration-step-by-zero.aac",
+        "damaged audio data: the decoder failed on it",
+    ),
     // symphonia allocated what these length fields claim (10 GB, 7 GB, 800 MB) before reading.
     (
         "mp4-stsc-count-10gb.m4a",
@@ -31,6 +36,12 @@ const EXPECTED: &[(&str, &str)] = &[
     (
         "flac-vorbis-comment-800mb.flac",
         "a Vorbis comment claims 808464686 bytes",
+    ),
+    // Found by reading symphonia's Vorbis setup parser, confirmed with the fuzz harness: 178
+    // bytes whose one codebook asks for a 960 MB lookup table, which symphonia also fills.
+    (
+        "ogg-vorbis-codebook-960mb.ogg",
+        "a Vorbis codebook claims 10000000 entries",
     ),
     // An A-law WAV with a zero sample rate made symphonia panic building its time base.
     (
