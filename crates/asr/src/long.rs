@@ -75,11 +75,7 @@ impl<'t> WindowedTranscription<'t> {
 
     /// Adds 16 kHz mono samples; transcribes every window that is complete. `progress` gets the
     /// seconds of audio transcribed so far, during and after each window.
-    pub fn push(
-        &mut self,
-        samples: &[f32],
-        progress: &mut dyn FnMut(f64),
-    ) -> Result<(), Error> {
+    pub fn push(&mut self, samples: &[f32], progress: &mut dyn FnMut(f64)) -> Result<(), Error> {
         self.buffer.extend_from_slice(samples);
         let window = self.window_samples();
         while self.buffer.len() >= window {
@@ -122,13 +118,16 @@ impl<'t> WindowedTranscription<'t> {
     /// Where to end the next window: the start of the quietest 50 ms frame in the search zone
     /// before `window`, so that the cut falls in a pause rather than in a word.
     fn cut_point(&self, window: usize) -> usize {
-        let search = ((self.windows.search_seconds.max(1.0) * SAMPLE_RATE as f64) as usize)
-            .min(window / 2);
+        let search =
+            ((self.windows.search_seconds.max(1.0) * SAMPLE_RATE as f64) as usize).min(window / 2);
         let from = window - search;
         let mut best = (f32::INFINITY, window);
         let mut start = from;
         while start + FRAME <= window {
-            let energy: f32 = self.buffer[start..start + FRAME].iter().map(|s| s * s).sum();
+            let energy: f32 = self.buffer[start..start + FRAME]
+                .iter()
+                .map(|s| s * s)
+                .sum();
             // Later frames win ties: windows stay as long as they can.
             if energy <= best.0 {
                 best = (energy, start + FRAME / 2);
@@ -138,11 +137,7 @@ impl<'t> WindowedTranscription<'t> {
         best.1
     }
 
-    fn transcribe_front(
-        &mut self,
-        cut: usize,
-        progress: &mut dyn FnMut(f64),
-    ) -> Result<(), Error> {
+    fn transcribe_front(&mut self, cut: usize, progress: &mut dyn FnMut(f64)) -> Result<(), Error> {
         let offset = self.consumed as f64 / SAMPLE_RATE as f64;
         let window_len = cut as f64 / SAMPLE_RATE as f64;
         let mut options = self.options.clone();
@@ -296,11 +291,16 @@ mod tests {
             window_seconds: 30.0,
             search_seconds: 5.0,
         };
-        let transcript = t.transcribe_windowed(&bursts(70), &options, &windows).unwrap();
+        let transcript = t
+            .transcribe_windowed(&bursts(70), &options, &windows)
+            .unwrap();
         assert!(!transcript.segments.is_empty());
         let mut last = 0.0;
         for s in &transcript.segments {
-            assert!(last <= s.start && s.start <= s.end && s.end <= 70.0, "{s:?}");
+            assert!(
+                last <= s.start && s.start <= s.end && s.end <= 70.0,
+                "{s:?}"
+            );
             last = s.start;
         }
         // Text from a later window starts after the first window, and no segment of one

@@ -61,10 +61,9 @@ impl Model {
         // rech's builds are CPU-only unless a GPU feature is enabled; whisper.cpp ignores this
         // then, and uses the GPU when one is compiled in.
         params.use_gpu(true);
-        let ctx = WhisperContext::new_with_params(path, params)
-            .map_err(|_| Error::ModelLoad {
-                path: path.display().to_string(),
-            })?;
+        let ctx = WhisperContext::new_with_params(path, params).map_err(|_| Error::ModelLoad {
+            path: path.display().to_string(),
+        })?;
         Ok(Self {
             ctx: Arc::new(ctx),
             path: path.to_owned(),

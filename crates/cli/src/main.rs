@@ -2,6 +2,7 @@
 //! into one line on stderr and an exit code (0 success, 1 failure while running, 2 bad usage,
 //! 130 interrupted).
 
+mod batch;
 mod files;
 mod models;
 mod output;

@@ -3,22 +3,123 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A bar counting to 1000 (tenths of a percent of the input's audio).
-pub fn transcription_bar(quiet: bool, label: &str) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+/// Progress of `rech transcribe`: one bar per file being transcribed (audio done, real-time
+/// factor, time left) and, with several files, an overall bar above them.
+pub struct Progress {
+    /// `None` when nothing is drawn (not a terminal, or `--quiet`).
+    multi: Option<MultiProgress>,
+    overall: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// Progress for a run over `files` inputs.
+    pub fn new(quiet: bool, files: usize) -> Self {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Self {
+                multi: None,
+                overall: None,
+            };
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = (files > 1).then(|| {
+            let bar = multi.add(ProgressBar::new(files as u64));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:.bold} [{elapsed_precise}] {wide_bar:.green/blue} {pos}/{len} files, ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("█▉▊▋▌▍▎▏ "),
+            );
+            bar.set_prefix("all");
+            bar
+        });
+        Self {
+            multi: Some(multi),
+            overall,
+        }
     }
-    let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "{prefix:.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {percent:>3}% {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("█▉▊▋▌▍▎▏ ");
-    bar.set_style(style);
-    bar.set_prefix(label.to_owned());
-    bar
+
+    /// A bar for one file; `seconds` is the audio's length when the header tells it.
+    pub fn file_bar(&self, label: &str, seconds: Option<f64>) -> FileBar {
+        let Some(multi) = &self.multi else {
+            return FileBar {
+                bar: ProgressBar::hidden(),
+            };
+        };
+        let length = seconds.map(|s| (s * 1000.0) as u64);
+        let bar = multi.add(ProgressBar::with_draw_target(
+            length,
+            ProgressDrawTarget::hidden(),
+        ));
+        let template = if length.is_some() {
+            "{prefix:.bold} {wide_bar:.cyan/blue} {percent:>3}% {msg} ETA {eta}"
+        } else {
+            "{prefix:.bold} {spinner} [{elapsed_precise}] {msg}"
+        };
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("█▉▊▋▌▍▎▏ "),
+        );
+        bar.set_prefix(label.to_owned());
+        bar.set_message("decoding");
+        FileBar { bar }
+    }
+
+    /// Counts one more file as done on the overall bar.
+    pub fn file_done(&self) {
+        if let Some(overall) = &self.overall {
+            overall.inc(1);
+        }
+    }
+
+    /// Prints a line on stderr above the bars.
+    pub fn println(&self, line: &str) {
+        match &self.multi {
+            Some(multi) => {
+                let _ = multi.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Removes the bars.
+    pub fn finish(&self) {
+        if let Some(overall) = &self.overall {
+            overall.finish_and_clear();
+        }
+        if let Some(multi) = &self.multi {
+            let _ = multi.clear();
+        }
+    }
+}
+
+/// One file's bar, counting milliseconds of audio transcribed.
+pub struct FileBar {
+    bar: ProgressBar,
+}
+
+impl FileBar {
+    /// `seconds` of audio are done after `elapsed` seconds of work.
+    pub fn audio_done(&self, seconds: f64, elapsed: f64) {
+        self.bar.set_position((seconds * 1000.0) as u64);
+        if seconds > 0.0 {
+            let done = seconds as u64;
+            self.bar.set_message(format!(
+                "{}:{:02} done, {:.2}× real time",
+                done / 60,
+                done % 60,
+                elapsed / seconds
+            ));
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// A bar for a model download: bytes, speed and time left; a spinner with bytes and speed when

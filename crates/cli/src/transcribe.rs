@@ -1,28 +1,61 @@
 //! `rech transcribe`: decode each input, transcribe it with one loaded model, and write every
 //! requested format; one bad input does not stop the others.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
-use rech_asr::{Decoding, Model, TranscribeOptions, Transcriber, VadOptions, VoiceDetector};
+use rech_asr::{
+    Decoding, Model, TranscribeOptions, Transcriber, Transcript, VadOptions, VoiceDetector,
+    WindowOptions, WindowedTranscription,
+};
 
+use crate::batch::{expand_inputs, Shard};
 use crate::files::{check_writable_dir, write_atomically};
 use crate::models::{self, ResolvedModel, VadWanted};
 use crate::output::Format;
-use crate::progress::transcription_bar;
+use crate::progress::Progress;
 use crate::{Context, Interrupted, UsageError};
 
 #[derive(Debug, Args)]
 pub struct TranscribeArgs {
-    /// Audio files to transcribe (WAV, MP3, FLAC, OGG/Vorbis, AAC/M4A); `-` reads stdin.
-    #[arg(required = true, value_name = "INPUT")]
+    /// Audio files or directories to transcribe (WAV, MP3, FLAC, OGG/Vorbis, AAC/M4A);
+    /// `-` reads stdin.
+    #[arg(required_unless_present = "from_list", value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+
+    /// Also transcribe the audio files in subdirectories of directory inputs.
+    #[arg(short, long)]
+    recursive: bool,
+
+    /// Read more input paths from FILE, one per line (`#` starts a comment; `-` is stdin).
+    #[arg(long, value_name = "FILE")]
+    from_list: Option<PathBuf>,
+
+    /// Transcribe N files at once, sharing one loaded model [default: 1].
+    #[arg(short, long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+
+    /// Skip inputs whose output files all exist already, so an interrupted batch resumes.
+    #[arg(long)]
+    skip_existing: bool,
+
+    /// Transcribe only the K-th of N slices of the (sorted) input list, e.g. 3/8, to spread a
+    /// batch over N machines.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+
+    /// Length of the windows a long recording is cut into, in seconds (cut at a pause).
+    #[arg(long, value_name = "SECONDS", default_value_t = 180.0, hide = true,
+          value_parser = parse_window)]
+    window: f64,
 
     /// Whisper model: a catalogue name (small, large-v3-turbo-q5_0; see `rech models list`),
     /// the name of a model downloaded with `rech models download --url`, or a whisper.cpp ggml
@@ -111,8 +144,45 @@ enum Destination {
 
 pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     let formats = dedup(&args.formats);
-    let destination = plan_destination(&args, &formats)?;
-    let options = options_from(&args)?;
+    let inputs = expand_inputs(
+        &args.inputs,
+        args.recursive,
+        args.from_list.as_deref(),
+        args.shard,
+    )?;
+    if inputs.is_empty() {
+        if let Some(shard) = args.shard {
+            log::warn!("shard {}/{} has no inputs", shard.index, shard.count);
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Err(UsageError("no inputs to transcribe".into()).into());
+    }
+    let destination = plan_destination(&args, &inputs, &formats)?;
+    let jobs = usize::from(args.jobs).min(inputs.len()).max(1);
+    let mut options = options_from(&args)?;
+    if args.threads.is_none() {
+        // Share the cores between the jobs rather than oversubscribing them.
+        options.threads = (rech_asr::default_threads() / jobs).max(1);
+    }
+    let windows = WindowOptions {
+        window_seconds: args.window,
+        ..WindowOptions::default()
+    };
+
+    let work: Vec<usize> = (0..inputs.len())
+        .filter(|&i| !(args.skip_existing && outputs_exist(&destination, i, &formats)))
+        .collect();
+    let skipped = inputs.len() - work.len();
+    if skipped > 0 && !ctx.quiet {
+        let _ = writeln!(
+            io::stderr(),
+            "rech: skipping {skipped} of {} inputs whose outputs exist",
+            inputs.len()
+        );
+    }
+    if work.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let resolved = models::resolve_whisper(args.model.as_deref(), ctx)?;
     let started = Instant::now();
@@ -122,51 +192,60 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         resolved.path.display(),
         started.elapsed().as_secs_f64()
     );
-
-    let mut transcriber = Transcriber::new(&model)?;
-    transcriber.set_cancel_flag(Arc::clone(&ctx.interrupted));
-    if let Some(vad_path) = vad_model(&args, resolved.from_catalog, ctx)? {
-        // One thread: Silero's graph is tiny and runs once per 32 ms step, so handing each step
-        // to several threads costs far more than it saves (3.3 s of audio: 45 ms on 1 thread,
-        // 14.6 s on 2 threads of a busy 2-core machine).
-        let detector = VoiceDetector::load(&vad_path, 1, VadOptions::default())?;
-        log::info!("voice activity detection with {}", vad_path.display());
-        transcriber = transcriber.with_vad(detector);
+    let vad_path = vad_model(&args, resolved.from_catalog, ctx)?;
+    if let Some(path) = &vad_path {
+        log::info!("voice activity detection with {}", path.display());
     }
+    // Fail before any work if the model or VAD cannot make a transcriber.
+    let first = new_transcriber(&model, vad_path.as_deref(), ctx)?;
 
-    let total = args.inputs.len();
-    let mut failed = 0;
-    for (index, input) in args.inputs.iter().enumerate() {
-        if ctx.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Interrupted.into());
+    let progress = Progress::new(ctx.quiet, work.len());
+    let next = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let fatal: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let stdout = Mutex::new(OrderedStdout::new(&work));
+    let shared = Shared {
+        inputs: &inputs,
+        work: &work,
+        formats: &formats,
+        destination: &destination,
+        options: &options,
+        windows: &windows,
+        progress: &progress,
+        next: &next,
+        failed: &failed,
+        fatal: &fatal,
+        stdout: &stdout,
+        ctx,
+    };
+    std::thread::scope(|scope| {
+        let mut first = Some(first);
+        for _ in 0..jobs {
+            let transcriber = first.take();
+            let shared = &shared;
+            let model = &model;
+            let vad_path = vad_path.as_deref();
+            scope.spawn(move || {
+                let transcriber = match transcriber {
+                    Some(t) => Ok(t),
+                    None => new_transcriber(model, vad_path, shared.ctx),
+                };
+                match transcriber {
+                    Ok(mut t) => worker(&mut t, shared),
+                    Err(e) => shared.stop(e),
+                }
+            });
         }
-        let label = if total > 1 {
-            format!("[{}/{}] {}", index + 1, total, display(input))
-        } else {
-            display(input)
-        };
-        match transcribe_one(
-            input,
-            index,
-            &label,
-            &mut transcriber,
-            &options,
-            &formats,
-            &destination,
-            ctx,
-        ) {
-            Ok(()) => {}
-            Err(err) if err.downcast_ref::<Interrupted>().is_some() => return Err(err),
-            Err(err) if crate::is_broken_pipe(&err) => return Err(err),
-            Err(err) => {
-                failed += 1;
-                let _ = writeln!(io::stderr(), "rech: error: {err:#}");
-            }
-        }
+    });
+    progress.finish();
+    if let Some(err) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(err);
     }
+    let failed = failed.load(Ordering::SeqCst);
     if failed == 0 {
         return Ok(ExitCode::SUCCESS);
     }
+    let total = work.len();
     if total > 1 {
         let _ = writeln!(
             io::stderr(),
@@ -177,65 +256,233 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every worker thread reads.
+struct Shared<'a> {
+    inputs: &'a [PathBuf],
+    /// Indices into `inputs` still to do, in order.
+    work: &'a [usize],
+    formats: &'a [Format],
+    destination: &'a Destination,
+    options: &'a TranscribeOptions,
+    windows: &'a WindowOptions,
+    progress: &'a Progress,
+    next: &'a AtomicUsize,
+    failed: &'a AtomicUsize,
+    /// The error that stops the whole run (Ctrl-C, a closed stdout), if any.
+    fatal: &'a Mutex<Option<anyhow::Error>>,
+    stdout: &'a Mutex<OrderedStdout>,
+    ctx: &'a Context,
+}
+
+impl Shared<'_> {
+    fn stop(&self, err: anyhow::Error) {
+        let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        fatal.get_or_insert(err);
+        // Make the other workers' whisper.cpp calls return soon.
+        self.ctx.interrupted.store(true, Ordering::SeqCst);
+    }
+
+    fn stopped(&self) -> bool {
+        self.fatal.lock().map(|f| f.is_some()).unwrap_or(true)
+    }
+}
+
+fn new_transcriber(model: &Model, vad_path: Option<&Path>, ctx: &Context) -> Result<Transcriber> {
+    let mut transcriber = Transcriber::new(model)?;
+    transcriber.set_cancel_flag(Arc::clone(&ctx.interrupted));
+    if let Some(path) = vad_path {
+        // One thread: Silero's graph is tiny and runs once per 32 ms step, so handing each step
+        // to several threads costs far more than it saves (3.3 s of audio: 45 ms on 1 thread,
+        // 14.6 s on 2 threads of a busy 2-core machine).
+        let detector = VoiceDetector::load(path, 1, VadOptions::default())?;
+        transcriber = transcriber.with_vad(detector);
+    }
+    Ok(transcriber)
+}
+
+fn worker(transcriber: &mut Transcriber, shared: &Shared<'_>) {
+    loop {
+        if shared.stopped() {
+            return;
+        }
+        let slot = shared.next.fetch_add(1, Ordering::SeqCst);
+        let Some(&index) = shared.work.get(slot) else {
+            return;
+        };
+        if shared.ctx.interrupted.load(Ordering::SeqCst) {
+            shared.stop(Interrupted.into());
+            return;
+        }
+        let input = &shared.inputs[index];
+        let label = if shared.inputs.len() > 1 {
+            format!("[{}/{}] {}", slot + 1, shared.work.len(), display(input))
+        } else {
+            display(input)
+        };
+        let result = transcribe_one(input, &label, transcriber, shared)
+            .and_then(|transcript| deliver(index, input, &transcript, shared));
+        shared.progress.file_done();
+        match result {
+            Ok(()) => {}
+            Err(err)
+                if err.downcast_ref::<Interrupted>().is_some() || crate::is_broken_pipe(&err) =>
+            {
+                shared.stop(err);
+                return;
+            }
+            Err(err) => {
+                shared.failed.fetch_add(1, Ordering::SeqCst);
+                shared.progress.println(&format!("rech: error: {err:#}"));
+                if let Err(e) = shared
+                    .stdout
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .complete(index, None)
+                {
+                    shared.stop(e);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Decodes `input` as a stream and transcribes it window by window: memory stays flat however
+/// long the recording is.
 fn transcribe_one(
     input: &Path,
-    index: usize,
     label: &str,
     transcriber: &mut Transcriber,
-    options: &TranscribeOptions,
-    formats: &[Format],
-    destination: &Destination,
-    ctx: &Context,
-) -> Result<()> {
-    let bar = transcription_bar(ctx.quiet, label);
-    bar.set_message("decoding");
+    shared: &Shared<'_>,
+) -> Result<Transcript> {
     let started = Instant::now();
-    let audio = rech_audio::decode_file(input)?;
-    let decoded = started.elapsed();
-    bar.set_message("transcribing");
-    let result = transcriber.transcribe_with_progress(&audio.samples, options, &mut |fraction| {
-        bar.set_position((fraction * 1000.0) as u64);
-    });
-    bar.finish_and_clear();
-    let transcript = match result {
-        Ok(t) => t,
-        Err(rech_asr::Error::Cancelled) => return Err(Interrupted.into()),
-        Err(e) => return Err(anyhow!("{}: {e}", display(input))),
-    };
+    let mut stream = rech_audio::open(input)?;
+    let source = stream.info().clone();
+    let bar = shared.progress.file_bar(label, source.duration());
+    let mut run = WindowedTranscription::new(transcriber, shared.options, shared.windows);
+    let mut report = |seconds: f64| bar.audio_done(seconds, started.elapsed().as_secs_f64());
+    let mut chunk = Vec::new();
+    let result = (|| -> Result<Transcript> {
+        loop {
+            chunk.clear();
+            let more = stream.next_chunk(&mut chunk)?;
+            run.push(&chunk, &mut report)
+                .map_err(|e| asr_error(input, e))?;
+            if !more {
+                break;
+            }
+            if shared.ctx.interrupted.load(Ordering::SeqCst) {
+                return Err(Interrupted.into());
+            }
+        }
+        run.finish(&mut report).map_err(|e| asr_error(input, e))
+    })();
+    bar.finish();
+    let transcript = result?;
     let elapsed = started.elapsed().as_secs_f64();
     log::info!(
-        "{}: {:.1} s of audio ({} Hz, {} ch, {}) in {:.2} s (decoding {:.2} s), {:.3}× real time, {} segments",
+        "{}: {:.1} s of audio ({} Hz, {} ch, {}) in {:.2} s, {:.3}× real time, {} segments",
         display(input),
         transcript.duration,
-        audio.source.sample_rate,
-        audio.source.channels,
-        audio.source.format,
+        source.sample_rate,
+        source.channels,
+        source.format,
         elapsed,
-        decoded.as_secs_f64(),
         elapsed / transcript.duration.max(1e-9),
         transcript.segments.len()
     );
-    match destination {
+    Ok(transcript)
+}
+
+fn asr_error(input: &Path, err: rech_asr::Error) -> anyhow::Error {
+    match err {
+        rech_asr::Error::Cancelled => Interrupted.into(),
+        e => anyhow!("{}: {e}", display(input)),
+    }
+}
+
+/// Sends a finished transcript where it goes.
+fn deliver(index: usize, input: &Path, transcript: &Transcript, shared: &Shared<'_>) -> Result<()> {
+    match shared.destination {
         Destination::Stdout => {
-            let mut out = io::stdout().lock();
-            for format in formats {
-                out.write_all(format.render(&transcript).as_bytes())
-                    .context("cannot write to stdout")?;
+            let mut bytes = Vec::new();
+            for format in shared.formats {
+                bytes.extend_from_slice(format.render(transcript).as_bytes());
             }
-            out.flush().context("cannot write to stdout")?;
+            shared
+                .stdout
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .complete(index, Some(bytes))?;
         }
         Destination::File(path) => {
-            write_atomically(path, formats[0].render(&transcript).as_bytes())?;
+            write_atomically(path, shared.formats[0].render(transcript).as_bytes())
+                .with_context(|| format!("{}: cannot save the result", display(input)))?;
         }
         Destination::Dir(dir, names) => {
-            for format in formats {
+            for format in shared.formats {
                 let path = dir.join(format!("{}.{}", names[index], format.extension()));
-                write_atomically(&path, format.render(&transcript).as_bytes())?;
+                write_atomically(&path, format.render(transcript).as_bytes())?;
             }
         }
     }
     Ok(())
+}
+
+/// Whether every output file of input `index` exists (for `--skip-existing`).
+fn outputs_exist(destination: &Destination, index: usize, formats: &[Format]) -> bool {
+    match destination {
+        Destination::Stdout => false,
+        Destination::File(path) => path.is_file(),
+        Destination::Dir(dir, names) => formats.iter().all(|f| {
+            dir.join(format!("{}.{}", names[index], f.extension()))
+                .is_file()
+        }),
+    }
+}
+
+/// Prints results on stdout in input order, whichever job finishes first.
+struct OrderedStdout {
+    /// Input indices in the order their results must appear.
+    order: Vec<usize>,
+    /// Position in `order` of the next result to print.
+    next: usize,
+    /// Finished results waiting for their turn (`None`: the input failed, nothing to print).
+    ready: BTreeMap<usize, Option<Vec<u8>>>,
+}
+
+impl OrderedStdout {
+    fn new(order: &[usize]) -> Self {
+        Self {
+            order: order.to_vec(),
+            next: 0,
+            ready: BTreeMap::new(),
+        }
+    }
+
+    fn complete(&mut self, index: usize, bytes: Option<Vec<u8>>) -> Result<()> {
+        self.ready.insert(index, bytes);
+        let mut out = io::stdout().lock();
+        while let Some(&due) = self.order.get(self.next) {
+            let Some(result) = self.ready.remove(&due) else {
+                break;
+            };
+            if let Some(bytes) = result {
+                out.write_all(&bytes).context("cannot write to stdout")?;
+            }
+            self.next += 1;
+        }
+        out.flush().context("cannot write to stdout")?;
+        Ok(())
+    }
+}
+
+fn parse_window(s: &str) -> Result<f64, String> {
+    let seconds: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if !(30.0..=3600.0).contains(&seconds) {
+        return Err("the window must be 30 to 3600 seconds".into());
+    }
+    Ok(seconds)
 }
 
 fn dedup(formats: &[Format]) -> Vec<Format> {
@@ -248,12 +495,13 @@ fn dedup(formats: &[Format]) -> Vec<Format> {
     out
 }
 
-fn plan_destination(args: &TranscribeArgs, formats: &[Format]) -> Result<Destination> {
-    if args.inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
-        return Err(UsageError("standard input (-) can be read only once".into()).into());
-    }
+fn plan_destination(
+    args: &TranscribeArgs,
+    inputs: &[PathBuf],
+    formats: &[Format],
+) -> Result<Destination> {
     if let Some(output) = &args.output {
-        if args.inputs.len() > 1 || formats.len() > 1 {
+        if inputs.len() > 1 || formats.len() > 1 {
             return Err(UsageError(
                 "--output takes one input and one format; use --output-dir for more".into(),
             )
@@ -272,14 +520,14 @@ fn plan_destination(args: &TranscribeArgs, formats: &[Format]) -> Result<Destina
         return Ok(Destination::File(output.clone()));
     }
     if let Some(dir) = &args.output_dir {
-        let names = output_names(&args.inputs)?;
+        let names = output_names(inputs)?;
         check_writable_dir(dir)?;
         return Ok(Destination::Dir(dir.clone(), names));
     }
     if formats.len() > 1 {
         return Err(UsageError("several formats need --output-dir DIR".into()).into());
     }
-    if args.inputs.len() > 1 && formats[0] != Format::Txt {
+    if inputs.len() > 1 && formats[0] != Format::Txt {
         return Err(UsageError(format!(
             "several inputs in {} format need --output-dir DIR (only txt can share stdout)",
             formats[0].extension()

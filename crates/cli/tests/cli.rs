@@ -396,7 +396,6 @@ fn bad_audio_inputs() {
     nan[4_000] = f32::NAN;
     let cases: Vec<(PathBuf, &str)> = vec![
         (dir.path().join("missing.wav"), "no such file"),
-        (dir.path().to_owned(), "is a directory"),
         (
             write_file(dir.path(), "empty.wav", b""),
             "the file is empty",
@@ -433,6 +432,14 @@ fn bad_audio_inputs() {
         let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
         assert!(left.is_empty(), "{shown} left {left:?}");
     }
+    // A directory is expanded into its audio files; one without any is a usage error.
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(transcribe(&[]).arg(empty.path()));
+    assert_fails(
+        &out,
+        2,
+        &[&empty.path().display().to_string(), "no audio files"],
+    );
 }
 
 #[test]

@@ -1,0 +1,224 @@
+//! Turning what the user named — files, directories, list files — into the list of inputs, and
+//! slicing that list deterministically so a batch can spread over many machines (`--shard`).
+
+use std::io::{self, BufRead};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::UsageError;
+
+/// The K-th (1-based) of N deterministic slices of the input list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which slice, 1..=count.
+    pub index: usize,
+    /// How many slices.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not K/N (for example 2/8)"))?;
+        let index: usize = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("{k:?} in {s:?} is not a number"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{n:?} in {s:?} is not a number"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!(
+                "shard {s} is out of range: K must be 1..=N and N at least 1"
+            ));
+        }
+        Ok(Self { index, count })
+    }
+}
+
+/// Expands directories (their audio files; with `recursive`, those of subdirectories too) and
+/// appends the paths of `list` (one per line, `#` comments, `-` for stdin), then keeps this
+/// shard's slice.
+///
+/// Files named explicitly are kept whatever their extension; a path that does not exist is kept
+/// too, so that it fails later with its own clear error and does not stop the batch.
+pub fn expand_inputs(
+    named: &[PathBuf],
+    recursive: bool,
+    list: Option<&Path>,
+    shard: Option<Shard>,
+) -> Result<Vec<PathBuf>> {
+    let mut inputs = Vec::new();
+    let mut from_list = Vec::new();
+    if let Some(list) = list {
+        from_list = read_list(list)?;
+    }
+    for path in named.iter().chain(from_list.iter()) {
+        if path.is_dir() {
+            let before = inputs.len();
+            collect_dir(path, recursive, &mut inputs)
+                .with_context(|| format!("cannot list {}", path.display()))?;
+            if inputs.len() == before {
+                return Err(UsageError(format!(
+                    "{}: no audio files in this directory{}",
+                    path.display(),
+                    if recursive {
+                        ""
+                    } else {
+                        " (add -r to search subdirectories)"
+                    }
+                ))
+                .into());
+            }
+        } else {
+            inputs.push(path.clone());
+        }
+    }
+    if inputs.iter().filter(|p| p.as_os_str() == "-").count()
+        + usize::from(list.is_some_and(|l| l.as_os_str() == "-"))
+        > 1
+    {
+        return Err(UsageError("standard input (-) can be read only once".into()).into());
+    }
+    if let Some(shard) = shard {
+        // Sorted, so every machine computes the same slices whatever order it was given;
+        // round-robin, so each slice gets a fair mix of long and short files.
+        inputs.sort();
+        inputs.dedup();
+        inputs = inputs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % shard.count == shard.index - 1)
+            .map(|(_, p)| p)
+            .collect();
+    }
+    Ok(inputs)
+}
+
+fn read_list(list: &Path) -> Result<Vec<PathBuf>> {
+    let reader: Box<dyn BufRead> = if list.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(list)
+            .map_err(|e| anyhow::anyhow!("{}: {}", list.display(), crate::files::describe(&e)))?;
+        Box::new(io::BufReader::new(file))
+    };
+    let shown = if list.as_os_str() == "-" {
+        "<stdin>".to_owned()
+    } else {
+        list.display().to_string()
+    };
+    let mut paths = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => {
+                anyhow::anyhow!("{shown}: line {} is not valid UTF-8", n + 1)
+            }
+            _ => anyhow::anyhow!("{shown}: {}", crate::files::describe(&e)),
+        })?;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        paths.push(PathBuf::from(line));
+    }
+    Ok(paths)
+}
+
+fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| rech_audio::AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn collect_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            if recursive {
+                collect_dir(&path, true, out)?;
+            }
+        } else if is_audio(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_refuse_nonsense() {
+        assert_eq!("2/8".parse::<Shard>(), Ok(Shard { index: 2, count: 8 }));
+        assert!("0/8".parse::<Shard>().is_err());
+        assert!("9/8".parse::<Shard>().is_err());
+        assert!("1/0".parse::<Shard>().is_err());
+        assert!("x/2".parse::<Shard>().is_err());
+        assert!("3".parse::<Shard>().is_err());
+    }
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+
+    #[test]
+    fn directories_lists_and_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for name in [
+            "a.wav",
+            "b.MP3",
+            "notes.txt",
+            "sub/c.flac",
+            "sub/deeper/d.ogg",
+        ] {
+            touch(&d.join(name));
+        }
+        let flat = expand_inputs(&[d.to_owned()], false, None, None).unwrap();
+        assert_eq!(flat, vec![d.join("a.wav"), d.join("b.MP3")]);
+        let deep = expand_inputs(&[d.to_owned()], true, None, None).unwrap();
+        assert_eq!(deep.len(), 4);
+
+        let list = d.join("list.txt");
+        std::fs::write(&list, "# batch\nx.wav\n\ny.wav\r\n").unwrap();
+        let listed = expand_inputs(&[], false, Some(&list), None).unwrap();
+        assert_eq!(listed, vec![PathBuf::from("x.wav"), PathBuf::from("y.wav")]);
+
+        // Every input lands in exactly one shard, whatever the order it was named in.
+        let mut seen = Vec::new();
+        for k in 1..=3 {
+            let shard = Shard { index: k, count: 3 };
+            let mut reversed = deep.clone();
+            reversed.reverse();
+            let a = expand_inputs(&[d.to_owned()], true, None, Some(shard)).unwrap();
+            let b = expand_inputs(&reversed, false, None, Some(shard)).unwrap();
+            assert_eq!(a, b);
+            seen.extend(a);
+        }
+        seen.sort();
+        let mut all = deep.clone();
+        all.sort();
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn an_empty_directory_and_a_missing_list_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = expand_inputs(&[dir.path().to_owned()], false, None, None).unwrap_err();
+        assert!(err.to_string().contains("no audio files"), "{err}");
+        let err =
+            expand_inputs(&[], false, Some(&dir.path().join("missing.txt")), None).unwrap_err();
+        assert!(err.to_string().contains("no such file"), "{err}");
+    }
+}

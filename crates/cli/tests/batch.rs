@@ -1,0 +1,280 @@
+//! End-to-end runs of `rech transcribe` over many files and long recordings: directories,
+//! list files, parallel jobs, resuming with --skip-existing, sharding, and windowed
+//! transcription of a recording longer than a window.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use assert_cmd::cargo::CommandCargoExt;
+use rech_asr::generate::{write_model_file, GenerateOptions};
+use rech_asr::model_file::Hparams;
+
+fn samples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
+}
+
+fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("RECH_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.join("audio/ru/human").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "shared test data not found at {} (set RECH_SHARED_DIR)",
+            dir.display()
+        );
+    }
+    eprintln!("SKIPPED: shared test data not found at {}", dir.display());
+    None
+}
+
+fn model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("batch-micro.bin");
+        let opts = GenerateOptions {
+            hparams: Hparams::micro(),
+            seed: 11,
+        };
+        write_model_file(&path, &opts).expect("generate the test model");
+        path
+    })
+}
+
+fn transcribe(args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("rech").unwrap();
+    cmd.env_remove("RECH_MODEL")
+        .env_remove("RECH_VAD_MODEL")
+        .env("RECH_OFFLINE", "1")
+        .arg("transcribe")
+        .arg("-m")
+        .arg(model())
+        .args(["--no-fallback", "-t", "1"])
+        .args(args)
+        .stdin(Stdio::null());
+    cmd
+}
+
+#[track_caller]
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// A directory tree of samples: three at the top, two in a subdirectory, one non-audio file.
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    for (from, to) in [
+        ("privet-16k-mono.wav", "a.wav"),
+        ("pogoda.flac", "b.flac"),
+        ("chisla.mp3", "c.mp3"),
+        ("privet.ogg", "sub/d.ogg"),
+        ("privet.m4a", "sub/e.m4a"),
+    ] {
+        std::fs::copy(samples_dir().join(from), dir.path().join(to)).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not audio").unwrap();
+    dir
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn directories_recursively_in_parallel() {
+    let input = tree();
+    let out = tempfile::tempdir().unwrap();
+    ok(
+        &transcribe(&["-r", "-j", "2", "-f", "json", "--output-dir"])
+            .arg(out.path())
+            .arg(input.path())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        names(out.path()),
+        ["a.json", "b.json", "c.json", "d.json", "e.json"]
+    );
+    for name in names(out.path()) {
+        let text = std::fs::read_to_string(out.path().join(&name)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["language"], "ru", "{name}");
+    }
+    // Without -r only the top level.
+    let flat = tempfile::tempdir().unwrap();
+    ok(&transcribe(&["--output-dir"])
+        .arg(flat.path())
+        .arg(input.path())
+        .output()
+        .unwrap());
+    assert_eq!(names(flat.path()), ["a.txt", "b.txt", "c.txt"]);
+}
+
+#[test]
+fn parallel_jobs_print_in_input_order() {
+    let input = tree();
+    let serial = ok(&transcribe(&["-r"]).arg(input.path()).output().unwrap());
+    let parallel = ok(&transcribe(&["-r", "-j", "3"])
+        .arg(input.path())
+        .output()
+        .unwrap());
+    assert_eq!(serial, parallel);
+}
+
+#[test]
+fn skip_existing_resumes_a_batch() {
+    let input = tree();
+    let out = tempfile::tempdir().unwrap();
+    let first = transcribe(&["--output-dir"])
+        .arg(out.path())
+        .arg(input.path().join("a.wav"))
+        .output()
+        .unwrap();
+    ok(&first);
+    let stamp = std::fs::metadata(out.path().join("a.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let second = transcribe(&["--skip-existing", "--output-dir"])
+        .arg(out.path())
+        .arg(input.path())
+        .output()
+        .unwrap();
+    ok(&second);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("skipping 1 of 3 inputs"), "{err}");
+    assert_eq!(
+        std::fs::metadata(out.path().join("a.txt"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        stamp,
+        "a.txt was rewritten"
+    );
+    assert_eq!(names(out.path()), ["a.txt", "b.txt", "c.txt"]);
+}
+
+#[test]
+fn shards_split_a_list_without_overlap() {
+    let input = tree();
+    let list = input.path().join("list.txt");
+    let mut text = String::from("# every sample\n");
+    for name in ["a.wav", "b.flac", "c.mp3", "sub/d.ogg", "sub/e.m4a"] {
+        text.push_str(&format!("{}\n", input.path().join(name).display()));
+    }
+    std::fs::write(&list, text).unwrap();
+    let mut all = Vec::new();
+    for k in 1..=2 {
+        let out = tempfile::tempdir().unwrap();
+        ok(&transcribe(&["--shard", &format!("{k}/2"), "--output-dir"])
+            .arg(out.path())
+            .arg("--from-list")
+            .arg(&list)
+            .output()
+            .unwrap());
+        all.extend(names(out.path()));
+    }
+    all.sort();
+    assert_eq!(all, ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"]);
+
+    // The list can come from stdin.
+    let out = tempfile::tempdir().unwrap();
+    let mut child = transcribe(&["--from-list", "-", "--output-dir"])
+        .arg(out.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(std::fs::read(&list).unwrap().as_slice())
+        .unwrap();
+    ok(&child.wait_with_output().unwrap());
+    assert_eq!(names(out.path()).len(), 5);
+
+    let bad = transcribe(&["--shard", "3/2"]).arg(&list).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+/// A recording longer than a window: windows are cut at pauses, timestamps land on the whole
+/// recording, segments do not overlap across cuts.
+#[test]
+fn a_long_recording_is_transcribed_window_by_window() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&long, spec).unwrap();
+    let mut total = 0u32;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(shared.join("audio/ru/human"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("ru_00")
+        })
+        .collect();
+    files.sort();
+    for path in files {
+        let mut reader = hound::WavReader::open(&path).unwrap();
+        for s in reader.samples::<i16>() {
+            writer.write_sample(s.unwrap()).unwrap();
+            total += 1;
+        }
+        for _ in 0..24_000 {
+            writer.write_sample(0i16).unwrap();
+            total += 1;
+        }
+    }
+    writer.finalize().unwrap();
+    let seconds = f64::from(total) / 16_000.0;
+    assert!(seconds > 90.0);
+
+    let out = ok(&transcribe(&["--window", "30", "-f", "json", "--no-vad"])
+        .arg(&long)
+        .output()
+        .unwrap());
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!((v["duration"].as_f64().unwrap() - seconds).abs() < 0.001);
+    let segments = v["segments"].as_array().unwrap();
+    let mut last_end = 0.0;
+    for s in segments {
+        let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+        assert!(
+            last_end <= start + 1e-9 && start <= end && end <= seconds,
+            "{s}"
+        );
+        last_end = end;
+    }
+    assert!(
+        segments.iter().any(|s| s["start"].as_f64().unwrap() > 60.0),
+        "nothing transcribed after the second window"
+    );
+}
