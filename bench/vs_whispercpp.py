@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("RECH_SHARED_DIR", ROOT.parent / "shared"))
 RECH = ROOT / "target/release/rech"
 MAKE_MODEL = ROOT / "target/release/examples/make-test-model"
+DIRECT = ROOT / "target/release/examples/whisper-rs-direct"
 
 PY_RUNNER = r"""
 import sys, time, wave, json
@@ -84,7 +85,7 @@ def main():
     ap.add_argument("--decoder", default="eot,repeat",
                     help="pinned decoder outputs to run (see make-test-model): eot, repeat, random")
     args = ap.parse_args()
-    for exe in (RECH, MAKE_MODEL):
+    for exe in (RECH, MAKE_MODEL, DIRECT):
         if not exe.exists():
             sys.exit(f"{exe} missing: cargo build --release -p rech-cli --bins --examples")
 
@@ -104,19 +105,22 @@ def compare(args, model, audio, seconds, decoder):
     rech_cmd = [str(RECH), "transcribe", "-q", "-m", str(model), "--no-vad", "--no-fallback",
                 "-t", str(args.threads), "-f", "json", str(audio)]
     py_cmd = [sys.executable, "-c", PY_RUNNER, str(model), str(audio), str(args.threads)]
-    results = {"rech": [], "whisper.cpp (pywhispercpp)": []}
+    direct_cmd = [str(DIRECT), str(model), str(audio), str(args.threads)]
+    direct = "whisper.cpp 1.8.3 (direct whisper-rs call)"
+    py = "whisper.cpp 1.8.5 (pywhispercpp)"
+    results = {"rech": [], direct: [], py: []}
     detail = {}
     for run in range(args.runs):
         wall, rss, out = timed(rech_cmd)
         doc = json.loads(out)
         results["rech"].append((wall, rss))
         detail["rech"] = (len(doc["segments"]), sum(len(s["text"]) for s in doc["segments"]))
-        wall, rss, out = timed(py_cmd)
-        info = json.loads(out.strip().splitlines()[-1])
-        results["whisper.cpp (pywhispercpp)"].append((wall, rss))
-        detail["whisper.cpp (pywhispercpp)"] = (info["segments"], info["chars"])
-        print(f"run {run + 1}: rech {results['rech'][-1][0]:.2f} s, "
-              f"pywhispercpp {wall:.2f} s (in-process transcribe {info['transcribe']:.2f} s)",
+        for name, cmd in ((direct, direct_cmd), (py, py_cmd)):
+            wall, rss, out = timed(cmd)
+            info = json.loads(out.strip().splitlines()[-1])
+            results[name].append((wall, rss))
+            detail[name] = (info["segments"], info["chars"])
+        print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s" for k, v in results.items()),
               file=sys.stderr)
 
     print(f"\n{seconds:.1f} s of audio, {args.size} dimensions, decoder pinned to `{decoder}`, "
@@ -131,8 +135,8 @@ def compare(args, model, audio, seconds, decoder):
         medians[name] = wall
         segs, chars = detail[name]
         print(f"| {name} | {wall:.2f} | {wall / seconds:.3f} | {rss:.0f} | {segs} | {chars} |")
-    ratio = medians["rech"] / medians["whisper.cpp (pywhispercpp)"]
-    print(f"\nrech / whisper.cpp wall-time ratio (median): {ratio:.2f}")
+    for name in (direct, py):
+        print(f"\nrech / {name}: wall-time ratio of medians {medians['rech'] / medians[name]:.2f}")
 
 
 if __name__ == "__main__":
