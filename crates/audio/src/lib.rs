@@ -5,17 +5,28 @@
 //! [`decode_file`] reads a whole file into an [`Audio`]. WAV goes through `hound`; MP3, FLAC,
 //! OGG/Vorbis and AAC/M4A through `symphonia`. `-` reads standard input; [`decode_bytes`] and
 //! [`open_bytes`] take an input that is already in memory.
+//!
+//! Microphones too: [`input_devices`] lists them, [`Capture`] records from one (through cpal)
+//! and hands out the same 16 kHz mono `f32`, or the device's own frames; [`WavRecorder`]
+//! writes a recording to a WAV file that stays valid while it grows.
 #![deny(missing_docs)]
 
+mod capture;
 mod decode;
 mod error;
 mod guard;
 mod prescan;
 mod resample;
+mod wav_writer;
 
+pub use capture::{
+    capabilities, input_devices, select_device, Capture, CaptureError, CaptureInfo, CaptureOptions,
+    ConfigRange, DeviceCapabilities, DeviceFailure, DeviceInfo,
+};
 pub use decode::{decode_bytes, decode_file, open, open_bytes, Audio, AudioStream, SourceInfo};
 pub use error::AudioError;
 pub use resample::{resample_to_16k, StreamResampler, UnsupportedRate};
+pub use wav_writer::WavRecorder;
 
 /// The sample rate every stream is converted to, in hertz: what Whisper expects.
 pub const SAMPLE_RATE: u32 = 16_000;
