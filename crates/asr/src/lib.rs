@@ -14,6 +14,8 @@
 //! ```
 #![deny(missing_docs)]
 
+mod dictation;
+mod endpoint;
 mod error;
 mod ffi;
 mod filter;
@@ -29,14 +31,16 @@ pub mod download;
 pub mod generate;
 pub mod model_file;
 
+pub use dictation::{Dictation, DictationEvent, DictationOptions, DictationStats};
 pub use error::Error;
 pub use filter::is_hallucination;
 pub use long::{WindowOptions, WindowedTranscription};
 pub use model::{install_log_routing, validate, Model, ModelOptions};
 pub use transcribe::{
-    default_threads, Decoding, Segment, TranscribeOptions, Transcriber, Transcript, Word,
+    default_threads, Decoding, EncoderWindow, Segment, TranscribeOptions, Transcriber, Transcript,
+    Word,
 };
-pub use vad::{SpeechSpan, VadOptions, VoiceDetector};
+pub use vad::{SpeechSpan, VadOptions, VoiceDetector, VAD_FRAME_SAMPLES};
 
 /// The version of whisper.cpp compiled in.
 pub fn whisper_cpp_version() -> &'static str {

@@ -29,6 +29,34 @@ pub enum Decoding {
     },
 }
 
+/// How much of Whisper's 30 s window [`Transcriber::transcribe_utterance`] encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncoderWindow {
+    /// The full 30 s window, whatever the audio's length: what Whisper was trained on.
+    Full,
+    /// Only as many encoder positions as the audio fills, plus a short margin (whisper.cpp's
+    /// `audio_ctx`): a 3 s utterance costs a tenth of a full window.
+    Fitted,
+}
+
+/// Encoder positions per second of audio (1500 for 30 s).
+const AUDIO_CTX_PER_SECOND: usize = 50;
+
+/// The `audio_ctx` for `samples` of audio: its positions plus 0.64 s of margin, in steps of
+/// 32 positions, within the model's window.
+fn fitted_audio_ctx(samples: usize, n_audio_ctx: i32) -> i32 {
+    let needed = samples.div_ceil(SAMPLE_RATE as usize / AUDIO_CTX_PER_SECOND) + 32;
+    let stepped = needed.div_ceil(32) * 32;
+    (stepped.min(i32::MAX as usize) as i32).min(n_audio_ctx)
+}
+
+/// Settings [`Transcriber::transcribe_utterance`] adds to a whisper.cpp run.
+#[derive(Debug, Clone, Copy)]
+struct UtteranceRun {
+    audio_ctx: i32,
+    max_tokens: i32,
+}
+
 /// What to transcribe and how. Plain owned data: build it once, reuse it for many files.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscribeOptions {
@@ -254,6 +282,38 @@ impl Transcriber {
         })
     }
 
+    /// Transcribes one utterance (100 ms to 30 s of 16 kHz mono samples) into a single line of
+    /// text, for live dictation: one segment, no timestamps, nothing carried over from earlier
+    /// calls, at most `max_tokens` tokens (a guard against decoding loops), and the encoder
+    /// run over `window`. VAD and the hallucination filter are the caller's business here.
+    pub fn transcribe_utterance(
+        &mut self,
+        samples: &[f32],
+        options: &TranscribeOptions,
+        window: EncoderWindow,
+        max_tokens: u32,
+    ) -> Result<String, Error> {
+        self.check_options(options)?;
+        if samples.len() < MIN_SAMPLES {
+            return Err(Error::AudioTooShort {
+                millis: (samples.len() as u64 * 1000) / SAMPLE_RATE as u64,
+            });
+        }
+        let n_audio_ctx = self.model.hparams().n_audio_ctx;
+        let audio_ctx = match window {
+            EncoderWindow::Full => 0,
+            EncoderWindow::Fitted => fitted_audio_ctx(samples.len(), n_audio_ctx),
+        };
+        let run = UtteranceRun {
+            audio_ctx,
+            // whisper.cpp stops after the token that reaches its limit: one more.
+            max_tokens: max_tokens.clamp(2, 448) as i32 - 1,
+        };
+        let raw = self.run_whisper_with(samples, options, &mut |_| {}, Some(run))?;
+        let texts: Vec<String> = assemble(raw).into_iter().map(|s| s.text).collect();
+        Ok(texts.join(" ").trim().to_owned())
+    }
+
     fn check_options(&self, options: &TranscribeOptions) -> Result<(), Error> {
         if let Some(lang) = &options.language {
             if whisper_rs::get_lang_id(lang).is_none() {
@@ -299,6 +359,16 @@ impl Transcriber {
         options: &TranscribeOptions,
         progress: &mut dyn FnMut(f32),
     ) -> Result<Vec<RawSegment>, Error> {
+        self.run_whisper_with(samples, options, progress, None)
+    }
+
+    fn run_whisper_with(
+        &mut self,
+        samples: &[f32],
+        options: &TranscribeOptions,
+        progress: &mut dyn FnMut(f32),
+        utterance: Option<UtteranceRun>,
+    ) -> Result<Vec<RawSegment>, Error> {
         let strategy = match options.decoding {
             Decoding::Greedy => SamplingStrategy::Greedy { best_of: 1 },
             Decoding::BeamSearch { beam_size } => SamplingStrategy::BeamSearch {
@@ -323,6 +393,13 @@ impl Transcriber {
         if let Some(max) = options.max_segment_chars {
             params.set_max_len(max.min(i32::MAX as u32) as i32);
             params.set_split_on_word(true);
+        }
+        if let Some(run) = utterance {
+            params.set_single_segment(true);
+            params.set_no_timestamps(true);
+            params.set_no_context(true);
+            params.set_audio_ctx(run.audio_ctx);
+            params.set_max_tokens(run.max_tokens);
         }
         params.set_print_special(false);
         params.set_print_progress(false);
@@ -522,6 +599,42 @@ mod tests {
         }
         assert_eq!(texts[0], "", "end of text at once");
         assert!(texts[1].starts_with("при при при"), "{}", texts[1]);
+    }
+
+    #[test]
+    fn utterances_decode_in_a_fitted_window_with_a_token_cap() {
+        assert_eq!(fitted_audio_ctx(16_000, 1500), 96);
+        assert_eq!(fitted_audio_ctx(1_600, 1500), 64);
+        assert_eq!(fitted_audio_ctx(16_000 * 40, 1500), 1500);
+        use crate::generate::{write_model_file_with_decoder, DecoderOutput};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repeat.bin");
+        let opts = GenerateOptions {
+            hparams: Hparams::micro(),
+            seed: 3,
+        };
+        write_model_file_with_decoder(&path, &opts, DecoderOutput::Repeat).unwrap();
+        let model = Model::load(&path).unwrap();
+        let mut transcriber = Transcriber::new(&model).unwrap();
+        let options = TranscribeOptions {
+            temperature_fallback: false,
+            threads: 2,
+            ..Default::default()
+        };
+        for window in [EncoderWindow::Fitted, EncoderWindow::Full] {
+            let text = transcriber
+                .transcribe_utterance(&tone(2.0), &options, window, 6)
+                .unwrap();
+            let words = text.split_whitespace().count();
+            assert!(
+                text.starts_with("при") && (1..=6).contains(&words),
+                "{text:?}"
+            );
+        }
+        assert!(matches!(
+            transcriber.transcribe_utterance(&tone(0.05), &options, EncoderWindow::Fitted, 6),
+            Err(Error::AudioTooShort { .. })
+        ));
     }
 
     #[test]

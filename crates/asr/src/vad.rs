@@ -10,6 +10,10 @@ use crate::model_file::{self, ModelFileError, GGML_MAGIC};
 
 const SAMPLE_RATE: f64 = 16_000.0;
 
+/// Samples in one step of Silero VAD at 16 kHz (32 ms): the unit of
+/// [`VoiceDetector::speech_probabilities`].
+pub const VAD_FRAME_SAMPLES: usize = 512;
+
 /// A stretch of speech, in seconds from the start of the audio.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpeechSpan {
@@ -88,6 +92,27 @@ impl VoiceDetector {
     /// Where the model was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The speech probability of each [`VAD_FRAME_SAMPLES`]-sample frame of 16 kHz mono audio
+    /// (the last frame zero-padded), appended to `out`. The model's recurrent state starts
+    /// afresh at every call: streaming callers overlap their calls a little.
+    pub fn speech_probabilities(
+        &mut self,
+        samples: &[f32],
+        out: &mut Vec<f32>,
+    ) -> Result<(), Error> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        self.ctx
+            .detect_speech(samples)
+            .map_err(|_| Error::Whisper {
+                what: "detecting speech",
+                code: -1,
+            })?;
+        out.extend_from_slice(self.ctx.probabilities());
+        Ok(())
     }
 
     /// Finds the speech in 16 kHz mono audio, padded and merged, in order.
