@@ -3,10 +3,13 @@
 //! 130 interrupted).
 
 mod batch;
+mod devices;
+mod dictate;
 mod files;
 mod models;
 mod output;
 mod progress;
+mod record;
 mod transcribe;
 
 use std::io::{self, Write};
@@ -44,6 +47,12 @@ enum Command {
     Transcribe(transcribe::TranscribeArgs),
     /// List, download, locate and remove Whisper and VAD models.
     Models(models::ModelsArgs),
+    /// List the audio input devices (microphones) and what they support.
+    Devices(devices::DevicesArgs),
+    /// Record from a microphone into a WAV file (16 kHz mono 16-bit unless --native).
+    Record(record::RecordArgs),
+    /// Live dictation: speak, and each finished phrase is printed as a line.
+    Dictate(dictate::DictateArgs),
 }
 
 /// A mistake in how rech was called: exit code 2.
@@ -102,6 +111,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Transcribe(args) => transcribe::run(args, &ctx),
         Command::Models(args) => models::run(args, &ctx),
+        Command::Devices(args) => devices::run(args, &ctx),
+        Command::Record(args) => record::run(args, &ctx),
+        Command::Dictate(args) => dictate::run(args, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,537 @@
+//! `rech dictate`: live dictation from a microphone (or a file fed through the same pipeline,
+//! as fast as it decodes or at real-time pace) — one line per finished utterance, optionally
+//! with the words appearing while they are spoken, or one JSON event per line for programs.
+//!
+//! Audio comes from a thread of its own (the capture, or the file reader) over a channel, so
+//! that capture never waits for decoding; the main thread hands everything that has piled up
+//! to the recogniser at once, which keeps it in step with real time however long a decode
+//! takes.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context as _, Result};
+use clap::{Args, ValueEnum};
+use rech_asr::{
+    Dictation, DictationEvent, DictationOptions, EncoderWindow, Model, TranscribeOptions,
+    VadOptions, VoiceDetector,
+};
+use rech_audio::{AudioStream, Capture, CaptureOptions};
+use serde_json::json;
+
+use crate::models::{self, ResolvedModel, VadWanted};
+use crate::{Context, UsageError};
+
+/// Samples per chunk a file source sends: 100 ms, as a microphone would deliver them.
+const FILE_CHUNK: usize = 1_600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DictateFormat {
+    /// One line per finished utterance.
+    Text,
+    /// One JSON object per line and event: partial and final.
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct DictateArgs {
+    /// Input device: index, id or a unique part of its name (see `rech devices`).
+    #[arg(
+        short,
+        long,
+        env = "RECH_DEVICE",
+        value_name = "DEVICE",
+        conflicts_with = "input"
+    )]
+    device: Option<String>,
+
+    /// Dictate from an audio file instead of a microphone, through the same pipeline.
+    #[arg(short, long, value_name = "FILE")]
+    input: Option<PathBuf>,
+
+    /// With --input: feed the file at real-time pace, as a microphone would.
+    #[arg(long, requires = "input")]
+    realtime: bool,
+
+    /// Whisper model: a catalogue name (see `rech models list`), the name of a downloaded
+    /// model, or a whisper.cpp ggml file [default: medium-q8_0, downloaded on first use].
+    #[arg(short, long, env = "RECH_MODEL", value_name = "NAME|PATH")]
+    model: Option<PathBuf>,
+
+    /// Silero VAD model: a file in whisper.cpp format, or silero-v6.2.0 [default:
+    /// silero-v6.2.0 when downloaded; without one, speech is detected by its loudness].
+    #[arg(long, env = "RECH_VAD_MODEL", value_name = "NAME|PATH")]
+    vad_model: Option<PathBuf>,
+
+    /// Detect speech by loudness even when a VAD model is available.
+    #[arg(long)]
+    no_vad: bool,
+
+    /// Show the words while they are spoken: the line is rewritten in place on a terminal;
+    /// with --format jsonl, partial events are printed.
+    #[arg(long)]
+    partial: bool,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "text")]
+    format: DictateFormat,
+
+    /// Write to FILE instead of stdout (appended line by line as utterances finish).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Spoken language (ISO 639-1 code), or `auto` to detect it for each utterance.
+    #[arg(short, long, default_value = "ru", value_name = "LANG")]
+    language: String,
+
+    /// CPU threads for Whisper [default: all cores, at most 8].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
+
+    /// A pause this long ends an utterance, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(100..=10_000))]
+    pause: u32,
+
+    /// Split utterances longer than this many seconds at their quietest point.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(2..=29))]
+    max_utterance: u32,
+
+    /// Encode Whisper's full 30 s window for every decode instead of only the utterance's
+    /// length (slower; for comparison).
+    #[arg(long)]
+    full_window: bool,
+
+    /// Keep utterances that are only known Whisper hallucinations («Продолжение следует...»).
+    #[arg(long)]
+    keep_hallucinations: bool,
+}
+
+/// What the source thread sends.
+enum Chunk {
+    Audio(Vec<f32>),
+    /// The source failed; what it captured before has been sent.
+    Failed(anyhow::Error),
+}
+
+/// Where audio comes from, opened before the model is loaded so that a bad device or file
+/// fails at once.
+enum Source {
+    Microphone(CaptureOptions),
+    File {
+        stream: Box<AudioStream>,
+        realtime: bool,
+    },
+}
+
+pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
+    let source = match &args.input {
+        Some(path) => Source::File {
+            stream: Box::new(rech_audio::open(path)?),
+            realtime: args.realtime,
+        },
+        None => {
+            let options = CaptureOptions {
+                device: args.device.clone(),
+                ..CaptureOptions::default()
+            };
+            // Fail on a missing or broken device before loading the model; it is opened for
+            // good once the model is ready, so that no audio piles up meanwhile.
+            drop(Capture::open(&options)?);
+            Source::Microphone(options)
+        }
+    };
+    let options = options_from(&args)?;
+    let mut sink = Sink::create(&args)?;
+
+    let resolved = models::resolve_whisper(args.model.as_deref(), ctx)?;
+    let started = Instant::now();
+    let model = Model::load(&resolved.path).map_err(|e| model_error(e, &resolved))?;
+    log::info!(
+        "loaded {} in {:.2} s",
+        resolved.path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let vad = if args.no_vad {
+        None
+    } else {
+        let wanted = if resolved.from_catalog {
+            VadWanted::Fetch
+        } else {
+            VadWanted::IfPresent
+        };
+        match models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)? {
+            // One thread: Silero's graph is tiny, more threads only add synchronisation.
+            Some(path) => Some(VoiceDetector::load(&path, 1, VadOptions::default())?),
+            None => {
+                if !ctx.quiet {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "rech: no Silero VAD model (pass --vad-model or run `rech models download silero-v6.2.0`): detecting speech by loudness"
+                    );
+                }
+                None
+            }
+        }
+    };
+    let mut dictation = Dictation::new(&model, vad, options)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let clock: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
+    let (rx, source_thread) = start_source(source, &stop, &clock, ctx)?;
+    let outcome = listen(&mut dictation, &rx, &mut sink, &clock, ctx);
+    stop.store(true, Ordering::SeqCst);
+    // Unblock a source waiting on a full channel, then let it end.
+    drop(rx);
+    let _ = source_thread.join();
+    let stats = dictation.stats();
+    log::info!(
+        "{:.1} s of audio: VAD over {} frames in {:.2} s, {} partial and {} final decodes in {:.2} s",
+        stats.audio_seconds,
+        stats.vad_frames,
+        stats.vad_time.as_secs_f64(),
+        stats.partial_decodes,
+        stats.final_decodes,
+        stats.decode_time.as_secs_f64()
+    );
+    outcome?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Feeds the recogniser until the source ends, fails, or Ctrl-C; then finalises the utterance
+/// under way. A failing source still gets its last utterance finalised before the error.
+fn listen(
+    dictation: &mut Dictation,
+    rx: &Receiver<Chunk>,
+    sink: &mut Sink,
+    clock: &OnceLock<Instant>,
+    ctx: &Context,
+) -> Result<()> {
+    let mut failure = None;
+    let mut pending = Vec::new();
+    'stream: loop {
+        if ctx.interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(Chunk::Audio(samples)) => pending.extend_from_slice(&samples),
+            Ok(Chunk::Failed(err)) => {
+                failure = Some(err);
+                break;
+            }
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        // Whatever else has piled up goes in with it.
+        loop {
+            match rx.try_recv() {
+                Ok(Chunk::Audio(samples)) => pending.extend_from_slice(&samples),
+                Ok(Chunk::Failed(err)) => {
+                    failure = Some(err);
+                    let events = dictation.push(&pending)?;
+                    sink.emit(&events, clock)?;
+                    break 'stream;
+                }
+                Err(_) => break,
+            }
+        }
+        let events = dictation.push(&pending)?;
+        pending.clear();
+        sink.emit(&events, clock)?;
+    }
+    let events = dictation.finish()?;
+    sink.emit(&events, clock)?;
+    sink.close()?;
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+fn start_source(
+    source: Source,
+    stop: &Arc<AtomicBool>,
+    clock: &Arc<OnceLock<Instant>>,
+    ctx: &Context,
+) -> Result<(Receiver<Chunk>, JoinHandle<()>)> {
+    let stop = Arc::clone(stop);
+    let clock = Arc::clone(clock);
+    match source {
+        Source::Microphone(options) => {
+            // 25 s of 100 ms chunks: room for a slow decode, and the capture's own ring after.
+            let (tx, rx) = mpsc::sync_channel(256);
+            let mut capture = Capture::open(&options)?;
+            if !ctx.quiet {
+                let info = capture.info();
+                let _ = writeln!(
+                    io::stderr(),
+                    "rech: listening to {} ({} Hz, {} ch, {}); Ctrl-C stops",
+                    info.device.id,
+                    info.device_rate,
+                    info.device_channels,
+                    info.device_format
+                );
+            }
+            let quiet = ctx.quiet;
+            let handle = std::thread::Builder::new()
+                .name("rech-capture".into())
+                .spawn(move || {
+                    let _ = clock.set(Instant::now());
+                    capture_loop(&mut capture, &tx, &stop);
+                    let dropped = capture.dropped_frames();
+                    if dropped > 0 && !quiet {
+                        let _ = writeln!(
+                            io::stderr(),
+                            "rech: warning: {dropped} frames ({:.2} s) of audio were lost (the system was too busy)",
+                            dropped as f64 / f64::from(capture.info().device_rate)
+                        );
+                    }
+                })
+                .context("cannot start the capture thread")?;
+            Ok((rx, handle))
+        }
+        Source::File { stream, realtime } => {
+            let (tx, rx) = mpsc::sync_channel(if realtime { 256 } else { 16 });
+            let handle = std::thread::Builder::new()
+                .name("rech-reader".into())
+                .spawn(move || file_loop(stream, realtime, &tx, &stop, &clock))
+                .context("cannot start the reader thread")?;
+            Ok((rx, handle))
+        }
+    }
+}
+
+fn capture_loop(capture: &mut Capture, tx: &SyncSender<Chunk>, stop: &AtomicBool) {
+    let mut buf = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        buf.clear();
+        match capture.read(&mut buf, Duration::from_millis(100)) {
+            Ok(0) => {}
+            Ok(_) => {
+                if tx.send(Chunk::Audio(std::mem::take(&mut buf))).is_err() {
+                    return;
+                }
+            }
+            Err(err) => {
+                let _ = tx.send(Chunk::Failed(err.into()));
+                return;
+            }
+        }
+    }
+}
+
+fn file_loop(
+    mut stream: Box<AudioStream>,
+    realtime: bool,
+    tx: &SyncSender<Chunk>,
+    stop: &AtomicBool,
+    clock: &OnceLock<Instant>,
+) {
+    let start = *clock.get_or_init(Instant::now);
+    let mut decoded = Vec::new();
+    let mut sent: u64 = 0;
+    let mut more = true;
+    while !stop.load(Ordering::SeqCst) && (more || !decoded.is_empty()) {
+        while more && decoded.len() < FILE_CHUNK {
+            match stream.next_chunk(&mut decoded) {
+                Ok(m) => more = m,
+                Err(err) => {
+                    let _ = tx.send(Chunk::Failed(err.into()));
+                    return;
+                }
+            }
+        }
+        let n = decoded.len().min(FILE_CHUNK);
+        let chunk: Vec<f32> = decoded.drain(..n).collect();
+        sent += n as u64;
+        if realtime {
+            // A microphone delivers a chunk once its last sample has been spoken.
+            let due = start + Duration::from_secs_f64(sent as f64 / 16_000.0);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        if tx.send(Chunk::Audio(chunk)).is_err() {
+            return;
+        }
+    }
+}
+
+fn options_from(args: &DictateArgs) -> Result<DictationOptions> {
+    let language = match args.language.as_str() {
+        "auto" => None,
+        lang => Some(lang.to_ascii_lowercase()),
+    };
+    if let Some(lang) = &language {
+        if lang.len() > 8 || !lang.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(UsageError(format!("--language {lang:?} is not a language code")).into());
+        }
+    }
+    Ok(DictationOptions {
+        transcribe: TranscribeOptions {
+            language,
+            threads: args
+                .threads
+                .map_or_else(rech_asr::default_threads, usize::from),
+            temperature_fallback: false,
+            filter_hallucinations: !args.keep_hallucinations,
+            ..TranscribeOptions::default()
+        },
+        partials: args.partial,
+        end_silence_ms: args.pause,
+        max_utterance_ms: args.max_utterance * 1000,
+        window: if args.full_window {
+            EncoderWindow::Full
+        } else {
+            EncoderWindow::Fitted
+        },
+        ..DictationOptions::default()
+    })
+}
+
+fn model_error(err: rech_asr::Error, model: &ResolvedModel) -> anyhow::Error {
+    match err {
+        rech_asr::Error::ModelNotFound { .. }
+        | rech_asr::Error::InvalidModel { .. }
+        | rech_asr::Error::ModelUnreadable { .. } => {
+            anyhow!("{err}; {}", models::repair_hint(model))
+        }
+        other => other.into(),
+    }
+}
+
+/// Writes events as they come: text lines (with the partial line rewritten in place on a
+/// terminal) or JSON lines.
+struct Sink {
+    out: Box<dyn Write>,
+    format: DictateFormat,
+    partials: bool,
+    /// Partial text is drawn in place (a terminal, text format).
+    live: bool,
+    /// A partial line is on screen.
+    showing: bool,
+    path: Option<PathBuf>,
+}
+
+impl Sink {
+    fn create(args: &DictateArgs) -> Result<Self> {
+        let (out, terminal): (Box<dyn Write>, bool) = match &args.output {
+            Some(path) if path != Path::new("-") => {
+                let file = File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                (Box::new(BufWriter::new(file)), false)
+            }
+            _ => (Box::new(io::stdout()), io::stdout().is_terminal()),
+        };
+        Ok(Self {
+            out,
+            format: args.format,
+            partials: args.partial,
+            live: terminal && args.format == DictateFormat::Text && args.partial,
+            showing: false,
+            path: args.output.clone().filter(|p| p != Path::new("-")),
+        })
+    }
+
+    fn emit(&mut self, events: &[DictationEvent], clock: &OnceLock<Instant>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let at = clock.get().map(|t| t.elapsed().as_secs_f64());
+        for event in events {
+            match self.format {
+                DictateFormat::Jsonl => self.jsonl(event, at)?,
+                DictateFormat::Text => self.text(event)?,
+            }
+        }
+        self.out.flush().map_err(|e| self.write_error(e))
+    }
+
+    fn jsonl(&mut self, event: &DictationEvent, at: Option<f64>) -> Result<()> {
+        let value = match event {
+            DictationEvent::Partial { committed, text } => {
+                if !self.partials {
+                    return Ok(());
+                }
+                json!({"type": "partial", "text": text, "committed": committed})
+            }
+            DictationEvent::Final { start, end, text } => {
+                let mut v = json!({
+                    "type": "final",
+                    "start": round_ms(*start),
+                    "end": round_ms(*end),
+                    "text": text,
+                });
+                if let Some(at) = at {
+                    v["at"] = json!(round_ms(at));
+                }
+                v
+            }
+        };
+        writeln!(self.out, "{value}").map_err(|e| self.write_error(e))
+    }
+
+    fn text(&mut self, event: &DictationEvent) -> Result<()> {
+        match event {
+            DictationEvent::Partial { text, .. } => {
+                if self.live {
+                    let shown = tail_to_width(text);
+                    write!(self.out, "\r\x1b[2K{shown}").map_err(|e| self.write_error(e))?;
+                    self.showing = !text.is_empty();
+                }
+                Ok(())
+            }
+            DictationEvent::Final { text, .. } => {
+                if self.showing {
+                    write!(self.out, "\r\x1b[2K").map_err(|e| self.write_error(e))?;
+                    self.showing = false;
+                }
+                writeln!(self.out, "{text}").map_err(|e| self.write_error(e))
+            }
+        }
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if self.showing {
+            write!(self.out, "\r\x1b[2K").map_err(|e| self.write_error(e))?;
+            self.showing = false;
+        }
+        self.out.flush().map_err(|e| self.write_error(e))
+    }
+
+    fn write_error(&self, err: io::Error) -> anyhow::Error {
+        match &self.path {
+            Some(path) => anyhow!(err).context(format!("cannot write to {}", path.display())),
+            None => anyhow!(err).context("cannot write to stdout"),
+        }
+    }
+}
+
+fn round_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
+/// The end of `text` that fits on one terminal line, so that rewriting it in place works.
+fn tail_to_width(text: &str) -> String {
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|&w| w >= 20)
+        .unwrap_or(80)
+        - 1;
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_owned();
+    }
+    let tail: String = text.chars().skip(count - (width - 1)).collect();
+    format!("…{tail}")
+}

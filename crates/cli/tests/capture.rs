@@ -1,0 +1,545 @@
+//! The real microphone path — cpal, ALSA, the ring buffer, resampling — on a machine without a
+//! sound card: each test starts its own PulseAudio server with a pipe source as the default
+//! input, and plays real Russian speech into it in real time, as a microphone would deliver
+//! it. `rech record` must capture the speech faithfully and write valid WAV files (also on
+//! Ctrl-C, and when the server dies mid-recording), and `rech dictate` must hear it.
+#![cfg(target_os = "linux")]
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+use rech_asr::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
+use rech_asr::model_file::Hparams;
+
+/// Linux's O_NONBLOCK: the test writes to the fifo without ever blocking on it.
+const O_NONBLOCK: i32 = 0o4000;
+const RATE: usize = 16_000;
+
+fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("RECH_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.join("models/ggml-silero-v6.2.0.bin").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "shared test data not found at {} (set RECH_SHARED_DIR)",
+            dir.display()
+        );
+    }
+    eprintln!("SKIPPED: shared test data not found at {}", dir.display());
+    None
+}
+
+/// Whether `program` can be run at all.
+fn available(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A PulseAudio server of this test's own, with a pipe source `fakemic` as its default input.
+/// Dropped, it is killed (by its process id) and its directory removed.
+struct Pulse {
+    child: Child,
+    dir: tempfile::TempDir,
+    fifo: PathBuf,
+}
+
+impl Pulse {
+    /// Starts the server, or says why not: skipped outside CI, a failure in CI (which installs
+    /// PulseAudio with scripts/install-deps.sh).
+    fn start() -> Option<Self> {
+        if !available("pulseaudio") || !available("pactl") {
+            if std::env::var_os("CI").is_some() {
+                panic!("pulseaudio and pactl are needed (scripts/install-deps.sh installs them)");
+            }
+            eprintln!("SKIPPED: pulseaudio or pactl not installed (scripts/install-deps.sh)");
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("rech-pulse")
+            .tempdir()
+            .unwrap();
+        let fifo = dir.path().join("mic.fifo");
+        let log = File::create(dir.path().join("pulseaudio.log")).unwrap();
+        // -n: no default.pa; anonymous auth (no cookie); no shared memory (containers often
+        // refuse it); never exit while idle. As root PulseAudio warns and runs all the same.
+        let child = Command::new("pulseaudio")
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--disable-shm=yes",
+            ])
+            .args(["--use-pid-file=no", "--system=no", "--log-target=stderr"])
+            .arg("-L")
+            .arg(format!(
+                "module-native-protocol-unix auth-anonymous=1 socket={}",
+                dir.path().join("native").display()
+            ))
+            .arg("-L")
+            .arg(format!(
+                "module-pipe-source source_name=fakemic file={} format=s16le rate=16000 channels=1",
+                fifo.display()
+            ))
+            .envs(Self::client_env_for(dir.path()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start pulseaudio");
+        let mut pulse = Self { child, dir, fifo };
+        pulse.wait_until_ready();
+        Some(pulse)
+    }
+
+    fn client_env_for(dir: &Path) -> Vec<(String, String)> {
+        vec![
+            (
+                "PULSE_SERVER".into(),
+                format!("unix:{}", dir.join("native").display()),
+            ),
+            ("XDG_RUNTIME_DIR".into(), dir.display().to_string()),
+            ("HOME".into(), dir.display().to_string()),
+            ("PULSE_RUNTIME_PATH".into(), dir.display().to_string()),
+        ]
+    }
+
+    fn client_env(&self) -> Vec<(String, String)> {
+        Self::client_env_for(self.dir.path())
+    }
+
+    fn pactl(&self, args: &[&str]) -> bool {
+        let mut child = Command::new("pactl")
+            .args(args)
+            .envs(self.client_env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run pactl");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.success();
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_until_ready(&mut self) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("pulseaudio exited ({status}):\n{}", self.log());
+            }
+            if self.fifo.exists() && self.pactl(&["info"]) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "pulseaudio did not come up:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            self.pactl(&["set-default-source", "fakemic"]),
+            "{}",
+            self.log()
+        );
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pulseaudio.log")).unwrap_or_default()
+    }
+
+    /// `rech` talking to this server.
+    fn rech(&self) -> Command {
+        let mut cmd = Command::cargo_bin("rech").unwrap();
+        let no_models = Path::new(env!("CARGO_TARGET_TMPDIR")).join("capture-no-models");
+        cmd.envs(self.client_env())
+            .env_remove("RECH_MODEL")
+            .env_remove("RECH_VAD_MODEL")
+            .env_remove("RECH_DEVICE")
+            .env_remove("ALSA_CONFIG_PATH")
+            .env("RECH_OFFLINE", "1")
+            .env("RECH_MODELS_DIR", no_models)
+            .env("RUST_BACKTRACE", "0");
+        cmd
+    }
+
+    /// Kills the server now (its clients see the device vanish).
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Plays audio into the pipe source in real time — 100 ms every 100 ms — first `speech`, then
+/// silence until stopped. Writes never block: what the pipe cannot take is dropped, as a
+/// microphone's sound would be.
+struct Feeder {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Feeder {
+    fn start(fifo: &Path, speech: Vec<f32>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let mut pipe = OpenOptions::new()
+            .write(true)
+            .custom_flags(O_NONBLOCK)
+            .open(fifo)
+            .expect("open the fifo (PulseAudio holds its reading end)");
+        let handle = std::thread::spawn(move || {
+            let chunk = RATE / 10;
+            let started = Instant::now();
+            let mut sent = 0usize;
+            while !flag.load(Ordering::SeqCst) {
+                let bytes: Vec<u8> = (sent..sent + chunk)
+                    .flat_map(|i| {
+                        let s = speech.get(i).copied().unwrap_or(0.0);
+                        ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()
+                    })
+                    .collect();
+                match pipe.write(&bytes) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+                sent += chunk;
+                let due = started + Duration::from_secs_f64(sent as f64 / RATE as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        });
+        Self {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// A running `rech` whose stderr is read line by line on a thread.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: Vec<String>,
+}
+
+impl Running {
+    fn spawn(cmd: &mut Command) -> Self {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            stderr: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    fn wait_for(&mut self, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.stderr.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "no {needle:?} on stderr within {limit:?}: {:?}",
+                        self.stderr
+                    );
+                }
+            }
+        }
+    }
+
+    fn interrupt(&self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the exit (killing it after `limit`); returns stdout, stderr and the code.
+    fn finish(mut self, limit: Duration) -> (String, String, Option<i32>) {
+        let started = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("rech ran longer than {limit:?}: {:?}", self.stderr);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let Output { status, stdout, .. } = self.child.wait_with_output().unwrap();
+        // The reader thread ends with the pipe.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.stderr.push(line);
+        }
+        (
+            String::from_utf8(stdout).unwrap(),
+            self.stderr.join("\n"),
+            status.code(),
+        )
+    }
+}
+
+fn read_wav(path: &Path) -> (hound::WavSpec, Vec<f32>) {
+    let mut reader = hound::WavReader::open(path).unwrap();
+    let spec = reader.spec();
+    let samples = reader
+        .samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect();
+    (spec, samples)
+}
+
+fn speech(shared: &Path, name: &str) -> Vec<f32> {
+    let (spec, samples) = read_wav(&shared.join(format!("audio/ru/human/{name}.wav")));
+    assert_eq!((spec.sample_rate, spec.channels), (16_000, 1));
+    samples
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum()
+}
+
+/// Normalised cross-correlation of `recorded` with `source` over their overlap, at `lag`
+/// (recorded sample `i + lag` against source sample `i`).
+fn ncc_at(source: &[f32], recorded: &[f32], lag: i64) -> f64 {
+    let (s, r) = if lag >= 0 {
+        let r = recorded.get(lag as usize..).unwrap_or(&[]);
+        (source, r)
+    } else {
+        (source.get((-lag) as usize..).unwrap_or(&[]), recorded)
+    };
+    let n = s.len().min(r.len());
+    let (s, r) = (&s[..n], &r[..n]);
+    let denominator = (dot(s, s) * dot(r, r)).sqrt();
+    if denominator == 0.0 {
+        0.0
+    } else {
+        dot(s, r) / denominator
+    }
+}
+
+/// The best normalised cross-correlation within ±2 s: found coarsely on 8× decimated signals,
+/// then sample by sample around the best coarse lag.
+fn best_ncc(source: &[f32], recorded: &[f32]) -> (f64, f64) {
+    let decimate = |x: &[f32]| -> Vec<f32> {
+        x.chunks(8)
+            .map(|c| c.iter().sum::<f32>() / c.len() as f32)
+            .collect()
+    };
+    let (ds, dr) = (decimate(source), decimate(recorded));
+    let range = (2 * RATE / 8) as i64;
+    let coarse = (-range..=range)
+        .max_by(|&a, &b| ncc_at(&ds, &dr, a).total_cmp(&ncc_at(&ds, &dr, b)))
+        .unwrap();
+    let (ncc, lag) = (coarse * 8 - 12..=coarse * 8 + 12)
+        .map(|lag| (ncc_at(source, recorded, lag), lag))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap();
+    (ncc, lag as f64 / RATE as f64)
+}
+
+/// 0.3 s of silence, then the recording.
+fn with_lead_in(samples: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; RATE * 3 / 10];
+    out.extend_from_slice(samples);
+    out
+}
+
+#[test]
+fn recording_from_the_default_input_captures_the_speech() {
+    let Some(shared) = shared_dir() else { return };
+    let Some(pulse) = Pulse::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let source = with_lead_in(&speech(&shared, "ru_0024"));
+    let duration = format!("{:.1}", source.len() as f64 / RATE as f64 + 0.5);
+    let seconds: f64 = duration.parse().unwrap();
+    let wav = dir.path().join("mic.wav");
+
+    let mut rec = Running::spawn(
+        pulse
+            .rech()
+            .arg("record")
+            .arg(&wav)
+            .args(["--duration", &duration]),
+    );
+    rec.wait_for("recording from default", Duration::from_secs(20));
+    let feeder = Feeder::start(&pulse.fifo, source.clone());
+    let (_, err, code) = rec.finish(Duration::from_secs(60));
+    drop(feeder);
+    assert_eq!(code, Some(0), "{err}\n--- pulseaudio ---\n{}", pulse.log());
+
+    let (spec, recorded) = read_wav(&wav);
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (16_000, 1, 16)
+    );
+    assert_eq!(recorded.len(), (seconds * RATE as f64).round() as usize);
+    let (ncc, lag) = best_ncc(&source, &recorded);
+    assert!(ncc >= 0.9, "correlation {ncc:.3} at lag {lag:.3} s");
+    assert!(err.contains("recorded"), "{err}");
+    assert!(!err.contains("lost"), "{err}");
+}
+
+#[test]
+fn ctrl_c_and_native_format_give_valid_files() {
+    let Some(shared) = shared_dir() else { return };
+    let Some(pulse) = Pulse::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("native.wav");
+    let mut rec = Running::spawn(pulse.rech().args(["record", "--native"]).arg(&wav));
+    rec.wait_for("recording from default", Duration::from_secs(20));
+    let feeder = Feeder::start(&pulse.fifo, speech(&shared, "ru_0025"));
+    std::thread::sleep(Duration::from_secs(3));
+    rec.interrupt();
+    let (_, err, code) = rec.finish(Duration::from_secs(30));
+    drop(feeder);
+    assert_eq!(code, Some(0), "{err}");
+    let reader = hound::WavReader::open(&wav).expect("a valid WAV file after Ctrl-C");
+    let spec = reader.spec();
+    // PulseAudio hands ALSA clients 48 kHz stereo by default: --native keeps it.
+    assert_eq!((spec.sample_rate, spec.channels), (48_000, 2), "{err}");
+    let seconds = f64::from(reader.duration()) / 48_000.0;
+    assert!((2.0..4.5).contains(&seconds), "{seconds} s recorded");
+}
+
+#[test]
+fn a_vanishing_device_ends_the_recording_with_an_error_and_a_valid_file() {
+    let Some(shared) = shared_dir() else { return };
+    let Some(mut pulse) = Pulse::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("cut.wav");
+    let mut rec = Running::spawn(pulse.rech().arg("record").arg(&wav));
+    rec.wait_for("recording from default", Duration::from_secs(20));
+    let feeder = Feeder::start(&pulse.fifo, speech(&shared, "ru_0031"));
+    std::thread::sleep(Duration::from_secs(2));
+    pulse.kill();
+    drop(feeder);
+    let (_, err, code) = rec.finish(Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("failed while recording") && err.contains("recorded before are in"),
+        "{err}"
+    );
+    let reader = hound::WavReader::open(&wav).expect("a valid WAV file after the failure");
+    let seconds = f64::from(reader.duration()) / 16_000.0;
+    assert!((1.0..3.5).contains(&seconds), "{seconds} s kept");
+}
+
+/// A micro model whose decoder repeats one token.
+fn model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("capture-micro-repeat.bin");
+        let opts = GenerateOptions {
+            hparams: Hparams::micro(),
+            seed: 12,
+        };
+        write_model_file_with_decoder(&path, &opts, DecoderOutput::Repeat)
+            .expect("generate the test model");
+        path
+    })
+}
+
+#[test]
+fn dictation_hears_the_microphone() {
+    let Some(shared) = shared_dir() else { return };
+    let Some(pulse) = Pulse::start() else { return };
+    let spoken = speech(&shared, "ru_0031");
+    let mut dictate = Running::spawn(
+        pulse
+            .rech()
+            .args(["dictate", "--format", "jsonl", "-t", "1", "-m"])
+            .arg(model())
+            .arg("--vad-model")
+            .arg(shared.join("models/ggml-silero-v6.2.0.bin")),
+    );
+    dictate.wait_for("listening to default", Duration::from_secs(30));
+    let feeder = Feeder::start(&pulse.fifo, with_lead_in(&spoken));
+    // The speech, the pause that ends it, and time to decode.
+    std::thread::sleep(Duration::from_secs_f64(
+        0.3 + spoken.len() as f64 / RATE as f64 + 2.0,
+    ));
+    dictate.interrupt();
+    let (out, err, code) = dictate.finish(Duration::from_secs(30));
+    drop(feeder);
+    assert_eq!(code, Some(0), "{err}");
+    let finals: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["type"] == "final")
+        .collect();
+    assert_eq!(finals.len(), 1, "{out}\n{err}");
+    let (start, end) = (
+        finals[0]["start"].as_f64().unwrap(),
+        finals[0]["end"].as_f64().unwrap(),
+    );
+    // ru_0031 holds about 5.2 s of speech (1.0 s to 6.2 s).
+    assert!((4.7..5.8).contains(&(end - start)), "{start}..{end}");
+}

@@ -1,0 +1,491 @@
+//! `rech dictate` end to end, fed from files through the same pipeline a microphone uses:
+//! endpointing on real Russian speech (Silero VAD from ../shared and a generated model whose
+//! decoder repeats one token, so that every utterance has text), silence and noise that must
+//! give nothing, the committed prefix of partial results, and every bad input to its one-line
+//! error. The microphone itself is tested through PulseAudio in tests/capture.rs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+use rech_asr::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
+use rech_asr::model_file::Hparams;
+use serde_json::Value;
+
+/// The five recordings joined for the endpointing test: one passage read by one speaker, each
+/// without an inner pause as long as the 600 ms that ends an utterance.
+const RECORDINGS: [&str; 5] = ["ru_0024", "ru_0025", "ru_0031", "ru_0032", "ru_0035"];
+const GAP_SECONDS: f64 = 1.5;
+const TOLERANCE: f64 = 0.3;
+
+/// `../shared` (or `RECH_SHARED_DIR`); in CI its absence fails the test, elsewhere it skips loudly.
+fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("RECH_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.join("models/ggml-silero-v6.2.0.bin").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "shared test data not found at {} (set RECH_SHARED_DIR)",
+            dir.display()
+        );
+    }
+    eprintln!("SKIPPED: shared test data not found at {}", dir.display());
+    None
+}
+
+/// A micro model whose decoder repeats one token: every utterance gets (nonsense) text.
+fn model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dictate-micro-repeat.bin");
+        let opts = GenerateOptions {
+            hparams: Hparams::micro(),
+            seed: 11,
+        };
+        write_model_file_with_decoder(&path, &opts, DecoderOutput::Repeat)
+            .expect("generate the test model");
+        path
+    })
+}
+
+fn rech() -> Command {
+    let mut cmd = Command::cargo_bin("rech").unwrap();
+    let no_models = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dictate-no-models");
+    cmd.env_remove("RECH_MODEL")
+        .env_remove("RECH_VAD_MODEL")
+        .env_remove("RECH_DEVICE")
+        .env("RECH_OFFLINE", "1")
+        .env("RECH_MODELS_DIR", no_models)
+        .env("RUST_BACKTRACE", "0");
+    cmd
+}
+
+/// `rech dictate -m <model> -t 1 …`; one thread, because the micro model's steps are too small
+/// to share.
+fn dictate(args: &[&str]) -> Command {
+    let mut cmd = rech();
+    cmd.arg("dictate")
+        .arg("-m")
+        .arg(model())
+        .args(["-t", "1"])
+        .args(args);
+    cmd
+}
+
+/// Runs `cmd` to completion, killing it after `limit`: no test can hang.
+fn run_with_limit(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "rech ran longer than {limit:?}\n--- stderr ---\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    run_with_limit(cmd, Duration::from_secs(300))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
+        out.status.code(),
+        stderr(out),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[track_caller]
+fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "expected one line, got:\n{err}");
+    assert!(err.starts_with("rech: error: "), "{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// JSON events from stdout, one per line.
+fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .expect("UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn finals(events: &[Value]) -> Vec<(f64, f64, String)> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "final")
+        .map(|e| {
+            (
+                e["start"].as_f64().unwrap(),
+                e["end"].as_f64().unwrap(),
+                e["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn read_wav(path: &Path) -> Vec<f32> {
+    let mut reader = hound::WavReader::open(path).unwrap();
+    let spec = reader.spec();
+    assert_eq!((spec.sample_rate, spec.channels), (16_000, 1), "{path:?}");
+    reader
+        .samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect()
+}
+
+fn write_wav(path: &Path, samples: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Where the speech in a recording is, by its loudness alone (independent of Silero): 20 ms
+/// frames at least 12 dB above the recording's background (its 10th-percentile frame), in
+/// runs of at least 60 ms; from the first such run to the end of the last.
+fn speech_bounds(samples: &[f32]) -> (f64, f64) {
+    let db: Vec<f32> = samples
+        .chunks(320)
+        .map(|c| {
+            let p = c.iter().map(|s| s * s).sum::<f32>() / c.len() as f32;
+            10.0 * p.max(1e-10).log10()
+        })
+        .collect();
+    let mut sorted = db.clone();
+    sorted.sort_by(f32::total_cmp);
+    let floor = sorted[sorted.len() / 10];
+    let loud: Vec<bool> = db.iter().map(|&d| d > floor + 12.0).collect();
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < loud.len() {
+        if loud[i] {
+            let start = i;
+            while i < loud.len() && loud[i] {
+                i += 1;
+            }
+            if i - start >= 3 {
+                runs.push((start, i));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    let first = runs.first().expect("speech in the recording").0;
+    let last = runs.last().expect("speech in the recording").1;
+    (first as f64 * 0.02, last as f64 * 0.02)
+}
+
+/// The five recordings joined with 1.5 s of silence, and where their speech is.
+fn joined(shared: &Path, dir: &Path) -> (PathBuf, Vec<(f64, f64)>) {
+    let mut all = Vec::new();
+    let mut bounds = Vec::new();
+    for name in RECORDINGS {
+        let samples = read_wav(&shared.join(format!("audio/ru/human/{name}.wav")));
+        let offset = all.len() as f64 / 16_000.0;
+        let (a, b) = speech_bounds(&samples);
+        bounds.push((offset + a, offset + b));
+        all.extend_from_slice(&samples);
+        all.extend(std::iter::repeat_n(0.0, (GAP_SECONDS * 16_000.0) as usize));
+    }
+    let path = dir.join("joined.wav");
+    write_wav(&path, &all);
+    (path, bounds)
+}
+
+#[test]
+fn five_recordings_give_five_finals_at_the_right_times() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (input, truth) = joined(&shared, dir.path());
+    let vad = shared.join("models/ggml-silero-v6.2.0.bin");
+    let out = run(dictate(&["--format", "jsonl", "--input"])
+        .arg(&input)
+        .arg("--vad-model")
+        .arg(&vad));
+    assert_success(&out);
+    let got = finals(&events(&out));
+    assert_eq!(got.len(), 5, "finals {got:?}, speech at {truth:?}");
+    for ((start, end, text), (a, b)) in got.iter().zip(&truth) {
+        assert!(
+            (start - a).abs() <= TOLERANCE && (end - b).abs() <= TOLERANCE,
+            "final {start:.3}..{end:.3}, speech {a:.3}..{b:.3} (all: {got:?})"
+        );
+        assert!(!text.is_empty() && !text.contains('\u{FFFD}'), "{text:?}");
+    }
+
+    // The same stream as text: one line per utterance, to stdout or to a file.
+    let out = run(dictate(&["--input"])
+        .arg(&input)
+        .arg("--vad-model")
+        .arg(&vad));
+    assert_success(&out);
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(text.lines().count(), 5, "{text}");
+    let file = dir.path().join("dictated.txt");
+    let out = run(dictate(&["--input"])
+        .arg(&input)
+        .arg("--vad-model")
+        .arg(&vad)
+        .arg("-o")
+        .arg(&file));
+    assert_success(&out);
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}
+
+#[test]
+fn the_energy_fallback_finds_the_utterances_too() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (input, truth) = joined(&shared, dir.path());
+    // No VAD model anywhere (the model directory is empty): loudness decides, and rech says so.
+    let out = run(dictate(&["--format", "jsonl", "--input"]).arg(&input));
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("detecting speech by loudness"),
+        "{}",
+        stderr(&out)
+    );
+    let got = finals(&events(&out));
+    assert_eq!(got.len(), 5, "finals {got:?}, speech at {truth:?}");
+    for ((start, end, _), (a, b)) in got.iter().zip(&truth) {
+        // Loudness is a cruder judge than Silero: the bounds only roughly.
+        assert!(
+            (start - a).abs() <= 0.5 && (end - b).abs() <= 0.5,
+            "final {start:.3}..{end:.3}, speech {a:.3}..{b:.3}"
+        );
+    }
+}
+
+#[test]
+fn silence_and_low_noise_give_no_final() {
+    let shared = shared_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let silence = dir.path().join("silence.wav");
+    write_wav(&silence, &vec![0.0; 16_000 * 8]);
+    // White noise at about -50 dBFS, from a fixed generator.
+    let mut state = 0x2545_f491_u32;
+    let noise: Vec<f32> = (0..16_000 * 8)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state as f32 / u32::MAX as f32 - 0.5) * 0.011
+        })
+        .collect();
+    let noisy = dir.path().join("noise.wav");
+    write_wav(&noisy, &noise);
+    for input in [&silence, &noisy] {
+        let mut runs = vec![dictate(&["--format", "jsonl", "--no-vad", "--input"])];
+        if let Some(shared) = &shared {
+            let mut with_vad = dictate(&["--format", "jsonl", "--vad-model"]);
+            with_vad
+                .arg(shared.join("models/ggml-silero-v6.2.0.bin"))
+                .arg("--input");
+            runs.push(with_vad);
+        }
+        for mut cmd in runs {
+            let out = run(cmd.arg(input));
+            assert_success(&out);
+            assert!(out.stdout.is_empty(), "{input:?}: {:?}", events(&out));
+        }
+    }
+}
+
+#[test]
+fn partials_never_change_their_committed_prefix() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut audio = Vec::new();
+    for name in ["ru_0024", "ru_0031"] {
+        audio.extend(read_wav(&shared.join(format!("audio/ru/human/{name}.wav"))));
+    }
+    let input = dir.path().join("two.wav");
+    write_wav(&input, &audio);
+    let out = run(dictate(&["--format", "jsonl", "--partial", "--input"])
+        .arg(&input)
+        .arg("--vad-model")
+        .arg(shared.join("models/ggml-silero-v6.2.0.bin")));
+    assert_success(&out);
+    let events = events(&out);
+    assert_eq!(finals(&events).len(), 2, "{events:?}");
+    let mut committed: Vec<String> = Vec::new();
+    let mut partials = 0;
+    let mut committed_words = 0;
+    for event in &events {
+        let text = event["text"].as_str().unwrap();
+        for earlier in &committed {
+            assert!(
+                text.starts_with(earlier.as_str()),
+                "{text:?} does not extend the committed {earlier:?}"
+            );
+        }
+        match event["type"].as_str() {
+            Some("partial") => {
+                partials += 1;
+                let c = event["committed"].as_str().unwrap();
+                assert!(text.starts_with(c), "{event}");
+                committed_words = committed_words.max(c.split_whitespace().count());
+                committed.push(c.to_owned());
+            }
+            Some("final") => committed.clear(),
+            other => panic!("unknown event type {other:?}"),
+        }
+    }
+    assert!(partials >= 2, "{events:?}");
+    assert!(
+        committed_words > 0,
+        "nothing was ever committed: {events:?}"
+    );
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.wav");
+    let out = run(dictate(&["--input"]).arg(&missing));
+    assert_fails(&out, 1, &["missing.wav", "no such file"]);
+
+    let text = dir.path().join("notes.wav");
+    std::fs::write(
+        &text,
+        "this is not audio, just text pretending to be a WAV file\n",
+    )
+    .unwrap();
+    let out = run(dictate(&["--input"]).arg(&text));
+    assert_fails(&out, 1, &["notes.wav", "not a recognised audio file"]);
+
+    let out = run(&mut dictate(&["--realtime"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// ALSA configurations that stand in for machines with no input at all, and with a
+/// microphone that cannot be opened.
+fn alsa_config(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const FAKE_DEVICES: &str = r#"
+pcm.fakemic {
+    type null
+    hint { show on description "Fake Microphone" }
+}
+pcm.broken {
+    type hw
+    card 99
+    hint { show on description "Broken Microphone" }
+}
+"#;
+
+#[test]
+fn device_errors_name_the_device_and_list_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = alsa_config(dir.path(), "fake.conf", FAKE_DEVICES);
+    let none = alsa_config(dir.path(), "none.conf", "# no devices at all\n");
+    for sub in [&["dictate"][..], &["record", "out.wav"][..]] {
+        let mut cmd = if sub[0] == "dictate" {
+            dictate(&[])
+        } else {
+            let mut c = rech();
+            c.args(sub);
+            c
+        };
+        let out = run(cmd
+            .current_dir(dir.path())
+            .env("ALSA_CONFIG_PATH", &fake)
+            .args(["--device", "webcam"]));
+        assert_fails(
+            &out,
+            1,
+            &[
+                "no input device matches \"webcam\"",
+                "fakemic (Fake Microphone)",
+                "broken (Broken Microphone)",
+            ],
+        );
+    }
+    let out = run(dictate(&["--device", "broken"]).env("ALSA_CONFIG_PATH", &fake));
+    assert_fails(&out, 1, &["cannot open input device \"broken\""]);
+
+    let out = run(dictate(&[]).env("ALSA_CONFIG_PATH", &none));
+    assert_fails(&out, 1, &["no audio input device found"]);
+    let out = run(rech().arg("devices").env("ALSA_CONFIG_PATH", &none));
+    assert_fails(&out, 1, &["no audio input device found"]);
+
+    let out = run(rech()
+        .args(["record", "x.wav", "--device", "broken"])
+        .current_dir(dir.path())
+        .env("ALSA_CONFIG_PATH", &fake));
+    assert_fails(&out, 1, &["cannot open input device \"broken\""]);
+    assert!(!dir.path().join("x.wav").exists());
+}
+
+#[test]
+fn a_working_device_records_and_is_listed() {
+    // ALSA's null device delivers silence: enough to check the recording path end to end
+    // without a sound server (tests/capture.rs does it with real speech through PulseAudio).
+    let dir = tempfile::tempdir().unwrap();
+    let fake = alsa_config(dir.path(), "fake.conf", FAKE_DEVICES);
+    let out = run(rech().arg("devices").env("ALSA_CONFIG_PATH", &fake));
+    assert_success(&out);
+    let listing = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(listing.contains("fakemic  Fake Microphone"), "{listing}");
+    assert!(listing.contains("records 48000 Hz"), "{listing}");
+
+    let wav = dir.path().join("quiet.wav");
+    let out = run(rech()
+        .args(["record", "--device", "fake", "--duration", "0.5"])
+        .arg(&wav)
+        .env("ALSA_CONFIG_PATH", &fake));
+    assert_success(&out);
+    let reader = hound::WavReader::open(&wav).unwrap();
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (16_000, 1, 16)
+    );
+    assert_eq!(reader.duration(), 8_000);
+}
