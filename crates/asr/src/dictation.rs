@@ -38,7 +38,11 @@ const HOP_SPEAKING: usize = 4;
 /// Frames each Silero call sees in all: the hop plus the frames before it, for its state.
 const VAD_WINDOW: usize = 32;
 /// No partial decode once the speaker has been quiet this long: the text will not change.
-const PARTIAL_QUIET_MS: u32 = 300;
+const PARTIAL_QUIET_MS: u32 = 200;
+/// A pause this long starts the final decode, before the pause is long enough to end the
+/// utterance: the audio the final decode needs is all there by now, and if the speaker goes
+/// on, the result is thrown away.
+const SPECULATE_AFTER_MS: u32 = 250;
 /// Whisper's window: an utterance never grows past it.
 const MAX_UTTERANCE_MS: u32 = 29_000;
 
@@ -120,12 +124,21 @@ pub struct DictationStats {
     pub vad_time: Duration,
     /// Partial decodes.
     pub partial_decodes: u64,
-    /// Final decodes.
+    /// Final decodes, including those started early at a pause.
     pub final_decodes: u64,
+    /// Final decodes started at a pause that the speaker then went on from: wasted work.
+    pub wasted_decodes: u64,
     /// Time spent decoding.
     pub decode_time: Duration,
     /// Utterances dropped for holding too little speech.
     pub dropped: u64,
+}
+
+/// A final decode started as soon as the speaker paused, for the utterance as it stood.
+struct Speculation {
+    span: Span,
+    audio_end: u64,
+    hypothesis: String,
 }
 
 /// How frames are judged.
@@ -155,6 +168,7 @@ pub struct Dictation {
     /// Stream position (samples) the last partial decode reached.
     last_partial_at: u64,
     probs: Vec<f32>,
+    speculation: Option<Speculation>,
     stats: DictationStats,
 }
 
@@ -205,6 +219,7 @@ impl Dictation {
             partial_shown: false,
             last_partial_at: 0,
             probs: Vec::new(),
+            speculation: None,
             stats: DictationStats::default(),
         })
     }
@@ -232,13 +247,17 @@ impl Dictation {
     /// Adds 16 kHz mono samples and returns what they brought about. Decodes run inside this
     /// call; push whatever has accumulated at once rather than chunk by chunk when decoding
     /// falls behind, and at most one partial decode runs per call.
+    ///
+    /// Once the speaker has paused for a quarter of a second, the final decode of the utterance
+    /// runs in that call already, so that the final can be emitted the moment the pause is long
+    /// enough to end the utterance.
     pub fn push(&mut self, samples: &[f32]) -> Result<Vec<DictationEvent>, Error> {
         self.audio.extend_from_slice(samples);
         self.stats.audio_seconds += samples.len() as f64 / SAMPLE_RATE as f64;
         let mut events = Vec::new();
         self.measure_levels();
         self.judge(false, &mut events)?;
-        if events.is_empty() {
+        if events.is_empty() && !self.maybe_speculate()? {
             self.maybe_partial(&mut events)?;
         }
         self.trim();
@@ -369,6 +388,7 @@ impl Dictation {
     ) -> Result<(), Error> {
         match boundary {
             Boundary::Started(frame) => {
+                self.discard_speculation();
                 self.agreement = Agreement::default();
                 self.partial_shown = false;
                 self.last_partial_at = frame * FRAME as u64;
@@ -379,6 +399,7 @@ impl Dictation {
                 self.finalise(span, end, events)?;
             }
             Boundary::Dropped(_) => {
+                self.discard_speculation();
                 self.stats.dropped += 1;
                 self.withdraw_partial(events);
             }
@@ -403,6 +424,7 @@ impl Dictation {
         let cut = quietest_frame(&levels, offset(search_from)..offset(now))
             .map_or(now, |i| self.levels_base + i as u64);
         if let Some(first) = self.endpointer.split_at(cut) {
+            self.discard_speculation();
             self.finalise(first, cut * FRAME as u64, events)?;
             self.agreement = Agreement::default();
             self.partial_shown = false;
@@ -427,10 +449,25 @@ impl Dictation {
         end: u64,
         events: &mut Vec<DictationEvent>,
     ) -> Result<(), Error> {
-        let audio = self.utterance_audio(span, end).to_vec();
         let options = self.options.transcribe.clone();
-        let hypothesis = self.decode(&audio, &options)?;
-        self.stats.final_decodes += 1;
+        let hypothesis = match self.speculation.take() {
+            Some(early)
+                if early.span.start == span.start
+                    && early.span.end == span.end
+                    && early.audio_end == end =>
+            {
+                early.hypothesis
+            }
+            early => {
+                if early.is_some() {
+                    self.stats.wasted_decodes += 1;
+                }
+                let audio = self.utterance_audio(span, end).to_vec();
+                let hypothesis = self.decode(&audio, &options)?;
+                self.stats.final_decodes += 1;
+                hypothesis
+            }
+        };
         let text = self.agreement.finish(&hypothesis);
         let invented = options.filter_hallucinations && is_hallucination(&text);
         if text.is_empty() || invented {
@@ -454,6 +491,43 @@ impl Dictation {
             });
             self.partial_shown = false;
         }
+    }
+
+    fn discard_speculation(&mut self) {
+        if self.speculation.take().is_some() {
+            self.stats.wasted_decodes += 1;
+        }
+    }
+
+    /// Runs the final decode early when the speaker has paused (see [`SPECULATE_AFTER_MS`]);
+    /// returns whether it did.
+    fn maybe_speculate(&mut self) -> Result<bool, Error> {
+        let Some(span) = self.endpointer.current() else {
+            return Ok(false);
+        };
+        let trailing = self.endpointer.trailing_silence();
+        let pause = trailing >= frames(SPECULATE_AFTER_MS)
+            && trailing < frames(self.options.end_silence_ms)
+            && span.voiced >= frames(self.options.min_speech_ms);
+        let audio_end = span.end * FRAME as u64 + ms_to_samples(self.options.post_roll_ms) as u64;
+        let current = self
+            .speculation
+            .as_ref()
+            .is_some_and(|s| s.span.start == span.start && s.span.end == span.end);
+        if !pause || current || audio_end > self.total() {
+            return Ok(false);
+        }
+        self.discard_speculation();
+        let audio = self.utterance_audio(span, audio_end).to_vec();
+        let options = self.options.transcribe.clone();
+        let hypothesis = self.decode(&audio, &options)?;
+        self.stats.final_decodes += 1;
+        self.speculation = Some(Speculation {
+            span,
+            audio_end,
+            hypothesis,
+        });
+        Ok(true)
     }
 
     fn maybe_partial(&mut self, events: &mut Vec<DictationEvent>) -> Result<(), Error> {
@@ -665,6 +739,25 @@ mod tests {
             (got[0].1 - 4.5).abs() < 0.15 && (got[1].0 - 4.55).abs() < 0.15,
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn the_final_decode_starts_at_the_pause_and_gives_the_same_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = model(dir.path(), DecoderOutput::Random);
+        let audio = bursts(8.0, &[(0.5, 2.0), (2.4, 3.0), (4.5, 6.5)]);
+        // In 100 ms chunks, as a microphone delivers: each final is decoded at the pause.
+        let mut live = Dictation::new(&model, None, options()).unwrap();
+        let live_events = run(&mut live, &audio, 1_600);
+        // All at once: the pauses are only seen complete, so nothing is decoded early.
+        let mut batch = Dictation::new(&model, None, options()).unwrap();
+        let batch_events = run(&mut batch, &audio, audio.len());
+        assert_eq!(live_events, batch_events);
+        assert_eq!(finals(&live_events).len(), 2, "{live_events:?}");
+        // The 400 ms pause inside the first utterance started a decode that was thrown away.
+        assert_eq!(live.stats().wasted_decodes, 1);
+        assert_eq!(live.stats().final_decodes, 3);
+        assert_eq!(batch.stats().final_decodes, 2);
     }
 
     #[test]
