@@ -56,7 +56,9 @@ fn main() -> ExitCode {
     let n = state.full_n_segments();
     for i in 0..n {
         if let Some(segment) = state.get_segment(i) {
-            chars += segment.to_str_lossy().map_or(0, |t| t.trim().chars().count());
+            chars += segment
+                .to_str_lossy()
+                .map_or(0, |t| t.trim().chars().count());
         }
     }
     println!(
