@@ -148,12 +148,13 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
-    // whisper.cpp's log (target `whisper_rs`) and symphonia's complaints about the files it
-    // probes stay silent unless -vv: our own errors already say what went wrong.
+    // whisper.cpp's log (target `whisper_rs`), symphonia's complaints about the files it
+    // probes and the PulseAudio client's (which reports its own disconnection at exit as an
+    // error) stay silent unless -vv: our own errors already say what went wrong.
     let filter = match (quiet, verbose) {
-        (true, _) => "error,whisper_rs=off,symphonia=off",
-        (false, 0) => "warn,whisper_rs=off,symphonia=off",
-        (false, 1) => "info,whisper_rs=off,symphonia=off",
+        (true, _) => "error,whisper_rs=off,symphonia=off,pulseaudio=off",
+        (false, 0) => "warn,whisper_rs=off,symphonia=off,pulseaudio=off",
+        (false, 1) => "info,whisper_rs=off,symphonia=off,pulseaudio=off",
         (false, _) => "debug",
     };
     env_logger::Builder::new()

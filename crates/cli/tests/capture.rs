@@ -1,7 +1,7 @@
-//! The real microphone path — cpal, ALSA, the ring buffer, resampling — on a machine without a
-//! sound card: each test starts its own PulseAudio server with a pipe source as the default
-//! input, and plays real Russian speech into it in real time, as a microphone would deliver
-//! it. `rech record` must capture the speech faithfully and write valid WAV files (also on
+//! The real microphone path — cpal (its PulseAudio client), the ring buffer, downmixing and
+//! resampling — on a machine without a sound card: each test starts its own PulseAudio server
+//! with a pipe source as the default input (remapped to 48 kHz stereo), and plays real Russian
+//! speech into it in real time, as a microphone would deliver it. `rech record` must capture the speech faithfully and write valid WAV files (also on
 //! Ctrl-C, and when the server dies mid-recording), and `rech dictate` must hear it.
 #![cfg(target_os = "linux")]
 
@@ -96,6 +96,10 @@ impl Pulse {
                 "module-pipe-source source_name=fakemic file={} format=s16le rate=16000 channels=1",
                 fifo.display()
             ))
+            // What rech records from: the pipe source as a 48 kHz stereo microphone, so that
+            // downmixing and resampling are part of the path.
+            .arg("-L")
+            .arg("module-remap-source source_name=mic master=fakemic rate=48000 channels=2")
             .envs(Self::client_env_for(dir.path()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -161,11 +165,7 @@ impl Pulse {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(
-            self.pactl(&["set-default-source", "fakemic"]),
-            "{}",
-            self.log()
-        );
+        assert!(self.pactl(&["set-default-source", "mic"]), "{}", self.log());
     }
 
     fn log(&self) -> String {
@@ -200,18 +200,21 @@ impl Drop for Pulse {
     }
 }
 
-/// Plays audio into the pipe source in real time — 100 ms every 100 ms — first `speech`, then
-/// silence until stopped. Writes never block: what the pipe cannot take is dropped, as a
-/// microphone's sound would be.
+/// Feeds the pipe source in real time — 100 ms every 100 ms — as a microphone would: silence
+/// from the start (PulseAudio starts a recording only once its source delivers), `speech` once
+/// [`play`](Self::play) is called, then silence again until dropped. Writes never block: what
+/// the pipe cannot take is dropped, as a microphone's sound would be.
 struct Feeder {
     stop: Arc<AtomicBool>,
+    playing: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Feeder {
     fn start(fifo: &Path, speech: Vec<f32>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let playing = Arc::new(AtomicBool::new(false));
+        let (stop_flag, play_flag) = (Arc::clone(&stop), Arc::clone(&playing));
         let mut pipe = OpenOptions::new()
             .write(true)
             .custom_flags(O_NONBLOCK)
@@ -220,21 +223,28 @@ impl Feeder {
         let handle = std::thread::spawn(move || {
             let chunk = RATE / 10;
             let started = Instant::now();
-            let mut sent = 0usize;
-            while !flag.load(Ordering::SeqCst) {
-                let bytes: Vec<u8> = (sent..sent + chunk)
+            let (mut ticks, mut played) = (0u32, 0usize);
+            while !stop_flag.load(Ordering::SeqCst) {
+                let bytes: Vec<u8> = (0..chunk)
                     .flat_map(|i| {
-                        let s = speech.get(i).copied().unwrap_or(0.0);
+                        let s = if play_flag.load(Ordering::Relaxed) {
+                            speech.get(played + i).copied().unwrap_or(0.0)
+                        } else {
+                            0.0
+                        };
                         ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()
                     })
                     .collect();
+                if play_flag.load(Ordering::Relaxed) {
+                    played += chunk;
+                }
                 match pipe.write(&bytes) {
                     Ok(_) => {}
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                     Err(_) => return,
                 }
-                sent += chunk;
-                let due = started + Duration::from_secs_f64(sent as f64 / RATE as f64);
+                ticks += 1;
+                let due = started + Duration::from_millis(100) * ticks;
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
@@ -242,8 +252,13 @@ impl Feeder {
         });
         Self {
             stop,
+            playing,
             handle: Some(handle),
         }
+    }
+
+    fn play(&self) {
+        self.playing.store(true, Ordering::SeqCst);
     }
 }
 
@@ -416,10 +431,11 @@ fn recording_from_the_default_input_captures_the_speech() {
     let Some(pulse) = Pulse::start() else { return };
     let dir = tempfile::tempdir().unwrap();
     let source = with_lead_in(&speech(&shared, "ru_0024"));
-    let duration = format!("{:.1}", source.len() as f64 / RATE as f64 + 0.5);
+    let duration = format!("{:.1}", source.len() as f64 / RATE as f64 + 1.0);
     let seconds: f64 = duration.parse().unwrap();
     let wav = dir.path().join("mic.wav");
 
+    let feeder = Feeder::start(&pulse.fifo, source.clone());
     let mut rec = Running::spawn(
         pulse
             .rech()
@@ -427,8 +443,11 @@ fn recording_from_the_default_input_captures_the_speech() {
             .arg(&wav)
             .args(["--duration", &duration]),
     );
-    rec.wait_for("recording from default", Duration::from_secs(20));
-    let feeder = Feeder::start(&pulse.fifo, source.clone());
+    rec.wait_for(
+        "recording from mic (48000 Hz, 2 ch",
+        Duration::from_secs(20),
+    );
+    feeder.play();
     let (_, err, code) = rec.finish(Duration::from_secs(60));
     drop(feeder);
     assert_eq!(code, Some(0), "{err}\n--- pulseaudio ---\n{}", pulse.log());
@@ -440,6 +459,7 @@ fn recording_from_the_default_input_captures_the_speech() {
     );
     assert_eq!(recorded.len(), (seconds * RATE as f64).round() as usize);
     let (ncc, lag) = best_ncc(&source, &recorded);
+    eprintln!("correlation with the spoken file: {ncc:.3} at lag {lag:.3} s");
     assert!(ncc >= 0.9, "correlation {ncc:.3} at lag {lag:.3} s");
     assert!(err.contains("recorded"), "{err}");
     assert!(!err.contains("lost"), "{err}");
@@ -451,9 +471,13 @@ fn ctrl_c_and_native_format_give_valid_files() {
     let Some(pulse) = Pulse::start() else { return };
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("native.wav");
-    let mut rec = Running::spawn(pulse.rech().args(["record", "--native"]).arg(&wav));
-    rec.wait_for("recording from default", Duration::from_secs(20));
     let feeder = Feeder::start(&pulse.fifo, speech(&shared, "ru_0025"));
+    let mut rec = Running::spawn(pulse.rech().args(["record", "--native"]).arg(&wav));
+    rec.wait_for(
+        "recording from mic (48000 Hz, 2 ch",
+        Duration::from_secs(20),
+    );
+    feeder.play();
     std::thread::sleep(Duration::from_secs(3));
     rec.interrupt();
     let (_, err, code) = rec.finish(Duration::from_secs(30));
@@ -461,7 +485,7 @@ fn ctrl_c_and_native_format_give_valid_files() {
     assert_eq!(code, Some(0), "{err}");
     let reader = hound::WavReader::open(&wav).expect("a valid WAV file after Ctrl-C");
     let spec = reader.spec();
-    // PulseAudio hands ALSA clients 48 kHz stereo by default: --native keeps it.
+    // The microphone is 48 kHz stereo: --native keeps it.
     assert_eq!((spec.sample_rate, spec.channels), (48_000, 2), "{err}");
     let seconds = f64::from(reader.duration()) / 48_000.0;
     assert!((2.0..4.5).contains(&seconds), "{seconds} s recorded");
@@ -475,13 +499,18 @@ fn a_vanishing_device_ends_the_recording_with_an_error_and_a_valid_file() {
     };
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("cut.wav");
-    let mut rec = Running::spawn(pulse.rech().arg("record").arg(&wav));
-    rec.wait_for("recording from default", Duration::from_secs(20));
     let feeder = Feeder::start(&pulse.fifo, speech(&shared, "ru_0031"));
+    let mut rec = Running::spawn(pulse.rech().arg("record").arg(&wav));
+    rec.wait_for(
+        "recording from mic (48000 Hz, 2 ch",
+        Duration::from_secs(20),
+    );
+    feeder.play();
     std::thread::sleep(Duration::from_secs(2));
     pulse.kill();
     drop(feeder);
     let (_, err, code) = rec.finish(Duration::from_secs(30));
+    eprintln!("{err}");
     assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("failed while recording") && err.contains("recorded before are in"),
@@ -512,6 +541,7 @@ fn dictation_hears_the_microphone() {
     let Some(shared) = shared_dir() else { return };
     let Some(pulse) = Pulse::start() else { return };
     let spoken = speech(&shared, "ru_0031");
+    let feeder = Feeder::start(&pulse.fifo, with_lead_in(&spoken));
     let mut dictate = Running::spawn(
         pulse
             .rech()
@@ -520,8 +550,8 @@ fn dictation_hears_the_microphone() {
             .arg("--vad-model")
             .arg(shared.join("models/ggml-silero-v6.2.0.bin")),
     );
-    dictate.wait_for("listening to default", Duration::from_secs(30));
-    let feeder = Feeder::start(&pulse.fifo, with_lead_in(&spoken));
+    dictate.wait_for("listening to mic", Duration::from_secs(30));
+    feeder.play();
     // The speech, the pause that ends it, and time to decode.
     std::thread::sleep(Duration::from_secs_f64(
         0.3 + spoken.len() as f64 / RATE as f64 + 2.0,

@@ -56,9 +56,14 @@ fn model() -> &'static Path {
 fn rech() -> Command {
     let mut cmd = Command::cargo_bin("rech").unwrap();
     let no_models = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dictate-no-models");
+    // Devices come from ALSA (and the fake configurations below), never from a sound server
+    // that happens to run on the machine.
     cmd.env_remove("RECH_MODEL")
         .env_remove("RECH_VAD_MODEL")
         .env_remove("RECH_DEVICE")
+        .env("PULSE_SERVER", "unix:/nonexistent/rech-test/native")
+        .env_remove("PULSE_RUNTIME_PATH")
+        .env_remove("XDG_RUNTIME_DIR")
         .env("RECH_OFFLINE", "1")
         .env("RECH_MODELS_DIR", no_models)
         .env("RUST_BACKTRACE", "0");
