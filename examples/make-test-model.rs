@@ -1,8 +1,10 @@
 //! Writes a whisper.cpp model with random weights for tests and benchmarks, because no real
 //! Whisper weights can be downloaded where `rech` is built and tested.
 //!
-//! Usage: `cargo run --release -p rech-asr --example make-test-model -- <micro|tiny|base|small> OUT.bin [--seed N] [--decoder random|eot|repeat]`
+//! Usage: `cargo run --release -p rech-asr --example make-test-model -- <micro|tiny|base|small> OUT.bin [--seed N] [--decoder random|eot|repeat] [--type f16|f32|q8_0|q5_1|q5_0|q4_1|q4_0]`
 //!
+//! `--type` sets the weight matrices' type (f16 by default); quantised types are written as
+//! whisper.cpp's own quantiser writes them, so that their speed can be measured here.
 //! `--decoder eot` pins the decoder to end each window at once and `--decoder repeat` to repeat
 //! one token up to whisper.cpp's limit, so that benchmarks of two engines do the same work.
 
@@ -13,7 +15,7 @@ use rech_asr::generate::{write_model_file_with_decoder, DecoderOutput, GenerateO
 use rech_asr::model_file::{inspect, Hparams};
 
 const USAGE: &str =
-    "usage: make-test-model <micro|tiny|base|small> OUT.bin [--seed N] [--decoder random|eot|repeat]";
+    "usage: make-test-model <micro|tiny|base|small> OUT.bin [--seed N] [--decoder random|eot|repeat] [--type f16|f32|q8_0|q5_1|q5_0|q4_1|q4_0]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,9 +56,26 @@ fn parse(args: &[String]) -> Result<Parsed<'_>, String> {
     let mut positional = Vec::new();
     let mut seed = 0u64;
     let mut decoder = DecoderOutput::Random;
+    let mut ftype = 1;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        if arg == "--decoder" {
+        if arg == "--type" {
+            // As whisper.cpp's quantiser stores them: the type plus 1000 × quantisation version 2.
+            ftype = match it.next().map(String::as_str) {
+                Some("f32") => 0,
+                Some("f16") => 1,
+                Some("q4_0") => 2002,
+                Some("q4_1") => 2003,
+                Some("q8_0") => 2007,
+                Some("q5_0") => 2008,
+                Some("q5_1") => 2009,
+                other => {
+                    return Err(format!(
+                        "--type takes f16, f32, q8_0, q5_1, q5_0, q4_1 or q4_0, not {other:?}"
+                    ))
+                }
+            };
+        } else if arg == "--decoder" {
             decoder = match it.next().map(String::as_str) {
                 Some("random") => DecoderOutput::Random,
                 Some("eot") => DecoderOutput::EndOfText,
@@ -85,12 +104,13 @@ fn parse(args: &[String]) -> Result<Parsed<'_>, String> {
     let [size, out] = positional[..] else {
         return Err(format!("expected 2 arguments, got {}", positional.len()));
     };
-    let hparams = match size {
+    let mut hparams = match size {
         "micro" => Hparams::micro(),
         "tiny" => Hparams::tiny(),
         "base" => Hparams::base(),
         "small" => Hparams::small(),
         other => return Err(format!("unknown model size {other:?}")),
     };
+    hparams.ftype = ftype;
     Ok((size, hparams, PathBuf::from(out), seed, decoder))
 }

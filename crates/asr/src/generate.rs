@@ -19,7 +19,9 @@ use crate::model_file::{expected_tensors, GgmlType, Hparams, TensorKind, TensorS
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GenerateOptions {
-    /// Dimensions; `ftype` must be 0 (f32 matrices) or 1 (f16 matrices).
+    /// Dimensions; `ftype` names the matrices' type: 0 f32, 1 f16, or a quantised type
+    /// whisper.cpp's own quantiser writes (2 q4_0, 3 q4_1, 7 q8_0, 8 q5_0, 9 q5_1), optionally
+    /// plus 1000 × the quantisation version, as that tool stores it.
     pub hparams: Hparams,
     /// Seed for the weights: the same seed and dimensions give byte-identical files.
     pub seed: u64,
@@ -61,7 +63,7 @@ const N_FFT_BINS: usize = 201;
 /// memory, so even `small` streams). Wrap a file in a `BufWriter`; [`write_model_file`] does.
 ///
 /// Fails with `InvalidInput` when the dimensions are ones whisper.cpp cannot load or the
-/// `ftype` is not 0 or 1.
+/// `ftype` is not one of those [`GenerateOptions::hparams`] lists.
 pub fn write_model<W: Write>(w: &mut W, opts: &GenerateOptions) -> io::Result<()> {
     write_model_with_decoder(w, opts, DecoderOutput::Random)
 }
@@ -75,13 +77,24 @@ pub fn write_model_with_decoder<W: Write>(
     let h = &opts.hparams;
     h.check()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let weight_type = match h.ftype {
-        0 => GgmlType::F32,
-        1 => GgmlType::F16,
-        other => {
+    let weight_type = match h.weight_type() {
+        Some(
+            ty @ (GgmlType::F32
+            | GgmlType::F16
+            | GgmlType::Q4_0
+            | GgmlType::Q4_1
+            | GgmlType::Q5_0
+            | GgmlType::Q5_1
+            | GgmlType::Q8_0),
+        ) => ty,
+        _ => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("the generator writes ftype 0 (f32) or 1 (f16), not {other}"),
+                format!(
+                    "the generator writes ftype 0 (f32), 1 (f16), 2 (q4_0), 3 (q4_1), 7 (q8_0), \
+                     8 (q5_0) or 9 (q5_1), not {}",
+                    h.ftype
+                ),
             ))
         }
     };
@@ -288,6 +301,9 @@ fn write_tensor_data<W: Write>(
     let mut rng = SplitMix64::new(seed ^ fnv1a(spec.name.as_bytes()));
     let n = spec.n_elements();
     let width = h.n_audio_state.max(1) as u64;
+    // Quantised types are written a block at a time: rows are whole blocks (the validator
+    // insists), so consecutive values fill each block as ggml's quantiser reads them.
+    let mut block = [0.0f32; QUANT_BLOCK];
     for i in 0..n {
         let v = match &init {
             Init::Sinusoids => sinusoid(i / width, i % width, width),
@@ -296,8 +312,15 @@ fn write_tensor_data<W: Write>(
             Init::Values(values) => values[i as usize % values.len()],
         };
         match ty {
+            GgmlType::F32 => buf.extend_from_slice(&v.to_le_bytes()),
             GgmlType::F16 => buf.extend_from_slice(&f32_to_f16(v).to_le_bytes()),
-            _ => buf.extend_from_slice(&v.to_le_bytes()),
+            _ => {
+                let at = (i % QUANT_BLOCK as u64) as usize;
+                block[at] = v;
+                if at == QUANT_BLOCK - 1 {
+                    quantize_block(ty, &block, buf);
+                }
+            }
         }
         if buf.len() >= CHUNK_BYTES {
             w.write_all(buf)?;
@@ -307,6 +330,78 @@ fn write_tensor_data<W: Write>(
     w.write_all(buf)?;
     buf.clear();
     Ok(())
+}
+
+/// Values per block of every quantised type the generator writes.
+const QUANT_BLOCK: usize = 32;
+
+/// Appends one block of 32 values in ggml's layout for `ty` (ggml-common.h), rounded the way
+/// ggml's reference quantisers round (`quantize_row_*_ref`), so a generated quantised model
+/// holds what quantising the same f32 weights with whisper.cpp's tool would.
+fn quantize_block(ty: GgmlType, x: &[f32; QUANT_BLOCK], out: &mut Vec<u8>) {
+    // Scale and offset of the "_1" types: the range [min, max] in 2^bits − 1 steps.
+    let min_max = || {
+        x.iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    // The "_0" types scale by the value of largest magnitude, sign included, so that it lands
+    // exactly on the most negative level.
+    let signed_max = || {
+        x.iter()
+            .fold(0.0f32, |m, &v| if v.abs() > m.abs() { v } else { m })
+    };
+    let inverse = |d: f32| if d != 0.0 { 1.0 / d } else { 0.0 };
+    match ty {
+        GgmlType::Q8_0 => {
+            let amax = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+            let d = amax / 127.0;
+            let id = inverse(d);
+            out.extend_from_slice(&f32_to_f16(d).to_le_bytes());
+            out.extend(x.iter().map(|&v| (v * id).round() as i8 as u8));
+        }
+        GgmlType::Q4_0 | GgmlType::Q5_0 => {
+            let levels = if ty == GgmlType::Q4_0 { 16.0 } else { 32.0 };
+            let d = signed_max() / -(levels / 2.0);
+            let id = inverse(d);
+            let q: Vec<u8> = x
+                .iter()
+                .map(|&v| ((v * id + levels / 2.0 + 0.5) as i8).clamp(0, levels as i8 - 1) as u8)
+                .collect();
+            out.extend_from_slice(&f32_to_f16(d).to_le_bytes());
+            push_nibbles(ty == GgmlType::Q5_0, &q, out);
+        }
+        GgmlType::Q4_1 | GgmlType::Q5_1 => {
+            let levels = if ty == GgmlType::Q4_1 { 16.0 } else { 32.0 };
+            let (lo, hi) = min_max();
+            let d = (hi - lo) / (levels - 1.0);
+            let id = inverse(d);
+            let q: Vec<u8> = x
+                .iter()
+                .map(|&v| (((v - lo) * id + 0.5) as i8).clamp(0, levels as i8 - 1) as u8)
+                .collect();
+            out.extend_from_slice(&f32_to_f16(d).to_le_bytes());
+            out.extend_from_slice(&f32_to_f16(lo).to_le_bytes());
+            push_nibbles(ty == GgmlType::Q5_1, &q, out);
+        }
+        // write_model_with_decoder only lets the types above through.
+        _ => unreachable!("not a quantised type the generator writes: {ty}"),
+    }
+}
+
+/// The packed part of a 4- or 5-bit block: for 5 bits first a 32-bit little-endian word of the
+/// fifth bits (value j's at bit j), then value j's and value j+16's low four bits share byte j.
+fn push_nibbles(fifth_bit: bool, q: &[u8], out: &mut Vec<u8>) {
+    if fifth_bit {
+        let high = q
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (j, &v)| acc | (u32::from(v >> 4 & 1) << j));
+        out.extend_from_slice(&high.to_le_bytes());
+    }
+    let half = q.len() / 2;
+    out.extend((0..half).map(|j| (q[j] & 0x0f) | (q[j + half] & 0x0f) << 4));
 }
 
 /// Whisper's `sinusoids(length, channels)`: sines in the first half of the channels, cosines
@@ -735,6 +830,127 @@ mod tests {
         assert!(info.weights_bytes > micro(3).len() as u64);
     }
 
+    /// Reads back a block the way ggml's `dequantize_row_*` does.
+    fn dequantize_block(ty: GgmlType, b: &[u8]) -> Vec<f32> {
+        let f16 = |at: usize| f16_to_f32(u16::from_le_bytes([b[at], b[at + 1]]));
+        let nibbles = |from: usize| -> Vec<u32> {
+            let low = (0..16).map(|j| u32::from(b[from + j] & 0x0f));
+            let high = (0..16).map(|j| u32::from(b[from + j] >> 4));
+            low.chain(high).collect()
+        };
+        let fifth = |at: usize| {
+            let bits = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+            move |j: usize| (bits >> j & 1) << 4
+        };
+        match ty {
+            GgmlType::Q8_0 => (0..32)
+                .map(|j| f16(0) * f32::from(b[2 + j] as i8))
+                .collect(),
+            GgmlType::Q4_0 => nibbles(2)
+                .into_iter()
+                .map(|q| f16(0) * (q as f32 - 8.0))
+                .collect(),
+            GgmlType::Q4_1 => nibbles(4)
+                .into_iter()
+                .map(|q| f16(0) * q as f32 + f16(2))
+                .collect(),
+            GgmlType::Q5_0 => {
+                let hi = fifth(2);
+                nibbles(6)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, q)| f16(0) * ((q | hi(j)) as f32 - 16.0))
+                    .collect()
+            }
+            GgmlType::Q5_1 => {
+                let hi = fifth(4);
+                nibbles(8)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, q)| f16(0) * (q | hi(j)) as f32 + f16(2))
+                    .collect()
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    fn f16_to_f32(h: u16) -> f32 {
+        let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+        let exp = i32::from(h >> 10 & 0x1f);
+        let frac = f32::from(h & 0x3ff);
+        sign * match exp {
+            0 => frac * 2f32.powi(-24),
+            _ => (1.0 + frac / 1024.0) * 2f32.powi(exp - 15),
+        }
+    }
+
+    #[test]
+    fn quantised_blocks_read_back_within_half_a_step() {
+        let mut rng = SplitMix64::new(9);
+        for ty in [
+            GgmlType::Q8_0,
+            GgmlType::Q4_0,
+            GgmlType::Q4_1,
+            GgmlType::Q5_0,
+            GgmlType::Q5_1,
+        ] {
+            for scale in [1e-3f32, 0.05, 3.0] {
+                let mut x = [0.0f32; QUANT_BLOCK];
+                x.iter_mut().for_each(|v| *v = rng.normal() * scale);
+                let mut out = Vec::new();
+                quantize_block(ty, &x, &mut out);
+                assert_eq!(out.len() as u64, ty.block_bytes(), "{ty}");
+                let back = dequantize_block(ty, &out);
+                let (lo, hi) = x
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+                let levels = match ty {
+                    GgmlType::Q8_0 => 254.0,
+                    GgmlType::Q4_0 | GgmlType::Q4_1 => 15.0,
+                    _ => 31.0,
+                };
+                // Half a quantisation step, plus f16 rounding of the scale and minimum.
+                let step = (hi - lo).max(2.0 * lo.abs().max(hi.abs())) / levels;
+                for (a, b) in x.iter().zip(&back) {
+                    assert!(
+                        (a - b).abs() <= 0.5 * step + 2e-3 * scale,
+                        "{ty}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+        // An all-zero block (a zero scale) reads back as zeros, never NaN.
+        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_1] {
+            let mut out = Vec::new();
+            quantize_block(ty, &[0.0; QUANT_BLOCK], &mut out);
+            assert!(dequantize_block(ty, &out).iter().all(|&v| v == 0.0), "{ty}");
+        }
+    }
+
+    #[test]
+    fn quantised_models_inspect_clean() {
+        for (ftype, ty) in [
+            (2007, GgmlType::Q8_0),
+            (2009, GgmlType::Q5_1),
+            (2, GgmlType::Q4_0),
+        ] {
+            let mut h = Hparams::micro();
+            h.ftype = ftype;
+            let mut out = Vec::new();
+            write_model(
+                &mut out,
+                &GenerateOptions {
+                    hparams: h,
+                    seed: 5,
+                },
+            )
+            .unwrap();
+            let info = inspect_reader(Cursor::new(&out), out.len() as u64).expect("valid model");
+            assert_eq!(info.hparams.weight_type(), Some(ty));
+            assert!(out.len() < micro(5).len(), "{ty} is smaller than f16");
+        }
+    }
+
     #[test]
     fn same_seed_same_bytes() {
         let a = micro(42);
@@ -745,7 +961,7 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_write() {
         let mut h = Hparams::micro();
-        h.ftype = 2;
+        h.ftype = 12; // q4_K: whisper.cpp loads it, the generator does not write it
         let e = write_model(
             &mut io::sink(),
             &GenerateOptions {
@@ -829,40 +1045,61 @@ mod tests {
     }
 
     #[test]
-    fn whisper_cpp_runs_a_micro_model() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("micro.bin");
-        write_model_file(
-            &path,
-            &GenerateOptions {
-                hparams: Hparams::micro(),
-                seed: 1,
-            },
-        )
-        .unwrap();
-        crate::model_file::inspect(&path).expect("valid model");
+    fn whisper_cpp_runs_generated_models_of_every_type() {
         // Without a log backend this routes whisper.cpp's chatter to nowhere.
         whisper_rs::install_logging_hooks();
-
-        let ctx = whisper_rs::WhisperContext::new_with_params(
-            &path,
-            whisper_rs::WhisperContextParameters::default(),
-        )
-        .expect("whisper.cpp loads the generated model");
-        let mut state = ctx.create_state().expect("state");
-        let mut params =
-            whisper_rs::FullParams::new(whisper_rs::SamplingStrategy::Greedy { best_of: 1 });
-        params.set_language(Some("ru"));
-        params.set_n_threads(2);
-        params.set_print_progress(false);
-        params.set_print_realtime(false);
-        params.set_print_special(false);
-        params.set_print_timestamps(false);
+        let dir = tempfile::tempdir().unwrap();
         let audio: Vec<f32> = (0..32_000)
             .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16_000.0).sin())
             .collect();
-        state
-            .full(params, &audio)
-            .expect("whisper.cpp runs the model");
+        let mut texts = Vec::new();
+        // f16, then q8_0, q5_1 and q4_0 as whisper.cpp's quantiser stores them.
+        for ftype in [1, 2007, 2009, 2002] {
+            let mut hparams = Hparams::micro();
+            hparams.ftype = ftype;
+            let path = dir.path().join(format!("micro-{ftype}.bin"));
+            write_model_file_with_decoder(
+                &path,
+                &GenerateOptions { hparams, seed: 1 },
+                DecoderOutput::Repeat,
+            )
+            .unwrap();
+            crate::model_file::inspect(&path).expect("valid model");
+            let ctx = whisper_rs::WhisperContext::new_with_params(
+                &path,
+                whisper_rs::WhisperContextParameters::default(),
+            )
+            .expect("whisper.cpp loads the generated model");
+            let mut state = ctx.create_state().expect("state");
+            let mut params =
+                whisper_rs::FullParams::new(whisper_rs::SamplingStrategy::Greedy { best_of: 1 });
+            params.set_language(Some("ru"));
+            params.set_n_threads(2);
+            // No sampling at higher temperatures (the repetition would trigger it), and a few
+            // tokens are enough to compare.
+            params.set_temperature_inc(0.0);
+            params.set_max_tokens(12);
+            params.set_print_progress(false);
+            params.set_print_realtime(false);
+            params.set_print_special(false);
+            params.set_print_timestamps(false);
+            state
+                .full(params, &audio)
+                .expect("whisper.cpp runs the model");
+            let text: Vec<u8> = state
+                .as_iter()
+                .flat_map(|s| s.to_bytes().unwrap_or_default().to_vec())
+                .collect();
+            texts.push((ftype, text));
+        }
+        // The pinned decoder makes the same tokens win whatever the weights' precision.
+        assert!(!texts[0].1.is_empty());
+        for (ftype, text) in &texts[1..] {
+            assert_eq!(
+                String::from_utf8_lossy(text),
+                String::from_utf8_lossy(&texts[0].1),
+                "ftype {ftype} decodes like f16"
+            );
+        }
     }
 }
