@@ -52,17 +52,18 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let transcribe = started.elapsed().as_secs_f64() - loaded;
-    let mut chars = 0;
+    let (mut chars, mut tokens) = (0, 0);
     let n = state.full_n_segments();
     for i in 0..n {
         if let Some(segment) = state.get_segment(i) {
             chars += segment
                 .to_str_lossy()
                 .map_or(0, |t| t.trim().chars().count());
+            tokens += segment.n_tokens();
         }
     }
     println!(
-        "{{\"load\": {loaded:.3}, \"transcribe\": {transcribe:.3}, \"segments\": {n}, \"chars\": {chars}}}"
+        "{{\"load\": {loaded:.3}, \"transcribe\": {transcribe:.3}, \"segments\": {n}, \"chars\": {chars}, \"tokens\": {tokens}}}"
     );
     ExitCode::SUCCESS
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use whisper_rs::{WhisperContext, WhisperContextParameters};
 
 use crate::error::{describe_io, Error};
-use crate::model_file::{self, Hparams, ModelFileError, ModelFileInfo};
+use crate::model_file::{self, GgmlType, Hparams, ModelFileError, ModelFileInfo};
 
 /// A Whisper model in memory, shareable between threads (each transcriber has its own state).
 #[derive(Clone)]
@@ -110,7 +110,7 @@ pub fn validate(path: &Path) -> Result<ModelFileInfo, Error> {
             detail: "is a directory, not a model file".to_owned(),
         });
     }
-    model_file::inspect(path).map_err(|source| match source {
+    let info = model_file::inspect(path).map_err(|source| match source {
         ModelFileError::Io(e) => Error::ModelUnreadable {
             path: shown.clone(),
             detail: describe_io(&e),
@@ -119,7 +119,17 @@ pub fn validate(path: &Path) -> Result<ModelFileInfo, Error> {
             path: shown.clone(),
             source,
         },
-    })
+    })?;
+    // whisper.cpp 1.8.3 loads such a file, then asserts in ggml's im2col on the first encode
+    // (it keeps f32 convolution kernels for an f32 model but asks im2col for f16 output),
+    // taking the whole process down.
+    if info.hparams.weight_type() == Some(GgmlType::F32) {
+        return Err(Error::InvalidModel {
+            path: shown,
+            source: ModelFileError::F32Weights,
+        });
+    }
+    Ok(info)
 }
 
 /// Routes whisper.cpp's and ggml's log lines into the `log` crate (target `whisper_rs`), so they

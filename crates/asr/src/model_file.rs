@@ -90,6 +90,13 @@ pub enum ModelFileError {
     /// The file has zero bytes (typically an interrupted download).
     #[error("the model file is empty")]
     Empty,
+    /// A well-formed file that the linked whisper.cpp cannot run.
+    #[error(
+        "its weights are f32, and the whisper.cpp built into rech aborts on f32 convolution \
+         kernels in the encoder: convert it to f16 or a quantised type (whisper.cpp's \
+         convert scripts write f16 by default)"
+    )]
+    F32Weights,
     /// The file does not start with the ggml magic number.
     #[error("not a whisper.cpp ggml model (magic 0x{found:08x}, expected 0x67676d6c)")]
     BadMagic {

@@ -518,7 +518,13 @@ fn damaged_whisper_models() {
     let mut enormous = good.clone();
     enormous[at + 12..at + 16].copy_from_slice(&i32::MAX.to_le_bytes());
     enormous[at + 16..at + 20].copy_from_slice(&i32::MAX.to_le_bytes());
+    // Well formed, but whisper.cpp aborts on its f32 convolution kernels at the first encode.
+    let f32_weights = d.join("f32.bin");
+    let mut hparams = Hparams::micro();
+    hparams.ftype = 0;
+    write_model_file(&f32_weights, &GenerateOptions { hparams, seed: 1 }).unwrap();
     let cases: Vec<(PathBuf, &str)> = vec![
+        (f32_weights, "its weights are f32"),
         (
             write_file(d, "silero.bin", &vad_bytes()),
             "it is a Silero VAD model, not a Whisper model",

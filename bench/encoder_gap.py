@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""rech's encoder against faster-whisper's, and the CPU options that decide rech's defaults.
+
+One run, everything interleaved round by round so that the machine's noise falls on every row
+alike; figures are medians.
+
+1. Encoder time per 30 s window (the first 30 s of the joined recordings, zero-padded), base
+   dimensions: whisper.cpp as rech links it (examples/encoder-speed) with f16, q8_0, q5_1
+   and q4_0 weights, flash attention on and off, 1 and 2 threads; faster-whisper (PyPI) with
+   ../shared/models/ct2-base-random-int8 as int8 and as float32, 1 and 2 threads.
+2. End to end on the ~105 s of joined recordings (greedy, no temperature fallback, no VAD):
+   `rech transcribe`, the same whisper.cpp through a minimal direct whisper-rs call (which
+   reports its token count), and faster-whisper. Random weights make each engine emit a
+   different number of tokens, so the decoder is compared per token: (wall - windows x
+   encoder per window) / tokens, with the window count from the audio's length (random
+   weights emit no timestamps, so both engines step 30 s at a time).
+3. Voice-activity detection over the same audio: whisper.cpp's Silero (as rech used to call
+   it) against rech's own Silero forward pass (examples/vad-speed, when built), and
+   faster-whisper's ONNX Silero.
+
+Usage: python3 bench/encoder_gap.py [--rounds 5] [--skip-e2e] [--skip-vad]
+Needs: cargo build --release -p rech-cli -p rech-asr --bins --examples; pip install
+faster-whisper; ../shared (or RECH_SHARED_DIR).
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("RECH_SHARED_DIR", ROOT.parent / "shared"))
+REL = ROOT / "target/release"
+RECH = REL / "rech"
+MAKE_MODEL = REL / "examples/make-test-model"
+ENCODER = REL / "examples/encoder-speed"
+DIRECT = REL / "examples/whisper-rs-direct"
+VAD_SPEED = REL / "examples/vad-speed"
+CT2 = SHARED / "models/ct2-base-random-int8"
+SILERO = SHARED / "models/ggml-silero-v6.2.0.bin"
+
+FW_RUNNER = r"""
+import json, sys, time
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.audio import decode_audio, pad_or_trim
+mode, model_path, wav, compute_type, threads, rounds = sys.argv[1:7]
+threads, rounds = int(threads), int(rounds)
+audio = decode_audio(wav)
+if mode == "vad":
+    from faster_whisper.vad import get_speech_timestamps, VadOptions
+    get_speech_timestamps(audio[:16000], VadOptions())
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        spans = get_speech_timestamps(audio, VadOptions())
+        times.append(time.perf_counter() - t)
+    print(json.dumps({"vad_s": times, "spans": len(spans)}))
+    sys.exit()
+m = WhisperModel(model_path, device="cpu", compute_type=compute_type, cpu_threads=threads)
+if mode == "encode":
+    features = pad_or_trim(m.feature_extractor(audio[:480000]))
+    m.encode(features)
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        m.encode(features)
+        times.append((time.perf_counter() - t) * 1000)
+    print(json.dumps({"encode_ms": times}))
+else:
+    t = time.perf_counter()
+    segments, _ = m.transcribe(audio, language="ru", beam_size=1, best_of=1, temperature=0.0,
+                               vad_filter=False)
+    segments = list(segments)
+    wall = time.perf_counter() - t
+    print(json.dumps({"transcribe": wall, "tokens": sum(len(s.tokens) for s in segments)}))
+"""
+
+
+def joined_speech(out: Path) -> float:
+    """The ru_00* recordings joined in order with 1.5 s pauses (as bench/vs_whispercpp.py)."""
+    files = sorted((SHARED / "audio/ru/human").glob("ru_00*.wav"))
+    if not files:
+        sys.exit(f"no recordings in {SHARED}/audio/ru/human (set RECH_SHARED_DIR)")
+    frames = bytearray()
+    for i, f in enumerate(files):
+        with wave.open(str(f)) as w:
+            assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2
+            if i:
+                frames += bytes(2 * 24000)
+            frames += w.readframes(w.getnframes())
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(bytes(frames))
+    return len(frames) / 2 / 16000
+
+
+def model(kind, decoder):
+    cache = ROOT / "target/bench-models"
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"base-{decoder}-{kind}.bin"
+    if not path.exists():
+        subprocess.run([str(MAKE_MODEL), "base", str(path), "--decoder", decoder, "--type", kind],
+                       check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def run_json(cmd):
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(map(str, cmd[:3]))} failed: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def fw(mode, audio, compute_type="int8", threads=2, rounds=1):
+    return run_json([sys.executable, "-c", FW_RUNNER, mode, str(CT2), str(audio), compute_type,
+                     str(threads), str(rounds)])
+
+
+def encoder_rows(audio, rounds):
+    rows = []
+    # f32 is not measured: the whisper.cpp rech links aborts on f32 convolution kernels.
+    for kind in ("f16", "q8_0", "q5_1", "q4_0"):
+        rows.append((f"whisper.cpp {kind}, flash attention, 2 threads", "rech", kind, 2, True))
+    rows.append(("whisper.cpp f16, no flash attention, 2 threads", "rech", "f16", 2, False))
+    rows.append(("whisper.cpp q8_0, no flash attention, 2 threads", "rech", "q8_0", 2, False))
+    rows.append(("whisper.cpp f16, flash attention, 1 thread", "rech", "f16", 1, True))
+    rows.append(("whisper.cpp q8_0, flash attention, 1 thread", "rech", "q8_0", 1, True))
+    rows.append(("faster-whisper int8, 2 threads", "fw", "int8", 2, None))
+    rows.append(("faster-whisper float32, 2 threads", "fw", "float32", 2, None))
+    rows.append(("faster-whisper int8, 1 thread", "fw", "int8", 1, None))
+    times = {r[0]: [] for r in rows}
+    for r in range(rounds):
+        order = rows[r % len(rows):] + rows[:r % len(rows)]
+        for name, engine, kind, threads, flash in order:
+            if engine == "rech":
+                cmd = [str(ENCODER), str(model(kind, "eot")), str(audio), "--threads",
+                       str(threads), "--rounds", "2"] + ([] if flash else ["--no-flash"])
+                times[name] += run_json(cmd)["encode_ms"]
+            else:
+                times[name] += fw("encode", audio, kind, threads, 2)["encode_ms"]
+        print(f"encoder round {r + 1}/{rounds} done", file=sys.stderr)
+    reference = statistics.median(times["faster-whisper int8, 2 threads"])
+    print("| encoder, one 30 s window, base dimensions | median | × faster-whisper int8 (2 threads) |")
+    print("| --- | --- | --- |")
+    for name, *_ in rows:
+        m = statistics.median(times[name])
+        print(f"| {name} | {m / 1000:.2f} s | {m / reference:.2f} |")
+    print()
+    return {name: statistics.median(v) / 1000 for name, v in times.items()}
+
+
+def e2e_rows(audio, seconds, rounds, encoder):
+    windows = math.ceil(seconds / 30)
+    rows = [
+        ("rech transcribe, f16", "rech", "f16"),
+        ("rech transcribe, q8_0", "rech", "q8_0"),
+        ("whisper.cpp direct, f16", "direct", "f16"),
+        ("whisper.cpp direct, q8_0", "direct", "q8_0"),
+        ("faster-whisper int8", "fw", "int8"),
+    ]
+    walls = {r[0]: [] for r in rows}
+    tokens = {r[0]: [] for r in rows}
+    for r in range(rounds):
+        order = rows[r % len(rows):] + rows[:r % len(rows)]
+        for name, engine, kind in order:
+            if engine == "rech":
+                t = time.perf_counter()
+                subprocess.run([str(RECH), "transcribe", "-q", "--no-vad", "-m",
+                                str(model(kind, "random")), "-t", "2", "--no-fallback",
+                                "-l", "ru", "-o", "-", "-f", "txt", str(audio)],
+                               check=True, stdout=subprocess.DEVNULL,
+                               env=dict(os.environ, RECH_OFFLINE="1"))
+                walls[name].append(time.perf_counter() - t)
+            elif engine == "direct":
+                out = run_json([str(DIRECT), str(model(kind, "random")), str(audio), "2"])
+                walls[name].append(out["transcribe"])
+                tokens[name].append(out["tokens"])
+            else:
+                out = fw("full", audio, kind, 2)
+                walls[name].append(out["transcribe"])
+                tokens[name].append(out["tokens"])
+        print(f"end-to-end round {r + 1}/{rounds} done", file=sys.stderr)
+    enc = {
+        "f16": encoder["whisper.cpp f16, flash attention, 2 threads"],
+        "q8_0": encoder["whisper.cpp q8_0, flash attention, 2 threads"],
+        "int8": encoder["faster-whisper int8, 2 threads"],
+    }
+    print(f"| end to end, {seconds:.1f} s, greedy, no fallback, 2 threads | median wall | RTF | "
+          f"tokens | rest per token (wall - {windows} × encoder) |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, engine, kind in rows:
+        wall = statistics.median(walls[name])
+        if tokens[name]:
+            n = statistics.median(tokens[name])
+            per = (wall - windows * enc[kind]) / max(n, 1) * 1000
+            tok, per_s = f"{n:.0f}", f"{per:.1f} ms"
+        else:
+            tok, per_s = "(not reported)", "—"
+        print(f"| {name} | {wall:.1f} s | {wall / seconds:.3f} | {tok} | {per_s} |")
+    print()
+
+
+def vad_rows(audio, rounds):
+    rows = []
+    if VAD_SPEED.exists():
+        rows.append(("rech (whisper.cpp Silero and rech's own)", "rech"))
+    rows.append(("faster-whisper ONNX Silero", "fw"))
+    results = {}
+    for r in range(rounds):
+        for name, engine in rows:
+            if engine == "rech":
+                out = run_json([str(VAD_SPEED), str(SILERO), str(audio), "--rounds", "1"])
+                for k, v in out.items():
+                    if k.endswith("_s"):
+                        results.setdefault(k, []).extend(v if isinstance(v, list) else [v])
+            else:
+                results.setdefault("faster-whisper ONNX Silero_s", []).extend(
+                    fw("vad", audio, rounds=1)["vad_s"])
+        print(f"VAD round {r + 1}/{rounds} done", file=sys.stderr)
+    print("| voice-activity detection over the same audio, 1 thread | median |")
+    print("| --- | --- |")
+    for k, v in results.items():
+        print(f"| {k[:-2]} | {statistics.median(v):.3f} s |")
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--skip-e2e", action="store_true")
+    ap.add_argument("--skip-vad", action="store_true")
+    args = ap.parse_args()
+    for p in (RECH, MAKE_MODEL, ENCODER, DIRECT, CT2, SILERO):
+        if not p.exists():
+            sys.exit(f"missing {p} (see the usage line)")
+    print(f"load before: {open('/proc/loadavg').read().strip()}", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = Path(tmp) / "joined.wav"
+        seconds = joined_speech(audio)
+        encoder = encoder_rows(audio, args.rounds)
+        if not args.skip_e2e:
+            e2e_rows(audio, seconds, max(1, args.rounds // 2), encoder)
+        if not args.skip_vad:
+            vad_rows(audio, args.rounds)
+    print(f"load after: {open('/proc/loadavg').read().strip()}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
