@@ -4,13 +4,15 @@
 - decode + resample throughput (times real time) for 44.1 kHz stereo WAV, FLAC and MP3;
 - transcription wall time, real-time factor and peak RSS, VAD off and on, for 2 minutes and for
   1 hour of Russian speech (the ../shared ru_00* recordings joined with 1.5 s pauses, repeated);
-- batch throughput of 20 short files with --jobs 1 and --jobs 2.
+- batch throughput of 20 short files with --jobs 1 and --jobs 2, with and without
+  --fit-window (the encoder runs over the audio a short file holds, not a whole 30 s window).
 
 Models are generated with random weights and real dimensions; the decoder is pinned (see
 examples/make-test-model.rs) so that every run does the same work. Variants compared in one
 table run alternately; figures are medians.
 
 Usage: python3 bench/suite.py [--runs 3] [--size base] [--long-size tiny] [--skip-long]
+                              [--parts decode,transcribe,batch,long]
 Needs: cargo build --release -p rech-cli -p rech-audio -p rech-asr --bins --examples; sox,
 lame and /usr/bin/time; ../shared (or RECH_SHARED_DIR).
 """
@@ -128,23 +130,31 @@ def batch_table(work, model_path, runs):
         shutil.copy(f, batch / f"{f.parent.name}-{f.name}")
     seconds = sum(wave.open(str(f)).getnframes() / wave.open(str(f)).getframerate()
                   for f in files)
-    results = {1: [], 2: []}
-    for _ in range(runs):
-        for jobs in results:
-            out = work / f"out-{jobs}"
+    variants = {
+        "1 job": ["-j", "1"],
+        "2 jobs": ["-j", "2"],
+        "1 job, --fit-window": ["-j", "1", "--fit-window"],
+        "2 jobs, --fit-window": ["-j", "2", "--fit-window"],
+    }
+    results = {k: [] for k in variants}
+    for r in range(runs):
+        order = list(variants.items())
+        order = order[r % len(order):] + order[:r % len(order)]
+        for name, extra in order:
+            out = work / "out"
             shutil.rmtree(out, ignore_errors=True)
             wall, rss, _ = timed([str(RECH), "transcribe", "-q", "-m", str(model_path),
-                                  "--no-vad", "--no-fallback", "-j", str(jobs),
+                                  "--no-vad", "--no-fallback", *extra,
                                   "--output-dir", str(out), str(batch)])
-            results[jobs].append((wall, rss))
+            results[name].append((wall, rss))
     print(f"\n### Batch: {len(files)} short files ({seconds:.0f} s of audio)\n")
     print(f"Model {model_path.name}, {runs} runs, alternating, medians.\n")
-    print("| jobs | wall time (s) | files per minute | peak RSS (MB) |")
-    print("| ---: | ---: | ---: | ---: |")
-    for jobs, rs in results.items():
+    print("| variant | wall time (s) | files per minute | peak RSS (MB) |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, rs in results.items():
         wall = statistics.median(r[0] for r in rs)
         rss = statistics.median(r[1] for r in rs)
-        print(f"| {jobs} | {wall:.2f} | {len(files) * 60 / wall:.1f} | {rss:.0f} |")
+        print(f"| {name} | {wall:.2f} | {len(files) * 60 / wall:.1f} | {rss:.0f} |")
 
 
 def main():
@@ -155,7 +165,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--decoder", default="repeat")
     ap.add_argument("--skip-long", action="store_true")
+    ap.add_argument("--parts", default="decode,transcribe,batch,long",
+                    help="comma-separated subset of decode, transcribe, batch, long")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    if args.skip_long:
+        parts.discard("long")
     for exe in (RECH, MAKE_MODEL, DECODE):
         if not exe.exists():
             sys.exit(f"{exe} missing: cargo build --release -p rech-cli -p rech-audio "
@@ -163,15 +178,18 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="rech-suite-"))
     try:
         frames = speech_frames()
-        decode_table(work, frames, args.runs)
-        two = work / "speech-2min.wav"
-        write_wav(two, frames, 120)
+        if "decode" in parts:
+            decode_table(work, frames, args.runs)
         m = model(work, args.size, args.decoder)
-        transcribe_table(f"Transcription, 2 minutes of speech, {args.size} dimensions, "
-                         f"decoder pinned to `{args.decoder}`", two, 120, m, args.runs,
-                         args.threads)
-        batch_table(work, m, args.runs)
-        if not args.skip_long:
+        if "transcribe" in parts:
+            two = work / "speech-2min.wav"
+            write_wav(two, frames, 120)
+            transcribe_table(f"Transcription, 2 minutes of speech, {args.size} dimensions, "
+                             f"decoder pinned to `{args.decoder}`", two, 120, m, args.runs,
+                             args.threads)
+        if "batch" in parts:
+            batch_table(work, m, args.runs)
+        if "long" in parts:
             hour = work / "speech-1h.wav"
             write_wav(hour, frames, 3600)
             lm = model(work, args.long_size, "eot")

@@ -2,7 +2,8 @@
 //! rech links), with the options `bench/vs_whispercpp.py` gives every engine. Anything rech
 //! adds on top — validation, decoding, windows, text assembly — shows as the difference.
 //!
-//! Usage: `whisper-rs-direct MODEL AUDIO.wav THREADS` (16 kHz mono 16-bit WAV); prints JSON.
+//! Usage: `whisper-rs-direct MODEL AUDIO.wav THREADS [--no-flash]` (16 kHz mono 16-bit WAV);
+//! prints JSON.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -11,8 +12,12 @@ use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextPar
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [model, audio, threads] = &args[..] else {
-        eprintln!("usage: whisper-rs-direct MODEL AUDIO.wav THREADS");
+    let (flash, args) = match &args[..] {
+        [rest @ .., last] if last == "--no-flash" => (false, rest),
+        all => (true, all),
+    };
+    let [model, audio, threads] = args else {
+        eprintln!("usage: whisper-rs-direct MODEL AUDIO.wav THREADS [--no-flash]");
         return ExitCode::from(2);
     };
     let Ok(threads) = threads.parse::<i32>() else {
@@ -28,7 +33,7 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let mut params = WhisperContextParameters::default();
-    params.flash_attn(true);
+    params.flash_attn(flash);
     let Ok(ctx) = WhisperContext::new_with_params(model, params) else {
         eprintln!("whisper-rs-direct: cannot load {model}");
         return ExitCode::FAILURE;

@@ -30,15 +30,16 @@ impl std::fmt::Debug for Model {
 /// How whisper.cpp runs a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelOptions {
-    /// Flash attention: faster attention with the same results (whisper.cpp's own default;
-    /// whisper-rs turns it off unless asked).
+    /// Flash attention. Off by default: on CPU, whisper.cpp 1.8.3's flash-attention kernel made
+    /// the encoder 1.7–4× slower than its matrix-product attention on the machines rech is
+    /// measured on (BENCHMARKS.md, `bench/encoder_gap.py`); it pays off on GPUs.
     pub flash_attention: bool,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
         Self {
-            flash_attention: true,
+            flash_attention: false,
         }
     }
 }

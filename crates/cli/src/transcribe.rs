@@ -12,8 +12,8 @@ use std::time::Instant;
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use rech_asr::{
-    Decoding, Model, TranscribeOptions, Transcriber, Transcript, VadOptions, VoiceDetector,
-    WindowOptions, WindowedTranscription,
+    Decoding, EncoderWindow, Model, TranscribeOptions, Transcriber, Transcript, VadOptions,
+    VoiceDetector, WindowOptions, WindowedTranscription,
 };
 
 use crate::batch::{expand_inputs, Shard};
@@ -128,6 +128,12 @@ pub struct TranscribeArgs {
     /// Do not retry at higher temperatures when decoding fails (faster, may loop).
     #[arg(long)]
     no_fallback: bool,
+
+    /// Encode only as much of Whisper's 30 s window as a short input fills (after VAD, the
+    /// speech it kept): a 5 s file costs a sixth of the encoder work. Whisper was trained on
+    /// full windows, so real models can lose some accuracy; longer inputs are not affected.
+    #[arg(long)]
+    fit_window: bool,
 
     /// Keep segments that are only known Whisper hallucinations («Продолжение следует...»).
     #[arg(long)]
@@ -561,6 +567,11 @@ fn options_from(args: &TranscribeArgs) -> Result<TranscribeOptions> {
         word_timestamps: args.word_timestamps,
         max_segment_chars: args.max_len,
         filter_hallucinations: !args.keep_hallucinations,
+        encoder_window: if args.fit_window {
+            EncoderWindow::Fitted
+        } else {
+            EncoderWindow::Full
+        },
     })
 }
 
