@@ -28,20 +28,12 @@ impl std::fmt::Debug for Model {
 }
 
 /// How whisper.cpp runs a model.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ModelOptions {
     /// Flash attention. Off by default: on CPU, whisper.cpp 1.8.3's flash-attention kernel made
     /// the encoder 1.7–4× slower than its matrix-product attention on the machines rech is
     /// measured on (BENCHMARKS.md, `bench/encoder_gap.py`); it pays off on GPUs.
     pub flash_attention: bool,
-}
-
-impl Default for ModelOptions {
-    fn default() -> Self {
-        Self {
-            flash_attention: false,
-        }
-    }
 }
 
 impl Model {
