@@ -2,11 +2,13 @@
 //! graph (through whisper-rs, one thread) and rech's own forward pass (`VoiceDetector`), and
 //! checks that they agree. rech's VAD must stay at least 5x cheaper than whisper.cpp's.
 //!
-//! Usage: `vad-speed [--rounds N] [--model PATH] [--whisper-threads N] [--rech-only] [FILE.wav ...]`
+//! Usage: `vad-speed [--rounds N] [--model PATH] [--whisper-threads N] [--call-frames N]
+//! [--rech-only] [FILE.wav ...]`
 //!
 //! `--whisper-threads` (default 1) gives whisper.cpp more threads, as whisper-cli's default of 4
-//! does; rech's pass always runs on the calling thread. `--rech-only` times rech alone (for
-//! profiling).
+//! does; rech's pass always runs on the calling thread. `--call-frames N` hands the audio over in
+//! calls of N frames of 32 ms, each starting afresh, as live dictation does (32 frames a call);
+//! by default the whole audio is one call. `--rech-only` times rech alone (for profiling).
 //!
 //! Without files it joins the real Russian recordings of `$RECH_SHARED_DIR/audio/ru/human`
 //! (default `../shared`, about 100 s). The model defaults to
@@ -52,6 +54,7 @@ fn run() -> Result<(), String> {
     let mut files = Vec::new();
     let mut rech_only = false;
     let mut whisper_threads = 1;
+    let mut call_frames = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -63,6 +66,14 @@ fn run() -> Result<(), String> {
                     .ok_or("--rounds needs a positive number")?;
             }
             "--rech-only" => rech_only = true,
+            "--call-frames" => {
+                call_frames = Some(
+                    args.next()
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--call-frames needs a positive number")?,
+                );
+            }
             "--whisper-threads" => {
                 whisper_threads = args
                     .next()
@@ -73,7 +84,8 @@ fn run() -> Result<(), String> {
             "--model" => model = args.next().ok_or("--model needs a path")?.into(),
             "-h" | "--help" => {
                 println!(
-                    "usage: vad-speed [--rounds N] [--model PATH] [--rech-only] [FILE.wav ...]"
+                    "usage: vad-speed [--rounds N] [--model PATH] [--whisper-threads N] \
+                     [--call-frames N] [--rech-only] [FILE.wav ...]"
                 );
                 return Ok(());
             }
@@ -135,20 +147,27 @@ fn run() -> Result<(), String> {
     }
     let (mut whisper_times, mut our_times) = (Vec::new(), Vec::new());
     let mut max_diff = 0.0f32;
+    // The audio in calls of `call_frames` frames (dictation-sized calls), or in one.
+    let call_len = call_frames.map_or(samples.len(), |n| n * rech_asr::VAD_FRAME_SAMPLES);
     for round in 0..rounds {
+        let mut reference = Vec::new();
         let started = Instant::now();
-        whisper
-            .detect_speech(&samples)
-            .map_err(|e| format!("whisper.cpp: {e}"))?;
+        for call in samples.chunks(call_len) {
+            whisper
+                .detect_speech(call)
+                .map_err(|e| format!("whisper.cpp: {e}"))?;
+            reference.extend_from_slice(whisper.probabilities());
+        }
         let whisper_s = started.elapsed().as_secs_f64();
 
         let mut probs = Vec::new();
         let started = Instant::now();
-        ours.speech_probabilities(&samples, &mut probs)
-            .map_err(|e| e.to_string())?;
+        for call in samples.chunks(call_len) {
+            ours.speech_probabilities(call, &mut probs)
+                .map_err(|e| e.to_string())?;
+        }
         let our_s = started.elapsed().as_secs_f64();
 
-        let reference = whisper.probabilities();
         if reference.len() != probs.len() {
             return Err(format!(
                 "whisper.cpp gave {} probabilities, rech {}",
