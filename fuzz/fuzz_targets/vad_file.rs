@@ -1,5 +1,6 @@
-//! Fuzzes the Silero VAD model-file validator (rech-asr's `model_file::inspect_vad_reader`), on
-//! raw bytes and on patched copies of a valid VAD model file (see `rech_fuzz::patch`).
+//! Fuzzes the Silero VAD model-file reader (rech-asr's `model_file::read_vad_reader`: the full
+//! check, then the weights), on raw bytes and on patched copies of a valid VAD model file (see
+//! `rech_fuzz::patch`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

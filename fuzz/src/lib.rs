@@ -285,11 +285,16 @@ pub fn vad_file(data: &[u8]) {
     let Some(file) = file_from(data, vad_base()) else {
         return;
     };
-    match model_file::inspect_vad_reader(Cursor::new(&file[..]), file.len() as u64) {
-        Ok(info) => {
+    // Reading the weights checks the file first, as inspecting does, then reads every tensor.
+    match model_file::read_vad_reader(Cursor::new(&file[..]), file.len() as u64) {
+        Ok(read) => {
+            let info = &read.info;
             assert!(info.model_type.starts_with("silero"));
             assert_eq!(info.tensor_count, expected_vad_tensors().len());
             assert!(info.weights_bytes < info.file_len);
+            for (spec, values) in expected_vad_tensors().iter().zip(&read.tensors) {
+                assert_eq!(values.len() as u64, spec.n_elements(), "{}", spec.name);
+            }
         }
         Err(err) => check_line(&err.to_string()),
     }

@@ -21,6 +21,7 @@ mod ffi;
 mod filter;
 mod long;
 mod model;
+mod silero;
 mod text;
 mod transcribe;
 mod vad;

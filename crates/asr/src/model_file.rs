@@ -810,10 +810,12 @@ pub fn inspect_reader<R: Read + Seek>(
     })
 }
 
-/// How many tensors [`walk_tensors`] found, and their bytes of data.
+/// How many tensors [`walk_tensors`] found, their bytes of data, and where each one's data
+/// starts (indexed like the specs).
 struct TensorTally {
     count: usize,
     bytes: u64,
+    data_at: Vec<u64>,
 }
 
 /// Reads tensor headers from the cursor's position to the end of the file, checking each
@@ -833,6 +835,7 @@ fn walk_tensors<R: Read + Seek>(
         .map(|(i, s)| (s.name.as_str(), i))
         .collect();
     let mut seen = vec![false; specs.len()];
+    let mut data_at = vec![0u64; specs.len()];
     let mut tensor_count = 0usize;
     let mut weights_bytes = 0u64;
     let mut name_buf = [0u8; MAX_TENSOR_NAME_LEN as usize];
@@ -909,6 +912,7 @@ fn walk_tensors<R: Read + Seek>(
                 expected_type.block_size()
             )));
         };
+        data_at[index] = c.pos;
         c.skip(bytes, || format!("data of tensor {name:?}"))?;
         tensor_count += 1;
         weights_bytes += bytes;
@@ -929,6 +933,7 @@ fn walk_tensors<R: Read + Seek>(
     Ok(TensorTally {
         count: tensor_count,
         bytes: weights_bytes,
+        data_at,
     })
 }
 
@@ -1044,6 +1049,15 @@ pub fn inspect_vad_reader<R: Read + Seek>(
     reader: R,
     file_len: u64,
 ) -> Result<VadFileInfo, ModelFileError> {
+    walk_vad(reader, file_len).map(|(info, _, _)| info)
+}
+
+/// [`inspect_vad_reader`], handing back the reader and where each tensor's data starts
+/// (indexed like [`expected_vad_tensors`]).
+fn walk_vad<R: Read + Seek>(
+    reader: R,
+    file_len: u64,
+) -> Result<(VadFileInfo, R, Vec<u64>), ModelFileError> {
     let mut c = Cursor {
         inner: reader,
         pos: 0,
@@ -1102,13 +1116,94 @@ pub fn inspect_vad_reader<R: Read + Seek>(
         }
         other => other?,
     };
-    Ok(VadFileInfo {
+    let info = VadFileInfo {
         model_type,
         version,
         tensor_count: tensors.count,
         weights_bytes: tensors.bytes,
         file_len,
-    })
+    };
+    Ok((info, c.inner, tensors.data_at))
+}
+
+/// The weights of a Silero VAD model file, as f32.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VadTensors {
+    /// What [`inspect_vad`] reports about the file.
+    pub info: VadFileInfo,
+    /// Every tensor's values in file order (`ne[0]` fastest), f16 ones widened exactly, in the
+    /// order and with the shapes of [`expected_vad_tensors`].
+    pub tensors: Vec<Vec<f32>>,
+}
+
+impl VadTensors {
+    /// The values of the tensor called `name` (a name from [`expected_vad_tensors`]).
+    pub fn get(&self, name: &str) -> Option<&[f32]> {
+        expected_vad_tensors()
+            .iter()
+            .position(|spec| spec.name == name)
+            .and_then(|i| self.tensors.get(i))
+            .map(Vec::as_slice)
+    }
+}
+
+/// Reads the weights of the Silero VAD model file at `path`, after checking the whole file the
+/// way [`inspect_vad`] does (same errors, from the same open file).
+pub fn read_vad(path: &Path) -> Result<VadTensors, ModelFileError> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    read_vad_reader(BufReader::new(file), len)
+}
+
+/// [`read_vad`] over any reader of `file_len` bytes.
+pub fn read_vad_reader<R: Read + Seek>(
+    reader: R,
+    file_len: u64,
+) -> Result<VadTensors, ModelFileError> {
+    let (info, mut reader, data_at) = walk_vad(reader, file_len)?;
+    let mut tensors = Vec::with_capacity(data_at.len());
+    let mut raw = Vec::new();
+    for (spec, at) in expected_vad_tensors().iter().zip(data_at) {
+        // The walk checked every tensor's type and that its data lies inside the file; the
+        // sizes are the fixed Silero ones (at most 66,048 values).
+        let n = spec.n_elements() as usize;
+        let width = match spec.kind.ggml_type(GgmlType::F16) {
+            GgmlType::F16 => 2,
+            _ => 4,
+        };
+        raw.resize(n * width, 0);
+        reader.seek(SeekFrom::Start(at))?;
+        reader.read_exact(&mut raw)?;
+        let values = if width == 2 {
+            raw.chunks_exact(2)
+                .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                .collect()
+        } else {
+            raw.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
+        tensors.push(values);
+    }
+    Ok(VadTensors { info, tensors })
+}
+
+/// Widens an IEEE 754 half-precision value (its bits) to `f32`, exactly: every f16 value,
+/// subnormals, infinities and NaNs included, is an `f32` value.
+pub fn f16_to_f32(bits: u16) -> f32 {
+    let sign = u32::from(bits & 0x8000) << 16;
+    let exponent = u32::from(bits >> 10) & 0x1f;
+    let mantissa = u32::from(bits & 0x03ff);
+    let magnitude = match (exponent, mantissa) {
+        (0, 0) => 0,
+        // Subnormal: mantissa × 2^-24, exact in f32 (and its sign is added below).
+        (0, m) => (m as f32 * (1.0 / 16_777_216.0)).to_bits(),
+        // Infinity, or NaN with its payload kept.
+        (0x1f, m) => 0x7f80_0000 | (m << 13),
+        // Normal: rebias the exponent from 15 to 127.
+        (e, m) => ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(sign | magnitude)
 }
 
 /// A shape of at most 4 dimensions padded with 1s to 4, as ggml stores it; longer shapes are
@@ -1570,6 +1665,49 @@ mod tests {
             assert_eq!(info.tensor_count, 15);
         } else {
             eprintln!("SKIP part of vad_round_trip: {} is missing", real.display());
+        }
+    }
+
+    #[test]
+    fn vad_weights_are_read_as_f32() {
+        let mut b = vad_bytes();
+        // The first tensor is the f16 STFT basis: its first value becomes 1.0 (0x3c00) and its
+        // second -2^-24 (the smallest negative subnormal); the last is the f32 scalar bias.
+        let basis_name = "_model.stft.forward_basis_buffer";
+        let data = VAD_HEADER_LEN + 12 + 3 * 4 + basis_name.len();
+        b[data..data + 4].copy_from_slice(&[0x00, 0x3c, 0x01, 0x80]);
+        let end = b.len();
+        b[end - 4..].copy_from_slice(&2.5f32.to_le_bytes());
+        let read = read_vad_reader(IoCursor::new(&b[..]), b.len() as u64).unwrap();
+        assert_eq!(read.info, inspect_vad_bytes(&b).unwrap());
+        for (spec, values) in expected_vad_tensors().iter().zip(&read.tensors) {
+            assert_eq!(values.len() as u64, spec.n_elements(), "{}", spec.name);
+        }
+        let basis = read.get(basis_name).unwrap();
+        assert_eq!(&basis[..3], &[1.0, -(2f32.powi(-24)), 0.0]);
+        assert_eq!(
+            read.get("_model.decoder.decoder.2.bias"),
+            Some(&[2.5f32][..])
+        );
+        assert_eq!(read.get("no such tensor"), None);
+        // The same checks as inspecting, first.
+        assert!(matches!(
+            read_vad_reader(IoCursor::new(&b[..b.len() - 1]), b.len() as u64 - 1),
+            Err(ModelFileError::Truncated { .. })
+        ));
+        let real = shared_dir().join("models/ggml-silero-v6.2.0.bin");
+        if real.exists() {
+            let read = read_vad(&real).unwrap();
+            assert_eq!(read.info, inspect_vad(&real).unwrap());
+            assert!(read.tensors.iter().flatten().all(|v| v.is_finite()));
+            let basis = read.get(basis_name).unwrap();
+            // Real part of bin 1 at the window's middle: cos(pi) under a Hann window of 1.
+            assert_eq!(basis[256 + 128], -1.0);
+        } else {
+            eprintln!(
+                "SKIP part of vad_weights_are_read_as_f32: {} is missing",
+                real.display()
+            );
         }
     }
 
