@@ -6,7 +6,8 @@ alike; figures are medians.
 
 1. Encoder time per 30 s window (the first 30 s of the joined recordings, zero-padded), base
    dimensions: whisper.cpp as rech links it (examples/encoder-speed) with f16, q8_0, q5_1
-   and q4_0 weights, flash attention on and off, 1 and 2 threads; faster-whisper (PyPI) with
+   and q4_0 weights, flash attention off (rech's default) and on, 1 and 2 threads, and built
+   with OpenBLAS when target/openblas holds such a build; faster-whisper (PyPI) with
    ../shared/models/ct2-base-random-int8 as int8 and as float32, 1 and 2 threads.
 2. End to end on the ~105 s of joined recordings (greedy, no temperature fallback, no VAD):
    `rech transcribe`, the same whisper.cpp through a minimal direct whisper-rs call (which
@@ -40,6 +41,10 @@ MAKE_MODEL = REL / "examples/make-test-model"
 ENCODER = REL / "examples/encoder-speed"
 DIRECT = REL / "examples/whisper-rs-direct"
 VAD_SPEED = REL / "examples/vad-speed"
+# The same example built with whisper-rs's `openblas` feature, when there is one:
+#   CARGO_TARGET_DIR=target/openblas cargo build --release -p rech-asr --example encoder-speed \
+#       --features whisper-rs/openblas        (needs libopenblas-dev)
+BLAS_ENCODER = ROOT / "target/openblas/release/examples/encoder-speed"
 CT2 = SHARED / "models/ct2-base-random-int8"
 SILERO = SHARED / "models/ggml-silero-v6.2.0.bin"
 
@@ -127,11 +132,12 @@ def encoder_rows(audio, rounds):
     rows = []
     # f32 is not measured: the whisper.cpp rech links aborts on f32 convolution kernels.
     for kind in ("f16", "q8_0", "q5_1", "q4_0"):
-        rows.append((f"whisper.cpp {kind}, flash attention, 2 threads", "rech", kind, 2, True))
-    rows.append(("whisper.cpp f16, no flash attention, 2 threads", "rech", "f16", 2, False))
-    rows.append(("whisper.cpp q8_0, no flash attention, 2 threads", "rech", "q8_0", 2, False))
-    rows.append(("whisper.cpp f16, flash attention, 1 thread", "rech", "f16", 1, True))
-    rows.append(("whisper.cpp q8_0, flash attention, 1 thread", "rech", "q8_0", 1, True))
+        rows.append((f"whisper.cpp {kind}, 2 threads", "rech", kind, 2, False))
+    rows.append(("whisper.cpp f16, 1 thread", "rech", "f16", 1, False))
+    rows.append(("whisper.cpp f16, flash attention, 2 threads", "rech", "f16", 2, True))
+    if BLAS_ENCODER.exists():
+        rows.append(("whisper.cpp f16, OpenBLAS, 2 threads", "blas", "f16", 2, False))
+        rows.append(("whisper.cpp q8_0, OpenBLAS, 2 threads", "blas", "q8_0", 2, False))
     rows.append(("faster-whisper int8, 2 threads", "fw", "int8", 2, None))
     rows.append(("faster-whisper float32, 2 threads", "fw", "float32", 2, None))
     rows.append(("faster-whisper int8, 1 thread", "fw", "int8", 1, None))
@@ -139,8 +145,9 @@ def encoder_rows(audio, rounds):
     for r in range(rounds):
         order = rows[r % len(rows):] + rows[:r % len(rows)]
         for name, engine, kind, threads, flash in order:
-            if engine == "rech":
-                cmd = [str(ENCODER), str(model(kind, "eot")), str(audio), "--threads",
+            if engine in ("rech", "blas"):
+                exe = ENCODER if engine == "rech" else BLAS_ENCODER
+                cmd = [str(exe), str(model(kind, "eot")), str(audio), "--threads",
                        str(threads), "--rounds", "2"] + ([] if flash else ["--no-flash"])
                 times[name] += run_json(cmd)["encode_ms"]
             else:
@@ -203,27 +210,31 @@ def e2e_rows(audio, seconds, rounds):
 
 
 def vad_rows(audio, rounds):
-    rows = []
-    if VAD_SPEED.exists():
-        rows.append(("rech (whisper.cpp Silero and rech's own)", "rech"))
-    rows.append(("faster-whisper ONNX Silero", "fw"))
-    results = {}
-    for r in range(rounds):
-        for name, engine in rows:
-            if engine == "rech":
-                out = run_json([str(VAD_SPEED), str(SILERO), str(audio), "--rounds", "1"])
-                for k, v in out.items():
-                    if k.endswith("_s"):
-                        results.setdefault(k, []).extend(v if isinstance(v, list) else [v])
-            else:
-                results.setdefault("faster-whisper ONNX Silero_s", []).extend(
-                    fw("vad", audio, rounds=1)["vad_s"])
-        print(f"VAD round {r + 1}/{rounds} done", file=sys.stderr)
-    print("| voice-activity detection over the same audio, 1 thread | median |")
-    print("| --- | --- |")
-    for k, v in results.items():
-        print(f"| {k[:-2]} | {statistics.median(v):.3f} s |")
+    """whisper.cpp's Silero and rech's (examples/vad-speed, alternating inside one process),
+    then faster-whisper's ONNX Silero, over the same audio, one thread each."""
+    import re
+
+    proc = subprocess.run([str(VAD_SPEED), "--rounds", str(rounds), "--model", str(SILERO),
+                           str(audio)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"vad-speed failed: {proc.stderr.strip()[-2000:]}")
+    m = re.search(r"median: whisper.cpp ([0-9.]+) s, rech ([0-9.]+) s", proc.stdout)
+    diff = re.search(r"max \|p_whisper.cpp - p_rech\| over all frames: (\S+)", proc.stdout)
+    whisper_cpp, rech = float(m.group(1)), float(m.group(2))
+    onnx = []
+    for _ in range(rounds):
+        onnx += fw("vad", audio, rounds=1)["vad_s"]
+    onnx_median = statistics.median(onnx)
+    print("| voice-activity detection over the same audio, 1 thread | median | × rech |")
+    print("| --- | --- | --- |")
+    print(f"| whisper.cpp's Silero (ggml, what rech called before) | {whisper_cpp:.3f} s | "
+          f"{whisper_cpp / rech:.1f} |")
+    print(f"| rech's own Silero forward pass | {rech:.3f} s | 1.0 |")
+    print(f"| faster-whisper's ONNX Silero | {onnx_median:.3f} s | {onnx_median / rech:.1f} |")
     print()
+    if diff:
+        print(f"Largest per-frame probability difference, whisper.cpp vs rech: {diff.group(1)}.")
+        print()
 
 
 def main():
