@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, ValueEnum};
 use rech_asr::{
-    Dictation, DictationEvent, DictationOptions, EncoderWindow, Model, TranscribeOptions,
-    VadOptions, VoiceDetector,
+    Dictation, DictationEvent, DictationOptions, EncoderWindow, Model, ModelOptions,
+    TranscribeOptions, VadOptions, VoiceDetector,
 };
 use rech_audio::{AudioStream, Capture, CaptureOptions};
 use serde_json::json;
@@ -115,6 +115,11 @@ pub struct DictateArgs {
     #[arg(long)]
     full_window: bool,
 
+    /// Flash attention in whisper.cpp: about 70 MB less memory with a base-sized model (more
+    /// with larger ones), but on CPU 1.7-3x slower (see BENCHMARKS.md).
+    #[arg(long)]
+    flash_attn: bool,
+
     /// Keep utterances that are only known Whisper hallucinations («Продолжение следует...»).
     #[arg(long)]
     keep_hallucinations: bool,
@@ -160,7 +165,11 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let spec = args.model.as_deref().unwrap_or(Path::new(DICTATION_MODEL));
     let resolved = models::resolve_whisper(Some(spec), ctx)?;
     let started = Instant::now();
-    let model = Model::load(&resolved.path).map_err(|e| model_error(e, &resolved))?;
+    let model_options = ModelOptions {
+        flash_attention: args.flash_attn,
+    };
+    let model =
+        Model::load_with(&resolved.path, &model_options).map_err(|e| model_error(e, &resolved))?;
     log::info!(
         "loaded {} in {:.2} s",
         resolved.path.display(),

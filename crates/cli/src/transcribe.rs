@@ -12,8 +12,8 @@ use std::time::Instant;
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use rech_asr::{
-    Decoding, EncoderWindow, Model, TranscribeOptions, Transcriber, Transcript, VadOptions,
-    VoiceDetector, WindowOptions, WindowedTranscription,
+    Decoding, EncoderWindow, Model, ModelOptions, TranscribeOptions, Transcriber, Transcript,
+    VadOptions, VoiceDetector, WindowOptions, WindowedTranscription,
 };
 
 use crate::batch::{expand_inputs, Shard};
@@ -129,6 +129,11 @@ pub struct TranscribeArgs {
     #[arg(long)]
     no_fallback: bool,
 
+    /// Flash attention in whisper.cpp: about 70 MB less memory with a base-sized model (more
+    /// with larger ones), but on CPU 1.7-3x slower (see BENCHMARKS.md).
+    #[arg(long)]
+    flash_attn: bool,
+
     /// Encode only as much of Whisper's 30 s window as a short input fills (after VAD, the
     /// speech it kept): a 5 s file costs a sixth of the encoder work. Whisper was trained on
     /// full windows, so real models can lose some accuracy; longer inputs are not affected.
@@ -192,7 +197,11 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
 
     let resolved = models::resolve_whisper(args.model.as_deref(), ctx)?;
     let started = Instant::now();
-    let model = Model::load(&resolved.path).map_err(|e| model_error(e, &resolved))?;
+    let model_options = ModelOptions {
+        flash_attention: args.flash_attn,
+    };
+    let model =
+        Model::load_with(&resolved.path, &model_options).map_err(|e| model_error(e, &resolved))?;
     log::info!(
         "loaded {} in {:.2} s",
         resolved.path.display(),

@@ -252,6 +252,20 @@ fn plain_text_on_stdout_by_default_and_stdin_input() {
     );
 }
 
+/// The speed and memory switches change how the work is done, not what comes out well formed.
+#[test]
+fn flash_attention_and_a_fitted_window_still_give_a_transcript() {
+    let wav = samples_dir().join("privet-16k-mono.wav");
+    for extra in [&["--flash-attn"][..], &["--fit-window"], &["--flash-attn", "--fit-window"]] {
+        let mut args = vec!["-f", "json"];
+        args.extend_from_slice(extra);
+        let out = run(transcribe(&args).arg(&wav));
+        assert_success(&out);
+        let v = check_json(&stdout(&out));
+        assert!(v["duration"].as_f64().unwrap() > 0.5, "{extra:?}");
+    }
+}
+
 #[test]
 fn real_speech_to_json_and_a_single_output_file() {
     let Some(shared) = shared_dir() else { return };
