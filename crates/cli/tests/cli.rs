@@ -256,7 +256,11 @@ fn plain_text_on_stdout_by_default_and_stdin_input() {
 #[test]
 fn flash_attention_and_a_fitted_window_still_give_a_transcript() {
     let wav = samples_dir().join("privet-16k-mono.wav");
-    for extra in [&["--flash-attn"][..], &["--fit-window"], &["--flash-attn", "--fit-window"]] {
+    for extra in [
+        &["--flash-attn"][..],
+        &["--fit-window"],
+        &["--flash-attn", "--fit-window"],
+    ] {
         let mut args = vec!["-f", "json"];
         args.extend_from_slice(extra);
         let out = run(transcribe(&args).arg(&wav));
