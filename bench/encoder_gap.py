@@ -30,8 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
+
+# The same ~105 s of audio as the whisper.cpp comparison (this directory is on sys.path).
+from vs_whispercpp import joined_speech
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("RECH_SHARED_DIR", ROOT.parent / "shared"))
@@ -84,26 +86,6 @@ else:
     wall = time.perf_counter() - t
     print(json.dumps({"transcribe": wall, "tokens": sum(len(s.tokens) for s in segments)}))
 """
-
-
-def joined_speech(out: Path) -> float:
-    """The ru_00* recordings joined in order with 1.5 s pauses (as bench/vs_whispercpp.py)."""
-    files = sorted((SHARED / "audio/ru/human").glob("ru_00*.wav"))
-    if not files:
-        sys.exit(f"no recordings in {SHARED}/audio/ru/human (set RECH_SHARED_DIR)")
-    frames = bytearray()
-    for i, f in enumerate(files):
-        with wave.open(str(f)) as w:
-            assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2
-            if i:
-                frames += bytes(2 * 24000)
-            frames += w.readframes(w.getnframes())
-    with wave.open(str(out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(bytes(frames))
-    return len(frames) / 2 / 16000
 
 
 def model(kind, decoder):

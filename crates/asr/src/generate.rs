@@ -318,7 +318,7 @@ fn write_tensor_data<W: Write>(
                 let at = (i % QUANT_BLOCK as u64) as usize;
                 block[at] = v;
                 if at == QUANT_BLOCK - 1 {
-                    quantize_block(ty, &block, buf);
+                    quantize_block(ty, &block, buf)?;
                 }
             }
         }
@@ -338,7 +338,7 @@ const QUANT_BLOCK: usize = 32;
 /// Appends one block of 32 values in ggml's layout for `ty` (ggml-common.h), rounded the way
 /// ggml's reference quantisers round (`quantize_row_*_ref`), so a generated quantised model
 /// holds what quantising the same f32 weights with whisper.cpp's tool would.
-fn quantize_block(ty: GgmlType, x: &[f32; QUANT_BLOCK], out: &mut Vec<u8>) {
+fn quantize_block(ty: GgmlType, x: &[f32; QUANT_BLOCK], out: &mut Vec<u8>) -> io::Result<()> {
     // Scale and offset of the "_1" types: the range [min, max] in 2^bits − 1 steps.
     let min_max = || {
         x.iter()
@@ -365,10 +365,8 @@ fn quantize_block(ty: GgmlType, x: &[f32; QUANT_BLOCK], out: &mut Vec<u8>) {
             let levels = if ty == GgmlType::Q4_0 { 16.0 } else { 32.0 };
             let d = signed_max() / -(levels / 2.0);
             let id = inverse(d);
-            let q: Vec<u8> = x
-                .iter()
-                .map(|&v| ((v * id + levels / 2.0 + 0.5) as i8).clamp(0, levels as i8 - 1) as u8)
-                .collect();
+            let q =
+                x.map(|v| ((v * id + levels / 2.0 + 0.5) as i8).clamp(0, levels as i8 - 1) as u8);
             out.extend_from_slice(&f32_to_f16(d).to_le_bytes());
             push_nibbles(ty == GgmlType::Q5_0, &q, out);
         }
@@ -377,17 +375,19 @@ fn quantize_block(ty: GgmlType, x: &[f32; QUANT_BLOCK], out: &mut Vec<u8>) {
             let (lo, hi) = min_max();
             let d = (hi - lo) / (levels - 1.0);
             let id = inverse(d);
-            let q: Vec<u8> = x
-                .iter()
-                .map(|&v| (((v - lo) * id + 0.5) as i8).clamp(0, levels as i8 - 1) as u8)
-                .collect();
+            let q = x.map(|v| (((v - lo) * id + 0.5) as i8).clamp(0, levels as i8 - 1) as u8);
             out.extend_from_slice(&f32_to_f16(d).to_le_bytes());
             out.extend_from_slice(&f32_to_f16(lo).to_le_bytes());
             push_nibbles(ty == GgmlType::Q5_1, &q, out);
         }
-        // write_model_with_decoder only lets the types above through.
-        _ => unreachable!("not a quantised type the generator writes: {ty}"),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the generator does not write {ty} blocks"),
+            ))
+        }
     }
+    Ok(())
 }
 
 /// The packed part of a 4- or 5-bit block: for 5 bits first a 32-bit little-endian word of the
@@ -898,7 +898,7 @@ mod tests {
                 let mut x = [0.0f32; QUANT_BLOCK];
                 x.iter_mut().for_each(|v| *v = rng.normal() * scale);
                 let mut out = Vec::new();
-                quantize_block(ty, &x, &mut out);
+                quantize_block(ty, &x, &mut out).unwrap();
                 assert_eq!(out.len() as u64, ty.block_bytes(), "{ty}");
                 let back = dequantize_block(ty, &out);
                 let (lo, hi) = x
@@ -922,7 +922,7 @@ mod tests {
         // An all-zero block (a zero scale) reads back as zeros, never NaN.
         for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_1] {
             let mut out = Vec::new();
-            quantize_block(ty, &[0.0; QUANT_BLOCK], &mut out);
+            quantize_block(ty, &[0.0; QUANT_BLOCK], &mut out).unwrap();
             assert!(dequantize_block(ty, &out).iter().all(|&v| v == 0.0), "{ty}");
         }
     }

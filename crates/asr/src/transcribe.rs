@@ -616,20 +616,25 @@ mod tests {
         assert!(texts[1].starts_with("при при при"), "{}", texts[1]);
     }
 
+    /// A micro model whose decoder repeats one token, so that any encoder output reads the same.
+    fn repeat_model(dir: &std::path::Path, seed: u64) -> Model {
+        use crate::generate::{write_model_file_with_decoder, DecoderOutput};
+        let path = dir.join("repeat.bin");
+        let opts = GenerateOptions {
+            hparams: Hparams::micro(),
+            seed,
+        };
+        write_model_file_with_decoder(&path, &opts, DecoderOutput::Repeat).unwrap();
+        Model::load(&path).unwrap()
+    }
+
     #[test]
     fn utterances_decode_in_a_fitted_window_with_a_token_cap() {
         assert_eq!(fitted_audio_ctx(16_000, 1500), 96);
         assert_eq!(fitted_audio_ctx(1_600, 1500), 64);
         assert_eq!(fitted_audio_ctx(16_000 * 40, 1500), 1500);
-        use crate::generate::{write_model_file_with_decoder, DecoderOutput};
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("repeat.bin");
-        let opts = GenerateOptions {
-            hparams: Hparams::micro(),
-            seed: 3,
-        };
-        write_model_file_with_decoder(&path, &opts, DecoderOutput::Repeat).unwrap();
-        let model = Model::load(&path).unwrap();
+        let model = repeat_model(dir.path(), 3);
         let mut transcriber = Transcriber::new(&model).unwrap();
         let options = TranscribeOptions {
             temperature_fallback: false,
@@ -654,15 +659,8 @@ mod tests {
 
     #[test]
     fn short_files_can_encode_a_fitted_window() {
-        use crate::generate::{write_model_file_with_decoder, DecoderOutput};
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("repeat.bin");
-        let opts = GenerateOptions {
-            hparams: Hparams::micro(),
-            seed: 4,
-        };
-        write_model_file_with_decoder(&path, &opts, DecoderOutput::Repeat).unwrap();
-        let model = Model::load(&path).unwrap();
+        let model = repeat_model(dir.path(), 4);
         let mut transcriber = Transcriber::new(&model).unwrap();
         let options = TranscribeOptions {
             temperature_fallback: false,

@@ -1,29 +1,10 @@
 //! Silero VAD on real Russian speech: three recordings joined by 2 s of silence must come back
 //! as three speech regions that match where the speech really is.
 
-use std::path::PathBuf;
+mod common;
+use common::shared_dir;
 
 use rech_asr::{SpeechSpan, VadOptions, VoiceDetector};
-
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RECH_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("models/ggml-silero-v6.2.0.bin").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "shared test data not found at {} (set RECH_SHARED_DIR)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: shared test data not found at {} (set RECH_SHARED_DIR)",
-        dir.display()
-    );
-    None
-}
 
 /// Where speech starts and ends in a clip: the first and last run of three 20 ms frames whose RMS
 /// is within 25 dB of the loudest frame (the recordings' noise floor is at -41 dB, with isolated

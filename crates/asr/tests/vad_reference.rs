@@ -2,8 +2,11 @@
 //! whisper-rs): on real Russian speech, silence and low noise, the per-frame speech
 //! probabilities agree to rounding and `VoiceDetector::detect` finds the same spans.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::shared_dir;
 use rech_asr::{SpeechSpan, VadOptions, VoiceDetector, VAD_FRAME_SAMPLES};
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
 
@@ -17,26 +20,6 @@ use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
 /// 2e-4 for every other recording, 1.5e-5 on low noise, 5e-7 on silence. Without the f16
 /// rounding the largest difference was 2.7e-3.
 const MAX_PROB_DIFF: f32 = 1e-3;
-
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RECH_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("models/ggml-silero-v6.2.0.bin").is_file() && dir.join("audio/ru/human").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "shared test data not found at {} (set RECH_SHARED_DIR)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: shared test data not found at {} (set RECH_SHARED_DIR)",
-        dir.display()
-    );
-    None
-}
 
 fn model_path(shared: &Path) -> PathBuf {
     shared.join("models/ggml-silero-v6.2.0.bin")
