@@ -9,16 +9,24 @@ alike; figures are medians.
    and q4_0 weights, flash attention off (rech's default) and on, 1 and 2 threads, and built
    with OpenBLAS when target/openblas holds such a build; faster-whisper (PyPI) with
    ../shared/models/ct2-base-random-int8 as int8 and as float32, 1 and 2 threads.
-2. End to end on the ~105 s of joined recordings (greedy, no temperature fallback, no VAD):
+2. Decoder cost per token on that window, which random weights cannot disturb: whisper.cpp's
+   greedy loop (examples/encoder-speed --decode-tokens: one whisper_decode per token, feeding
+   back the most likely token) and CTranslate2's greedy generate with the end-of-text token
+   suppressed, timed for 4 and 224 tokens (the difference divided by 220). With the
+   tokens per 30 s of the reference transcripts in ../shared/audio/ru/manifest.tsv (Whisper's
+   tokenizer), encoder + tokens × per-token gives each engine's time per window of Russian
+   speech.
+3. End to end on the ~105 s of joined recordings (greedy, no temperature fallback, no VAD):
    `rech transcribe`, the same whisper.cpp through a minimal direct whisper-rs call (which
    reports its token count), and faster-whisper. Random weights make each engine emit a
    different, chaotic number of tokens, so these walls are not a like-for-like comparison;
    the encoder table is.
-3. Voice-activity detection over the same audio: whisper.cpp's Silero (as rech used to call
+4. Voice-activity detection over the same audio: whisper.cpp's Silero (as rech used to call
    it) against rech's own Silero forward pass (examples/vad-speed, when built), and
    faster-whisper's ONNX Silero.
 
 Usage: python3 bench/encoder_gap.py [--rounds 5] [--e2e-rounds 2] [--skip-e2e] [--skip-vad]
+                                   [--skip-decoder]
 Needs: cargo build --release -p rech-cli -p rech-asr --bins --examples; pip install
 faster-whisper; ../shared (or RECH_SHARED_DIR).
 """
@@ -78,6 +86,26 @@ if mode == "encode":
         m.encode(features)
         times.append((time.perf_counter() - t) * 1000)
     print(json.dumps({"encode_ms": times}))
+elif mode == "decode":
+    # CTranslate2 generates at most max_length / 2 tokens; with end-of-text suppressed it
+    # generates exactly that many, so the difference between two lengths is the decoder alone.
+    encoded = m.encode(pad_or_trim(m.feature_extractor(audio[:480000])))
+    tok = m.hf_tokenizer
+    prompt = [tok.token_to_id(t) for t in
+              ("<|startoftranscript|>", "<|ru|>", "<|transcribe|>", "<|notimestamps|>")]
+    eot = tok.token_to_id("<|endoftext|>")
+    def generate(max_length):
+        t = time.perf_counter()
+        r = m.model.generate(encoded, [prompt], beam_size=1, max_length=max_length,
+                             suppress_tokens=[eot], suppress_blank=False)
+        return time.perf_counter() - t, len(r[0].sequences_ids[0])
+    generate(8)
+    per_token = []
+    for _ in range(rounds):
+        short, n_short = generate(8)
+        long, n_long = generate(448)
+        per_token.append((long - short) * 1000 / (n_long - n_short))
+    print(json.dumps({"decode_ms_per_token": per_token, "tokens": [n_short, n_long]}))
 else:
     t = time.perf_counter()
     segments, _ = m.transcribe(audio, language="ru", beam_size=1, best_of=1, temperature=0.0,
@@ -143,6 +171,57 @@ def encoder_rows(audio, rounds):
         print(f"| {name} | {m / 1000:.2f} s | {m / reference:.2f} |")
     print()
     return {name: statistics.median(v) / 1000 for name, v in times.items()}
+
+
+def tokens_per_window():
+    """Whisper tokens per 30 s in the reference transcripts of the human recordings."""
+    import csv
+
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(CT2 / "tokenizer.json"))
+    tokens = seconds = 0
+    with open(SHARED / "audio/ru/manifest.tsv", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["path"].startswith("human/ru_"):
+                tokens += len(tokenizer.encode(" " + row["reference"],
+                                               add_special_tokens=False).ids)
+                seconds += float(row["seconds"])
+    return tokens * 30 / seconds
+
+
+def decoder_rows(audio, rounds, encoder):
+    rows = [
+        ("whisper.cpp f16, 2 threads", "rech", "f16"),
+        ("whisper.cpp q8_0, 2 threads", "rech", "q8_0"),
+        ("faster-whisper int8, 2 threads", "fw", "int8"),
+        ("faster-whisper float32, 2 threads", "fw", "float32"),
+    ]
+    per_token = {r[0]: [] for r in rows}
+    for r in range(rounds):
+        order = rows[r % len(rows):] + rows[:r % len(rows)]
+        for name, engine, kind in order:
+            if engine == "rech":
+                out = run_json([str(ENCODER), str(model(kind, "eot")), str(audio), "--threads",
+                                "2", "--rounds", "1", "--no-flash", "--decode-tokens", "220"])
+                per_token[name].append(out["decode_ms_per_token"])
+            else:
+                per_token[name] += fw("decode", audio, kind, 2, 1)["decode_ms_per_token"]
+        print(f"decoder round {r + 1}/{rounds} done", file=sys.stderr)
+    window_tokens = tokens_per_window()
+    reference = "faster-whisper int8, 2 threads"
+    ref_token = statistics.median(per_token[reference])
+    ref_window = encoder[reference] + window_tokens * ref_token / 1000
+    print(f"| greedy decoder, base dimensions | median per token | × faster-whisper int8 | "
+          f"window of Russian speech: encoder + {window_tokens:.0f} tokens | "
+          f"× faster-whisper int8 |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, *_ in rows:
+        m = statistics.median(per_token[name])
+        window = encoder[name] + window_tokens * m / 1000
+        print(f"| {name} | {m:.1f} ms | {m / ref_token:.2f} | {window:.2f} s | "
+              f"{window / ref_window:.2f} |")
+    print()
 
 
 def e2e_rows(audio, seconds, rounds):
@@ -225,6 +304,7 @@ def main():
     ap.add_argument("--e2e-rounds", type=int, default=2)
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--skip-vad", action="store_true")
+    ap.add_argument("--skip-decoder", action="store_true")
     args = ap.parse_args()
     for p in (RECH, MAKE_MODEL, ENCODER, DIRECT, CT2, SILERO):
         if not p.exists():
@@ -233,7 +313,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         audio = Path(tmp) / "joined.wav"
         seconds = joined_speech(audio)
-        encoder_rows(audio, args.rounds)
+        encoder = encoder_rows(audio, args.rounds)
+        if not args.skip_decoder:
+            decoder_rows(audio, args.rounds, encoder)
         if not args.skip_e2e:
             e2e_rows(audio, seconds, args.e2e_rounds)
         if not args.skip_vad:

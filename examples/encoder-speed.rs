@@ -2,9 +2,13 @@
 //! flash attention can be compared with faster-whisper's encoder (`bench/encoder_gap.py`)
 //! without the decoder's token count, which random weights make differ between engines.
 //!
-//! Usage: `encoder-speed MODEL AUDIO.wav [--threads N] [--rounds N] [--no-flash]`; encodes the
-//! first 30 s of the audio (zero-padded) once to warm up, then `--rounds` times (default 3), and
-//! prints JSON: every encode's milliseconds and the spectrogram's.
+//! Usage: `encoder-speed MODEL AUDIO.wav [--threads N] [--rounds N] [--no-flash]
+//! [--decode-tokens N]`; encodes the first 30 s of the audio (zero-padded) once to warm up, then
+//! `--rounds` times (default 3), and prints JSON: every encode's milliseconds and the
+//! spectrogram's. With `--decode-tokens N` it then runs the greedy decoder loop on that window
+//! for N tokens after the Russian transcription prompt (each step one `whisper_decode` of the
+//! previous step's most likely token, as `whisper_full` does) and adds the milliseconds per
+//! token, so that decoders can be compared per token whatever text random weights produce.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -20,11 +24,12 @@ struct Args {
     threads: usize,
     rounds: usize,
     flash: bool,
+    decode_tokens: usize,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
     let mut positional = Vec::new();
-    let (mut threads, mut rounds, mut flash) = (2, 3, true);
+    let (mut threads, mut rounds, mut flash, mut decode_tokens) = (2, 3, true, 0);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut number = |name: &str| -> Result<usize, String> {
@@ -38,6 +43,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--threads" => threads = number("--threads")?,
             "--rounds" => rounds = number("--rounds")?,
             "--no-flash" => flash = false,
+            "--decode-tokens" => decode_tokens = number("--decode-tokens")?,
             a if a.starts_with("--") => return Err(format!("unknown option {a:?}")),
             a => positional.push(a.to_owned()),
         }
@@ -50,6 +56,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         threads,
         rounds,
         flash,
+        decode_tokens,
     })
 }
 
@@ -58,7 +65,7 @@ fn main() -> ExitCode {
     let args = match parse(&raw) {
         Ok(a) => a,
         Err(why) => {
-            eprintln!("encoder-speed: {why}; usage: encoder-speed MODEL AUDIO.wav [--threads N] [--rounds N] [--no-flash]");
+            eprintln!("encoder-speed: {why}; usage: encoder-speed MODEL AUDIO.wav [--threads N] [--rounds N] [--no-flash] [--decode-tokens N]");
             return ExitCode::from(2);
         }
     };
@@ -99,12 +106,63 @@ fn main() -> ExitCode {
             encode_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         }
     }
+    let decode = if args.decode_tokens > 0 {
+        match decode_per_token(&ctx, &mut state, args.decode_tokens, args.threads) {
+            Ok(ms) => format!(
+                ", \"decode_ms_per_token\": {ms:.2}, \"decode_tokens\": {}",
+                args.decode_tokens
+            ),
+            Err(why) => {
+                eprintln!("encoder-speed: {why}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        String::new()
+    };
     let list: Vec<String> = encode_ms.iter().map(|ms| format!("{ms:.1}")).collect();
     println!(
-        "{{\"encode_ms\": [{}], \"mel_ms\": {mel_ms:.1}, \"threads\": {}, \"flash\": {}}}",
+        "{{\"encode_ms\": [{}], \"mel_ms\": {mel_ms:.1}, \"threads\": {}, \"flash\": {}{decode}}}",
         list.join(", "),
         args.threads,
         args.flash
     );
     ExitCode::SUCCESS
+}
+
+/// The greedy loop's cost per token on the encoded window: the prompt
+/// `<|startoftranscript|><|ru|><|transcribe|><|notimestamps|>` is decoded first (not timed), then
+/// `tokens` steps, each feeding back the previous step's most likely token. The end-of-text token
+/// is skipped when choosing, so that every engine decodes the same number of steps.
+fn decode_per_token(
+    ctx: &WhisperContext,
+    state: &mut whisper_rs::WhisperState,
+    tokens: usize,
+    threads: usize,
+) -> Result<f64, String> {
+    let russian = whisper_rs::get_lang_id("ru").ok_or("whisper.cpp does not know Russian")?;
+    let prompt = [
+        ctx.token_sot(),
+        ctx.token_lang(russian),
+        ctx.token_transcribe(),
+        ctx.token_not(),
+    ];
+    let failed = |_| "the decoder failed".to_owned();
+    state.decode(&prompt, 0, threads).map_err(failed)?;
+    let end_of_text = ctx.token_eot();
+    let started = Instant::now();
+    for step in 0..tokens {
+        let logits = state.get_logits().map_err(failed)?;
+        let next = logits
+            .iter()
+            .enumerate()
+            .filter(|&(id, _)| id as i32 != end_of_text)
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(id, _)| id as i32)
+            .ok_or("the decoder returned no logits")?;
+        state
+            .decode(&[next], prompt.len() + step, threads)
+            .map_err(failed)?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0 / tokens as f64)
 }
