@@ -7,7 +7,7 @@ whisper.cpp's encoder without flash attention holds each layer's attention matri
 lower and the encoder slower. The 5-minute input spans two of rech's 3-minute windows, so equal
 figures for 30 s and 5 minutes show that memory does not grow with the recording.
 
-Usage: python3 bench/memory.py [--sizes tiny,base,small]
+Usage: python3 bench/memory.py [--sizes tiny,base,small] [--type f16|q8_0|...] [--short-only]
 Needs: cargo build --release -p rech-cli -p rech-asr --bins --examples; /usr/bin/time;
 ../shared (or RECH_SHARED_DIR).
 """
@@ -19,38 +19,40 @@ from pathlib import Path
 # This directory is on sys.path: the recordings and the timing come from the suite.
 from suite import MAKE_MODEL, RECH, ROOT, speech_frames, timed, write_wav
 
-HEADS = {"tiny": 6, "base": 8, "small": 12, "medium": 16}
+HEADS = {"tiny": 6, "base": 8, "small": 12, "medium": 16, "large": 20}
 
 
-def model(size):
+def model(size, kind):
     cache = ROOT / "target/bench-models"
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{size}-eot-f16.bin"
+    path = cache / f"{size}-eot-{kind}.bin"
     if not path.exists():
-        subprocess.run([str(MAKE_MODEL), size, str(path), "--decoder", "eot"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([str(MAKE_MODEL), size, str(path), "--decoder", "eot", "--type", kind],
+                       check=True, stdout=subprocess.DEVNULL)
     return path
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="tiny,base,small")
+    ap.add_argument("--type", default="f16")
+    ap.add_argument("--short-only", action="store_true", help="only the 30 s input")
     args = ap.parse_args()
     for p in (RECH, MAKE_MODEL):
         if not p.exists():
             raise SystemExit(f"missing {p} (see the usage line)")
-    print("| model (f16) | file | attention matrices | input | flash attention | wall (s) | "
+    print(f"| model ({args.type}) | file | attention matrices | input | flash attention | wall (s) | "
           "peak RSS (MiB) | RSS − model (MiB) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
         frames = speech_frames()
         inputs = []
-        for seconds, name in ((30, "30 s"), (300, "5 min")):
+        for seconds, name in ((30, "30 s"),) if args.short_only else ((30, "30 s"), (300, "5 min")):
             path = Path(tmp) / f"{seconds}.wav"
             write_wav(path, frames, seconds)
             inputs.append((name, path))
         for size in args.sizes.split(","):
-            path = model(size)
+            path = model(size, args.type)
             file_mb = path.stat().st_size / 2**20
             attention = 1500 * 1500 * HEADS[size] * 4 / 2**20
             for name, audio in inputs:

@@ -281,6 +281,12 @@ impl Hparams {
         Self::whisper(768, 12, 12)
     }
 
+    /// Whisper medium (769 M parameters), multilingual, f16: the dimensions of rech's default
+    /// model.
+    pub fn medium() -> Self {
+        Self::whisper(1024, 16, 24)
+    }
+
     fn whisper(n_state: i32, n_head: i32, n_layer: i32) -> Self {
         Self {
             n_vocab: 51865,

@@ -115,8 +115,9 @@ pub struct DictateArgs {
     #[arg(long)]
     full_window: bool,
 
-    /// Flash attention in whisper.cpp: about 70 MB less memory with a base-sized model (more
-    /// with larger ones), but on CPU 1.7-3x slower (see BENCHMARKS.md).
+    /// Low-memory mode: whisper.cpp's flash attention, which does not hold the encoder's
+    /// attention matrices (51 MiB tiny, 69 MiB base, 103 MiB small, 137 MiB medium), but is
+    /// 1.6-2x slower on CPU (see BENCHMARKS.md).
     #[arg(long)]
     flash_attn: bool,
 
