@@ -1,5 +1,6 @@
-//! Fuzzes the WAV path of rech-audio (hound, and symphonia for the encodings hound refuses):
-//! inputs that are not RIFF/WAVE are skipped, so every run reaches the WAV parser.
+//! Fuzzes the WAV path of rech-audio (hound, and symphonia for the encodings hound refuses),
+//! from memory as files are read and through a reader that cannot seek as stdin is: inputs that
+//! are not RIFF/WAVE are skipped, so every run reaches the WAV parser.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,4 +10,5 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     rech_fuzz::decode(data, "fuzz.wav");
+    rech_fuzz::decode_piped(data, "<stdin>");
 });

@@ -21,7 +21,27 @@ pub const MAX_OUTPUT_SAMPLES: usize = 48_000;
 /// Decodes `data` as rech would, named `name` (its extension is a format hint), streaming and
 /// discarding the output, and checks what comes out.
 pub fn decode(data: &[u8], name: &str) {
-    let mut stream = match rech_audio::open_bytes(data.to_vec(), Some(name)) {
+    check_stream(rech_audio::open_bytes(data.to_vec(), Some(name)), name);
+}
+
+/// A reader that cannot seek, as standard input is.
+struct Pipe(Cursor<Vec<u8>>);
+
+impl std::io::Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+/// Decodes `data` as rech decodes standard input (`rech_audio::open_reader`: a WAV streams
+/// through a reader that cannot seek), with the same checks as [`decode`].
+pub fn decode_piped(data: &[u8], name: &str) {
+    let pipe = Pipe(Cursor::new(data.to_vec()));
+    check_stream(rech_audio::open_reader(pipe, name), name);
+}
+
+fn check_stream(opened: Result<rech_audio::AudioStream, rech_audio::AudioError>, name: &str) {
+    let mut stream = match opened {
         Ok(stream) => stream,
         Err(err) => return check_audio_error(&err.to_string(), name),
     };

@@ -14,6 +14,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::error::{lowercase_first, AudioError};
+use crate::forward::{unsized_data_chunk, ForwardInput};
 use crate::resample::{StreamResampler, UnsupportedRate, MAX_INPUT_RATE, MIN_INPUT_RATE};
 use crate::SAMPLE_RATE;
 use crate::{guard, prescan};
@@ -81,15 +82,7 @@ pub fn decode_bytes(bytes: Vec<u8>, name: Option<&str>) -> Result<Audio, AudioEr
 /// is checked here, so that a bad file fails before any work is done.
 pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
     if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        io::stdin()
-            .lock()
-            .read_to_end(&mut bytes)
-            .map_err(|source| AudioError::Io {
-                path: STDIN_NAME.to_owned(),
-                source,
-            })?;
-        return open_memory(bytes, STDIN_NAME.to_owned(), None);
+        return open_reader(io::stdin(), STDIN_NAME);
     }
     let name = path.display().to_string();
     let io_err = |source| AudioError::Io {
@@ -101,7 +94,58 @@ pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
         return Err(io_err(io::Error::from(io::ErrorKind::IsADirectory)));
     }
     let file = File::open(path).map_err(io_err)?;
-    open_source(Box::new(file), meta.len(), name, extension_of(path))
+    open_source(
+        Box::new(file),
+        Some(meta.len()),
+        name,
+        extension_of(path),
+        false,
+    )
+}
+
+/// Opens a forward-only input (standard input, a pipe, a socket) for streaming; `name` is how
+/// messages name it.
+///
+/// A WAV (what `ffmpeg -f wav -` and `sox -t wav -` write) is decoded as it arrives, in bounded
+/// memory, however long it is. Other formats are read whole first: their decoders need to seek.
+pub fn open_reader<R: Read + Send + Sync + 'static>(
+    reader: R,
+    name: &str,
+) -> Result<AudioStream, AudioError> {
+    let name = name.to_owned();
+    let io_err = |source| AudioError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut input = ForwardInput::new(reader);
+    let mut magic = [0u8; 12];
+    let got = read_up_to(&mut input, &mut magic).map_err(io_err)?;
+    input.rewind().map_err(io_err)?;
+    if got == 0 {
+        return Err(AudioError::Empty { path: name });
+    }
+    if is_riff_wave(&magic[..got]) {
+        // A data length of 0xFFFFFFFF means "until the stream ends"; hound refuses it (not a
+        // whole number of frames), so it becomes the largest whole number of frames, and the
+        // end of the stream ends the audio.
+        let sizeless = unsized_data_chunk(&mut input).unwrap_or(None);
+        input.rewind().map_err(io_err)?;
+        let open_ended = match sizeless {
+            Some((offset, align)) => {
+                let frames_len = u32::MAX - u32::MAX % u32::from(align);
+                input.patch(offset, &frames_len.to_le_bytes())
+            }
+            None => false,
+        };
+        return open_source(Box::new(input), None, name, None, open_ended);
+    }
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes).map_err(io_err)?;
+    open_memory(bytes, name, None)
+}
+
+fn is_riff_wave(magic: &[u8]) -> bool {
+    magic.len() == 12 && &magic[..4] == b"RIFF" && &magic[8..12] == b"WAVE"
 }
 
 /// Opens an input that is already in memory for streaming; `name` as in [`decode_bytes`].
@@ -121,7 +165,13 @@ fn open_memory(
     extension: Option<String>,
 ) -> Result<AudioStream, AudioError> {
     let len = bytes.len() as u64;
-    open_source(Box::new(Cursor::new(bytes)), len, name, extension)
+    open_source(
+        Box::new(Cursor::new(bytes)),
+        Some(len),
+        name,
+        extension,
+        false,
+    )
 }
 
 fn extension_of(path: &Path) -> Option<String> {
@@ -138,7 +188,9 @@ fn collect(mut stream: AudioStream) -> Result<Audio, AudioError> {
         // more samples than the input has bytes (uncompressed audio has at least one byte per
         // sample; compressed audio just grows the vector as it decodes).
         let hinted = (seconds * f64::from(SAMPLE_RATE)) as usize;
-        let bytes = usize::try_from(stream.input_len).unwrap_or(usize::MAX);
+        let bytes = stream
+            .input_len
+            .map_or(usize::MAX, |len| usize::try_from(len).unwrap_or(usize::MAX));
         samples.reserve(hinted.min(bytes).min(SAMPLE_RATE as usize * 600));
     }
     while stream.next_chunk(&mut samples)? {}
@@ -148,29 +200,32 @@ fn collect(mut stream: AudioStream) -> Result<Audio, AudioError> {
     })
 }
 
-/// Recognises the format of `input` (`len` bytes long), reads its header and checks that the
-/// stream is one we can convert.
+/// Recognises the format of `input` (`len` bytes long; `None` for a forward-only stream, which
+/// is read whole if it turns out not to be a WAV hound reads), reads its header and checks that
+/// the stream is one we can convert. `open_ended`: a WAV whose audio lasts until the stream
+/// ends, whatever its header says.
 fn open_source(
     mut input: Box<dyn MediaSource>,
-    len: u64,
+    len: Option<u64>,
     name: String,
     extension: Option<String>,
+    open_ended: bool,
 ) -> Result<AudioStream, AudioError> {
     let io_err = |source| AudioError::Io {
         path: name.clone(),
         source,
     };
-    if len == 0 {
+    if len == Some(0) {
         return Err(AudioError::Empty { path: name });
     }
     let mut magic = [0u8; 12];
     let got = read_up_to(&mut input, &mut magic).map_err(io_err)?;
     input.rewind().map_err(io_err)?;
-    let is_riff_wave = got == 12 && &magic[..4] == b"RIFF" && &magic[8..12] == b"WAVE";
+    let is_riff_wave = is_riff_wave(&magic[..got]);
 
     let source = contain(&name, "", || -> Result<Box<dyn BlockSource>, AudioError> {
         Ok(if is_riff_wave {
-            match WavSource::new(input, &name)? {
+            match WavSource::new(input, &name, open_ended)? {
                 Ok(wav) => Box::new(wav),
                 // A WAV encoding hound does not read (A-law, µ-law, ADPCM): symphonia may,
                 // once its chunks, rate and channel count are known to be sane.
@@ -217,8 +272,8 @@ pub struct AudioStream {
     source: Box<dyn BlockSource>,
     resampler: StreamResampler,
     info: SourceInfo,
-    /// Length of the input in bytes.
-    input_len: u64,
+    /// Length of the input in bytes, when known (not for a stream).
+    input_len: Option<u64>,
     block: Vec<f32>,
     native_frames: u64,
     finished: bool,
@@ -302,12 +357,33 @@ pub(crate) fn check_stream(name: &str, channels: u16, sample_rate: u32) -> Resul
 /// Checks the lengths in `input` that symphonia would allocate from (see `prescan`); hands
 /// the input back rewound.
 fn prescanned(
-    mut input: Box<dyn MediaSource>,
-    len: u64,
+    input: Box<dyn MediaSource>,
+    len: Option<u64>,
     name: &str,
 ) -> Result<Box<dyn MediaSource>, AudioError> {
+    let (mut input, len) = match len {
+        Some(len) => (input, len),
+        None => whole(input, name)?,
+    };
     prescan::check(&mut *input, len, name)?;
     rewound(input, name)
+}
+
+/// Reads a forward-only input, from its start, into memory: symphonia's demuxers seek.
+fn whole(
+    input: Box<dyn MediaSource>,
+    name: &str,
+) -> Result<(Box<dyn MediaSource>, u64), AudioError> {
+    let mut input = rewound(input, name)?;
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|source| AudioError::Io {
+            path: name.to_owned(),
+            source,
+        })?;
+    let len = bytes.len() as u64;
+    Ok((Box::new(Cursor::new(bytes)), len))
 }
 
 /// Runs decoder code (hound's, symphonia's, and ours around them) so that a panic inside it
@@ -394,12 +470,19 @@ struct WavSource {
     scale: f32,
     interleaved: Vec<f32>,
     read: u64,
+    /// The audio lasts until the input ends (a piped WAV without sizes): running out of data
+    /// is the end, not a truncation.
+    open_ended: bool,
 }
 
 impl WavSource {
     /// `Ok(Err((input, complaint)))` hands the input back, rewound, when hound does not read
     /// its encoding, with hound's error when it thought the file damaged.
-    fn new(input: Box<dyn MediaSource>, name: &str) -> Result<WavOrNot, AudioError> {
+    fn new(
+        input: Box<dyn MediaSource>,
+        name: &str,
+        open_ended: bool,
+    ) -> Result<WavOrNot, AudioError> {
         let mut buffered = BufReader::new(input);
         let reader = match hound::WavReader::new(&mut buffered) {
             Ok(_) => {
@@ -442,7 +525,7 @@ impl WavSource {
             format: "wav".to_owned(),
             sample_rate: spec.sample_rate,
             channels: spec.channels,
-            frames: Some(u64::from(reader.duration())),
+            frames: (!open_ended).then(|| u64::from(reader.duration())),
         };
         Ok(Ok(Self {
             reader,
@@ -452,6 +535,7 @@ impl WavSource {
             scale,
             interleaved: Vec::new(),
             read: 0,
+            open_ended,
         }))
     }
 }
@@ -475,8 +559,10 @@ impl BlockSource for WavSource {
             samples.try_for_each(|s| s.map(|s| self.interleaved.push(s as f32 * scale)))
         };
         self.read += self.interleaved.len() as u64;
+        let mut ended = false;
         match result {
             Ok(()) => {}
+            Err(hound::Error::IoError(e)) if self.open_ended && is_short_read(&e) => ended = true,
             Err(hound::Error::IoError(e)) if is_short_read(&e) => {
                 return Err(AudioError::Truncated {
                     path: self.name.clone(),
@@ -492,7 +578,7 @@ impl BlockSource for WavSource {
         // A trailing partial frame is dropped: it has no partner samples to average with.
         let whole = self.interleaved.len() / channels * channels;
         downmix_into(&self.interleaved[..whole], channels, mono);
-        Ok(self.read < total && !self.interleaved.is_empty())
+        Ok(!ended && self.read < total && !self.interleaved.is_empty())
     }
 }
 

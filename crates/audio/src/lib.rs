@@ -14,6 +14,7 @@
 mod capture;
 mod decode;
 mod error;
+mod forward;
 mod guard;
 mod prescan;
 mod resample;
@@ -23,7 +24,9 @@ pub use capture::{
     capabilities, input_devices, select_device, Capture, CaptureError, CaptureInfo, CaptureOptions,
     ConfigRange, DeviceCapabilities, DeviceFailure, DeviceInfo,
 };
-pub use decode::{decode_bytes, decode_file, open, open_bytes, Audio, AudioStream, SourceInfo};
+pub use decode::{
+    decode_bytes, decode_file, open, open_bytes, open_reader, Audio, AudioStream, SourceInfo,
+};
 pub use error::AudioError;
 pub use resample::{resample_to_16k, StreamResampler, UnsupportedRate};
 pub use wav_writer::WavRecorder;

@@ -1,10 +1,12 @@
 //! Decodes every sample in `samples/` and every WAV encoding hound can write, and walks the bad
 //! inputs a user meets (empty, truncated, not audio, NaN samples) to their errors.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use rech_audio::{decode_file, open, AudioError, SAMPLE_RATE};
+use rech_audio::{decode_file, open, open_reader, AudioError, SAMPLE_RATE};
 
 fn samples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
@@ -138,6 +140,102 @@ fn streaming_yields_the_same_samples_in_chunks() {
     }
     assert!(chunks > 10, "only {chunks} chunks: not streaming");
     assert_eq!(streamed, whole.samples);
+}
+
+/// A forward-only reader, as standard input is: no seeking, at most 4 KiB per read, and a count
+/// of the bytes handed out so far.
+struct Pipe {
+    data: Vec<u8>,
+    handed_out: Arc<AtomicUsize>,
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let at = self.handed_out.load(Ordering::Relaxed);
+        let n = buf.len().min(4096).min(self.data.len() - at);
+        buf[..n].copy_from_slice(&self.data[at..at + n]);
+        self.handed_out.store(at + n, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn pipe(data: Vec<u8>) -> (Pipe, Arc<AtomicUsize>) {
+    let handed_out = Arc::new(AtomicUsize::new(0));
+    let pipe = Pipe {
+        data,
+        handed_out: Arc::clone(&handed_out),
+    };
+    (pipe, handed_out)
+}
+
+#[test]
+fn every_sample_through_a_pipe_decodes_as_the_file_does() {
+    for entry in std::fs::read_dir(samples_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "wav" | "mp3" | "flac" | "ogg" | "m4a") {
+            continue;
+        }
+        let whole = decode_file(&path).unwrap();
+        let (reader, _) = pipe(std::fs::read(&path).unwrap());
+        let mut stream = open_reader(reader, "<pipe>").unwrap_or_else(|e| panic!("{e}"));
+        let mut piped = Vec::new();
+        while stream.next_chunk(&mut piped).unwrap() {}
+        assert_eq!(stream.info(), &whole.source, "{}", path.display());
+        assert_eq!(piped, whole.samples, "{}", path.display());
+    }
+}
+
+/// What `ffmpeg -f wav -` writes: RIFF and data sizes 0xFFFFFFFF, since a pipe cannot be
+/// rewound to fill them in.
+fn unsized_wav(seconds: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    bytes.extend_from_slice(&1u16.to_le_bytes()); // mono
+    bytes.extend_from_slice(&16_000u32.to_le_bytes());
+    bytes.extend_from_slice(&32_000u32.to_le_bytes()); // bytes per second
+    bytes.extend_from_slice(&2u16.to_le_bytes()); // bytes per frame
+    bytes.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    let tone = tone(16_000);
+    for i in 0..seconds * 16_000 {
+        let v = (tone(i) * 32767.0) as i16;
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes
+}
+
+#[test]
+fn a_long_wav_through_a_pipe_streams_instead_of_being_read_whole() {
+    let data = unsized_wav(600);
+    let total = data.len();
+    let (reader, handed_out) = pipe(data);
+    let mut stream = open_reader(reader, "<stdin>").unwrap();
+    let mut samples = Vec::new();
+    assert!(stream.next_chunk(&mut samples).unwrap());
+    let read_for_first_chunk = handed_out.load(Ordering::Relaxed);
+    assert!(
+        read_for_first_chunk < 2 << 20,
+        "{read_for_first_chunk} of {total} bytes read before the first chunk"
+    );
+    while stream.next_chunk(&mut samples).unwrap() {}
+    assert_eq!(samples.len(), 600 * 16_000);
+    assert_eq!(handed_out.load(Ordering::Relaxed), total);
+
+    // With sizes unknown, the end of the pipe is the end of the audio, wherever it falls: a
+    // trailing odd byte is half a sample and is dropped.
+    let mut cut = unsized_wav(2);
+    cut.truncate(44 + 2 * 15_000 + 1);
+    let (reader, _) = pipe(cut);
+    let mut stream = open_reader(reader, "<stdin>").unwrap();
+    let mut samples = Vec::new();
+    while stream.next_chunk(&mut samples).unwrap() {}
+    assert_eq!(samples.len(), 15_000);
 }
 
 fn error_for(bytes: &[u8], name: &str) -> AudioError {

@@ -57,7 +57,8 @@ pub struct DictateArgs {
     )]
     device: Option<String>,
 
-    /// Dictate from an audio file instead of a microphone, through the same pipeline.
+    /// Dictate from an audio file instead of a microphone, through the same pipeline; `-`
+    /// reads stdin, where a WAV stream is dictated as it arrives.
     #[arg(short, long, value_name = "FILE")]
     input: Option<PathBuf>,
 

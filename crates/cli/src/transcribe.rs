@@ -26,7 +26,7 @@ use crate::{Context, Interrupted, UsageError};
 #[derive(Debug, Args)]
 pub struct TranscribeArgs {
     /// Audio files or directories to transcribe (WAV, MP3, FLAC, OGG/Vorbis, AAC/M4A);
-    /// `-` reads stdin.
+    /// `-` reads stdin (a WAV there streams, e.g. from `ffmpeg -i IN -f wav -`).
     #[arg(required_unless_present = "from_list", value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 

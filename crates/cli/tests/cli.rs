@@ -250,6 +250,19 @@ fn plain_text_on_stdout_by_default_and_stdin_input() {
         by_path,
         "stdin gives the same result as the path"
     );
+
+    // What `ffmpeg -i talk.mkv -f wav - | rech transcribe -` sends: the sizes a pipe cannot
+    // fill in left at 0xFFFFFFFF. The audio then lasts until the pipe ends.
+    let mut piped = std::fs::read(samples_dir().join("privet-16k-mono.wav")).unwrap();
+    piped[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let data = piped.windows(4).position(|w| w == b"data").unwrap();
+    piped[data + 4..data + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let piped_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(piped_file.path(), &piped).unwrap();
+    let stdin = std::fs::File::open(piped_file.path()).unwrap();
+    let out = transcribe(&["-"]).stdin(stdin).output().unwrap();
+    assert_success(&out);
+    assert_eq!(stdout(&out), by_path, "a sizeless WAV on stdin reads whole");
 }
 
 /// The speed and memory switches change how the work is done, not what comes out well formed.

@@ -4,9 +4,10 @@
 //! give nothing, the committed prefix of partial results, and every bad input to its one-line
 //! error. The microphone itself is tested through PulseAudio in tests/capture.rs.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -277,6 +278,101 @@ fn five_recordings_give_five_finals_at_the_right_times() {
     assert_success(&out);
     assert!(out.stdout.is_empty());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+}
+
+/// 16-bit samples behind the header a live pipe gets (`arecord -t wav`, `ffmpeg -f wav -`):
+/// sizes unknown, left at 0xFFFFFFFF.
+fn sizeless_wav_header() -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&u32::MAX.to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    h.extend_from_slice(&1u16.to_le_bytes()); // mono
+    h.extend_from_slice(&16_000u32.to_le_bytes());
+    h.extend_from_slice(&32_000u32.to_le_bytes());
+    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&16u16.to_le_bytes());
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&u32::MAX.to_le_bytes());
+    h
+}
+
+fn pcm16(samples: &[f32]) -> Vec<u8> {
+    samples
+        .iter()
+        .flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
+        .collect()
+}
+
+/// `arecord -t wav | rech dictate --input -`: the pipe is read as it comes, so an utterance
+/// is finalised while the pipe is still open, not when it closes.
+#[test]
+fn dictation_from_a_pipe_finalises_utterances_while_the_pipe_is_open() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (input, truth) = joined(&shared, dir.path());
+    let samples = read_wav(&input);
+    let vad = shared.join("models/ggml-silero-v6.2.0.bin");
+    let mut child = dictate(&["--format", "jsonl", "--input", "-", "--vad-model"])
+        .arg(&vad)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first two utterances and the pause after the second; the rest is held back.
+    let split = ((truth[1].1 + GAP_SECONDS - 0.2) * 16_000.0) as usize;
+    stdin.write_all(&sizeless_wav_header()).unwrap();
+    stdin.write_all(&pcm16(&samples[..split])).unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut early = Vec::new();
+    while early
+        .iter()
+        .filter(|e: &&Value| e["type"] == "final")
+        .count()
+        < 2
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => early.push(serde_json::from_str(&line).unwrap()),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no two finals within 120 s while the pipe was open: {early:?}");
+            }
+        }
+    }
+    stdin.write_all(&pcm16(&samples[split..])).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_success(&out);
+    let mut all = early;
+    all.extend(
+        lines
+            .iter()
+            .map(|l| serde_json::from_str::<Value>(&l).unwrap()),
+    );
+    let got = finals(&all);
+    assert_eq!(got.len(), 5, "finals {got:?}, speech at {truth:?}");
+    for ((start, end, _), (a, b)) in got.iter().zip(&truth) {
+        assert!(
+            (start - a).abs() <= TOLERANCE && (end - b).abs() <= TOLERANCE,
+            "final {start:.3}..{end:.3}, speech {a:.3}..{b:.3} (all: {got:?})"
+        );
+    }
 }
 
 #[test]
