@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the scripts in bench/ need beyond the build (scripts/install-deps.sh): GNU time
+# for peak memory, sox, lame and ffmpeg to write the test audio, and the PyPI packages rech is
+# compared with (faster-whisper, pywhispercpp) in a virtual environment, .venv-bench. Debian or
+# Ubuntu, as root or through sudo. Then run the benchmarks with .venv-bench/bin/python3, e.g.
+#   .venv-bench/bin/python3 bench/encoder_gap.py --rounds 3 --skip-e2e
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+packages=(time sox lame ffmpeg python3-venv)
+missing=()
+for pkg in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-bench-deps: installing ${missing[*]}" >&2
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The versions BENCHMARKS.md was measured with.
+if [ ! -x .venv-bench/bin/python3 ]; then
+    python3 -m venv .venv-bench
+fi
+.venv-bench/bin/pip install -q faster-whisper==1.2.1 ctranslate2==4.8.5 pywhispercpp==1.5.1
+
+cargo build --release -p rech-cli -p rech-audio -p rech-asr --bins --examples
