@@ -137,9 +137,9 @@ impl<'t> WindowedTranscription<'t> {
         best.1
     }
 
-    fn transcribe_front(&mut self, cut: usize, progress: &mut dyn FnMut(f64)) -> Result<(), Error> {
-        let offset = self.consumed as f64 / SAMPLE_RATE as f64;
-        let window_len = cut as f64 / SAMPLE_RATE as f64;
+    /// The options the next window is transcribed with: the language found in the first
+    /// window, and the user's prompt followed by the end of the text so far.
+    fn window_options(&self) -> TranscribeOptions {
         let mut options = self.options.clone();
         if self.language.is_some() && options.language.is_none() {
             // Detect once, on the first window; later windows use what was found.
@@ -151,6 +151,13 @@ impl<'t> WindowedTranscription<'t> {
                 None => self.carried_text.clone(),
             });
         }
+        options
+    }
+
+    fn transcribe_front(&mut self, cut: usize, progress: &mut dyn FnMut(f64)) -> Result<(), Error> {
+        let offset = self.consumed as f64 / SAMPLE_RATE as f64;
+        let window_len = cut as f64 / SAMPLE_RATE as f64;
+        let options = self.window_options();
         let transcript = self.transcriber.transcribe_with_progress(
             &self.buffer[..cut],
             &options,
@@ -277,6 +284,50 @@ mod tests {
             let t = cut as f32 / SAMPLE_RATE as f32;
             assert!(t % 7.0 >= 5.0, "cut at {t} s is inside a burst");
         }
+    }
+
+    /// Each window after the first is primed with the end of the text before it (and the
+    /// user's prompt stays in front).
+    #[test]
+    fn the_next_window_is_primed_with_the_text_before_it() {
+        let (_dir, mut t) = transcriber(DecoderOutput::Repeat);
+        let options = TranscribeOptions {
+            temperature_fallback: false,
+            threads: 2,
+            initial_prompt: Some("Лекция.".to_owned()),
+            ..Default::default()
+        };
+        let windows = WindowOptions {
+            window_seconds: 30.0,
+            search_seconds: 5.0,
+        };
+        let mut run = WindowedTranscription::new(&mut t, &options, &windows);
+        let audio = bursts(45);
+        let mut pushed = 0;
+        while run.consumed == 0 {
+            run.push(&audio[pushed..pushed + 4_000], &mut |_| {})
+                .unwrap();
+            pushed += 4_000;
+        }
+        let first_text: String = run
+            .segments
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(!first_text.trim().is_empty());
+        assert!(!run.carried_text.is_empty());
+        assert!(run.carried_text.chars().count() <= CARRIED_CHARS);
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat(&first_text).ends_with(&flat(&run.carried_text)),
+            "carried {:?} is not the end of {first_text:?}",
+            run.carried_text
+        );
+        let prompt = run.window_options().initial_prompt.unwrap();
+        assert_eq!(prompt, format!("Лекция. {}", run.carried_text));
+        run.push(&audio[pushed..], &mut |_| {}).unwrap();
+        run.finish(&mut |_| {}).unwrap();
     }
 
     #[test]
