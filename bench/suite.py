@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""rech's benchmark suite: everything BENCHMARKS.md reports, in one run.
+"""rech's benchmark suite: throughput, real-time factor and memory of `rech transcribe`, in one
+run. (bench/run-all.sh runs this and the other scripts behind BENCHMARKS.md, one report.)
 
 - decode + resample throughput (times real time) for 44.1 kHz stereo WAV, FLAC and MP3;
 - transcription wall time, real-time factor and peak RSS, VAD off and on, for 2 minutes and for
