@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing rech needs on Debian/Ubuntu, and nothing that is already
 # there: cmake and a C++ compiler for whisper.cpp, pkg-config and the ALSA headers for cpal,
-# PulseAudio for the microphone tests. Runs as root, or through sudo.
+# PulseAudio for the microphone tests. Runs as root, or through sudo. Extra Debian packages
+# given as arguments are installed alongside (scripts/install-bench-deps.sh does this).
 set -euo pipefail
 
-packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins)
+packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins "$@")
 
 missing=()
 for pkg in "${packages[@]}"; do
