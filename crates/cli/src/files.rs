@@ -7,7 +7,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 /// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
+///
+/// A path that is not a regular file (`/dev/null`, `/dev/stdout`, a named pipe) is written
+/// straight through: renaming over it would replace the device or pipe with a plain file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes))
+            .with_context(|| format!("cannot write {}", path.display()));
+    }
     let dir = parent_dir(path);
     let mut temp = tempfile::Builder::new()
         .prefix(".rech-")
@@ -100,5 +110,33 @@ mod tests {
     fn missing_directory_is_an_error_not_a_panic() {
         let err = write_atomically(Path::new("/nonexistent/dir/out.txt"), b"x").unwrap_err();
         assert!(format!("{err:#}").contains("/nonexistent/dir"), "{err:#}");
+    }
+
+    /// `-o /dev/null` once replaced /dev/null with a plain file (rename over a device, as
+    /// root). A named pipe stands in for any such path here: it must still be a pipe after the
+    /// write, and its reader must get the bytes.
+    #[test]
+    fn special_files_are_written_through_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomically(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        let kind = std::fs::metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "the pipe was replaced: {kind:?}");
+        let null = std::fs::metadata("/dev/null").unwrap().file_type();
+        assert!(null.is_char_device());
+        write_atomically(Path::new("/dev/null"), b"x").unwrap();
+        let null = std::fs::metadata("/dev/null").unwrap().file_type();
+        assert!(null.is_char_device(), "/dev/null was replaced");
     }
 }
