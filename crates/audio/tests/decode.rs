@@ -189,24 +189,19 @@ fn every_sample_through_a_pipe_decodes_as_the_file_does() {
 /// What `ffmpeg -f wav -` writes: RIFF and data sizes 0xFFFFFFFF, since a pipe cannot be
 /// rewound to fill them in.
 fn unsized_wav(seconds: usize) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    bytes.extend_from_slice(b"RIFF");
-    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
-    bytes.extend_from_slice(b"WAVEfmt ");
-    bytes.extend_from_slice(&16u32.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    bytes.extend_from_slice(&1u16.to_le_bytes()); // mono
-    bytes.extend_from_slice(&16_000u32.to_le_bytes());
-    bytes.extend_from_slice(&32_000u32.to_le_bytes()); // bytes per second
-    bytes.extend_from_slice(&2u16.to_le_bytes()); // bytes per frame
-    bytes.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
-    let tone = tone(16_000);
-    for i in 0..seconds * 16_000 {
-        let v = (tone(i) * 32767.0) as i16;
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tone.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    write_wav(&path, spec, seconds * 16_000, tone(16_000));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap();
+    bytes[data + 4..data + 8].copy_from_slice(&u32::MAX.to_le_bytes());
     bytes
 }
 
