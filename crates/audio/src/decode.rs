@@ -125,9 +125,9 @@ pub fn open_reader<R: Read + Send + Sync + 'static>(
         return Err(AudioError::Empty { path: name });
     }
     if is_riff_wave(&magic[..got]) {
-        // A data length of 0xFFFFFFFF means "until the stream ends"; hound refuses it (not a
-        // whole number of frames), so it becomes the largest whole number of frames, and the
-        // end of the stream ends the audio.
+        // A placeholder data length (0xFFFFFFFF, arecord's ~2 GB) means "until the stream
+        // ends"; hound refuses one that is not a whole number of frames, so it becomes the
+        // largest whole number of frames, and the end of the stream ends the audio.
         let sizeless = unsized_data_chunk(&mut input).unwrap_or(None);
         input.rewind().map_err(io_err)?;
         let open_ended = match sizeless {

@@ -111,9 +111,13 @@ impl<R: Read + Send + Sync> MediaSource for ForwardInput<R> {
     }
 }
 
+/// Data lengths from here up are placeholders, not sizes: 0xFFFFFFFF (ffmpeg) and the ~2 GB
+/// that arecord writes before it knows how long it will record.
+const PLACEHOLDER_LEN: u32 = 0x7FFF_0000;
+
 /// Where a WAV stream's `data` chunk declares its length, and the stream's bytes per frame,
-/// when that length is 0xFFFFFFFF: what `ffmpeg -f wav -` writes, since a pipe cannot be
-/// rewound to fill it in. Reads the chunks before `data` from `input`, which is left wherever
+/// when that length is a placeholder ([`PLACEHOLDER_LEN`]): what `ffmpeg -f wav -` and
+/// `arecord -t wav` write, since a pipe cannot be rewound to fill it in. Reads the chunks before `data` from `input`, which is left wherever
 /// that ends. `None` for a WAV with a real length, or anything unexpected (hound then judges).
 pub(crate) fn unsized_data_chunk(input: &mut dyn Read) -> io::Result<Option<(usize, u16)>> {
     let mut riff = [0u8; 12];
@@ -130,7 +134,7 @@ pub(crate) fn unsized_data_chunk(input: &mut dyn Read) -> io::Result<Option<(usi
         match &header[..4] {
             b"data" => {
                 return Ok(match block_align {
-                    Some(align) if len == u32::MAX && align > 0 => Some((at - 4, align)),
+                    Some(align) if len >= PLACEHOLDER_LEN && align > 0 => Some((at - 4, align)),
                     _ => None,
                 });
             }
@@ -211,6 +215,9 @@ mod tests {
         assert_eq!(align, 4);
         assert_eq!(&header[offset - 4..offset], b"data");
         assert_eq!(&header[offset..offset + 4], &u32::MAX.to_le_bytes());
+        // arecord's placeholder, about 2 GB, is one too.
+        let arecord = piped_header(0x7FFF_FFFF);
+        assert!(unsized_data_chunk(&mut &arecord[..]).unwrap().is_some());
         // A real length is left alone, and so is anything that is not a WAV header.
         assert_eq!(
             unsized_data_chunk(&mut &piped_header(400)[..]).unwrap(),
