@@ -1,7 +1,7 @@
 //! Writes a whisper.cpp model with random weights for tests and benchmarks, because no real
 //! Whisper weights can be downloaded where `rech` is built and tested.
 //!
-//! Usage: `cargo run --release -p rech-asr --example make-test-model -- <micro|tiny|base|small|medium> OUT.bin [--seed N] [--decoder random|eot|repeat] [--type f16|f32|q8_0|q5_1|q5_0|q4_1|q4_0]`
+//! Usage: `cargo run --release -p rech-ggml --example make-test-model -- <micro|tiny|base|small|medium> OUT.bin [--seed N] [--decoder random|eot|repeat] [--type f16|f32|q8_0|q5_1|q5_0|q4_1|q4_0]`
 //!
 //! `--type` sets the weight matrices' type (f16 by default); quantised types are written as
 //! whisper.cpp's own quantiser writes them, so that their speed can be measured here.
@@ -11,8 +11,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rech_asr::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
-use rech_asr::model_file::{inspect, Hparams};
+use rech_ggml::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
+use rech_ggml::model_file::{inspect, Hparams};
 
 const USAGE: &str =
     "usage: make-test-model <micro|tiny|base|small|medium> OUT.bin [--seed N] [--decoder random|eot|repeat] [--type f16|f32|q8_0|q5_1|q5_0|q4_1|q4_0]";

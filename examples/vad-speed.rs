@@ -22,10 +22,9 @@ use std::time::Instant;
 use rech_asr::{VadOptions, VoiceDetector};
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams};
 
+/// The shared test data (`RECH_SHARED_DIR` or `../shared`), as the tests find it.
 fn shared_dir() -> PathBuf {
-    std::env::var_os("RECH_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+    rech_testkit::shared_dir().unwrap_or_else(|| PathBuf::from("../shared"))
 }
 
 fn median(times: &mut [f64]) -> f64 {
@@ -117,15 +116,14 @@ fn run() -> Result<(), String> {
         samples.len().div_ceil(rech_asr::VAD_FRAME_SAMPLES)
     );
 
-    rech_asr::install_log_routing();
+    rech_whisper::install_log_routing();
     let model_str = model.to_str().ok_or("the model path is not UTF-8")?;
     let mut params = WhisperVadContextParams::new();
     params.set_n_threads(whisper_threads);
     params.set_use_gpu(false);
     let mut whisper = WhisperVadContext::new(model_str, params)
         .map_err(|e| format!("whisper.cpp cannot load {}: {e}", model.display()))?;
-    let mut ours =
-        VoiceDetector::load(&model, 1, VadOptions::default()).map_err(|e| e.to_string())?;
+    let mut ours = VoiceDetector::load(&model, VadOptions::default()).map_err(|e| e.to_string())?;
 
     if rech_only {
         // For profiling rech's pass alone.

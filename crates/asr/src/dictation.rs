@@ -6,30 +6,30 @@
 //! word is not clipped, an end after a pause, and a split at the quietest point of an utterance
 //! that runs too long. While an utterance grows it is re-decoded every few hundred
 //! milliseconds and LocalAgreement-2 (two consecutive hypotheses agree) decides which words are
-//! committed; when it ends, it is decoded once more for the final text. Every decode encodes
-//! only as much audio as the utterance holds (whisper.cpp's `audio_ctx`), which is where the
-//! latency goes.
+//! committed; when it ends, it is decoded once more for the final text. The engine is told
+//! which decodes are partial and which final ([`Purpose`]), so that it can make partials cheap
+//! (Whisper encodes only as much audio as the utterance holds, which is where the latency goes).
 //!
-//! Silero in whisper.cpp restarts its recurrent state at each call, so the stream is judged in
+//! Silero's recurrent state restarts at each call (as in whisper.cpp), so the stream is judged in
 //! hops of a few frames, each call seeing about a second of audio before the hop; while idle,
 //! a hop that is no louder than the background is not shown to the model at all, so that
 //! listening to a quiet room costs next to nothing.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::endpoint::{
     frames, level_db, quietest_frame, Agreement, Boundary, EndpointRules, Endpointer, EnergyRule,
     NoiseFloor, Span, Verdict,
 };
+use crate::engine::{
+    CancelToken, Capabilities, Engine, Purpose, Recognizer, Request, MIN_SAMPLES, SAMPLE_RATE,
+};
 use crate::error::Error;
 use crate::filter::is_hallucination;
-use crate::model::Model;
-use crate::transcribe::{EncoderWindow, TranscribeOptions, Transcriber};
+use crate::pipeline::{default_threads, TranscribeOptions};
+use crate::text::assemble;
 use crate::vad::{VoiceDetector, VAD_FRAME_SAMPLES};
 
-const SAMPLE_RATE: usize = 16_000;
 const FRAME: usize = VAD_FRAME_SAMPLES;
 /// Frames judged per Silero call while idle, and while an utterance is under way (where the
 /// end must be noticed quickly).
@@ -43,15 +43,19 @@ const PARTIAL_QUIET_MS: u32 = 200;
 /// utterance: the audio the final decode needs is all there by now, and if the speaker goes
 /// on, the result is thrown away.
 const SPECULATE_AFTER_MS: u32 = 250;
-/// Whisper's window: an utterance never grows past it.
+/// An utterance never grows past this (just under Whisper's 30 s window), nor past the longest
+/// input the engine accepts.
 const MAX_UTTERANCE_MS: u32 = 29_000;
+/// Decodes get at least this much audio (200 ms), padded with silence.
+const MIN_DECODE_SAMPLES: usize = SAMPLE_RATE / 5;
 
 /// How utterances are found and decoded. Plain data; `Default` is tuned for dictation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DictationOptions {
-    /// Language, threads, decoding and the hallucination filter. Temperature fallback applies
-    /// to final decodes only.
+    /// Language and the hallucination filter (word times are not used).
     pub transcribe: TranscribeOptions,
+    /// CPU threads for the engine.
+    pub threads: usize,
     /// Decode the growing utterance and emit [`DictationEvent::Partial`] events.
     pub partials: bool,
     /// Audio between two partial decodes, in milliseconds.
@@ -69,14 +73,13 @@ pub struct DictationOptions {
     pub max_utterance_ms: u32,
     /// Silero speech probability that starts speech; speech goes on down to 0.15 below it.
     pub vad_threshold: f32,
-    /// How much of Whisper's window each decode encodes.
-    pub window: EncoderWindow,
 }
 
 impl Default for DictationOptions {
     fn default() -> Self {
         Self {
             transcribe: TranscribeOptions::default(),
+            threads: default_threads(),
             partials: false,
             partial_interval_ms: 500,
             pre_roll_ms: 400,
@@ -85,7 +88,6 @@ impl Default for DictationOptions {
             min_speech_ms: 250,
             max_utterance_ms: 20_000,
             vad_threshold: 0.5,
-            window: EncoderWindow::Fitted,
         }
     }
 }
@@ -150,7 +152,9 @@ enum Detector {
 /// Streaming recognition of one audio stream. Feed it with [`push`](Self::push); call
 /// [`finish`](Self::finish) at the end of the stream.
 pub struct Dictation {
-    transcriber: Transcriber,
+    recognizer: Box<dyn Recognizer>,
+    capabilities: Capabilities,
+    cancel: CancelToken,
     detector: Detector,
     options: DictationOptions,
     rule: EnergyRule,
@@ -182,10 +186,10 @@ impl std::fmt::Debug for Dictation {
 }
 
 impl Dictation {
-    /// Dictation with `model`, judging speech with `vad` (Silero) or, when `None`, by energy
+    /// Dictation with `engine`, judging speech with `vad` (Silero) or, when `None`, by energy
     /// (less reliable in noise).
     pub fn new(
-        model: &Model,
+        engine: &dyn Engine,
         vad: Option<VoiceDetector>,
         options: DictationOptions,
     ) -> Result<Self, Error> {
@@ -195,14 +199,28 @@ impl Dictation {
                 options.vad_threshold
             )));
         }
+        let capabilities = engine.capabilities().clone();
+        let longest_ms = capabilities
+            .max_samples
+            .map_or(MAX_UTTERANCE_MS, |n| (n * 1000 / SAMPLE_RATE) as u32)
+            .min(MAX_UTTERANCE_MS);
         let mut options = options;
-        options.max_utterance_ms = options.max_utterance_ms.clamp(2_000, MAX_UTTERANCE_MS);
+        options.max_utterance_ms = options.max_utterance_ms.clamp(2_000, longest_ms.max(2_000));
+        let recognizer = engine.recognizer(options.threads)?;
+        recognizer.check(&Request {
+            language: options.transcribe.language.clone(),
+            context: None,
+            word_timestamps: false,
+            purpose: Purpose::Final,
+        })?;
         let endpointer = Endpointer::new(EndpointRules {
             end_silence: frames(options.end_silence_ms),
             min_speech: frames(options.min_speech_ms),
         });
         Ok(Self {
-            transcriber: Transcriber::new(model)?,
+            recognizer,
+            capabilities,
+            cancel: CancelToken::new(),
             detector: match vad {
                 Some(vad) => Detector::Silero(vad),
                 None => Detector::Energy,
@@ -229,9 +247,9 @@ impl Dictation {
         matches!(self.detector, Detector::Silero(_))
     }
 
-    /// The flag that makes a decode under way stop with [`Error::Cancelled`] when raised.
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        self.transcriber.cancel_flag()
+    /// The token that makes a decode under way stop with [`Error::Cancelled`] when raised.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
     }
 
     /// Counters so far.
@@ -449,7 +467,6 @@ impl Dictation {
         end: u64,
         events: &mut Vec<DictationEvent>,
     ) -> Result<(), Error> {
-        let options = self.options.transcribe.clone();
         let hypothesis = match self.speculation.take() {
             Some(early)
                 if early.span.start == span.start
@@ -463,13 +480,15 @@ impl Dictation {
                     self.stats.wasted_decodes += 1;
                 }
                 let audio = self.utterance_audio(span, end).to_vec();
-                let hypothesis = self.decode(&audio, &options)?;
+                let hypothesis = self.decode(&audio, Purpose::Final)?;
                 self.stats.final_decodes += 1;
                 hypothesis
             }
         };
         let text = self.agreement.finish(&hypothesis);
-        let invented = options.filter_hallucinations && is_hallucination(&text);
+        let invented = self.options.transcribe.filter_hallucinations
+            && self.capabilities.hallucinates_on_silence
+            && is_hallucination(&text);
         if text.is_empty() || invented {
             self.withdraw_partial(events);
         } else {
@@ -519,8 +538,7 @@ impl Dictation {
         }
         self.discard_speculation();
         let audio = self.utterance_audio(span, audio_end).to_vec();
-        let options = self.options.transcribe.clone();
-        let hypothesis = self.decode(&audio, &options)?;
+        let hypothesis = self.decode(&audio, Purpose::Final)?;
         self.stats.final_decodes += 1;
         self.speculation = Some(Speculation {
             span,
@@ -546,11 +564,7 @@ impl Dictation {
             return Ok(());
         }
         let audio = self.utterance_audio(span, total).to_vec();
-        let options = TranscribeOptions {
-            temperature_fallback: false,
-            ..self.options.transcribe.clone()
-        };
-        let hypothesis = self.decode(&audio, &options)?;
+        let hypothesis = self.decode(&audio, Purpose::Partial)?;
         self.stats.partial_decodes += 1;
         self.last_partial_at = total;
         let (committed, text) = self.agreement.update(&hypothesis);
@@ -562,28 +576,38 @@ impl Dictation {
         Ok(())
     }
 
-    fn decode(&mut self, audio: &[f32], options: &TranscribeOptions) -> Result<String, Error> {
-        const MIN: usize = SAMPLE_RATE / 5;
+    /// Decodes an utterance into one line of text.
+    fn decode(&mut self, audio: &[f32], purpose: Purpose) -> Result<String, Error> {
+        let min = MIN_DECODE_SAMPLES
+            .max(MIN_SAMPLES)
+            .max(self.capabilities.min_samples);
         let padded;
-        let audio = if audio.len() < MIN {
+        let audio = if audio.len() < min {
             padded = {
                 let mut v = audio.to_vec();
-                v.resize(MIN, 0.0);
+                v.resize(min, 0.0);
                 v
             };
             &padded[..]
         } else {
             audio
         };
-        let seconds = audio.len() as f64 / SAMPLE_RATE as f64;
-        // Russian speech runs at up to about 9 tokens a second; more is a decoding loop.
-        let max_tokens = (16.0 + 10.0 * seconds).ceil() as u32;
+        let request = Request {
+            language: self.options.transcribe.language.clone(),
+            context: None,
+            word_timestamps: false,
+            purpose,
+        };
         let started = Instant::now();
-        let text =
-            self.transcriber
-                .transcribe_utterance(audio, options, self.options.window, max_tokens);
+        let result = self
+            .recognizer
+            .recognize(audio, &request, &self.cancel, &mut |_| {});
         self.stats.decode_time += started.elapsed();
-        text
+        let texts: Vec<String> = assemble(result?.segments)
+            .into_iter()
+            .map(|s| s.text)
+            .collect();
+        Ok(texts.join(" ").trim().to_owned())
     }
 
     /// Drops audio and levels nobody will need again: everything before the pre-roll of the
@@ -625,18 +649,7 @@ fn ms_to_samples(ms: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
-    use crate::model_file::Hparams;
-
-    fn model(dir: &std::path::Path, decoder: DecoderOutput) -> Model {
-        let path = dir.join("micro.bin");
-        let opts = GenerateOptions {
-            hparams: Hparams::micro(),
-            seed: 5,
-        };
-        write_model_file_with_decoder(&path, &opts, decoder).unwrap();
-        Model::load(&path).unwrap()
-    }
+    use crate::fake::{FakeEngine, Reply};
 
     /// Silence with tone bursts ("speech" for the energy rule) at the given (start, end) seconds.
     fn bursts(seconds: f64, at: &[(f64, f64)]) -> Vec<f32> {
@@ -659,11 +672,7 @@ mod tests {
 
     fn options() -> DictationOptions {
         DictationOptions {
-            transcribe: TranscribeOptions {
-                threads: 2,
-                temperature_fallback: false,
-                ..Default::default()
-            },
+            threads: 1,
             ..Default::default()
         }
     }
@@ -689,8 +698,7 @@ mod tests {
 
     #[test]
     fn energy_endpointing_finds_each_burst_with_its_bounds() {
-        let dir = tempfile::tempdir().unwrap();
-        let model = model(dir.path(), DecoderOutput::Repeat);
+        let model = FakeEngine::new(Reply::Repeat);
         let mut d = Dictation::new(&model, None, options()).unwrap();
         let audio = bursts(9.0, &[(1.0, 2.5), (4.0, 4.9), (6.0, 8.2)]);
         let events = run(&mut d, &audio, 1_600);
@@ -703,8 +711,7 @@ mod tests {
 
     #[test]
     fn the_pre_roll_reaches_back_before_the_speech() {
-        let dir = tempfile::tempdir().unwrap();
-        let model = model(dir.path(), DecoderOutput::Repeat);
+        let model = FakeEngine::new(Reply::Repeat);
         let mut d = Dictation::new(&model, None, options()).unwrap();
         d.push(&bursts(3.0, &[(2.0, 3.0)])).unwrap();
         let span = d.endpointer.current().expect("speech under way");
@@ -715,8 +722,7 @@ mod tests {
 
     #[test]
     fn silence_and_blips_give_nothing_and_long_speech_is_split() {
-        let dir = tempfile::tempdir().unwrap();
-        let model = model(dir.path(), DecoderOutput::Repeat);
+        let model = FakeEngine::new(Reply::Repeat);
         let mut d = Dictation::new(&model, None, options()).unwrap();
         let events = run(&mut d, &bursts(6.0, &[(2.0, 2.1)]), 4_000);
         assert!(events.is_empty(), "{events:?}");
@@ -743,8 +749,7 @@ mod tests {
 
     #[test]
     fn the_final_decode_starts_at_the_pause_and_gives_the_same_text() {
-        let dir = tempfile::tempdir().unwrap();
-        let model = model(dir.path(), DecoderOutput::Random);
+        let model = FakeEngine::new(Reply::Digest);
         let audio = bursts(8.0, &[(0.5, 2.0), (2.4, 3.0), (4.5, 6.5)]);
         // In 100 ms chunks, as a microphone delivers: each final is decoded at the pause.
         let mut live = Dictation::new(&model, None, options()).unwrap();
@@ -762,8 +767,7 @@ mod tests {
 
     #[test]
     fn partials_keep_their_committed_prefix() {
-        let dir = tempfile::tempdir().unwrap();
-        let model = model(dir.path(), DecoderOutput::Repeat);
+        let model = FakeEngine::new(Reply::Repeat);
         let mut d = Dictation::new(
             &model,
             None,

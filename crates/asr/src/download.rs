@@ -10,12 +10,12 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::engine::CancelToken;
 use crate::error::describe_io;
 
 /// How long a connection may stay silent before the download gives up, unless the caller says
@@ -190,7 +190,7 @@ fn status_hint(status: u16) -> &'static str {
 /// file for a later resume.
 pub fn download(
     request: &DownloadRequest,
-    cancel: Option<&AtomicBool>,
+    cancel: Option<&CancelToken>,
     on_event: &mut dyn FnMut(&DownloadEvent),
 ) -> Result<DownloadOutcome, DownloadError> {
     let url = request.url.as_str();
@@ -387,7 +387,7 @@ fn fetch_with_retries(
     agent: &ureq::Agent,
     request: &DownloadRequest,
     part: &mut Partial,
-    cancel: Option<&AtomicBool>,
+    cancel: Option<&CancelToken>,
     on_event: &mut dyn FnMut(&DownloadEvent),
 ) -> Result<(), DownloadError> {
     let mut attempt = 0;
@@ -423,7 +423,7 @@ fn fetch(
     agent: &ureq::Agent,
     request: &DownloadRequest,
     part: &mut Partial,
-    cancel: Option<&AtomicBool>,
+    cancel: Option<&CancelToken>,
     on_event: &mut dyn FnMut(&DownloadEvent),
 ) -> Result<(), AttemptError> {
     use AttemptError::{Fatal, Transient};
@@ -505,7 +505,7 @@ fn fetch(
     let mut reader = response.body_mut().as_reader();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
             return Err(Fatal(DownloadError::Cancelled));
         }
         let n = match reader.read(&mut buf) {
@@ -620,7 +620,7 @@ impl Drop for Lock {
 
 fn lock(
     path: &Path,
-    cancel: Option<&AtomicBool>,
+    cancel: Option<&CancelToken>,
     on_event: &mut dyn FnMut(&DownloadEvent),
 ) -> Result<Lock, DownloadError> {
     let mut told = false;
@@ -632,7 +632,7 @@ fn lock(
             on_event(&DownloadEvent::WaitingForLock);
             told = true;
         }
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
             return Err(DownloadError::Cancelled);
         }
         thread::sleep(Duration::from_millis(100));

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use crate::model_file::ModelFileError;
+use rech_ggml::model_file::ModelFileError;
 
 /// Why loading a model or transcribing failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,44 +32,81 @@ pub enum Error {
         #[source]
         source: ModelFileError,
     },
-    /// whisper.cpp refused a file that passed validation (for example: out of memory).
-    #[error("whisper.cpp could not load model {path} (run with -v to see its log)")]
+    /// The engine refused a file that passed validation (for example: out of memory).
+    #[error("{engine} could not load model {path} (run with -v to see its log)")]
     ModelLoad {
+        /// The engine (`whisper.cpp`).
+        engine: &'static str,
         /// The path as given.
         path: String,
     },
     /// The VAD model file is missing, unreadable or not a Silero VAD model.
-    #[error("{path} is not a usable VAD model: {detail}")]
+    #[error("{path} is not a usable VAD model: {reason}")]
     InvalidVadModel {
         /// The path as given.
         path: String,
-        /// What is wrong with it.
-        detail: String,
+        /// What is wrong with it (part of the message, so not repeated as a source).
+        reason: VadModelError,
     },
-    /// whisper.cpp needs at least 100 ms of audio.
+    /// The engines need at least 100 ms of audio.
     #[error("the audio is too short ({millis} ms): at least 100 ms are needed")]
     AudioTooShort {
         /// Length of the audio given.
         millis: u64,
     },
-    /// An option has a value whisper.cpp cannot take.
+    /// An option has a value the engine cannot take.
     #[error("invalid option: {0}")]
     InvalidOption(String),
     /// The cancellation flag was raised.
     #[error("cancelled")]
     Cancelled,
-    /// whisper.cpp returned an error code while working.
-    #[error("whisper.cpp failed while {what} (error code {code})")]
-    Whisper {
-        /// What it was doing.
-        what: &'static str,
-        /// Its return code.
-        code: i32,
+    /// The engine failed while working.
+    #[error("{engine} failed while {what}")]
+    Engine {
+        /// The engine (`whisper.cpp`).
+        engine: &'static str,
+        /// What it was doing, and how it said it failed (`transcribing (error code -6)`).
+        what: String,
     },
 }
 
-/// Short lowercase descriptions of I/O errors, without the `(os error N)` tail.
-pub(crate) fn describe_io(err: &io::Error) -> String {
+/// What is wrong with a Silero VAD model file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VadModelError {
+    /// It could not be read.
+    #[error("{}", describe_io(.0))]
+    Io(#[source] io::Error),
+    /// It is a directory.
+    #[error("is a directory")]
+    IsADirectory,
+    /// It does not start with the ggml magic number.
+    #[error(
+        "not a ggml model file (magic 0x{found:08x}, expected 0x{:08x})",
+        rech_ggml::model_file::GGML_MAGIC
+    )]
+    NotGgml {
+        /// The first four bytes read as a little-endian `u32`.
+        found: u32,
+    },
+    /// The file format checker refused it.
+    #[error("{0}")]
+    File(#[source] ModelFileError),
+    /// A tensor the network needs is missing or has the wrong size.
+    #[error("tensor {name:?} {}", match .found { Some(n) => format!("has {n} values, expected {}", .expected), None => "is missing".to_owned() })]
+    Tensor {
+        /// The tensor's name.
+        name: String,
+        /// Values it should have.
+        expected: usize,
+        /// Values it has (`None`: absent).
+        found: Option<usize>,
+    },
+}
+
+/// Short lowercase descriptions of I/O errors, without the `(os error N)` tail: the one
+/// describer of rech's libraries above the audio layer (the CLI's messages use it too).
+pub fn describe_io(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::NotFound => "no such file".to_owned(),
         io::ErrorKind::PermissionDenied => "permission denied".to_owned(),

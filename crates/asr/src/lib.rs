@@ -1,49 +1,53 @@
-//! Russian speech recognition on whisper.cpp: load a model (checked before whisper.cpp sees
-//! it), find the speech with Silero VAD, transcribe 16 kHz mono samples into a plain
-//! [`Transcript`].
+//! rech's speech-recognition core, the same for every engine: the [`Engine`] and
+//! [`Recognizer`] traits an engine implements, and everything around them — Silero VAD, the
+//! [`Transcriber`] pipeline (speech gathering, cutting, time mapping, the hallucination filter),
+//! recordings of any length in flat memory ([`WindowedTranscription`]), live [`Dictation`], the
+//! output formats ([`output`]) and the model catalogue with verified downloads.
+//!
+//! Engines live in their own crates (`rech-whisper`); this one never names them.
 //!
 //! ```no_run
-//! use rech_asr::{Model, Transcriber, TranscribeOptions};
-//! # fn main() -> Result<(), rech_asr::Error> {
-//! let model = Model::load("ggml-small.bin".as_ref())?;
-//! let mut transcriber = Transcriber::new(&model)?;
+//! use rech_asr::{Engine, Transcriber, TranscribeOptions};
+//! # fn demo(engine: &dyn Engine) -> Result<(), rech_asr::Error> {
+//! let mut transcriber = Transcriber::new(engine, 4)?;
 //! let samples = vec![0.0f32; 16_000]; // 16 kHz mono, e.g. from rech-audio
 //! let transcript = transcriber.transcribe(&samples, &TranscribeOptions::default())?;
 //! println!("{}", transcript.text());
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 mod dictation;
 mod endpoint;
+mod engine;
 mod error;
-mod ffi;
+#[cfg(test)]
+mod fake;
 mod filter;
 mod long;
-mod model;
+mod pipeline;
 mod silero;
+#[allow(unsafe_code)]
+mod simd;
 mod text;
-mod transcribe;
+mod transcript;
 mod vad;
 
 pub mod catalog;
 #[cfg(feature = "download")]
 pub mod download;
-pub mod generate;
-pub mod model_file;
+pub mod output;
 
 pub use dictation::{Dictation, DictationEvent, DictationOptions, DictationStats};
-pub use error::Error;
+pub use engine::{
+    CancelToken, Capabilities, Engine, Purpose, Recognition, Recognizer, Request, Token,
+    TokenSegment, MIN_SAMPLES, SAMPLE_RATE,
+};
+pub use error::{describe_io, Error, VadModelError};
 pub use filter::is_hallucination;
 pub use long::{WindowOptions, WindowedTranscription};
-pub use model::{install_log_routing, validate, Model, ModelOptions};
-pub use transcribe::{
-    default_threads, Decoding, EncoderWindow, Segment, TranscribeOptions, Transcriber, Transcript,
-    Word,
-};
+pub use pipeline::{default_threads, TranscribeOptions, Transcriber};
+pub use text::assemble;
+pub use transcript::{Segment, Transcript, Word};
 pub use vad::{SpeechSpan, VadOptions, VoiceDetector, VAD_FRAME_SAMPLES};
-
-/// The version of whisper.cpp compiled in.
-pub fn whisper_cpp_version() -> &'static str {
-    whisper_rs::WHISPER_CPP_VERSION
-}

@@ -3,16 +3,14 @@
 //! window by window; timestamps are shifted onto the recording's timeline and each window is
 //! primed with the text before it, so nothing is lost or repeated at a cut.
 
+use crate::engine::{MIN_SAMPLES, SAMPLE_RATE};
 use crate::error::Error;
-use crate::transcribe::{Segment, TranscribeOptions, Transcriber, Transcript};
+use crate::pipeline::{quietest_cut, TranscribeOptions, Transcriber};
+use crate::transcript::{Segment, Transcript};
 
-const SAMPLE_RATE: usize = 16_000;
-/// whisper.cpp refuses less than 100 ms of audio.
-const MIN_SAMPLES: usize = 1_600;
-/// Energy is compared over frames of this many samples (50 ms) when looking for a cut.
-const FRAME: usize = 800;
-/// Characters of the previous window's text given to the next window as its prompt: enough
-/// for the last sentence or two, well under Whisper's 224-token prompt limit.
+/// Characters of the previous window's text given to the next window as its context (for
+/// engines that take a prompt): enough for the last sentence or two, well under Whisper's
+/// 224-token prompt limit.
 const CARRIED_CHARS: usize = 200;
 
 /// How a long recording is cut into windows.
@@ -48,8 +46,8 @@ pub struct WindowedTranscription<'t> {
 }
 
 impl<'t> WindowedTranscription<'t> {
-    /// Starts a windowed transcription with `options` (its `initial_prompt`, if any, precedes
-    /// the carried text of every window).
+    /// Starts a windowed transcription with `options`. Engines that take a prompt get the end
+    /// of the text so far with each window (after any prompt of their own options).
     pub fn new(
         transcriber: &'t mut Transcriber,
         options: &TranscribeOptions,
@@ -115,52 +113,35 @@ impl<'t> WindowedTranscription<'t> {
         (self.windows.window_seconds.max(30.0) * SAMPLE_RATE as f64) as usize
     }
 
-    /// Where to end the next window: the start of the quietest 50 ms frame in the search zone
-    /// before `window`, so that the cut falls in a pause rather than in a word.
+    /// Where to end the next window: the quietest 50 ms frame in the search zone before
+    /// `window`, so that the cut falls in a pause rather than in a word.
     fn cut_point(&self, window: usize) -> usize {
-        let search =
-            ((self.windows.search_seconds.max(1.0) * SAMPLE_RATE as f64) as usize).min(window / 2);
-        let from = window - search;
-        let mut best = (f32::INFINITY, window);
-        let mut start = from;
-        while start + FRAME <= window {
-            let energy: f32 = self.buffer[start..start + FRAME]
-                .iter()
-                .map(|s| s * s)
-                .sum();
-            // Later frames win ties: windows stay as long as they can.
-            if energy <= best.0 {
-                best = (energy, start + FRAME / 2);
-            }
-            start += FRAME / 2;
-        }
-        best.1
+        let search = (self.windows.search_seconds.max(1.0) * SAMPLE_RATE as f64) as usize;
+        quietest_cut(&self.buffer[..window], search)
     }
 
-    /// The options the next window is transcribed with: the language found in the first
-    /// window, and the user's prompt followed by the end of the text so far.
-    fn window_options(&self) -> TranscribeOptions {
+    /// The options the next window is transcribed with, and the text before it: the language
+    /// found in the first window, and the end of the text so far.
+    fn window_request(&self) -> (TranscribeOptions, Option<String>) {
         let mut options = self.options.clone();
         if self.language.is_some() && options.language.is_none() {
             // Detect once, on the first window; later windows use what was found.
             options.language = self.language.clone();
         }
-        if !self.carried_text.is_empty() {
-            options.initial_prompt = Some(match &self.options.initial_prompt {
-                Some(user) => format!("{user} {}", self.carried_text),
-                None => self.carried_text.clone(),
-            });
-        }
-        options
+        let takes_prompt = self.transcriber.capabilities().takes_prompt;
+        let context =
+            (takes_prompt && !self.carried_text.is_empty()).then(|| self.carried_text.clone());
+        (options, context)
     }
 
     fn transcribe_front(&mut self, cut: usize, progress: &mut dyn FnMut(f64)) -> Result<(), Error> {
         let offset = self.consumed as f64 / SAMPLE_RATE as f64;
         let window_len = cut as f64 / SAMPLE_RATE as f64;
-        let options = self.window_options();
-        let transcript = self.transcriber.transcribe_with_progress(
+        let (options, context) = self.window_request();
+        let transcript = self.transcriber.transcribe_after(
             &self.buffer[..cut],
             &options,
+            context,
             &mut |fraction| progress(offset + f64::from(fraction) * window_len),
         )?;
         if self.language.is_none() {
@@ -218,9 +199,7 @@ impl Transcriber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
-    use crate::model::Model;
-    use crate::model_file::Hparams;
+    use crate::fake::{FakeEngine, Reply};
 
     #[test]
     fn tails_start_at_words() {
@@ -229,16 +208,10 @@ mod tests {
         assert_eq!(tail_chars("абвгд", 3), "вгд");
     }
 
-    fn transcriber(decoder: DecoderOutput) -> (tempfile::TempDir, Transcriber) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.bin");
-        let opts = GenerateOptions {
-            hparams: Hparams::micro(),
-            seed: 5,
-        };
-        write_model_file_with_decoder(&path, &opts, decoder).unwrap();
-        let model = Model::load(&path).unwrap();
-        (dir, Transcriber::new(&model).unwrap())
+    fn transcriber(reply: Reply) -> (FakeEngine, Transcriber) {
+        let engine = FakeEngine::new(reply);
+        let transcriber = Transcriber::new(&engine, 1).unwrap();
+        (engine, transcriber)
     }
 
     /// Loud bursts separated by silences: the cut must land in a silence.
@@ -257,12 +230,8 @@ mod tests {
 
     #[test]
     fn cuts_fall_in_pauses_and_windows_cover_everything() {
-        let (_dir, mut t) = transcriber(DecoderOutput::EndOfText);
-        let options = TranscribeOptions {
-            temperature_fallback: false,
-            threads: 2,
-            ..Default::default()
-        };
+        let (_engine, mut t) = transcriber(Reply::Nothing);
+        let options = TranscribeOptions::default();
         let windows = WindowOptions {
             window_seconds: 30.0,
             search_seconds: 10.0,
@@ -286,17 +255,12 @@ mod tests {
         }
     }
 
-    /// Each window after the first is primed with the end of the text before it (and the
-    /// user's prompt stays in front).
+    /// Each window after the first is primed with the end of the text before it (engines put
+    /// their own prompt in front: `rech-whisper`'s tests check that).
     #[test]
     fn the_next_window_is_primed_with_the_text_before_it() {
-        let (_dir, mut t) = transcriber(DecoderOutput::Repeat);
-        let options = TranscribeOptions {
-            temperature_fallback: false,
-            threads: 2,
-            initial_prompt: Some("Лекция.".to_owned()),
-            ..Default::default()
-        };
+        let (engine, mut t) = transcriber(Reply::Repeat);
+        let options = TranscribeOptions::default();
         let windows = WindowOptions {
             window_seconds: 30.0,
             search_seconds: 5.0,
@@ -324,20 +288,17 @@ mod tests {
             "carried {:?} is not the end of {first_text:?}",
             run.carried_text
         );
-        let prompt = run.window_options().initial_prompt.unwrap();
-        assert_eq!(prompt, format!("Лекция. {}", run.carried_text));
+        let context = run.window_request().1.unwrap();
+        assert_eq!(context, run.carried_text);
         run.push(&audio[pushed..], &mut |_| {}).unwrap();
         run.finish(&mut |_| {}).unwrap();
+        assert_eq!(engine.contexts(), [None, Some(context)]);
     }
 
     #[test]
     fn segments_move_onto_the_recording_timeline() {
-        let (_dir, mut t) = transcriber(DecoderOutput::Repeat);
-        let options = TranscribeOptions {
-            temperature_fallback: false,
-            threads: 2,
-            ..Default::default()
-        };
+        let (_engine, mut t) = transcriber(Reply::Repeat);
+        let options = TranscribeOptions::default();
         let windows = WindowOptions {
             window_seconds: 30.0,
             search_seconds: 5.0,

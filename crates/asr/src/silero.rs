@@ -39,10 +39,12 @@
 //! chunk), the rest in rounding, activations and the STFT's folding. The STFT uses the basis'
 //! exact symmetries ([`FoldedStft`]) for a quarter of the multiplications; each convolution
 //! reads its input in place, one product per output position over just the taps inside the
-//! chunk; and `ffi::run_vectorised` compiles the loops a second time for AVX2.
+//! chunk; and `simd::run_with_avx2` compiles the loops a second time for AVX2.
 
-use crate::ffi::{matmul_bt, MatrixView};
-use crate::model_file::VadTensors;
+use rech_ggml::model_file::VadTensors;
+
+use crate::error::VadModelError;
+use crate::simd::{matmul_bt, run_with_avx2, Kernel, MatrixView};
 
 /// Samples per chunk (32 ms at 16 kHz).
 pub(crate) const CHUNK: usize = 512;
@@ -326,18 +328,35 @@ pub(crate) struct Scratch {
     gates: Vec<f32>,
 }
 
+/// One block of [`Silero::run`], as a [`Kernel`] for [`run_with_avx2`].
+struct Block<'a> {
+    model: &'a Silero,
+    samples: &'a [f32],
+    state: &'a mut LstmState,
+    scratch: &'a mut Scratch,
+    out: &'a mut Vec<f32>,
+}
+
+impl Kernel for Block<'_> {
+    #[inline(always)]
+    fn run(&mut self) {
+        self.model
+            .run_block_inline(self.samples, self.state, self.scratch, self.out);
+    }
+}
+
 impl Silero {
-    /// Takes the weights read from a model file that [`crate::model_file::read_vad`] accepted
-    /// (so every tensor is there with its shape); `Err` names a missing tensor.
-    pub(crate) fn new(tensors: &VadTensors) -> Result<Self, String> {
-        let get = |name: &str, len: usize| -> Result<Vec<f32>, String> {
+    /// Takes the weights read from a model file that [`rech_ggml::model_file::read_vad`]
+    /// accepted (so every tensor is there with its shape); `Err` names a missing tensor.
+    pub(crate) fn new(tensors: &VadTensors) -> Result<Self, VadModelError> {
+        let get = |name: &str, len: usize| -> Result<Vec<f32>, VadModelError> {
             match tensors.get(name) {
                 Some(v) if v.len() == len => Ok(v.to_vec()),
-                Some(v) => Err(format!(
-                    "tensor {name:?} has {} values, expected {len}",
-                    v.len()
-                )),
-                None => Err(format!("tensor {name:?} is missing")),
+                found => Err(VadModelError::Tensor {
+                    name: name.to_owned(),
+                    expected: len,
+                    found: found.map(<[f32]>::len),
+                }),
             }
         };
         let conv = |i: usize, inputs: usize, outputs: usize, stride: usize| {
@@ -353,7 +372,7 @@ impl Silero {
                     }
                 }
             }
-            Ok::<_, String>(Conv {
+            Ok::<_, VadModelError>(Conv {
                 weight,
                 bias: get(&format!("_model.encoder.{i}.reparam_conv.bias"), outputs)?,
                 inputs,
@@ -393,12 +412,19 @@ impl Silero {
     ) {
         out.reserve(samples.len().div_ceil(CHUNK));
         for block in samples.chunks(BLOCK * CHUNK) {
-            crate::ffi::run_vectorised(self, block, state, scratch, out);
+            run_with_avx2(&mut Block {
+                model: self,
+                samples: block,
+                state,
+                scratch,
+                out,
+            });
         }
     }
 
-    /// [`Self::run`] over at most [`BLOCK`] chunks, for code compiled without special CPU
-    /// features.
+    /// [`Self::run`] over at most [`BLOCK`] chunks, compiled without special CPU features
+    /// (tests compare it with the AVX2 build).
+    #[cfg(test)]
     pub(crate) fn run_block(
         &self,
         samples: &[f32],
@@ -410,7 +436,7 @@ impl Silero {
     }
 
     /// [`Self::run_block`]'s body, and that of every helper it calls with a loop worth
-    /// vectorising, are `#[inline(always)]`: `ffi::run_vectorised` compiles them a second time
+    /// vectorising, are `#[inline(always)]`: `simd::run_with_avx2` compiles them a second time
     /// with AVX2 enabled. Lanes are independent in every such loop, so both builds compute the
     /// same numbers.
     #[inline(always)]
@@ -722,7 +748,7 @@ pub(crate) fn round_to_f16(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model_file::f16_to_f32;
+    use rech_ggml::model_file::f16_to_f32;
 
     /// The nearest f16 to `x` by search over all finite f16 values (ties to the even one): an
     /// independent reference for [`round_to_f16`].
@@ -926,7 +952,7 @@ mod tests {
             eprintln!("SKIPPED: {msg}");
             return None;
         }
-        let tensors = crate::model_file::read_vad(&path).unwrap();
+        let tensors = rech_ggml::model_file::read_vad(&path).unwrap();
         let model = Silero::new(&tensors).unwrap();
         assert!(
             matches!(model.stft, Stft::Folded(_)),

@@ -5,36 +5,20 @@
 //! words, so bytes are joined first and decoded only at word and segment boundaries; bytes that
 //! never form valid UTF-8 are dropped rather than shown as U+FFFD.
 
-use crate::transcribe::{Segment, Word};
+use crate::engine::TokenSegment;
+use crate::transcript::{Segment, Word};
 
-/// One text token of a decoded segment, with its timing in seconds.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RawToken {
-    pub bytes: Vec<u8>,
-    pub start: f64,
-    pub end: f64,
-    pub probability: f32,
-}
-
-/// One segment as whisper.cpp returned it, before text assembly.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RawSegment {
-    pub start: f64,
-    pub end: f64,
-    pub tokens: Vec<RawToken>,
-    pub no_speech_probability: f32,
-}
-
-/// Builds segments and words from raw tokens, carrying a letter split across a segment boundary
-/// into the next segment.
-pub(crate) fn assemble(mut raw: Vec<RawSegment>) -> Vec<Segment> {
+/// Builds segments and words from an engine's tokens, carrying a letter split across a segment
+/// boundary into the next segment. A token whose bytes start with a space starts a word; bytes
+/// that never form valid UTF-8 are dropped.
+pub fn assemble(mut raw: Vec<TokenSegment>) -> Vec<Segment> {
     carry_split_letters(&mut raw);
     raw.into_iter().map(assemble_segment).collect()
 }
 
 /// Moves the bytes of an incomplete UTF-8 sequence at the end of a segment to the start of the
 /// next segment's first token.
-fn carry_split_letters(raw: &mut [RawSegment]) {
+fn carry_split_letters(raw: &mut [TokenSegment]) {
     for i in 0..raw.len().saturating_sub(1) {
         let Some(last) = raw[i].tokens.last_mut() else {
             continue;
@@ -96,7 +80,7 @@ pub(crate) fn decode_dropping_invalid(mut bytes: &[u8]) -> String {
     }
 }
 
-fn assemble_segment(raw: RawSegment) -> Segment {
+fn assemble_segment(raw: TokenSegment) -> Segment {
     let mut words = Vec::new();
     let mut current: Option<(Vec<u8>, f64, f64, Vec<f32>)> = None;
     let mut all_bytes = Vec::new();
@@ -151,10 +135,11 @@ fn push_word(words: &mut Vec<Word>, (bytes, start, end, probs): (Vec<u8>, f64, f
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::{find_token, vocabulary};
+    use crate::engine::Token;
+    use rech_ggml::generate::{find_token, vocabulary};
 
-    fn token(bytes: &[u8], start: f64) -> RawToken {
-        RawToken {
+    fn token(bytes: &[u8], start: f64) -> Token {
+        Token {
             bytes: bytes.to_vec(),
             start,
             end: start + 0.1,
@@ -162,8 +147,8 @@ mod tests {
         }
     }
 
-    fn segment(tokens: Vec<RawToken>) -> RawSegment {
-        RawSegment {
+    fn segment(tokens: Vec<Token>) -> TokenSegment {
+        TokenSegment {
             start: tokens.first().map_or(0.0, |t| t.start),
             end: tokens.last().map_or(0.0, |t| t.end),
             tokens,

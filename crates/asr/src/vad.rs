@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{describe_io, Error};
-use crate::model_file::{self, ModelFileError, GGML_MAGIC};
+use rech_ggml::model_file::{self, ModelFileError};
+
+use crate::error::{Error, VadModelError};
 use crate::silero::{self, LstmState, Scratch, Silero};
 
 const SAMPLE_RATE: f64 = 16_000.0;
@@ -71,15 +72,15 @@ impl VoiceDetector {
     ///
     /// The whole file is checked first ([`model_file::read_vad`]), so a Whisper model or a
     /// damaged file gets a message saying what is wrong with it. The detector runs on the
-    /// calling thread: `threads` is accepted for compatibility and not used (one thread takes
-    /// about 0.06 s for 100 s of audio here).
-    pub fn load(path: &Path, threads: usize, options: VadOptions) -> Result<Self, Error> {
-        let _ = threads;
-        let tensors = read_vad_file(path)?;
-        let model = Silero::new(&tensors).map_err(|detail| Error::InvalidVadModel {
+    /// calling thread (about 0.06 s for 100 s of audio here: more threads would cost more in
+    /// synchronisation than they save).
+    pub fn load(path: &Path, options: VadOptions) -> Result<Self, Error> {
+        let bad = |reason: VadModelError| Error::InvalidVadModel {
             path: path.display().to_string(),
-            detail,
-        })?;
+            reason,
+        };
+        let tensors = read_vad_file(path).map_err(bad)?;
+        let model = Silero::new(&tensors).map_err(bad)?;
         Ok(Self {
             model: Box::new(model),
             scratch: Box::default(),
@@ -145,24 +146,16 @@ fn centiseconds(cs: i64) -> f64 {
 
 /// Reads a Silero VAD model file, after checking all of it: a Whisper model, a damaged or cut
 /// off file each get a message saying what is wrong ([`model_file::read_vad`]).
-fn read_vad_file(path: &Path) -> Result<model_file::VadTensors, Error> {
-    let shown = path.display().to_string();
-    let bad = |detail: String| Error::InvalidVadModel {
-        path: shown.clone(),
-        detail,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| bad(describe_io(&e)))?;
+fn read_vad_file(path: &Path) -> Result<model_file::VadTensors, VadModelError> {
+    let meta = std::fs::metadata(path).map_err(VadModelError::Io)?;
     if meta.is_dir() {
-        return Err(bad("is a directory".to_owned()));
+        return Err(VadModelError::IsADirectory);
     }
-    match model_file::read_vad(path) {
-        Ok(tensors) => Ok(tensors),
-        Err(ModelFileError::Io(e)) => Err(bad(describe_io(&e))),
-        Err(ModelFileError::BadMagic { found }) => Err(bad(format!(
-            "not a ggml model file (magic 0x{found:08x}, expected 0x{GGML_MAGIC:08x})"
-        ))),
-        Err(e) => Err(bad(e.to_string())),
-    }
+    model_file::read_vad(path).map_err(|e| match e {
+        ModelFileError::Io(e) => VadModelError::Io(e),
+        ModelFileError::BadMagic { found } => VadModelError::NotGgml { found },
+        e => VadModelError::File(e),
+    })
 }
 
 /// The settings of whisper.cpp's `whisper_vad_segments_from_probs` (`whisper_vad_params`).
@@ -541,31 +534,15 @@ mod tests {
         assert_eq!(segments_from_probs(&talk, &params).len(), 4);
     }
 
-    fn shared_dir() -> Option<std::path::PathBuf> {
-        let dir = std::env::var_os("RECH_SHARED_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-        if dir.join("models/ggml-silero-v6.2.0.bin").is_file() {
-            return Some(dir);
-        }
-        let msg = format!(
-            "shared test data not found at {} (set RECH_SHARED_DIR)",
-            dir.display()
-        );
-        if std::env::var_os("CI").is_some() {
-            panic!("{msg}");
-        }
-        eprintln!("SKIPPED: {msg}");
-        None
-    }
-
     /// Fed whisper.cpp's own probabilities, the segment logic gives exactly whisper.cpp's
     /// segments, under settings that exercise each of its branches.
     #[test]
     fn segments_match_whisper_cpp_on_its_probabilities() {
         use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
-        let Some(shared) = shared_dir() else { return };
-        crate::model::install_log_routing();
+        let Some(shared) = rech_testkit::shared_dir() else {
+            return;
+        };
+        whisper_rs::install_logging_hooks();
         let model = shared.join("models/ggml-silero-v6.2.0.bin");
         let mut ctx_params = WhisperVadContextParams::new();
         ctx_params.set_n_threads(1);

@@ -3,20 +3,18 @@
 //! checksum and size mismatches, 404, stalls, two downloads of the same file at once, and
 //! cancellation. Nothing here touches the network beyond 127.0.0.1.
 
-#[path = "support/http.rs"]
-mod http;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use http::{Fault, TestServer};
 use rech_asr::download::{
     download, sha256_file, sibling, DownloadError, DownloadEvent, DownloadOutcome, DownloadRequest,
 };
-use rech_asr::generate::{write_model, GenerateOptions};
-use rech_asr::model_file::Hparams;
+use rech_asr::CancelToken;
+use rech_ggml::generate::{write_model, GenerateOptions};
+use rech_ggml::model_file::Hparams;
+use rech_testkit::http::{Fault, TestServer};
 
 const PATH: &str = "/models/ggml-micro.bin";
 
@@ -369,10 +367,10 @@ fn cancelling_keeps_the_partial_file_for_later() {
     server.throttle(1 << 15, Duration::from_millis(5));
     let dir = tempfile::tempdir().unwrap();
     let request = request(&server, dir.path());
-    let cancel = AtomicBool::new(false);
+    let cancel = CancelToken::new();
     let err = download(&request, Some(&cancel), &mut |e| {
         if matches!(e, DownloadEvent::Progress { downloaded } if *downloaded > 100_000) {
-            cancel.store(true, Ordering::SeqCst);
+            cancel.cancel();
         }
     })
     .unwrap_err();

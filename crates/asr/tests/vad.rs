@@ -1,10 +1,8 @@
 //! Silero VAD on real Russian speech: three recordings joined by 2 s of silence must come back
 //! as three speech regions that match where the speech really is.
 
-mod common;
-use common::shared_dir;
-
 use rech_asr::{SpeechSpan, VadOptions, VoiceDetector};
+use rech_testkit::shared_dir;
 
 /// Where speech starts and ends in a clip: the first and last run of three 20 ms frames whose RMS
 /// is within 25 dB of the loudest frame (the recordings' noise floor is at -41 dB, with isolated
@@ -51,7 +49,7 @@ fn speech_regions_match_the_recordings() {
         ..VadOptions::default()
     };
     let mut vad =
-        VoiceDetector::load(&shared.join("models/ggml-silero-v6.2.0.bin"), 1, options).unwrap();
+        VoiceDetector::load(&shared.join("models/ggml-silero-v6.2.0.bin"), options).unwrap();
     let spans: Vec<SpeechSpan> = vad.detect(&joined).unwrap();
     eprintln!("truth {truth:?}\nspans {spans:?}");
     // Speech inside one recording may be split at a pause; group spans by recording.

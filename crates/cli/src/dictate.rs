@@ -19,15 +19,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, ValueEnum};
+use rech_asr::output::dictation_event_json;
 use rech_asr::{
-    Dictation, DictationEvent, DictationOptions, EncoderWindow, Model, ModelOptions,
-    TranscribeOptions, VadOptions, VoiceDetector,
+    Dictation, DictationEvent, DictationOptions, TranscribeOptions, VadOptions, VoiceDetector,
 };
 use rech_audio::{AudioStream, Capture, CaptureOptions};
-use serde_json::json;
+use rech_whisper::{EncoderWindow, WhisperOptions};
 
-use crate::models::{self, ResolvedModel, VadWanted};
-use crate::{Context, UsageError};
+use crate::engine::{language_arg, load_whisper};
+use crate::models::{self, VadWanted};
+use crate::Context;
 
 /// Samples per chunk a file source sends: 100 ms, as a microphone would deliver them.
 const FILE_CHUNK: usize = 1_600;
@@ -161,22 +162,12 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
             Source::Microphone(options)
         }
     };
-    let options = options_from(&args)?;
+    let (options, whisper_options) = options_from(&args)?;
     let mut sink = Sink::create(&args)?;
 
     let spec = args.model.as_deref().unwrap_or(Path::new(DICTATION_MODEL));
     let resolved = models::resolve_whisper(Some(spec), ctx)?;
-    let started = Instant::now();
-    let model_options = ModelOptions {
-        flash_attention: args.flash_attn,
-    };
-    let model =
-        Model::load_with(&resolved.path, &model_options).map_err(|e| model_error(e, &resolved))?;
-    log::info!(
-        "loaded {} in {:.2} s",
-        resolved.path.display(),
-        started.elapsed().as_secs_f64()
-    );
+    let engine = load_whisper(&resolved, whisper_options)?;
     let vad = if args.no_vad {
         None
     } else {
@@ -186,8 +177,7 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
             VadWanted::IfPresent
         };
         match models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)? {
-            // One thread: Silero's graph is tiny, more threads only add synchronisation.
-            Some(path) => Some(VoiceDetector::load(&path, 1, VadOptions::default())?),
+            Some(path) => Some(VoiceDetector::load(&path, VadOptions::default())?),
             None => {
                 if !ctx.quiet {
                     let _ = writeln!(
@@ -199,7 +189,7 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
             }
         }
     };
-    let mut dictation = Dictation::new(&model, vad, options)?;
+    let mut dictation = Dictation::new(&engine, vad, options)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let clock: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
@@ -235,7 +225,7 @@ fn listen(
     let mut failure = None;
     let mut pending = Vec::new();
     'stream: loop {
-        if ctx.interrupted.load(Ordering::SeqCst) {
+        if ctx.interrupted.is_cancelled() {
             break;
         }
         match rx.recv_timeout(Duration::from_millis(100)) {
@@ -383,47 +373,33 @@ fn file_loop(
     }
 }
 
-fn options_from(args: &DictateArgs) -> Result<DictationOptions> {
-    let language = match args.language.as_str() {
-        "auto" => None,
-        lang => Some(lang.to_ascii_lowercase()),
-    };
-    if let Some(lang) = &language {
-        if lang.len() > 8 || !lang.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(UsageError(format!("--language {lang:?} is not a language code")).into());
-        }
-    }
-    Ok(DictationOptions {
+/// Dictation's options and the Whisper engine's.
+fn options_from(args: &DictateArgs) -> Result<(DictationOptions, WhisperOptions)> {
+    let options = DictationOptions {
         transcribe: TranscribeOptions {
-            language,
-            threads: args
-                .threads
-                .map_or_else(rech_asr::default_threads, usize::from),
-            temperature_fallback: false,
+            language: language_arg(&args.language)?,
+            word_timestamps: false,
             filter_hallucinations: !args.keep_hallucinations,
-            ..TranscribeOptions::default()
         },
+        threads: args
+            .threads
+            .map_or_else(rech_asr::default_threads, usize::from),
         partials: args.partial,
         end_silence_ms: args.pause,
         max_utterance_ms: args.max_utterance * 1000,
-        window: if args.full_window {
+        ..DictationOptions::default()
+    };
+    let whisper = WhisperOptions {
+        flash_attention: args.flash_attn,
+        temperature_fallback: false,
+        utterance_window: if args.full_window {
             EncoderWindow::Full
         } else {
             EncoderWindow::Fitted
         },
-        ..DictationOptions::default()
-    })
-}
-
-fn model_error(err: rech_asr::Error, model: &ResolvedModel) -> anyhow::Error {
-    match err {
-        rech_asr::Error::ModelNotFound { .. }
-        | rech_asr::Error::InvalidModel { .. }
-        | rech_asr::Error::ModelUnreadable { .. } => {
-            anyhow!("{err}; {}", models::repair_hint(model))
-        }
-        other => other.into(),
-    }
+        ..WhisperOptions::default()
+    };
+    Ok((options, whisper))
 }
 
 /// Writes events as they come: text lines (with the partial line rewritten in place on a
@@ -474,27 +450,11 @@ impl Sink {
     }
 
     fn jsonl(&mut self, event: &DictationEvent, at: Option<f64>) -> Result<()> {
-        let value = match event {
-            DictationEvent::Partial { committed, text } => {
-                if !self.partials {
-                    return Ok(());
-                }
-                json!({"type": "partial", "text": text, "committed": committed})
-            }
-            DictationEvent::Final { start, end, text } => {
-                let mut v = json!({
-                    "type": "final",
-                    "start": round_ms(*start),
-                    "end": round_ms(*end),
-                    "text": text,
-                });
-                if let Some(at) = at {
-                    v["at"] = json!(round_ms(at));
-                }
-                v
-            }
-        };
-        writeln!(self.out, "{value}").map_err(|e| self.write_error(e))
+        if matches!(event, DictationEvent::Partial { .. }) && !self.partials {
+            return Ok(());
+        }
+        let line = dictation_event_json(event, at);
+        writeln!(self.out, "{line}").map_err(|e| self.write_error(e))
     }
 
     fn text(&mut self, event: &DictationEvent) -> Result<()> {
@@ -531,10 +491,6 @@ impl Sink {
             None => anyhow!(err).context("cannot write to stdout"),
         }
     }
-}
-
-fn round_ms(seconds: f64) -> f64 {
-    (seconds * 1000.0).round() / 1000.0
 }
 
 /// The end of `text` that fits on one terminal line, so that rewriting it in place works.

@@ -5,6 +5,7 @@
 mod batch;
 mod devices;
 mod dictate;
+mod engine;
 mod files;
 mod models;
 mod output;
@@ -14,10 +15,10 @@ mod transcribe;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use clap::{Parser, Subcommand};
+use rech_asr::CancelToken;
 
 /// Russian speech-to-text on whisper.cpp.
 #[derive(Debug, Parser)]
@@ -87,18 +88,18 @@ pub struct Context {
     pub verbose: u8,
     /// `--offline` / `RECH_OFFLINE`: no network access.
     pub offline: bool,
-    /// Raised by the first Ctrl-C.
-    pub interrupted: Arc<AtomicBool>,
+    /// Raised by the first Ctrl-C; every long operation watches it.
+    pub interrupted: CancelToken,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&interrupted);
+    let interrupted = CancelToken::new();
+    let flag = interrupted.clone();
     // First Ctrl-C: ask the work to stop cleanly (no partial files). Second: leave now.
     let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
+        if flag.as_flag().swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
     });
@@ -163,5 +164,5 @@ fn init_logging(verbose: u8, quiet: bool) {
         .format_timestamp(None)
         .format_target(false)
         .init();
-    rech_asr::install_log_routing();
+    rech_whisper::install_log_routing();
 }

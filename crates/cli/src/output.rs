@@ -1,9 +1,9 @@
-//! One writer per output format over a [`Transcript`]: each returns the bytes of a whole file,
-//! and the caller decides where they go (stdout, a file written atomically).
+//! The `-f/--format` values of `rech transcribe`, as clap shows them; the writers themselves
+//! are rech-asr's ([`rech_asr::output`]), so that every front end writes the same bytes.
 
 use clap::ValueEnum;
+use rech_asr::output;
 use rech_asr::Transcript;
-use serde_json::json;
 
 /// The output formats of `rech transcribe`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
@@ -21,225 +21,23 @@ pub enum Format {
 }
 
 impl Format {
+    fn writer(self) -> output::Format {
+        match self {
+            Format::Txt => output::Format::Txt,
+            Format::Srt => output::Format::Srt,
+            Format::Vtt => output::Format::Vtt,
+            Format::Json => output::Format::Json,
+            Format::Tsv => output::Format::Tsv,
+        }
+    }
+
     /// The file extension, without the dot.
     pub fn extension(self) -> &'static str {
-        match self {
-            Format::Txt => "txt",
-            Format::Srt => "srt",
-            Format::Vtt => "vtt",
-            Format::Json => "json",
-            Format::Tsv => "tsv",
-        }
+        self.writer().extension()
     }
 
     /// Renders a transcript as a whole file.
     pub fn render(self, transcript: &Transcript) -> String {
-        match self {
-            Format::Txt => txt(transcript),
-            Format::Srt => srt(transcript),
-            Format::Vtt => vtt(transcript),
-            Format::Json => json(transcript),
-            Format::Tsv => tsv(transcript),
-        }
-    }
-}
-
-fn txt(t: &Transcript) -> String {
-    let mut out = String::new();
-    for segment in &t.segments {
-        out.push_str(&one_line(&segment.text));
-        out.push('\n');
-    }
-    out
-}
-
-/// `HH:MM:SS<sep>mmm`, rounded to the millisecond.
-pub fn timestamp(seconds: f64, separator: char) -> String {
-    let ms = (seconds.max(0.0) * 1000.0).round() as u64;
-    format!(
-        "{:02}:{:02}:{:02}{separator}{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
-}
-
-fn srt(t: &Transcript) -> String {
-    let mut out = String::new();
-    for (i, s) in t.segments.iter().enumerate() {
-        out.push_str(&format!(
-            "{}\n{} --> {}\n{}\n\n",
-            i + 1,
-            timestamp(s.start, ','),
-            timestamp(s.end, ','),
-            one_line(&s.text)
-        ));
-    }
-    out
-}
-
-fn vtt(t: &Transcript) -> String {
-    let mut out = String::from("WEBVTT\n\n");
-    for s in &t.segments {
-        // "-->" inside a cue would end it early.
-        let text = one_line(&s.text).replace("-->", "->");
-        out.push_str(&format!(
-            "{} --> {}\n{}\n\n",
-            timestamp(s.start, '.'),
-            timestamp(s.end, '.'),
-            text
-        ));
-    }
-    out
-}
-
-fn tsv(t: &Transcript) -> String {
-    let mut out = String::from("start\tend\ttext\n");
-    for s in &t.segments {
-        out.push_str(&format!(
-            "{}\t{}\t{}\n",
-            (s.start * 1000.0).round() as u64,
-            (s.end * 1000.0).round() as u64,
-            one_line(&s.text).replace('\t', " ")
-        ));
-    }
-    out
-}
-
-/// Seconds rounded to the millisecond, so JSON does not show float noise.
-fn secs(t: f64) -> f64 {
-    (t * 1000.0).round() / 1000.0
-}
-
-fn json(t: &Transcript) -> String {
-    let segments: Vec<_> = t
-        .segments
-        .iter()
-        .map(|s| {
-            let words: Vec<_> = s
-                .words
-                .iter()
-                .map(|w| {
-                    json!({
-                        "start": secs(w.start),
-                        "end": secs(w.end),
-                        "text": w.text,
-                        "probability": (f64::from(w.probability) * 1000.0).round() / 1000.0,
-                    })
-                })
-                .collect();
-            json!({
-                "start": secs(s.start),
-                "end": secs(s.end),
-                "text": s.text,
-                "words": words,
-                "no_speech_probability":
-                    (f64::from(s.no_speech_probability) * 1000.0).round() / 1000.0,
-            })
-        })
-        .collect();
-    let doc = json!({
-        "language": t.language,
-        "duration": secs(t.duration),
-        "segments": segments,
-    });
-    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    out.push('\n');
-    out
-}
-
-/// Subtitle and line formats need one line per segment.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rech_asr::{Segment, Word};
-
-    fn transcript() -> Transcript {
-        Transcript {
-            language: "ru".into(),
-            duration: 3723.5,
-            segments: vec![
-                Segment {
-                    start: 62.345,
-                    end: 63.0,
-                    text: "Привет, мир.".into(),
-                    words: vec![Word {
-                        start: 62.345,
-                        end: 62.8,
-                        text: "Привет,".into(),
-                        probability: 0.91234,
-                    }],
-                    no_speech_probability: 0.01,
-                },
-                Segment {
-                    start: 3722.0,
-                    end: 3723.4996,
-                    text: "Второй\tсегмент\n--> тут".into(),
-                    words: vec![],
-                    no_speech_probability: 0.2,
-                },
-            ],
-        }
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(timestamp(62.345, ','), "00:01:02,345");
-        assert_eq!(timestamp(62.345, '.'), "00:01:02.345");
-        assert_eq!(timestamp(3723.4996, ','), "01:02:03,500");
-        assert_eq!(timestamp(-1.0, ','), "00:00:00,000");
-    }
-
-    #[test]
-    fn srt_blocks() {
-        assert_eq!(
-            Format::Srt.render(&transcript()),
-            "1\n00:01:02,345 --> 00:01:03,000\nПривет, мир.\n\n\
-             2\n01:02:02,000 --> 01:02:03,500\nВторой сегмент --> тут\n\n"
-        );
-    }
-
-    #[test]
-    fn vtt_has_header_and_dots() {
-        assert_eq!(
-            Format::Vtt.render(&transcript()),
-            "WEBVTT\n\n00:01:02.345 --> 00:01:03.000\nПривет, мир.\n\n\
-             01:02:02.000 --> 01:02:03.500\nВторой сегмент -> тут\n\n"
-        );
-    }
-
-    #[test]
-    fn tsv_in_milliseconds() {
-        assert_eq!(
-            Format::Tsv.render(&transcript()),
-            "start\tend\ttext\n62345\t63000\tПривет, мир.\n3722000\t3723500\tВторой сегмент --> тут\n"
-        );
-    }
-
-    #[test]
-    fn txt_one_line_per_segment() {
-        assert_eq!(
-            Format::Txt.render(&transcript()),
-            "Привет, мир.\nВторой сегмент --> тут\n"
-        );
-    }
-
-    #[test]
-    fn json_shape() {
-        let v: serde_json::Value =
-            serde_json::from_str(&Format::Json.render(&transcript())).unwrap();
-        assert_eq!(v["language"], "ru");
-        assert_eq!(v["duration"], 3723.5);
-        assert_eq!(v["segments"][0]["start"], 62.345);
-        assert_eq!(v["segments"][0]["text"], "Привет, мир.");
-        assert_eq!(v["segments"][0]["words"][0]["text"], "Привет,");
-        assert_eq!(v["segments"][0]["words"][0]["probability"], 0.912);
-        assert_eq!(v["segments"][1]["end"], 3723.5);
-        assert_eq!(v["segments"][1]["words"].as_array().unwrap().len(), 0);
+        self.writer().render(transcript)
     }
 }

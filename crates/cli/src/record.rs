@@ -5,7 +5,6 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
@@ -71,7 +70,7 @@ pub fn run(args: RecordArgs, ctx: &Context) -> Result<ExitCode> {
     let mut written: u64 = 0;
     let mut failure = None;
     loop {
-        let stop = ctx.interrupted.load(Ordering::SeqCst) || limit.is_some_and(|l| written >= l);
+        let stop = ctx.interrupted.is_cancelled() || limit.is_some_and(|l| written >= l);
         if stop {
             break;
         }

@@ -6,19 +6,21 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use rech_asr::{
-    Decoding, EncoderWindow, Model, ModelOptions, TranscribeOptions, Transcriber, Transcript,
-    VadOptions, VoiceDetector, WindowOptions, WindowedTranscription,
+    Engine, TranscribeOptions, Transcriber, Transcript, VadOptions, VoiceDetector, WindowOptions,
+    WindowedTranscription,
 };
+use rech_whisper::{Decoding, EncoderWindow, WhisperOptions};
 
 use crate::batch::{expand_inputs, Shard};
+use crate::engine::{language_arg, load_whisper};
 use crate::files::{check_writable_dir, write_atomically};
-use crate::models::{self, ResolvedModel, VadWanted};
+use crate::models::{self, VadWanted};
 use crate::output::Format;
 use crate::progress::Progress;
 use crate::{Context, Interrupted, UsageError};
@@ -171,11 +173,12 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let destination = plan_destination(&args, &inputs, &formats)?;
     let jobs = usize::from(args.jobs).min(inputs.len()).max(1);
-    let mut options = options_from(&args)?;
-    if args.threads.is_none() {
+    let (options, whisper_options) = options_from(&args)?;
+    let threads = match args.threads {
+        Some(threads) => usize::from(threads),
         // Share the cores between the jobs rather than oversubscribing them.
-        options.threads = (rech_asr::default_threads() / jobs).max(1);
-    }
+        None => (rech_asr::default_threads() / jobs).max(1),
+    };
     let windows = WindowOptions {
         window_seconds: args.window,
         ..WindowOptions::default()
@@ -197,23 +200,13 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     }
 
     let resolved = models::resolve_whisper(args.model.as_deref(), ctx)?;
-    let started = Instant::now();
-    let model_options = ModelOptions {
-        flash_attention: args.flash_attn,
-    };
-    let model =
-        Model::load_with(&resolved.path, &model_options).map_err(|e| model_error(e, &resolved))?;
-    log::info!(
-        "loaded {} in {:.2} s",
-        resolved.path.display(),
-        started.elapsed().as_secs_f64()
-    );
+    let engine = load_whisper(&resolved, whisper_options)?;
     let vad_path = vad_model(&args, resolved.from_catalog, ctx)?;
     if let Some(path) = &vad_path {
         log::info!("voice activity detection with {}", path.display());
     }
     // Fail before any work if the model or VAD cannot make a transcriber.
-    let first = new_transcriber(&model, vad_path.as_deref(), ctx)?;
+    let first = new_transcriber(&engine, threads, vad_path.as_deref(), ctx)?;
 
     let progress = Progress::new(ctx.quiet, work.len());
     let next = AtomicUsize::new(0);
@@ -239,12 +232,12 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         for _ in 0..jobs {
             let transcriber = first.take();
             let shared = &shared;
-            let model = &model;
+            let engine = &engine;
             let vad_path = vad_path.as_deref();
             scope.spawn(move || {
                 let transcriber = match transcriber {
                     Some(t) => Ok(t),
-                    None => new_transcriber(model, vad_path, shared.ctx),
+                    None => new_transcriber(engine, threads, vad_path, shared.ctx),
                 };
                 match transcriber {
                     Ok(mut t) => worker(&mut t, shared),
@@ -294,8 +287,8 @@ impl Shared<'_> {
     fn stop(&self, err: anyhow::Error) {
         let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
         fatal.get_or_insert(err);
-        // Make the other workers' whisper.cpp calls return soon.
-        self.ctx.interrupted.store(true, Ordering::SeqCst);
+        // Make the other workers' engine calls return soon.
+        self.ctx.interrupted.cancel();
     }
 
     fn stopped(&self) -> bool {
@@ -303,14 +296,16 @@ impl Shared<'_> {
     }
 }
 
-fn new_transcriber(model: &Model, vad_path: Option<&Path>, ctx: &Context) -> Result<Transcriber> {
-    let mut transcriber = Transcriber::new(model)?;
-    transcriber.set_cancel_flag(Arc::clone(&ctx.interrupted));
+fn new_transcriber(
+    engine: &dyn Engine,
+    threads: usize,
+    vad_path: Option<&Path>,
+    ctx: &Context,
+) -> Result<Transcriber> {
+    let mut transcriber = Transcriber::new(engine, threads)?;
+    transcriber.set_cancel_token(ctx.interrupted.clone());
     if let Some(path) = vad_path {
-        // One thread: Silero's graph is tiny and runs once per 32 ms step, so handing each step
-        // to several threads costs far more than it saves (3.3 s of audio: 45 ms on 1 thread,
-        // 14.6 s on 2 threads of a busy 2-core machine).
-        let detector = VoiceDetector::load(path, 1, VadOptions::default())?;
+        let detector = VoiceDetector::load(path, VadOptions::default())?;
         transcriber = transcriber.with_vad(detector);
     }
     Ok(transcriber)
@@ -325,7 +320,7 @@ fn worker(transcriber: &mut Transcriber, shared: &Shared<'_>) {
         let Some(&index) = shared.work.get(slot) else {
             return;
         };
-        if shared.ctx.interrupted.load(Ordering::SeqCst) {
+        if shared.ctx.interrupted.is_cancelled() {
             shared.stop(Interrupted.into());
             return;
         }
@@ -387,7 +382,7 @@ fn transcribe_one(
             if !more {
                 break;
             }
-            if shared.ctx.interrupted.load(Ordering::SeqCst) {
+            if shared.ctx.interrupted.is_cancelled() {
                 return Err(Interrupted.into());
             }
         }
@@ -553,16 +548,19 @@ fn plan_destination(
     Ok(Destination::Stdout)
 }
 
-fn options_from(args: &TranscribeArgs) -> Result<TranscribeOptions> {
-    let language = match args.language.as_str() {
-        "auto" => None,
-        lang => Some(lang.to_ascii_lowercase()),
-    };
+/// The pipeline's options and the Whisper engine's.
+fn options_from(args: &TranscribeArgs) -> Result<(TranscribeOptions, WhisperOptions)> {
+    let language = language_arg(&args.language)?;
     if args.prompt.as_deref().is_some_and(|p| p.contains('\0')) {
         return Err(UsageError("--prompt must not contain NUL characters".into()).into());
     }
-    Ok(TranscribeOptions {
+    let options = TranscribeOptions {
         language,
+        word_timestamps: args.word_timestamps,
+        filter_hallucinations: !args.keep_hallucinations,
+    };
+    let whisper = WhisperOptions {
+        flash_attention: args.flash_attn,
         translate: args.translate,
         decoding: match args.beam_size {
             Some(beam_size) => Decoding::BeamSearch { beam_size },
@@ -571,18 +569,15 @@ fn options_from(args: &TranscribeArgs) -> Result<TranscribeOptions> {
         temperature: 0.0,
         temperature_fallback: !args.no_fallback,
         initial_prompt: args.prompt.clone(),
-        threads: args
-            .threads
-            .map_or_else(rech_asr::default_threads, usize::from),
-        word_timestamps: args.word_timestamps,
         max_segment_chars: args.max_len,
-        filter_hallucinations: !args.keep_hallucinations,
         encoder_window: if args.fit_window {
             EncoderWindow::Fitted
         } else {
             EncoderWindow::Full
         },
-    })
+        ..WhisperOptions::default()
+    };
+    Ok((options, whisper))
 }
 
 /// The VAD model to use, if any: `--no-vad` wins; `--vad` insists on one (downloading it if
@@ -604,17 +599,6 @@ fn vad_model(
         VadWanted::IfPresent
     };
     models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)
-}
-
-fn model_error(err: rech_asr::Error, model: &ResolvedModel) -> anyhow::Error {
-    match err {
-        rech_asr::Error::ModelNotFound { .. }
-        | rech_asr::Error::InvalidModel { .. }
-        | rech_asr::Error::ModelUnreadable { .. } => {
-            anyhow!("{err}; {}", models::repair_hint(model))
-        }
-        other => other.into(),
-    }
 }
 
 /// Base names for each input's output files: the stem (`talk` for talk.mp3), or the whole file

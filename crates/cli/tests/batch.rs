@@ -4,52 +4,21 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
-use assert_cmd::cargo::CommandCargoExt;
-use rech_asr::generate::{write_model_file, GenerateOptions};
-use rech_asr::model_file::Hparams;
+use rech_ggml::generate::DecoderOutput;
+use rech_testkit::{micro_model, samples_dir, shared_dir};
 
-fn samples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
-
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RECH_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("audio/ru/human").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "shared test data not found at {} (set RECH_SHARED_DIR)",
-            dir.display()
-        );
-    }
-    eprintln!("SKIPPED: shared test data not found at {}", dir.display());
-    None
+fn tmp() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
 }
 
 fn model() -> &'static Path {
-    static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("batch-micro.bin");
-        let opts = GenerateOptions {
-            hparams: Hparams::micro(),
-            seed: 11,
-        };
-        write_model_file(&path, &opts).expect("generate the test model");
-        path
-    })
+    micro_model(tmp(), "batch-micro.bin", 11, DecoderOutput::Random)
 }
 
 fn transcribe(args: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("rech").unwrap();
-    cmd.env_remove("RECH_MODEL")
-        .env_remove("RECH_VAD_MODEL")
-        .env("RECH_OFFLINE", "1")
-        .arg("transcribe")
+    let mut cmd = rech_testkit::rech(&tmp().join("batch"));
+    cmd.arg("transcribe")
         .arg("-m")
         .arg(model())
         .args(["--no-fallback", "-t", "1"])

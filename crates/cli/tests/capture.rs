@@ -12,34 +12,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
-use rech_asr::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
-use rech_asr::model_file::Hparams;
+use rech_ggml::generate::DecoderOutput;
+use rech_testkit::{micro_model, shared_dir};
+
+/// A micro model whose decoder repeats one token.
+fn model() -> &'static Path {
+    micro_model(
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "capture-micro-repeat.bin",
+        12,
+        DecoderOutput::Repeat,
+    )
+}
 
 /// Linux's O_NONBLOCK: the test writes to the fifo without ever blocking on it.
 const O_NONBLOCK: i32 = 0o4000;
 const RATE: usize = 16_000;
-
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RECH_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("models/ggml-silero-v6.2.0.bin").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "shared test data not found at {} (set RECH_SHARED_DIR)",
-            dir.display()
-        );
-    }
-    eprintln!("SKIPPED: shared test data not found at {}", dir.display());
-    None
-}
 
 /// Whether `program` can be run at all.
 fn available(program: &str) -> bool {
@@ -519,21 +512,6 @@ fn a_vanishing_device_ends_the_recording_with_an_error_and_a_valid_file() {
     let reader = hound::WavReader::open(&wav).expect("a valid WAV file after the failure");
     let seconds = f64::from(reader.duration()) / 16_000.0;
     assert!((1.0..3.5).contains(&seconds), "{seconds} s kept");
-}
-
-/// A micro model whose decoder repeats one token.
-fn model() -> &'static Path {
-    static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("capture-micro-repeat.bin");
-        let opts = GenerateOptions {
-            hparams: Hparams::micro(),
-            seed: 12,
-        };
-        write_model_file_with_decoder(&path, &opts, DecoderOutput::Repeat)
-            .expect("generate the test model");
-        path
-    })
 }
 
 #[test]

@@ -4,60 +4,25 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
-use assert_cmd::cargo::CommandCargoExt;
-use rech_asr::generate::{write_model_file, GenerateOptions};
-use rech_asr::model_file::Hparams;
+use rech_ggml::generate::DecoderOutput;
+use rech_testkit::{
+    assert_fails, assert_success, micro_model, run, samples_dir, shared_dir, stderr, stdout,
+    write_file,
+};
 use serde_json::Value;
 
-fn samples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
-
-/// `../shared` (or `RECH_SHARED_DIR`); in CI its absence fails the test, elsewhere it skips loudly.
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RECH_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("models/ggml-silero-v6.2.0.bin").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "shared test data not found at {} (set RECH_SHARED_DIR)",
-            dir.display()
-        );
-    }
-    eprintln!("SKIPPED: shared test data not found at {}", dir.display());
-    None
+fn tmp() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
 }
 
 /// A micro model with random weights, generated once per test run.
 fn model() -> &'static Path {
-    static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-micro.bin");
-        let opts = GenerateOptions {
-            hparams: Hparams::micro(),
-            seed: 42,
-        };
-        write_model_file(&path, &opts).expect("generate the test model");
-        path
-    })
+    micro_model(tmp(), "cli-micro.bin", 42, DecoderOutput::Random)
 }
 
 fn rech() -> Command {
-    let mut cmd = Command::cargo_bin("rech").unwrap();
-    // Hermetic: no network, and an empty model directory instead of the user's cache (which
-    // may hold a VAD model that would switch VAD on).
-    let no_models = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-no-models");
-    cmd.env_remove("RECH_MODEL")
-        .env_remove("RECH_VAD_MODEL")
-        .env("RECH_OFFLINE", "1")
-        .env("RECH_MODELS_DIR", no_models)
-        .env("RUST_BACKTRACE", "0");
-    cmd
+    rech_testkit::rech(&tmp().join("cli"))
 }
 
 fn transcribe(args: &[&str]) -> Command {
@@ -68,45 +33,6 @@ fn transcribe(args: &[&str]) -> Command {
         .args(["-t", "2"])
         .args(args);
     cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
-}
-
-#[track_caller]
-fn assert_success(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-        out.status.code(),
-        stderr(out),
-        String::from_utf8_lossy(&out.stdout)
-    );
-}
-
-/// One line on stderr, naming `needle`, with the expected exit code; no panic text.
-#[track_caller]
-fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "expected one line, got:\n{err}");
-    assert!(err.starts_with("rech: error: "), "{err}");
-    for needle in needles {
-        assert!(err.contains(needle), "{err:?} should mention {needle:?}");
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{err}"
-    );
 }
 
 /// Checks a JSON transcript: shape, and every segment inside the audio and in order.
@@ -384,12 +310,6 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(rech().arg("transcribe"));
     assert_eq!(out.status.code(), Some(2));
-}
-
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
 }
 
 fn wav_bytes(spec: hound::WavSpec, samples: &[f32]) -> Vec<u8> {

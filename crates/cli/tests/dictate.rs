@@ -7,13 +7,21 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{mpsc, OnceLock};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
-use rech_asr::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
-use rech_asr::model_file::Hparams;
+use rech_ggml::generate::DecoderOutput;
+use rech_testkit::{assert_fails, assert_success, micro_model, run, shared_dir, stderr};
 use serde_json::Value;
+
+fn tmp() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// A micro model whose decoder repeats one token: every utterance gets (nonsense) text.
+fn model() -> &'static Path {
+    micro_model(tmp(), "dictate-micro-repeat.bin", 11, DecoderOutput::Repeat)
+}
 
 /// The five recordings joined for the endpointing test: one passage read by one speaker, each
 /// without an inner pause as long as the 600 ms that ends an utterance.
@@ -21,53 +29,13 @@ const RECORDINGS: [&str; 5] = ["ru_0024", "ru_0025", "ru_0031", "ru_0032", "ru_0
 const GAP_SECONDS: f64 = 1.5;
 const TOLERANCE: f64 = 0.3;
 
-/// `../shared` (or `RECH_SHARED_DIR`); in CI its absence fails the test, elsewhere it skips loudly.
-fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RECH_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("models/ggml-silero-v6.2.0.bin").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "shared test data not found at {} (set RECH_SHARED_DIR)",
-            dir.display()
-        );
-    }
-    eprintln!("SKIPPED: shared test data not found at {}", dir.display());
-    None
-}
-
-/// A micro model whose decoder repeats one token: every utterance gets (nonsense) text.
-fn model() -> &'static Path {
-    static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dictate-micro-repeat.bin");
-        let opts = GenerateOptions {
-            hparams: Hparams::micro(),
-            seed: 11,
-        };
-        write_model_file_with_decoder(&path, &opts, DecoderOutput::Repeat)
-            .expect("generate the test model");
-        path
-    })
-}
-
 fn rech() -> Command {
-    let mut cmd = Command::cargo_bin("rech").unwrap();
-    let no_models = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dictate-no-models");
+    let mut cmd = rech_testkit::rech(&tmp().join("dictate"));
     // Devices come from ALSA (and the fake configurations below), never from a sound server
     // that happens to run on the machine.
-    cmd.env_remove("RECH_MODEL")
-        .env_remove("RECH_VAD_MODEL")
-        .env_remove("RECH_DEVICE")
-        .env("PULSE_SERVER", "unix:/nonexistent/rech-test/native")
+    cmd.env("PULSE_SERVER", "unix:/nonexistent/rech-test/native")
         .env_remove("PULSE_RUNTIME_PATH")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("RECH_OFFLINE", "1")
-        .env("RECH_MODELS_DIR", no_models)
-        .env("RUST_BACKTRACE", "0");
+        .env_remove("XDG_RUNTIME_DIR");
     cmd
 }
 
@@ -81,62 +49,6 @@ fn dictate(args: &[&str]) -> Command {
         .args(["-t", "1"])
         .args(args);
     cmd
-}
-
-/// Runs `cmd` to completion, killing it after `limit`: no test can hang.
-fn run_with_limit(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "rech ran longer than {limit:?}\n--- stderr ---\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    run_with_limit(cmd, Duration::from_secs(300))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_success(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-        out.status.code(),
-        stderr(out),
-        String::from_utf8_lossy(&out.stdout)
-    );
-}
-
-#[track_caller]
-fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "expected one line, got:\n{err}");
-    assert!(err.starts_with("rech: error: "), "{err}");
-    for needle in needles {
-        assert!(err.contains(needle), "{err:?} should mention {needle:?}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// JSON events from stdout, one per line.

@@ -5,48 +5,29 @@
 //! no output file is left behind; the inputs that must work are checked to work.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
-use rech_asr::generate::{write_model_file, GenerateOptions};
-use rech_asr::model_file::{expected_vad_tensors, GgmlType, Hparams, GGML_MAGIC};
-use serde_json::Value;
+use rech_ggml::generate::{write_model_file, DecoderOutput, GenerateOptions};
+use rech_ggml::model_file::{expected_vad_tensors, GgmlType, Hparams, GGML_MAGIC};
+use rech_testkit::{assert_fails, assert_success, micro_model, run, samples_dir, write_file};
 
-fn samples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
-
-fn regressions_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../audio/tests/regressions")
+fn tmp() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
 }
 
 /// A micro model with random weights, generated once per test run.
 fn model() -> &'static Path {
-    static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-micro.bin");
-        let opts = GenerateOptions {
-            hparams: Hparams::micro(),
-            seed: 42,
-        };
-        write_model_file(&path, &opts).expect("generate the test model");
-        path
-    })
+    micro_model(tmp(), "hostile-micro.bin", 42, DecoderOutput::Random)
 }
 
 fn rech() -> Command {
-    let mut cmd = Command::cargo_bin("rech").unwrap();
-    // Hermetic: no network, and an empty model directory instead of the user's cache (which
-    // may hold a VAD model that would switch VAD on).
-    let no_models = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-no-models");
-    cmd.env_remove("RECH_MODEL")
-        .env_remove("RECH_VAD_MODEL")
-        .env("RECH_OFFLINE", "1")
-        .env("RECH_MODELS_DIR", no_models)
-        .env("RUST_BACKTRACE", "0");
-    cmd
+    rech_testkit::rech(&tmp().join("hostile"))
+}
+use serde_json::Value;
+
+fn regressions_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../audio/tests/regressions")
 }
 
 fn transcribe(args: &[&str]) -> Command {
@@ -57,47 +38,6 @@ fn transcribe(args: &[&str]) -> Command {
         .args(["-t", "2", "--no-vad"])
         .args(args);
     cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_success(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-        out.status.code(),
-        stderr(out),
-        String::from_utf8_lossy(&out.stdout)
-    );
-}
-
-/// One line on stderr, with every needle, the expected exit code, and no panic text.
-#[track_caller]
-fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "expected one line, got:\n{err}");
-    assert!(err.starts_with("rech: error: "), "{err}");
-    for needle in needles {
-        assert!(err.contains(needle), "{err:?} should mention {needle:?}");
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{err}"
-    );
-}
-
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
 }
 
 /// A WAV of `frames` frames of a 300 Hz tone at half scale, every channel the same.

@@ -2,20 +2,18 @@
 //! HTTP server on 127.0.0.1 (`RECH_MODEL_BASE_URL`) serving a generated model, with every model
 //! directory a temporary one (`RECH_MODELS_DIR`). Nothing here reaches beyond 127.0.0.1.
 
-#[path = "../../asr/tests/support/http.rs"]
-mod http;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
-use http::{Fault, TestServer};
 use rech_asr::catalog::{self, DEFAULT_MODEL, DEFAULT_VAD_MODEL};
 use rech_asr::download::sha256_file;
-use rech_asr::generate::{write_model_file, GenerateOptions};
-use rech_asr::model_file::Hparams;
+use rech_ggml::generate::{write_model_file, GenerateOptions};
+use rech_ggml::model_file::Hparams;
+use rech_testkit::http::{Fault, TestServer};
+use rech_testkit::{assert_fails_last_line as assert_fails, assert_success, run, stderr, stdout};
 
 const CUSTOM: &str = "/mirror/ggml-micro.bin";
 const VAD_PATH: &str = "/ggml-org/whisper-vad/resolve/main/ggml-silero-v6.2.0.bin";
@@ -26,20 +24,8 @@ fn wav() -> PathBuf {
 
 /// The real Silero VAD file from `../shared/models` (or `RECH_SHARED_DIR`), if present.
 fn real_vad() -> Option<Vec<u8>> {
-    let dir = std::env::var_os("RECH_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    match std::fs::read(dir.join("models/ggml-silero-v6.2.0.bin")) {
-        Ok(bytes) => Some(bytes),
-        Err(_) if std::env::var_os("CI").is_some() => panic!(
-            "shared test data not found at {} (set RECH_SHARED_DIR)",
-            dir.display()
-        ),
-        Err(_) => {
-            eprintln!("SKIPPED: shared test data not found at {}", dir.display());
-            None
-        }
-    }
+    let shared = rech_testkit::shared_dir()?;
+    Some(std::fs::read(shared.join("models/ggml-silero-v6.2.0.bin")).expect("read the VAD model"))
 }
 
 /// A generated micro model: its file, bytes and sha256, made once per test run.
@@ -91,42 +77,6 @@ fn custom_download(server: &TestServer, models: &Path, sha256: &str) -> Command 
     .arg(sha256)
     .args(["--name", "micro"]);
     cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-#[track_caller]
-fn assert_success(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-        out.status.code(),
-        stderr(out),
-        stdout(out)
-    );
-}
-
-/// Fails with `code`; the last stderr line is the error and names every needle; no panic.
-#[track_caller]
-fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    let last = err.lines().last().unwrap_or_default();
-    assert!(last.starts_with("rech: error: "), "{err}");
-    for needle in needles {
-        assert!(last.contains(needle), "{last:?} should mention {needle:?}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// The names in a directory, sorted.

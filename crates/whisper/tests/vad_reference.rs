@@ -2,12 +2,10 @@
 //! whisper-rs): on real Russian speech, silence and low noise, the per-frame speech
 //! probabilities agree to rounding and `VoiceDetector::detect` finds the same spans.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::shared_dir;
 use rech_asr::{SpeechSpan, VadOptions, VoiceDetector, VAD_FRAME_SAMPLES};
+use rech_testkit::shared_dir;
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
 
 /// Largest difference allowed between a frame's probability here and in whisper.cpp.
@@ -26,7 +24,7 @@ fn model_path(shared: &Path) -> PathBuf {
 }
 
 fn whisper_vad(shared: &Path) -> WhisperVadContext {
-    rech_asr::install_log_routing();
+    rech_whisper::install_log_routing();
     let mut params = WhisperVadContextParams::new();
     params.set_n_threads(1);
     params.set_use_gpu(false);
@@ -99,7 +97,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 fn probabilities_match_whisper_cpp() {
     let Some(shared) = shared_dir() else { return };
     let mut reference = whisper_vad(&shared);
-    let mut ours = VoiceDetector::load(&model_path(&shared), 1, VadOptions::default()).unwrap();
+    let mut ours = VoiceDetector::load(&model_path(&shared), VadOptions::default()).unwrap();
     let check = |name: &str,
                  samples: &[f32],
                  reference: &mut WhisperVadContext,
@@ -220,7 +218,7 @@ fn spans_match_whisper_cpp() {
         },
     ];
     for options in options {
-        let mut ours = VoiceDetector::load(&model_path(&shared), 1, options.clone()).unwrap();
+        let mut ours = VoiceDetector::load(&model_path(&shared), options.clone()).unwrap();
         for (name, samples) in [
             ("all joined", &long[..]),
             ("one recording", &long[..200_000]),

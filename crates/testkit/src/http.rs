@@ -4,9 +4,7 @@
 //! Written on `std::net` rather than taken from a server crate because the tests need exact
 //! control over the socket: a server library keeps connections alive and pads or finishes
 //! responses, so it cannot cut a transfer at byte N or go silent in the middle of a body.
-//! Shared by the rech-asr and rech-cli tests (`#[path]`-included).
-
-#![allow(dead_code)]
+//! Part of rech-testkit, the one home of what rech's tests share.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};

@@ -1,0 +1,49 @@
+//! The plain result types every engine's output ends up in: a [`Transcript`] of [`Segment`]s
+//! with timed [`Word`]s, times in seconds from the start of the audio given.
+
+/// The result of a transcription. Times are seconds from the start of the audio given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    /// Language of the speech (ISO 639-1), as requested or detected.
+    pub language: String,
+    /// Length of the audio, in seconds.
+    pub duration: f64,
+    /// Segments in order; `0 ≤ start ≤ end ≤ duration`.
+    pub segments: Vec<Segment>,
+}
+
+impl Transcript {
+    /// The whole text, segments joined by single spaces.
+    pub fn text(&self) -> String {
+        let parts: Vec<&str> = self.segments.iter().map(|s| s.text.as_str()).collect();
+        parts.join(" ")
+    }
+}
+
+/// A stretch of text with its time span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// Start, in seconds.
+    pub start: f64,
+    /// End, in seconds.
+    pub end: f64,
+    /// The text, trimmed.
+    pub text: String,
+    /// Timed words (empty unless word timestamps were asked for).
+    pub words: Vec<Word>,
+    /// The model's estimate that this window holds no speech.
+    pub no_speech_probability: f32,
+}
+
+/// A word with its time span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    /// Start, in seconds.
+    pub start: f64,
+    /// End, in seconds.
+    pub end: f64,
+    /// The word, without surrounding spaces (punctuation attached).
+    pub text: String,
+    /// Mean probability of the word's tokens.
+    pub probability: f32,
+}

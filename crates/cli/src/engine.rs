@@ -1,0 +1,45 @@
+//! The one place the binary names an engine crate: loading the model a user asked for (with
+//! the message that tells them how to repair a bad file), and reading `-l/--language`, for
+//! `rech transcribe` and `rech dictate` alike. Everything after loading goes through
+//! rech-asr's engine trait.
+
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use rech_whisper::{WhisperEngine, WhisperOptions};
+
+use crate::models::{self, ResolvedModel};
+use crate::UsageError;
+
+/// Loads the resolved Whisper model with `options`; a missing, unreadable or damaged file gets
+/// a hint on how to replace it.
+pub fn load_whisper(resolved: &ResolvedModel, options: WhisperOptions) -> Result<WhisperEngine> {
+    let started = Instant::now();
+    let engine = WhisperEngine::load(&resolved.path, options).map_err(|err| match err {
+        rech_asr::Error::ModelNotFound { .. }
+        | rech_asr::Error::InvalidModel { .. }
+        | rech_asr::Error::ModelUnreadable { .. } => {
+            anyhow!("{err}; {}", models::repair_hint(resolved))
+        }
+        other => other.into(),
+    })?;
+    log::info!(
+        "loaded {} in {:.2} s",
+        resolved.path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(engine)
+}
+
+/// `-l/--language`: `auto` (detect it) or a language code, lowercased. Anything that cannot be
+/// a code is a usage error; whether the engine knows the code is its own check.
+pub fn language_arg(text: &str) -> Result<Option<String>> {
+    if text == "auto" {
+        return Ok(None);
+    }
+    let lang = text.to_ascii_lowercase();
+    if lang.len() > 8 || !lang.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(UsageError(format!("--language {lang:?} is not a language code")).into());
+    }
+    Ok(Some(lang))
+}

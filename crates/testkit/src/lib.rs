@@ -1,0 +1,175 @@
+//! What rech's tests share, in one place: finding the shared test data (`../shared`), models
+//! generated once per test run, the real `rech` binary with a hermetic environment, running it
+//! with a time limit, checking its one-line errors, and a local HTTP server for downloads.
+//! A dev-dependency only.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod http;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+use rech_ggml::generate::{write_model_file_with_decoder, DecoderOutput, GenerateOptions};
+use rech_ggml::model_file::Hparams;
+
+/// The workspace's root directory.
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The project's own audio samples (`samples/`).
+pub fn samples_dir() -> PathBuf {
+    workspace_dir().join("samples")
+}
+
+/// `RECH_SHARED_DIR`, or `../shared` beside the workspace, when it holds the Silero model and
+/// the Russian recordings. Missing data is a loud skip on a developer's machine and a failure
+/// in CI (`CI` set).
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("RECH_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join("../shared"));
+    if dir.join("models/ggml-silero-v6.2.0.bin").is_file() && dir.join("audio/ru/human").is_dir() {
+        return Some(dir);
+    }
+    let message = format!(
+        "shared test data not found at {} (set RECH_SHARED_DIR)",
+        dir.display()
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
+/// A Whisper model with random weights and micro dimensions at `dir/name`, written once per
+/// test process however many tests ask for it.
+pub fn micro_model(dir: &Path, name: &str, seed: u64, decoder: DecoderOutput) -> &'static Path {
+    static MADE: Mutex<Option<HashMap<PathBuf, &'static Path>>> = Mutex::new(None);
+    let path = dir.join(name);
+    let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+    let made = made.get_or_insert_with(HashMap::new);
+    if let Some(done) = made.get(&path) {
+        return done;
+    }
+    let opts = GenerateOptions {
+        hparams: Hparams::micro(),
+        seed,
+    };
+    write_model_file_with_decoder(&path, &opts, decoder).expect("generate the test model");
+    let done: &'static Path = Box::leak(path.clone().into_boxed_path());
+    made.insert(path, done);
+    done
+}
+
+/// The real `rech` binary, hermetic: no network, no model or device from the caller's
+/// environment, and an empty model directory `dir/no-models` instead of the user's cache (which
+/// may hold a VAD model that would switch VAD on).
+pub fn rech(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("rech").expect("the rech binary is built");
+    cmd.env_remove("RECH_MODEL")
+        .env_remove("RECH_VAD_MODEL")
+        .env_remove("RECH_DEVICE")
+        .env("RECH_OFFLINE", "1")
+        .env("RECH_MODELS_DIR", dir.join("no-models"))
+        .env("RUST_BACKTRACE", "0");
+    cmd
+}
+
+/// Runs `cmd` (stdin closed) to completion, killing it after `limit`: no test can hang.
+pub fn run_with_limit(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    let started = Instant::now();
+    loop {
+        if child.try_wait().expect("wait for the command").is_some() {
+            return child.wait_with_output().expect("collect the output");
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect the output");
+            panic!(
+                "the command ran longer than {limit:?}\n--- stderr ---\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `cmd` (stdin closed) to completion, within five minutes.
+pub fn run(cmd: &mut Command) -> Output {
+    run_with_limit(cmd, Duration::from_secs(300))
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// stdout as text, which must be valid UTF-8.
+#[track_caller]
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// Writes `bytes` to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write a test file");
+    path
+}
+
+/// The command succeeded; otherwise fails showing its exit code, stderr and stdout.
+#[track_caller]
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
+        out.status.code(),
+        stderr(out),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// Exit code `code`, and stderr is exactly one `rech: error: …` line naming every needle; no
+/// panic text.
+#[track_caller]
+pub fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "expected one line, got:\n{err}");
+    assert_error_line(&err, needles);
+}
+
+/// Exit code `code`, and the last stderr line is a `rech: error: …` line naming every needle
+/// (progress or warnings may come before it); no panic text.
+#[track_caller]
+pub fn assert_fails_last_line(out: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert_error_line(err.lines().last().unwrap_or_default(), needles);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[track_caller]
+fn assert_error_line(line: &str, needles: &[&str]) {
+    assert!(line.starts_with("rech: error: "), "{line}");
+    for needle in needles {
+        assert!(line.contains(needle), "{line:?} should mention {needle:?}");
+    }
+    assert!(
+        !line.contains("panicked") && !line.contains("RUST_BACKTRACE"),
+        "{line}"
+    );
+}

@@ -1,0 +1,178 @@
+//! A loaded Whisper model: the file is checked by our own reader before whisper.cpp sees it,
+//! because whisper.cpp happily loads a file without weights and then prints nonsense, and
+//! aborts the process on some damaged files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rech_asr::{describe_io, Capabilities, Engine, Error, Recognizer, MIN_SAMPLES};
+use rech_ggml::model_file::{self, GgmlType, ModelFileError, ModelFileInfo};
+use whisper_rs::{WhisperContext, WhisperContextParameters};
+
+use crate::recognizer::WhisperRecognizer;
+use crate::{WhisperOptions, ENGINE};
+
+/// A Whisper model in memory with the options it decodes with, shareable between threads
+/// (each recognizer has its own whisper.cpp state).
+#[derive(Clone)]
+pub struct WhisperEngine {
+    pub(crate) ctx: Arc<WhisperContext>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What every recognizer of one engine reads.
+pub(crate) struct Shared {
+    pub path: PathBuf,
+    pub info: ModelFileInfo,
+    pub options: WhisperOptions,
+    pub capabilities: Capabilities,
+}
+
+impl std::fmt::Debug for WhisperEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhisperEngine")
+            .field("path", &self.shared.path)
+            .field("info", &self.shared.info)
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WhisperEngine {
+    /// Checks and loads a whisper.cpp ggml model file with `options`.
+    ///
+    /// The whole file is validated first (magic, header ranges, vocabulary, every tensor's name,
+    /// shape, type and extent): a file that fails is never handed to whisper.cpp. Options it
+    /// cannot take (a prompt with a NUL, a beam outside 1..=16, a temperature outside 0..=1) are
+    /// refused before the file is read.
+    pub fn load(path: &Path, options: WhisperOptions) -> Result<Self, Error> {
+        options.check()?;
+        let info = validate(path)?;
+        install_log_routing();
+        let mut params = WhisperContextParameters::default();
+        params.flash_attn(options.flash_attention);
+        // rech's builds are CPU-only unless a GPU feature is enabled; whisper.cpp ignores this
+        // then, and uses the GPU when one is compiled in.
+        params.use_gpu(true);
+        let ctx = WhisperContext::new_with_params(path, params).map_err(|_| Error::ModelLoad {
+            engine: ENGINE,
+            path: path.display().to_string(),
+        })?;
+        let capabilities = capabilities(&info);
+        Ok(Self {
+            ctx: Arc::new(ctx),
+            shared: Arc::new(Shared {
+                path: path.to_owned(),
+                info,
+                options,
+                capabilities,
+            }),
+        })
+    }
+
+    /// Where the model was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// What the validator found in the file (dimensions, sizes, tensor count).
+    pub fn file_info(&self) -> &ModelFileInfo {
+        &self.shared.info
+    }
+
+    /// The options it decodes with.
+    pub fn options(&self) -> &WhisperOptions {
+        &self.shared.options
+    }
+
+    /// Whether the model knows languages other than English (and so can transcribe Russian).
+    pub fn is_multilingual(&self) -> bool {
+        self.shared.info.hparams.is_multilingual()
+    }
+
+    /// A recognizer of the concrete type, for what only Whisper does
+    /// ([`WhisperRecognizer::utterance`]).
+    pub fn whisper_recognizer(&self, threads: usize) -> Result<WhisperRecognizer, Error> {
+        WhisperRecognizer::new(self, threads)
+    }
+}
+
+impl Engine for WhisperEngine {
+    fn capabilities(&self) -> &Capabilities {
+        &self.shared.capabilities
+    }
+
+    fn recognizer(&self, threads: usize) -> Result<Box<dyn Recognizer>, Error> {
+        Ok(Box::new(WhisperRecognizer::new(self, threads)?))
+    }
+}
+
+/// What a Whisper model can do: every whisper.cpp language when it is multilingual (English
+/// only otherwise), any length (it steps through 30 s windows itself), a prompt, token times,
+/// and hallucinations on silence.
+fn capabilities(info: &ModelFileInfo) -> Capabilities {
+    let languages = if info.hparams.is_multilingual() {
+        (0..=whisper_rs::get_lang_max_id())
+            .filter_map(whisper_rs::get_lang_str)
+            .map(str::to_owned)
+            .collect()
+    } else {
+        vec!["en".to_owned()]
+    };
+    Capabilities {
+        engine: ENGINE,
+        languages,
+        detects_language: true,
+        min_samples: MIN_SAMPLES,
+        max_samples: None,
+        takes_prompt: true,
+        word_times: true,
+        hallucinates_on_silence: true,
+    }
+}
+
+/// Checks a model file without loading it, with errors that name the file.
+pub fn validate(path: &Path) -> Result<ModelFileInfo, Error> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::ModelNotFound {
+            path: shown.clone(),
+        },
+        _ => Error::ModelUnreadable {
+            path: shown.clone(),
+            detail: describe_io(&e),
+        },
+    })?;
+    if meta.is_dir() {
+        return Err(Error::ModelUnreadable {
+            path: shown,
+            detail: "is a directory, not a model file".to_owned(),
+        });
+    }
+    let info = model_file::inspect(path).map_err(|source| match source {
+        ModelFileError::Io(e) => Error::ModelUnreadable {
+            path: shown.clone(),
+            detail: describe_io(&e),
+        },
+        source => Error::InvalidModel {
+            path: shown.clone(),
+            source,
+        },
+    })?;
+    // whisper.cpp 1.8.3 loads such a file, then asserts in ggml's im2col on the first encode
+    // (it keeps f32 convolution kernels for an f32 model but asks im2col for f16 output),
+    // taking the whole process down.
+    if info.hparams.weight_type() == Some(GgmlType::F32) {
+        return Err(Error::InvalidModel {
+            path: shown,
+            source: ModelFileError::F32Weights,
+        });
+    }
+    Ok(info)
+}
+
+/// Routes whisper.cpp's and ggml's log lines into the `log` crate (target `whisper_rs`), so they
+/// are silent unless the application asks for them. Safe to call many times.
+pub fn install_log_routing() {
+    whisper_rs::install_logging_hooks();
+}
