@@ -15,7 +15,7 @@
 //! `$RECH_SHARED_DIR/models/ggml-silero-v6.2.0.bin`. Prints the median time of each, their
 //! ratio, and the largest difference between their per-frame speech probabilities.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 

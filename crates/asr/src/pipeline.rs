@@ -205,7 +205,8 @@ impl Transcriber {
 
     /// Runs the recognizer over `samples`, in pieces no longer than the engine accepts (cut at
     /// the quietest 50 ms near each piece's end), with times shifted onto `samples`. Returns the
-    /// segments and the language the engine detected in the first piece.
+    /// segments and the language the engine detected in the first piece. The cut is looked for in
+    /// the second half of each piece, so that pieces are never shorter than half the limit.
     fn recognize_in_pieces(
         &mut self,
         samples: &[f32],
@@ -229,7 +230,7 @@ impl Transcriber {
             } else {
                 // Keep the last piece long enough for the engine.
                 let limit = max.min(rest - self.capabilities.min_samples.max(MIN_SAMPLES));
-                quietest_cut(&samples[from..from + limit], limit / 4)
+                quietest_cut(&samples[from..from + limit], limit / 2)
             };
             let piece = &samples[from..from + len];
             let offset = from as f64 / SAMPLE_RATE as f64;
