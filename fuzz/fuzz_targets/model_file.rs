@@ -1,4 +1,4 @@
-//! Fuzzes the Whisper model-file validator (rech-asr's `model_file::inspect_reader`), on raw
+//! Fuzzes the Whisper model-file validator (rech-ggml's `model_file::inspect_reader`), on raw
 //! bytes and on patched copies of a small valid model (see `rech_fuzz::patch`).
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! Fuzzes the Silero VAD model-file reader (rech-asr's `model_file::read_vad_reader`: the full
+//! Fuzzes the Silero VAD model-file reader (rech-ggml's `model_file::read_vad_reader`: the full
 //! check, then the weights), on raw bytes and on patched copies of a valid VAD model file (see
 //! `rech_fuzz::patch`).
 #![no_main]

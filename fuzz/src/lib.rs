@@ -5,12 +5,9 @@
 use std::io::Cursor;
 use std::sync::OnceLock;
 
-// rech-asr's model-file validator, compiled here on its own: it needs only std and thiserror,
-// and depending on rech-asr would build whisper.cpp for nothing.
-#[allow(dead_code, missing_docs)]
-#[path = "../../crates/asr/src/model_file.rs"]
-pub mod model_file;
-
+// rech-ggml holds the model-file validators and needs only std and thiserror, so fuzzing them
+// does not build whisper.cpp.
+use rech_ggml::model_file;
 use model_file::{expected_tensors, expected_vad_tensors, GgmlType, Hparams};
 
 /// Output (16 kHz samples) after which a decode stops: 3 s. Decoding and resampling take
