@@ -27,30 +27,40 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// What a catalogue model is for.
+/// What a catalogue model is for: the engine (or the detector) that runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelKind {
-    /// A Whisper speech-recognition model (whisper.cpp ggml format).
+    /// A Whisper speech-recognition model, run by the whisper.cpp engine (`rech-whisper`),
+    /// in whisper.cpp's ggml format.
     Whisper,
-    /// A Silero voice-activity-detection model (whisper.cpp ggml format).
+    /// A Silero voice-activity-detection model (whisper.cpp ggml format), run by rech-asr's
+    /// own VAD.
     Vad,
 }
 
-/// One downloadable model file.
+/// One published file of a catalogue model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CatalogEntry {
-    /// The name users type: `small`, `large-v3-turbo-q5_0`, `silero-v6.2.0`.
-    pub name: &'static str,
-    /// Whisper or VAD.
-    pub kind: ModelKind,
+pub struct CatalogFile {
     /// The file name, upstream and in the model directory: `ggml-small.bin`.
-    pub file_name: &'static str,
+    pub name: &'static str,
     /// Where the file is published (on [`UPSTREAM_HOST`]).
     pub url: &'static str,
     /// Exact size in bytes.
     pub size: u64,
     /// sha256 of the file, 64 lowercase hex digits.
     pub sha256: &'static str,
+}
+
+/// One downloadable model: a single file (every Whisper and VAD model), or a directory of
+/// files that are downloaded and verified as one unit (an ONNX model with its vocabulary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// The name users type: `small`, `large-v3-turbo-q5_0`, `silero-v6.2.0`.
+    pub name: &'static str,
+    /// The engine that runs it.
+    pub kind: ModelKind,
+    /// Its files; never empty.
+    pub files: &'static [CatalogFile],
     /// One line on speed and quality for Russian.
     pub summary: &'static str,
 }
@@ -70,14 +80,16 @@ macro_rules! whisper {
         CatalogEntry {
             name: $name,
             kind: ModelKind::Whisper,
-            file_name: concat!("ggml-", $name, ".bin"),
-            url: concat!(
-                "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-",
-                $name,
-                ".bin"
-            ),
-            size: $size,
-            sha256: $sha,
+            files: &[CatalogFile {
+                name: concat!("ggml-", $name, ".bin"),
+                url: concat!(
+                    "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-",
+                    $name,
+                    ".bin"
+                ),
+                size: $size,
+                sha256: $sha,
+            }],
             summary: $summary,
         }
     };
@@ -194,15 +206,34 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         name: "silero-v6.2.0",
         kind: ModelKind::Vad,
-        file_name: "ggml-silero-v6.2.0.bin",
-        url: "https://huggingface.co/ggml-org/whisper-vad/resolve/main/ggml-silero-v6.2.0.bin",
-        size: 885_098,
-        sha256: "2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987",
+        files: &[CatalogFile {
+            name: "ggml-silero-v6.2.0.bin",
+            url: "https://huggingface.co/ggml-org/whisper-vad/resolve/main/ggml-silero-v6.2.0.bin",
+            size: 885_098,
+            sha256: "2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987",
+        }],
         summary: "Silero voice-activity detection: skips silence, keeps hallucinations out",
     },
 ];
 
 impl CatalogEntry {
+    /// Bytes to download, all files together.
+    pub fn size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// Whether the model is one file (stored as that file, not as a directory).
+    pub fn is_single_file(&self) -> bool {
+        self.files.len() == 1
+    }
+
+    /// The model's first (for a single-file model, its only) file.
+    pub fn file(&self) -> &'static CatalogFile {
+        &self.files[0]
+    }
+}
+
+impl CatalogFile {
     /// The download URL, with [`UPSTREAM_HOST`] replaced by `base` when one is given (a mirror,
     /// or a test server): `http://127.0.0.1:8080` turns
     /// `https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-small.bin` into
@@ -218,11 +249,12 @@ impl CatalogEntry {
     }
 }
 
-/// The catalogue entry called `name`, or whose file is called `name` (`ggml-small.bin`).
+/// The catalogue entry called `name`, or the single-file entry whose file is called `name`
+/// (`ggml-small.bin`).
 pub fn find(name: &str) -> Option<&'static CatalogEntry> {
     CATALOG
         .iter()
-        .find(|e| e.name == name || e.file_name == name)
+        .find(|e| e.name == name || (e.is_single_file() && e.file().name == name))
 }
 
 /// For an English-only model name (`small.en`, `ggml-base.en.bin`), the multilingual catalogue
@@ -283,9 +315,23 @@ impl ModelStore {
         directories::BaseDirs::new().map(|dirs| Self::new(dirs.cache_dir().join("rech/models")))
     }
 
-    /// Where a catalogue model lives (whether or not it is there).
+    /// Where a catalogue model lives (whether or not it is there): its file for a single-file
+    /// model, its directory (named after the model) otherwise.
     pub fn entry_path(&self, entry: &CatalogEntry) -> PathBuf {
-        self.dir.join(entry.file_name)
+        if entry.is_single_file() {
+            self.dir.join(entry.file().name)
+        } else {
+            self.dir.join(entry.name)
+        }
+    }
+
+    /// Where one file of a catalogue model lives.
+    pub fn file_path(&self, entry: &CatalogEntry, file: &CatalogFile) -> PathBuf {
+        if entry.is_single_file() {
+            self.dir.join(file.name)
+        } else {
+            self.dir.join(entry.name).join(file.name)
+        }
     }
 
     /// Where a model downloaded under `name` from outside the catalogue lives.
@@ -350,6 +396,21 @@ impl ModelStore {
     }
 }
 
+/// A size as the catalogue and the CLI show it: `785 MiB`, `1.4 GiB`, `864 KiB`.
+pub fn human_size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB * KIB {
+        format!("{:.1} GiB", b / (KIB * KIB * KIB))
+    } else if b >= KIB * KIB {
+        format!("{:.0} MiB", b / (KIB * KIB))
+    } else if b >= KIB {
+        format!("{:.0} KiB", b / KIB)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
 /// Whether `name` can name a model downloaded from outside the catalogue: 1 to 64 ASCII
 /// letters, digits, `.`, `_` or `-`, not starting with `.` or `-` (it becomes part of a file
 /// name, so nothing that could leave the model directory).
@@ -372,9 +433,11 @@ pub fn normalize_sha256(text: &str) -> Option<String> {
 /// Whether `path` names a file in the catalogue's upstream layout that rech could download
 /// again: the catalogue entry whose file name matches the path's file name.
 pub fn entry_for_path(path: &Path) -> Option<&'static CatalogEntry> {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| CATALOG.iter().find(|e| e.file_name == n))
+    path.file_name().and_then(|n| n.to_str()).and_then(|n| {
+        CATALOG
+            .iter()
+            .find(|e| e.is_single_file() && e.file().name == n)
+    })
 }
 
 #[cfg(test)]
@@ -386,28 +449,45 @@ mod tests {
     #[test]
     fn every_entry_is_well_formed() {
         for e in CATALOG {
-            assert!(
-                e.url.starts_with(UPSTREAM_HOST) && e.url.ends_with(e.file_name),
-                "{}: {}",
-                e.name,
-                e.url
-            );
-            assert!(!e.url.contains(char::is_whitespace), "{}", e.url);
-            assert!(e.size > 100_000, "{} is {} bytes", e.name, e.size);
-            assert_eq!(normalize_sha256(e.sha256).as_deref(), Some(e.sha256));
+            assert!(!e.files.is_empty(), "{}", e.name);
+            for f in e.files {
+                assert!(
+                    f.url.starts_with(UPSTREAM_HOST) && f.url.ends_with(f.name),
+                    "{}: {}",
+                    e.name,
+                    f.url
+                );
+                assert!(!f.url.contains(char::is_whitespace), "{}", f.url);
+                assert!(f.size > 100_000, "{} is {} bytes", f.name, f.size);
+                assert_eq!(normalize_sha256(f.sha256).as_deref(), Some(f.sha256));
+            }
             assert!(!e.summary.is_empty() && e.summary.len() <= 90, "{}", e.name);
             assert!(!e.name.contains(".en"), "{} is English-only", e.name);
         }
+        let files: Vec<&CatalogFile> = CATALOG.iter().flat_map(|e| e.files).collect();
         for (i, a) in CATALOG.iter().enumerate() {
             for b in &CATALOG[i + 1..] {
                 assert_ne!(a.name, b.name);
-                assert_ne!(a.file_name, b.file_name);
+            }
+        }
+        for (i, a) in files.iter().enumerate() {
+            for b in &files[i + 1..] {
+                assert_ne!(a.url, b.url);
                 assert_ne!(a.sha256, b.sha256);
             }
         }
         assert!(CATALOG
             .iter()
-            .all(|e| e.kind == ModelKind::Vad || e.url.starts_with(WHISPER_CPP)));
+            .all(|e| e.kind == ModelKind::Vad
+                || e.files.iter().all(|f| f.url.starts_with(WHISPER_CPP))));
+    }
+
+    #[test]
+    fn sizes_read_like_the_catalogue() {
+        assert_eq!(human_size(823_369_779), "785 MiB");
+        assert_eq!(human_size(1_624_555_275), "1.5 GiB");
+        assert_eq!(human_size(885_098), "864 KiB");
+        assert_eq!(human_size(12), "12 B");
     }
 
     #[test]
@@ -424,7 +504,7 @@ mod tests {
 
     #[test]
     fn names_and_file_names_both_find_an_entry() {
-        assert_eq!(find("small").map(|e| e.file_name), Some("ggml-small.bin"));
+        assert_eq!(find("small").map(|e| e.file().name), Some("ggml-small.bin"));
         assert_eq!(find("ggml-small.bin").map(|e| e.name), Some("small"));
         assert!(find("small.en").is_none());
         assert!(find("").is_none());
@@ -445,7 +525,7 @@ mod tests {
 
     #[test]
     fn the_base_url_replaces_only_the_host() {
-        let e = find("small").unwrap();
+        let e = find("small").unwrap().file();
         assert_eq!(e.url_with_base(None), e.url);
         assert_eq!(
             e.url_with_base(Some("http://127.0.0.1:8080/")),
@@ -454,6 +534,7 @@ mod tests {
         assert_eq!(
             find("silero-v6.2.0")
                 .unwrap()
+                .file()
                 .url_with_base(Some("https://mirror.example/hf")),
             "https://mirror.example/hf/ggml-org/whisper-vad/resolve/main/ggml-silero-v6.2.0.bin"
         );

@@ -18,9 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::engine::CancelToken;
 use crate::error::describe_io;
 
-/// How long a connection may stay silent before the download gives up, unless the caller says
-/// otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::resolve::DEFAULT_TIMEOUT;
 
 /// Attempts per download when the connection breaks after delivering some bytes.
 const MAX_ATTEMPTS: u32 = 5;

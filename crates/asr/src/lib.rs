@@ -38,6 +38,7 @@ pub mod catalog;
 #[cfg(feature = "download")]
 pub mod download;
 pub mod output;
+pub mod resolve;
 
 pub use dictation::{Dictation, DictationEvent, DictationOptions, DictationStats};
 pub use engine::{

@@ -15,7 +15,8 @@ use symphonia::core::probe::Hint;
 
 use crate::error::{lowercase_first, AudioError};
 use crate::forward::{unsized_data_chunk, ForwardInput};
-use crate::resample::{StreamResampler, UnsupportedRate, MAX_INPUT_RATE, MIN_INPUT_RATE};
+use crate::limits::{check_stream, read_up_to, unsupported};
+use crate::resample::StreamResampler;
 use crate::SAMPLE_RATE;
 use crate::{guard, prescan};
 
@@ -23,9 +24,6 @@ use crate::{guard, prescan};
 const WAV_BLOCK_FRAMES: usize = 4096;
 /// Decoded samples are clipped to ± this (full scale is 1).
 const MAX_SAMPLE_MAGNITUDE: f32 = 1000.0;
-/// Channel counts beyond this are not audio anyone records speech with; refusing them early
-/// keeps a damaged header from making us allocate per-channel buffers for it.
-const MAX_CHANNELS: u16 = 64;
 
 /// What the input was before conversion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,27 +331,6 @@ impl AudioStream {
     }
 }
 
-/// Refuses channel counts and sample rates that no recording has: zero or more than
-/// [`MAX_CHANNELS`] channels, a rate outside what the resampler takes.
-pub(crate) fn check_stream(name: &str, channels: u16, sample_rate: u32) -> Result<(), AudioError> {
-    if channels == 0 {
-        return Err(unsupported(
-            name,
-            "the header declares zero channels".into(),
-        ));
-    }
-    if channels > MAX_CHANNELS {
-        return Err(unsupported(
-            name,
-            format!("{channels} channels (at most {MAX_CHANNELS} are supported)"),
-        ));
-    }
-    if !(MIN_INPUT_RATE..=MAX_INPUT_RATE).contains(&sample_rate) {
-        return Err(unsupported(name, UnsupportedRate(sample_rate).to_string()));
-    }
-    Ok(())
-}
-
 /// Checks the lengths in `input` that symphonia would allocate from (see `prescan`); hands
 /// the input back rewound.
 fn prescanned(
@@ -405,26 +382,6 @@ fn contain<T>(
             detail: format!("{decoder} failed on it"),
         })
     })
-}
-
-fn unsupported(name: &str, detail: String) -> AudioError {
-    AudioError::Unsupported {
-        path: name.to_owned(),
-        detail,
-    }
-}
-
-pub(crate) fn read_up_to(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// One decoder behind a common face: appends mono samples at the input's own rate.

@@ -10,12 +10,14 @@
 //! and hands out the same 16 kHz mono `f32`, or the device's own frames; [`WavRecorder`]
 //! writes a recording to a WAV file that stays valid while it grows.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod capture;
 mod decode;
 mod error;
 mod forward;
 mod guard;
+mod limits;
 mod prescan;
 mod resample;
 mod wav_writer;

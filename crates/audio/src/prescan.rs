@@ -103,7 +103,7 @@ impl Scan<'_> {
         self.input
             .seek(SeekFrom::Start(at))
             .map_err(|e| self.io(e))?;
-        crate::decode::read_up_to(&mut self.input, buf).map_err(|e| self.io(e))
+        crate::limits::read_up_to(&mut self.input, buf).map_err(|e| self.io(e))
     }
 
     /// Reads exactly `n` bytes at `at` into memory; `n` must already be known to fit in the
@@ -320,7 +320,7 @@ impl Scan<'_> {
                 if self.read_at(pos + 8, &mut fmt)? == fmt.len() {
                     let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
                     let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
-                    crate::decode::check_stream(self.name, channels, rate)?;
+                    crate::limits::check_stream(self.name, channels, rate)?;
                 }
             }
             if &id == b"LIST" {

@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::{anyhow, Result};
 use rech_whisper::{WhisperEngine, WhisperOptions};
 
-use crate::models::{self, ResolvedModel};
 use crate::UsageError;
+use rech_asr::resolve::{repair_hint, ResolvedModel};
 
 /// Loads the resolved Whisper model with `options`; a missing, unreadable or damaged file gets
 /// a hint on how to replace it.
@@ -19,7 +19,7 @@ pub fn load_whisper(resolved: &ResolvedModel, options: WhisperOptions) -> Result
         rech_asr::Error::ModelNotFound { .. }
         | rech_asr::Error::InvalidModel { .. }
         | rech_asr::Error::ModelUnreadable { .. } => {
-            anyhow!("{err}; {}", models::repair_hint(resolved))
+            anyhow!("{err}; {}", repair_hint(resolved))
         }
         other => other.into(),
     })?;

@@ -1,6 +1,7 @@
 //! The `rech` binary: parses the command line, runs one subcommand, and turns every failure
 //! into one line on stderr and an exit code (0 success, 1 failure while running, 2 bad usage,
 //! 130 interrupted).
+#![forbid(unsafe_code)]
 
 mod batch;
 mod devices;

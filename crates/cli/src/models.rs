@@ -5,17 +5,15 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand};
 use rech_asr::catalog::{
-    self, is_valid_custom_name, multilingual_instead_of, normalize_sha256, CatalogEntry, ModelKind,
-    ModelStore, CATALOG, DEFAULT_MODEL, DEFAULT_VAD_MODEL,
+    self, human_size, is_valid_custom_name, multilingual_instead_of, normalize_sha256,
+    CatalogEntry, ModelKind, CATALOG, DEFAULT_MODEL, DEFAULT_VAD_MODEL,
 };
-use rech_asr::download::{
-    self, DownloadError, DownloadEvent, DownloadOutcome, DownloadRequest, DEFAULT_TIMEOUT,
-};
+use rech_asr::download::{self, DownloadError, DownloadEvent, DownloadOutcome, DownloadRequest};
+use rech_asr::resolve::{classify, unknown_model, ModelSettings, ModelSpec, ResolvedModel};
 
 use crate::progress::download_bar;
 use crate::{Context, Interrupted, UsageError};
@@ -73,89 +71,16 @@ pub fn run(args: ModelsArgs, ctx: &Context) -> Result<ExitCode> {
     }
 }
 
-/// Where models live and how to fetch them, from the environment and the global flags.
-pub struct Settings {
-    /// The model directory.
-    pub store: ModelStore,
-    /// `RECH_MODEL_BASE_URL`: replaces `https://huggingface.co` in catalogue URLs.
-    base_url: Option<String>,
-    /// `RECH_DOWNLOAD_TIMEOUT`: how long a silent server is waited for.
-    timeout: Duration,
-    offline: bool,
-}
-
-impl Settings {
-    pub fn from_env(ctx: &Context) -> Result<Self> {
-        let store = ModelStore::from_env().ok_or_else(|| {
-            anyhow!("cannot find a home directory for the model cache; set RECH_MODELS_DIR to a directory")
-        })?;
-        let base_url = match std::env::var("RECH_MODEL_BASE_URL") {
-            Ok(url) if url.is_empty() => None,
-            Ok(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
-            Ok(url) => {
-                return Err(UsageError(format!(
-                    "RECH_MODEL_BASE_URL={url} is not an http:// or https:// URL"
-                ))
-                .into())
-            }
-            Err(_) => None,
-        };
-        let timeout = match std::env::var("RECH_DOWNLOAD_TIMEOUT") {
-            Ok(text) => text
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| {
-                    UsageError(format!(
-                        "RECH_DOWNLOAD_TIMEOUT={text} is not a number of seconds between 0 and 3600"
-                    ))
-                })?,
-            Err(_) => DEFAULT_TIMEOUT,
-        };
-        Ok(Self {
-            store,
-            base_url,
-            timeout,
-            offline: ctx.offline,
-        })
-    }
-
-    fn url(&self, entry: &CatalogEntry) -> String {
-        entry.url_with_base(self.base_url.as_deref())
-    }
-}
-
-/// A Whisper model file ready to load.
-pub struct ResolvedModel {
-    pub path: PathBuf,
-    /// The name it was found under in the model directory, if it came from there.
-    pub name: Option<String>,
-    /// Whether it is a catalogue model (so rech may fetch the VAD model alongside).
-    pub from_catalog: bool,
-}
-
-/// What the user typed for a model: an existing file wins; a bare word that is not a file is a
-/// model name.
-enum Spec<'a> {
-    Path(&'a Path),
-    Name(&'a str),
-}
-
-fn classify(spec: &Path) -> Spec<'_> {
-    match spec.to_str() {
-        Some(text)
-            if !text.contains(['/', '\\'])
-                && !spec.exists()
-                && (catalog::find(text).is_some()
-                    || multilingual_instead_of(text).is_some()
-                    || (is_valid_custom_name(text) && !text.ends_with(".bin"))) =>
-        {
-            Spec::Name(text)
+/// The model settings from the environment and `--offline`; a mistake in a variable is a usage
+/// error.
+pub fn settings(ctx: &Context) -> Result<ModelSettings> {
+    ModelSettings::from_env(ctx.offline).map_err(|e| {
+        if e.is_usage() {
+            UsageError(e.to_string()).into()
+        } else {
+            anyhow!(e)
         }
-        _ => Spec::Path(spec),
-    }
+    })
 }
 
 /// The Whisper model to load for `-m/--model` (or `RECH_MODEL`): a file, or a model name; with
@@ -163,18 +88,18 @@ fn classify(spec: &Path) -> Spec<'_> {
 /// unless the network is off.
 pub fn resolve_whisper(spec: Option<&Path>, ctx: &Context) -> Result<ResolvedModel> {
     let name = match spec.map(classify) {
-        Some(Spec::Path(path)) => {
+        Some(ModelSpec::Path(path)) => {
             return Ok(ResolvedModel {
                 path: path.to_owned(),
                 name: None,
                 from_catalog: false,
             })
         }
-        Some(Spec::Name(name)) => name,
+        Some(ModelSpec::Name(name)) => name,
         None => DEFAULT_MODEL,
     };
     let is_default = spec.is_none();
-    let settings = Settings::from_env(ctx)?;
+    let settings = settings(ctx)?;
     if let Some(entry) = catalog::find(name) {
         if entry.kind != ModelKind::Whisper {
             return Err(UsageError(format!(
@@ -205,21 +130,7 @@ pub fn resolve_whisper(spec: Option<&Path>, ctx: &Context) -> Result<ResolvedMod
             from_catalog: false,
         });
     }
-    Err(unknown_model(name, &settings.store))
-}
-
-fn unknown_model(name: &str, store: &ModelStore) -> anyhow::Error {
-    if let Some(instead) = multilingual_instead_of(name) {
-        return UsageError(format!(
-            "{name} is an English-only model and cannot transcribe Russian; use {instead} instead"
-        ))
-        .into();
-    }
-    UsageError(format!(
-        "unknown model {name}: no such file, no catalogue model and nothing downloaded under that name in {}; see `rech models list`",
-        store.dir.display()
-    ))
-    .into()
+    Err(UsageError(unknown_model(name, &settings.store)).into())
 }
 
 const MODEL_FLAG: &str = "--model PATH to a whisper.cpp ggml model file";
@@ -246,11 +157,13 @@ pub fn resolve_vad(
     let entry = catalog::find(DEFAULT_VAD_MODEL)
         .ok_or_else(|| anyhow!("the catalogue has no VAD model"))?;
     let wanted = match spec.map(classify) {
-        Some(Spec::Path(path)) => return Ok(Some(path.to_owned())),
-        Some(Spec::Name(name)) if catalog::find(name).is_some_and(|e| e.kind == ModelKind::Vad) => {
+        Some(ModelSpec::Path(path)) => return Ok(Some(path.to_owned())),
+        Some(ModelSpec::Name(name))
+            if catalog::find(name).is_some_and(|e| e.kind == ModelKind::Vad) =>
+        {
             VadWanted::Required
         }
-        Some(Spec::Name(name)) => {
+        Some(ModelSpec::Name(name)) => {
             return Err(UsageError(format!(
                 "--vad-model {name}: not a file, and the only VAD model in the catalogue is {}",
                 entry.name
@@ -259,7 +172,7 @@ pub fn resolve_vad(
         }
         None => wanted,
     };
-    let settings = match Settings::from_env(ctx) {
+    let settings = match settings(ctx) {
         Ok(settings) => settings,
         Err(e) if wanted != VadWanted::Required => {
             log::info!("no VAD: {e:#}");
@@ -306,29 +219,10 @@ pub fn resolve_vad(
     }
 }
 
-/// What to tell a user whose model file failed to load.
-pub fn repair_hint(model: &ResolvedModel) -> String {
-    match (&model.name, model.from_catalog) {
-        (Some(name), true) => format!("run `rech models download {name}` to replace it with a verified copy"),
-        (Some(name), false) => format!(
-            "download it again with `rech models download --url URL --sha256 HEX --name {name}` after `rech models remove {name}`"
-        ),
-        (None, _) => match catalog::entry_for_path(&model.path) {
-            Some(entry) => format!(
-                "run `rech models download {}` for a verified copy, or pass --model PATH to another ggml model",
-                entry.name
-            ),
-            None => format!(
-                "pass --model PATH to a whisper.cpp ggml model, or a model name such as {DEFAULT_MODEL} (see `rech models list`)"
-            ),
-        },
-    }
-}
-
 /// Downloads a catalogue model, with a bar on stderr; offline, says what to do instead.
 fn fetch(
     entry: &CatalogEntry,
-    settings: &Settings,
+    settings: &ModelSettings,
     ctx: &Context,
     why: &str,
     is_default: bool,
@@ -340,7 +234,7 @@ fn fetch(
             format!(
                 "no Whisper model yet: the default model {} ({}) is not downloaded",
                 entry.name,
-                human_size(entry.size)
+                human_size(entry.size())
             )
         } else {
             format!("model {} is not downloaded", entry.name)
@@ -349,21 +243,21 @@ fn fetch(
             "{subject}, and downloads are off (--offline or RECH_OFFLINE); run `{command}` once online, or pass {flag}"
         ));
     }
-    let url = settings.url(entry);
+    let url = settings.url(entry.file());
     if !ctx.quiet {
         let _ = writeln!(
             io::stderr(),
             "rech: downloading {} ({}, {why}) into {}",
             entry.name,
-            human_size(entry.size),
+            human_size(entry.size()),
             settings.store.dir.display()
         );
     }
     let request = DownloadRequest {
         url,
         dest: settings.store.entry_path(entry),
-        sha256: entry.sha256.to_owned(),
-        size: Some(entry.size),
+        sha256: entry.file().sha256.to_owned(),
+        size: Some(entry.file().size),
         timeout: settings.timeout,
     };
     run_download(&request, entry.name, ctx)
@@ -421,7 +315,7 @@ fn run_download(request: &DownloadRequest, label: &str, ctx: &Context) -> Result
 }
 
 fn list(ctx: &Context) -> Result<ExitCode> {
-    let settings = Settings::from_env(ctx)?;
+    let settings = settings(ctx)?;
     let stored = settings.store.list().with_context(|| {
         format!(
             "cannot read the model directory {}",
@@ -434,9 +328,9 @@ fn list(ctx: &Context) -> Result<ExitCode> {
             .iter()
             .find(|m| m.entry.is_some_and(|e| e.name == entry.name));
         let state = match installed {
-            Some(m) if m.size == entry.size => "yes".to_owned(),
+            Some(m) if m.size == entry.size() => "yes".to_owned(),
             Some(_) => "damaged".to_owned(),
-            None => partial_state(&settings.store.entry_path(entry), entry.size),
+            None => partial_state(&settings.store.entry_path(entry), entry.size()),
         };
         let name = if entry.name == DEFAULT_MODEL || entry.name == DEFAULT_VAD_MODEL {
             format!("{} *", entry.name)
@@ -445,7 +339,7 @@ fn list(ctx: &Context) -> Result<ExitCode> {
         };
         rows.push([
             name,
-            human_size(entry.size),
+            human_size(entry.size()),
             state,
             entry.summary.to_owned(),
         ]);
@@ -506,7 +400,7 @@ fn partial_state(dest: &Path, size: u64) -> String {
 }
 
 fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
-    let settings = Settings::from_env(ctx)?;
+    let settings = settings(ctx)?;
     if settings.offline {
         return Err(UsageError(
             "downloads are off (--offline or RECH_OFFLINE); run this again without them".into(),
@@ -565,12 +459,12 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
 }
 
 /// Downloads one catalogue model; a copy already there is checked, and replaced if damaged.
-fn download_entry(entry: &CatalogEntry, settings: &Settings, ctx: &Context) -> Result<()> {
+fn download_entry(entry: &CatalogEntry, settings: &ModelSettings, ctx: &Context) -> Result<()> {
     let dest = settings.store.entry_path(entry);
     if dest.is_file() {
         let actual = download::sha256_file(&dest)
             .with_context(|| format!("cannot read {}", dest.display()))?;
-        if actual == entry.sha256 {
+        if actual == entry.file().sha256 {
             say(
                 ctx,
                 &format!(
@@ -586,7 +480,7 @@ fn download_entry(entry: &CatalogEntry, settings: &Settings, ctx: &Context) -> R
             &format!(
                 "{} is damaged (sha256 {actual}, expected {}); downloading it again",
                 dest.display(),
-                entry.sha256
+                entry.file().sha256
             ),
         );
         download::remove(&dest).map_err(anyhow::Error::from)?;
@@ -596,15 +490,15 @@ fn download_entry(entry: &CatalogEntry, settings: &Settings, ctx: &Context) -> R
         &format!(
             "downloading {} ({}) into {}",
             entry.name,
-            human_size(entry.size),
+            human_size(entry.size()),
             settings.store.dir.display()
         ),
     );
     let request = DownloadRequest {
-        url: settings.url(entry),
+        url: settings.url(entry.file()),
         dest: dest.clone(),
-        sha256: entry.sha256.to_owned(),
-        size: Some(entry.size),
+        sha256: entry.file().sha256.to_owned(),
+        size: Some(entry.file().size),
         timeout: settings.timeout,
     };
     let outcome = run_download(&request, entry.name, ctx)
@@ -617,7 +511,7 @@ fn download_custom(
     url: &str,
     sha256: &str,
     name: &str,
-    settings: &Settings,
+    settings: &ModelSettings,
     ctx: &Context,
 ) -> Result<()> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -734,7 +628,7 @@ fn report_outcome(ctx: &Context, name: &str, dest: &Path, outcome: &DownloadOutc
 }
 
 fn path_command(name: Option<&str>, ctx: &Context) -> Result<ExitCode> {
-    let settings = Settings::from_env(ctx)?;
+    let settings = settings(ctx)?;
     let path = match name {
         None => settings.store.dir.clone(),
         Some(name) => match settings.store.find_installed(name) {
@@ -744,7 +638,7 @@ fn path_command(name: Option<&str>, ctx: &Context) -> Result<ExitCode> {
                     "{name} is not downloaded; run `rech models download {name}`"
                 ))
             }
-            None => return Err(unknown_model(name, &settings.store)),
+            None => return Err(UsageError(unknown_model(name, &settings.store)).into()),
         },
     };
     writeln!(io::stdout(), "{}", path.display()).context("cannot write to stdout")?;
@@ -752,7 +646,7 @@ fn path_command(name: Option<&str>, ctx: &Context) -> Result<ExitCode> {
 }
 
 fn remove_command(names: &[String], ctx: &Context) -> Result<ExitCode> {
-    let settings = Settings::from_env(ctx)?;
+    let settings = settings(ctx)?;
     let mut failed = 0;
     for name in names {
         let dest = match catalog::find(name) {
@@ -802,50 +696,5 @@ fn remove_command(names: &[String], ctx: &Context) -> Result<ExitCode> {
 fn say(ctx: &Context, text: &str) {
     if !ctx.quiet {
         let _ = writeln!(io::stderr(), "rech: {text}");
-    }
-}
-
-/// `785 MiB`, `1.4 GiB`, `864 KiB`.
-pub fn human_size(bytes: u64) -> String {
-    const KIB: f64 = 1024.0;
-    let b = bytes as f64;
-    if b >= KIB * KIB * KIB {
-        format!("{:.1} GiB", b / (KIB * KIB * KIB))
-    } else if b >= KIB * KIB {
-        format!("{:.0} MiB", b / (KIB * KIB))
-    } else if b >= KIB {
-        format!("{:.0} KiB", b / KIB)
-    } else {
-        format!("{bytes} B")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_like_the_catalogue() {
-        assert_eq!(human_size(823_369_779), "785 MiB");
-        assert_eq!(human_size(1_624_555_275), "1.5 GiB");
-        assert_eq!(human_size(885_098), "864 KiB");
-        assert_eq!(human_size(12), "12 B");
-    }
-
-    #[test]
-    fn files_win_over_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("small");
-        std::fs::write(&file, b"").unwrap();
-        assert!(matches!(classify(&file), Spec::Path(_)));
-        assert!(matches!(classify(Path::new("small")), Spec::Name("small")));
-        assert!(matches!(
-            classify(Path::new("ggml-small.bin")),
-            Spec::Name(_)
-        ));
-        assert!(matches!(classify(Path::new("small.en")), Spec::Name(_)));
-        assert!(matches!(classify(Path::new("ru-finetune")), Spec::Name(_)));
-        assert!(matches!(classify(Path::new("models/x.bin")), Spec::Path(_)));
-        assert!(matches!(classify(Path::new("x.bin")), Spec::Path(_)));
     }
 }

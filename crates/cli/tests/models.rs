@@ -200,14 +200,14 @@ fn a_catalogue_download_from_a_mirror_is_checked_against_the_catalogue() {
     let models = tempfile::tempdir().unwrap();
     let vad = catalog::find(DEFAULT_VAD_MODEL).unwrap();
     // Right size, wrong bytes.
-    server.serve(VAD_PATH, vec![7u8; vad.size as usize]);
+    server.serve(VAD_PATH, vec![7u8; vad.size() as usize]);
     let out = run(rech(&server, models.path()).args(["models", "download", vad.name]));
     assert_fails(
         &out,
         1,
         &[
             "checksum mismatch",
-            vad.sha256,
+            vad.file().sha256,
             &server.url(VAD_PATH),
             "rech models download silero-v6.2.0",
         ],
@@ -224,7 +224,11 @@ fn the_first_run_fetches_the_default_model_from_the_mirror_and_verifies_it() {
     let server = server();
     let models = tempfile::tempdir().unwrap();
     let default = catalog::find(DEFAULT_MODEL).unwrap();
-    let path = default.url.strip_prefix(catalog::UPSTREAM_HOST).unwrap();
+    let path = default
+        .file()
+        .url
+        .strip_prefix(catalog::UPSTREAM_HOST)
+        .unwrap();
     // No real weights can be had here: the mirror serves a generated model under the default
     // model's name, which the catalogue's size (and sha256) must refuse.
     server.serve(path, micro().1.clone());
@@ -239,7 +243,7 @@ fn the_first_run_fetches_the_default_model_from_the_mirror_and_verifies_it() {
         1,
         &[
             &server.url(path),
-            &default.size.to_string(),
+            &default.size().to_string(),
             &format!("rech models download {DEFAULT_MODEL}"),
             "--model PATH",
         ],

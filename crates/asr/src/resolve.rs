@@ -1,0 +1,213 @@
+//! From what a user typed for a model to a file on disk, the same for every front end (the
+//! CLI, a server, a library user): where models live and how they are fetched (from the
+//! environment), whether `-m small` names a file or a model, what to suggest for a name that
+//! is neither, and how to repair a model that failed to load. Fetching itself is
+//! [`crate::download`]; deciding to fetch, and showing it, is the caller's.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::catalog::{
+    self, is_valid_custom_name, multilingual_instead_of, CatalogFile, ModelStore, DEFAULT_MODEL,
+};
+
+/// How long a silent server is waited for unless `RECH_DOWNLOAD_TIMEOUT` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where models live and how to fetch them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSettings {
+    /// The model directory.
+    pub store: ModelStore,
+    /// `RECH_MODEL_BASE_URL`: replaces `https://huggingface.co` in catalogue URLs.
+    pub base_url: Option<String>,
+    /// `RECH_DOWNLOAD_TIMEOUT`: how long a silent server is waited for.
+    pub timeout: Duration,
+    /// No network: nothing may be downloaded.
+    pub offline: bool,
+}
+
+/// Why the model settings cannot be read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// No home directory, and no `RECH_MODELS_DIR`.
+    #[error(
+        "cannot find a home directory for the model cache; set RECH_MODELS_DIR to a directory"
+    )]
+    NoModelDir,
+    /// `RECH_MODEL_BASE_URL` is not an HTTP URL (a mistake of the user's).
+    #[error("RECH_MODEL_BASE_URL={0} is not an http:// or https:// URL")]
+    BadBaseUrl(String),
+    /// `RECH_DOWNLOAD_TIMEOUT` is not a number of seconds (a mistake of the user's).
+    #[error("RECH_DOWNLOAD_TIMEOUT={0} is not a number of seconds between 0 and 3600")]
+    BadTimeout(String),
+}
+
+impl SettingsError {
+    /// Whether the user set something wrong (rather than the machine lacking something).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Self::BadBaseUrl(_) | Self::BadTimeout(_))
+    }
+}
+
+impl ModelSettings {
+    /// The settings from `RECH_MODELS_DIR`, `RECH_MODEL_BASE_URL` and
+    /// `RECH_DOWNLOAD_TIMEOUT`, with `offline` as the caller decided it.
+    pub fn from_env(offline: bool) -> Result<Self, SettingsError> {
+        let store = ModelStore::from_env().ok_or(SettingsError::NoModelDir)?;
+        let base_url = match std::env::var("RECH_MODEL_BASE_URL") {
+            Ok(url) if url.is_empty() => None,
+            Ok(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
+            Ok(url) => return Err(SettingsError::BadBaseUrl(url)),
+            Err(_) => None,
+        };
+        let timeout = match std::env::var("RECH_DOWNLOAD_TIMEOUT") {
+            Ok(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                .map(Duration::from_secs_f64)
+                .ok_or(SettingsError::BadTimeout(text))?,
+            Err(_) => DEFAULT_TIMEOUT,
+        };
+        Ok(Self {
+            store,
+            base_url,
+            timeout,
+            offline,
+        })
+    }
+
+    /// Where to download a catalogue file from (through the mirror, when one is set).
+    pub fn url(&self, file: &CatalogFile) -> String {
+        file.url_with_base(self.base_url.as_deref())
+    }
+}
+
+/// What the user typed for a model: an existing file wins; a bare word that is not a file is a
+/// model name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSpec<'a> {
+    /// A file (or something that is not a name, to be reported as a missing file).
+    Path(&'a Path),
+    /// A catalogue name, a downloaded model's name, or an English-only name to redirect.
+    Name(&'a str),
+}
+
+/// Tells a model name from a path.
+pub fn classify(spec: &Path) -> ModelSpec<'_> {
+    match spec.to_str() {
+        Some(text)
+            if !text.contains(['/', '\\'])
+                && !spec.exists()
+                && (catalog::find(text).is_some()
+                    || multilingual_instead_of(text).is_some()
+                    || (is_valid_custom_name(text) && !text.ends_with(".bin"))) =>
+        {
+            ModelSpec::Name(text)
+        }
+        _ => ModelSpec::Path(spec),
+    }
+}
+
+/// A model file ready to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedModel {
+    /// The file.
+    pub path: PathBuf,
+    /// The name it was found under in the model directory, if it came from there.
+    pub name: Option<String>,
+    /// Whether it is a catalogue model (so the VAD model may be fetched alongside).
+    pub from_catalog: bool,
+}
+
+/// The message for a model name that is neither a file, a catalogue name nor a downloaded
+/// model (an English-only name gets the multilingual model to use instead).
+pub fn unknown_model(name: &str, store: &ModelStore) -> String {
+    if let Some(instead) = multilingual_instead_of(name) {
+        return format!(
+            "{name} is an English-only model and cannot transcribe Russian; use {instead} instead"
+        );
+    }
+    format!(
+        "unknown model {name}: no such file, no catalogue model and nothing downloaded under that name in {}; see `rech models list`",
+        store.dir.display()
+    )
+}
+
+/// What to tell a user whose model file failed to load.
+pub fn repair_hint(model: &ResolvedModel) -> String {
+    match (&model.name, model.from_catalog) {
+        (Some(name), true) => format!("run `rech models download {name}` to replace it with a verified copy"),
+        (Some(name), false) => format!(
+            "download it again with `rech models download --url URL --sha256 HEX --name {name}` after `rech models remove {name}`"
+        ),
+        (None, _) => match catalog::entry_for_path(&model.path) {
+            Some(entry) => format!(
+                "run `rech models download {}` for a verified copy, or pass --model PATH to another ggml model",
+                entry.name
+            ),
+            None => format!(
+                "pass --model PATH to a whisper.cpp ggml model, or a model name such as {DEFAULT_MODEL} (see `rech models list`)"
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_win_over_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("small");
+        std::fs::write(&file, b"").unwrap();
+        assert!(matches!(classify(&file), ModelSpec::Path(_)));
+        assert!(matches!(
+            classify(Path::new("small")),
+            ModelSpec::Name("small")
+        ));
+        assert!(matches!(
+            classify(Path::new("ggml-small.bin")),
+            ModelSpec::Name(_)
+        ));
+        assert!(matches!(
+            classify(Path::new("small.en")),
+            ModelSpec::Name(_)
+        ));
+        assert!(matches!(
+            classify(Path::new("ru-finetune")),
+            ModelSpec::Name(_)
+        ));
+        assert!(matches!(
+            classify(Path::new("models/x.bin")),
+            ModelSpec::Path(_)
+        ));
+        assert!(matches!(classify(Path::new("x.bin")), ModelSpec::Path(_)));
+    }
+
+    #[test]
+    fn hints_name_the_command_that_repairs() {
+        let store = ModelStore::new("/m");
+        assert!(unknown_model("small.en", &store).ends_with("use small instead"));
+        assert!(unknown_model("nope", &store).contains("in /m; see `rech models list`"));
+        let catalogue = ResolvedModel {
+            path: PathBuf::from("/m/ggml-small.bin"),
+            name: Some("small".to_owned()),
+            from_catalog: true,
+        };
+        assert_eq!(
+            repair_hint(&catalogue),
+            "run `rech models download small` to replace it with a verified copy"
+        );
+        let file = ResolvedModel {
+            name: None,
+            from_catalog: false,
+            ..catalogue
+        };
+        assert!(repair_hint(&file).starts_with("run `rech models download small` for a verified"));
+    }
+}
