@@ -602,7 +602,13 @@ mod tests {
         let err = read_vad_file(&path).unwrap_err().to_string();
         assert!(err.contains("not a Silero VAD model"), "{err}");
         std::fs::write(&path, b"hello").unwrap();
-        assert!(read_vad_file(&path).is_err());
-        assert!(read_vad_file(dir.path()).is_err());
+        assert!(matches!(
+            read_vad_file(&path),
+            Err(VadModelError::NotGgml { found: 0x6c6c_6568 })
+        ));
+        assert!(matches!(
+            read_vad_file(dir.path()),
+            Err(VadModelError::IsADirectory)
+        ));
     }
 }

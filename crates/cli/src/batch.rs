@@ -160,11 +160,19 @@ mod tests {
     #[test]
     fn shards_parse_and_refuse_nonsense() {
         assert_eq!("2/8".parse::<Shard>(), Ok(Shard { index: 2, count: 8 }));
-        assert!("0/8".parse::<Shard>().is_err());
-        assert!("9/8".parse::<Shard>().is_err());
-        assert!("1/0".parse::<Shard>().is_err());
-        assert!("x/2".parse::<Shard>().is_err());
-        assert!("3".parse::<Shard>().is_err());
+        let out_of_range = "is out of range: K must be 1..=N and N at least 1";
+        for bad in ["0/8", "9/8", "1/0"] {
+            let err = bad.parse::<Shard>().unwrap_err();
+            assert_eq!(err, format!("shard {bad} {out_of_range}"));
+        }
+        assert_eq!(
+            "x/2".parse::<Shard>().unwrap_err(),
+            r#""x" in "x/2" is not a number"#
+        );
+        assert_eq!(
+            "3".parse::<Shard>().unwrap_err(),
+            r#""3" is not K/N (for example 2/8)"#
+        );
     }
 
     fn touch(path: &Path) {

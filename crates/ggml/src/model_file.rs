@@ -1518,10 +1518,23 @@ mod tests {
         ));
         let mut h = Hparams::micro();
         h.n_text_state = 32;
-        assert!(h.check().is_err());
+        assert!(matches!(
+            h.check(),
+            Err(ModelFileError::BadHparam {
+                name: "n_text_state",
+                ..
+            })
+        ));
         h = Hparams::micro();
         h.n_vocab = 60000;
-        assert!(h.check().is_err());
+        assert!(matches!(
+            h.check(),
+            Err(ModelFileError::BadHparam {
+                name: "n_vocab",
+                value: 60000,
+                ..
+            })
+        ));
         h.n_vocab = 51866;
         h.ftype = 2007; // q8_0, quantisation version 2
         assert_eq!(h.weight_type(), Some(GgmlType::Q8_0));
