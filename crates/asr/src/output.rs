@@ -10,20 +10,29 @@ use crate::transcript::Transcript;
 /// The file formats a transcript can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
-    /// Plain text, one segment per line.
+    /// `txt`
     Txt,
-    /// SubRip subtitles.
+    /// `srt`
     Srt,
-    /// WebVTT subtitles.
+    /// `vtt`
     Vtt,
-    /// JSON with language, duration, segments and words (times in seconds).
+    /// `json`
     Json,
-    /// Tab-separated start, end (milliseconds) and text, with a header line.
+    /// `tsv`
     Tsv,
 }
 
 impl Format {
-    /// The file extension, without the dot.
+    /// Every format, in the order front ends list them.
+    pub const ALL: [Format; 5] = [
+        Format::Txt,
+        Format::Srt,
+        Format::Vtt,
+        Format::Json,
+        Format::Tsv,
+    ];
+
+    /// The format's name and file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
             Format::Txt => "txt",
@@ -31,6 +40,17 @@ impl Format {
             Format::Vtt => "vtt",
             Format::Json => "json",
             Format::Tsv => "tsv",
+        }
+    }
+
+    /// What the format holds, in a few words (for help texts).
+    pub fn description(self) -> &'static str {
+        match self {
+            Format::Txt => "Plain text, one segment per line",
+            Format::Srt => "SubRip subtitles",
+            Format::Vtt => "WebVTT subtitles",
+            Format::Json => "JSON with language, duration, segments and words (times in seconds)",
+            Format::Tsv => "Tab-separated start, end (milliseconds) and text, with a header line",
         }
     }
 

@@ -13,6 +13,30 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// Checks the invariant every transcript keeps: `0 ≤ start ≤ end ≤ duration` for every
+    /// segment, segments in order of their start, and every word inside its segment. `Err`
+    /// names the first segment or word that breaks it.
+    pub fn check_times(&self) -> Result<(), String> {
+        let mut last = 0.0;
+        for s in &self.segments {
+            if !(last <= s.start && s.start <= s.end && s.end <= self.duration) {
+                return Err(format!(
+                    "segment {s:?} is out of order or outside 0..={}",
+                    self.duration
+                ));
+            }
+            if let Some(w) = s
+                .words
+                .iter()
+                .find(|w| !(s.start <= w.start && w.start <= w.end && w.end <= s.end))
+            {
+                return Err(format!("word {w:?} is outside its segment {s:?}"));
+            }
+            last = s.start;
+        }
+        Ok(())
+    }
+
     /// The whole text, segments joined by single spaces.
     pub fn text(&self) -> String {
         let parts: Vec<&str> = self.segments.iter().map(|s| s.text.as_str()).collect();

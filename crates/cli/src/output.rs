@@ -1,43 +1,41 @@
-//! The `-f/--format` values of `rech transcribe`, as clap shows them; the writers themselves
-//! are rech-asr's ([`rech_asr::output`]), so that every front end writes the same bytes.
+//! `-f/--format` of `rech transcribe` as clap sees it: the values, their help and their order
+//! come from rech-asr's writers ([`rech_asr::output::Format`]), so that every front end lists
+//! and writes the same formats.
 
+use clap::builder::PossibleValue;
 use clap::ValueEnum;
 use rech_asr::output;
-use rech_asr::Transcript;
 
-/// The output formats of `rech transcribe`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
-pub enum Format {
-    /// Plain text, one segment per line.
-    Txt,
-    /// SubRip subtitles.
-    Srt,
-    /// WebVTT subtitles.
-    Vtt,
-    /// JSON with language, duration, segments and words (times in seconds).
-    Json,
-    /// Tab-separated start, end (milliseconds) and text, with a header line.
-    Tsv,
-}
+/// An output format given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Format(pub output::Format);
 
 impl Format {
-    fn writer(self) -> output::Format {
-        match self {
-            Format::Txt => output::Format::Txt,
-            Format::Srt => output::Format::Srt,
-            Format::Vtt => output::Format::Vtt,
-            Format::Json => output::Format::Json,
-            Format::Tsv => output::Format::Tsv,
-        }
+    /// The plain-text format, which several inputs can share on stdout.
+    pub const TXT: Format = Format(output::Format::Txt);
+}
+
+impl std::ops::Deref for Format {
+    type Target = output::Format;
+
+    fn deref(&self) -> &output::Format {
+        &self.0
+    }
+}
+
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        const ALL: [Format; 5] = [
+            Format(output::Format::ALL[0]),
+            Format(output::Format::ALL[1]),
+            Format(output::Format::ALL[2]),
+            Format(output::Format::ALL[3]),
+            Format(output::Format::ALL[4]),
+        ];
+        &ALL
     }
 
-    /// The file extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        self.writer().extension()
-    }
-
-    /// Renders a transcript as a whole file.
-    pub fn render(self, transcript: &Transcript) -> String {
-        self.writer().render(transcript)
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.extension()).help(self.0.description()))
     }
 }

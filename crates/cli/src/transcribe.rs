@@ -538,7 +538,7 @@ fn plan_destination(
     if formats.len() > 1 {
         return Err(UsageError("several formats need --output-dir DIR".into()).into());
     }
-    if inputs.len() > 1 && formats[0] != Format::Txt {
+    if inputs.len() > 1 && formats[0] != Format::TXT {
         return Err(UsageError(format!(
             "several inputs in {} format need --output-dir DIR (only txt can share stdout)",
             formats[0].extension()

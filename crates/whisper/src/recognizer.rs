@@ -338,18 +338,10 @@ mod tests {
         assert_eq!(transcript.duration, 4.0);
         assert!(calls > 0);
         assert!(!transcript.segments.is_empty());
-        let mut last = 0.0;
+        transcript.check_times().unwrap();
         for s in &transcript.segments {
-            assert!(last <= s.start && s.start <= s.end && s.end <= 4.0, "{s:?}");
             assert!(!s.text.contains('\u{FFFD}'));
             assert!(!s.words.is_empty(), "{s:?}");
-            for w in &s.words {
-                assert!(
-                    s.start <= w.start && w.start <= w.end && w.end <= s.end,
-                    "{w:?}"
-                );
-            }
-            last = s.start;
         }
     }
 
