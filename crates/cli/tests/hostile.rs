@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rech_ggml::generate::{write_model_file, DecoderOutput, GenerateOptions};
-use rech_ggml::model_file::{expected_vad_tensors, GgmlType, Hparams, GGML_MAGIC};
+use rech_ggml::generate::{
+    vad_model_bytes as vad_bytes, write_model_file, DecoderOutput, GenerateOptions,
+};
+use rech_ggml::model_file::Hparams;
 use rech_testkit::{assert_fails, assert_success, micro_model, run, samples_dir, write_file};
 
 fn tmp() -> &'static Path {
@@ -345,38 +347,6 @@ fn misnamed_telephone_and_surround_audio_works() {
             assert!((duration - 2.0).abs() < 0.01, "{stem}: {duration} s");
         }
     }
-}
-
-fn put(b: &mut Vec<u8>, v: i32) {
-    b.extend_from_slice(&v.to_le_bytes());
-}
-
-/// A Silero VAD model file in whisper.cpp's format, with the real architecture and zero
-/// weights: what the validator accepts, so that each damage below is the only thing wrong.
-fn vad_bytes() -> Vec<u8> {
-    let mut b = GGML_MAGIC.to_le_bytes().to_vec();
-    put(&mut b, 10);
-    b.extend_from_slice(b"silero-16k");
-    for v in [
-        6, 2, 0, 512, 64, 4, 129, 128, 3, 128, 64, 3, 64, 64, 3, 64, 128, 3,
-    ] {
-        put(&mut b, v);
-    }
-    for v in [128, 128, 128, 1] {
-        put(&mut b, v);
-    }
-    for spec in expected_vad_tensors() {
-        let ty = spec.kind.ggml_type(GgmlType::F16);
-        put(&mut b, spec.shape.len() as i32);
-        put(&mut b, spec.name.len() as i32);
-        put(&mut b, ty.id());
-        for &d in &spec.shape {
-            put(&mut b, d as i32);
-        }
-        b.extend_from_slice(spec.name.as_bytes());
-        b.resize(b.len() + (spec.n_elements() * ty.block_bytes()) as usize, 0);
-    }
-    b
 }
 
 #[test]

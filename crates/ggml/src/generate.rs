@@ -14,7 +14,9 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::model_file::{expected_tensors, GgmlType, Hparams, TensorKind, TensorSpec, GGML_MAGIC};
+use crate::model_file::{
+    expected_tensors, expected_vad_tensors, GgmlType, Hparams, TensorKind, TensorSpec, GGML_MAGIC,
+};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +158,35 @@ pub fn write_model_with_decoder<W: Write>(
 /// over `path` once complete, so a crash never leaves a half-written model under the real name.
 pub fn write_model_file(path: &Path, opts: &GenerateOptions) -> io::Result<()> {
     write_model_file_with_decoder(path, opts, DecoderOutput::Random)
+}
+
+/// A Silero VAD v6.2.0 model file in whisper.cpp's format with the real architecture and zero
+/// weights (885,098 bytes, the size of the real `ggml-silero-v6.2.0.bin`): what the validator
+/// accepts, for tests that damage one thing at a time. It detects no speech.
+pub fn vad_model_bytes() -> Vec<u8> {
+    let mut b = GGML_MAGIC.to_le_bytes().to_vec();
+    let put = |b: &mut Vec<u8>, v: i32| b.extend_from_slice(&v.to_le_bytes());
+    put(&mut b, 10);
+    b.extend_from_slice(b"silero-16k");
+    // Version 6.2.0, window 512, context 64, 4 encoder layers (in, out, kernel each), LSTM
+    // 128 in, 128 hidden, decoder 128 in, 1 out.
+    for v in [
+        6, 2, 0, 512, 64, 4, 129, 128, 3, 128, 64, 3, 64, 64, 3, 64, 128, 3, 128, 128, 128, 1,
+    ] {
+        put(&mut b, v);
+    }
+    for spec in expected_vad_tensors() {
+        let ty = spec.kind.ggml_type(GgmlType::F16);
+        put(&mut b, spec.shape.len() as i32);
+        put(&mut b, spec.name.len() as i32);
+        put(&mut b, ty.id());
+        for &d in &spec.shape {
+            put(&mut b, d as i32);
+        }
+        b.extend_from_slice(spec.name.as_bytes());
+        b.resize(b.len() + (spec.n_elements() * ty.block_bytes()) as usize, 0);
+    }
+    b
 }
 
 /// [`write_model_file`] with the decoder's output pinned as `decoder` says.

@@ -1632,32 +1632,8 @@ mod tests {
         assert_eq!(data_bytes(GgmlType::Q4K, 384, 384), None);
     }
 
-    /// A Silero VAD file with the real architecture and zero weights.
     fn vad_bytes() -> Vec<u8> {
-        let mut b = GGML_MAGIC.to_le_bytes().to_vec();
-        let put = |b: &mut Vec<u8>, v: i32| b.extend_from_slice(&v.to_le_bytes());
-        put(&mut b, 10);
-        b.extend_from_slice(b"silero-16k");
-        for v in [
-            6, 2, 0, 512, 64, 4, 129, 128, 3, 128, 64, 3, 64, 64, 3, 64, 128, 3,
-        ] {
-            put(&mut b, v);
-        }
-        for v in [128, 128, 128, 1] {
-            put(&mut b, v);
-        }
-        for spec in expected_vad_tensors() {
-            let ty = spec.kind.ggml_type(GgmlType::F16);
-            put(&mut b, spec.shape.len() as i32);
-            put(&mut b, spec.name.len() as i32);
-            put(&mut b, ty.id());
-            for &d in &spec.shape {
-                put(&mut b, d as i32);
-            }
-            b.extend_from_slice(spec.name.as_bytes());
-            b.resize(b.len() + (spec.n_elements() * ty.block_bytes()) as usize, 0);
-        }
-        b
+        crate::generate::vad_model_bytes()
     }
 
     fn inspect_vad_bytes(b: &[u8]) -> Result<VadFileInfo, ModelFileError> {
