@@ -16,7 +16,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::engine::CancelToken;
-use crate::error::describe_io;
+use crate::error::{describe_io, lowercase_first};
 
 pub use crate::resolve::DEFAULT_TIMEOUT;
 
@@ -712,14 +712,6 @@ fn io_error(path: &Path, e: &io::Error) -> DownloadError {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn lowercase_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]

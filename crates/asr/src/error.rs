@@ -113,12 +113,16 @@ pub fn describe_io(err: &io::Error) -> String {
         io::ErrorKind::IsADirectory => "is a directory".to_owned(),
         _ => {
             let text = err.to_string();
-            let text = text.split(" (os error").next().unwrap_or_default();
-            let mut chars = text.chars();
-            match chars.next() {
-                Some(first) => first.to_lowercase().chain(chars).collect(),
-                None => String::new(),
-            }
+            lowercase_first(text.split(" (os error").next().unwrap_or_default())
         }
+    }
+}
+
+/// Lowercases the first letter, so that messages from other crates read like ours.
+pub(crate) fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

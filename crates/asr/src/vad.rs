@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use rech_ggml::model_file::{self, ModelFileError};
 
+use crate::engine::SAMPLE_RATE as RATE;
 use crate::error::{Error, VadModelError};
 use crate::silero::{self, LstmState, Scratch, Silero};
 
-const SAMPLE_RATE: f64 = 16_000.0;
+/// The sample rate as a float, for converting sample counts to seconds.
+const RATE_F64: f64 = RATE as f64;
 
 /// Samples in one step of Silero VAD at 16 kHz (32 ms): the unit of
 /// [`VoiceDetector::speech_probabilities`].
@@ -120,7 +122,7 @@ impl VoiceDetector {
             min_silence_ms: i64::from(self.options.min_silence_ms),
             ..SegmentParams::default()
         };
-        let total = samples.len() as f64 / SAMPLE_RATE;
+        let total = samples.len() as f64 / RATE_F64;
         let pad = f64::from(self.options.speech_pad_ms) / 1000.0;
         let mut spans: Vec<SpeechSpan> = Vec::new();
         for (start_cs, end_cs) in segments_from_probs(&probs, &params) {
@@ -344,7 +346,7 @@ pub(crate) fn segments_from_probs(probs: &[f32], params: &SegmentParams) -> Vec<
 
 /// whisper.cpp's `samples_to_cs`: samples at 16 kHz to centiseconds, rounded half up.
 fn samples_to_cs(samples: i64) -> i64 {
-    ((samples as f64 / SAMPLE_RATE) * 100.0 + 0.5) as i64
+    ((samples as f64 / RATE_F64) * 100.0 + 0.5) as i64
 }
 
 /// Speech cut out of a recording and joined, with the way back to the original timeline.
@@ -365,8 +367,8 @@ impl SpeechOnly {
         let mut out = Vec::new();
         let mut pieces = Vec::with_capacity(spans.len());
         for span in spans {
-            let from = ((span.start * SAMPLE_RATE) as usize).min(samples.len());
-            let to = ((span.end * SAMPLE_RATE).ceil() as usize).min(samples.len());
+            let from = ((span.start * RATE_F64) as usize).min(samples.len());
+            let to = ((span.end * RATE_F64).ceil() as usize).min(samples.len());
             if to <= from {
                 continue;
             }
@@ -385,20 +387,20 @@ impl SpeechOnly {
     /// Maps a time in the joined audio back to the recording. A time that falls in a gap goes to
     /// the end of the span before it, or with `is_start` to the start of the span after it.
     pub fn to_original(&self, seconds: f64, is_start: bool) -> f64 {
-        let t = (seconds.max(0.0) * SAMPLE_RATE) as usize;
+        let t = (seconds.max(0.0) * RATE_F64) as usize;
         let mut previous_end = None;
         for &(joined, original, len) in &self.pieces {
             if t < joined {
                 // In the gap before this piece.
                 return match (is_start, previous_end) {
                     (false, Some(end)) => end,
-                    _ => original as f64 / SAMPLE_RATE,
+                    _ => original as f64 / RATE_F64,
                 };
             }
             if t <= joined + len {
-                return (original + (t - joined)) as f64 / SAMPLE_RATE;
+                return (original + (t - joined)) as f64 / RATE_F64;
             }
-            previous_end = Some((original + len) as f64 / SAMPLE_RATE);
+            previous_end = Some((original + len) as f64 / RATE_F64);
         }
         previous_end.unwrap_or(seconds)
     }

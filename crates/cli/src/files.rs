@@ -71,24 +71,12 @@ fn short_io(dir: &Path) -> String {
     }
 }
 
-/// Lowercase I/O error text without the `(os error N)` tail.
+/// Lowercase I/O error text without the `(os error N)` tail: rech-asr's describer, with a
+/// missing path called what it is here (a file or a directory).
 pub fn describe(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::NotFound => "no such file or directory".to_owned(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => {
-            let text = err.to_string();
-            let text = text
-                .split(" (os error")
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            let mut chars = text.chars();
-            match chars.next() {
-                Some(c) => c.to_lowercase().chain(chars).collect(),
-                None => text,
-            }
-        }
+        _ => rech_asr::describe_io(err),
     }
 }
 

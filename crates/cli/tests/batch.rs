@@ -8,16 +8,12 @@ use std::process::{Command, Output, Stdio};
 use rech_ggml::generate::DecoderOutput;
 use rech_testkit::{micro_model, samples_dir, shared_dir};
 
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
 fn model() -> &'static Path {
-    micro_model(tmp(), "batch-micro.bin", 11, DecoderOutput::Random)
+    micro_model(11, DecoderOutput::Random)
 }
 
 fn transcribe(args: &[&str]) -> Command {
-    let mut cmd = rech_testkit::rech(&tmp().join("batch"));
+    let mut cmd = rech_testkit::rech();
     cmd.arg("transcribe")
         .arg("-m")
         .arg(model())

@@ -22,12 +22,7 @@ use rech_testkit::{micro_model, shared_dir};
 
 /// A micro model whose decoder repeats one token.
 fn model() -> &'static Path {
-    micro_model(
-        Path::new(env!("CARGO_TARGET_TMPDIR")),
-        "capture-micro-repeat.bin",
-        12,
-        DecoderOutput::Repeat,
-    )
+    micro_model(12, DecoderOutput::Repeat)
 }
 
 /// Linux's O_NONBLOCK: the test writes to the fifo without ever blocking on it.

@@ -7,22 +7,14 @@ use std::process::{Command, Output, Stdio};
 
 use rech_ggml::generate::DecoderOutput;
 use rech_testkit::{
-    assert_fails, assert_success, micro_model, run, samples_dir, shared_dir, stderr, stdout,
+    assert_fails, assert_success, micro_model, rech, run, samples_dir, shared_dir, stderr, stdout,
     write_file,
 };
 use serde_json::Value;
 
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
 /// A micro model with random weights, generated once per test run.
 fn model() -> &'static Path {
-    micro_model(tmp(), "cli-micro.bin", 42, DecoderOutput::Random)
-}
-
-fn rech() -> Command {
-    rech_testkit::rech(&tmp().join("cli"))
+    micro_model(42, DecoderOutput::Random)
 }
 
 fn transcribe(args: &[&str]) -> Command {

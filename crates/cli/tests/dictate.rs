@@ -14,13 +14,9 @@ use rech_ggml::generate::DecoderOutput;
 use rech_testkit::{assert_fails, assert_success, micro_model, run, shared_dir, stderr};
 use serde_json::Value;
 
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
 /// A micro model whose decoder repeats one token: every utterance gets (nonsense) text.
 fn model() -> &'static Path {
-    micro_model(tmp(), "dictate-micro-repeat.bin", 11, DecoderOutput::Repeat)
+    micro_model(11, DecoderOutput::Repeat)
 }
 
 /// The five recordings joined for the endpointing test: one passage read by one speaker, each
@@ -30,7 +26,7 @@ const GAP_SECONDS: f64 = 1.5;
 const TOLERANCE: f64 = 0.3;
 
 fn rech() -> Command {
-    let mut cmd = rech_testkit::rech(&tmp().join("dictate"));
+    let mut cmd = rech_testkit::rech();
     // Devices come from ALSA (and the fake configurations below), never from a sound server
     // that happens to run on the machine.
     cmd.env("PULSE_SERVER", "unix:/nonexistent/rech-test/native")

@@ -12,19 +12,11 @@ use rech_ggml::generate::{
     vad_model_bytes as vad_bytes, write_model_file, DecoderOutput, GenerateOptions,
 };
 use rech_ggml::model_file::Hparams;
-use rech_testkit::{assert_fails, assert_success, micro_model, run, samples_dir, write_file};
-
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
+use rech_testkit::{assert_fails, assert_success, micro_model, rech, run, samples_dir, write_file};
 
 /// A micro model with random weights, generated once per test run.
 fn model() -> &'static Path {
-    micro_model(tmp(), "hostile-micro.bin", 42, DecoderOutput::Random)
-}
-
-fn rech() -> Command {
-    rech_testkit::rech(&tmp().join("hostile"))
+    micro_model(42, DecoderOutput::Random)
 }
 use serde_json::Value;
 

@@ -48,36 +48,55 @@ pub fn shared_dir() -> Option<PathBuf> {
     None
 }
 
-/// A Whisper model with random weights and micro dimensions at `dir/name`, written once per
-/// test process however many tests ask for it.
-pub fn micro_model(dir: &Path, name: &str, seed: u64, decoder: DecoderOutput) -> &'static Path {
-    static MADE: Mutex<Option<HashMap<PathBuf, &'static Path>>> = Mutex::new(None);
-    let path = dir.join(name);
+/// Where the tests' generated files go: the target directory's `tmp` (what Cargo calls
+/// `CARGO_TARGET_TMPDIR`), found from the running test binary (`target/debug/deps/…`).
+pub fn tmp_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(|target| target.join("tmp")))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// A Whisper model with random weights, micro dimensions and the decoder pinned as `decoder`
+/// says, written once (atomically, so that test binaries running at once can share it) and
+/// then reused by every test that asks for the same seed and decoder.
+pub fn micro_model(seed: u64, decoder: DecoderOutput) -> &'static Path {
+    static MADE: Mutex<Option<HashMap<(u64, String), &'static Path>>> = Mutex::new(None);
+    let key = (seed, format!("{decoder:?}").to_lowercase());
     let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
     let made = made.get_or_insert_with(HashMap::new);
-    if let Some(done) = made.get(&path) {
+    if let Some(done) = made.get(&key) {
         return done;
     }
+    let dir = tmp_dir();
+    std::fs::create_dir_all(&dir).expect("create the test directory");
+    let path = dir.join(format!("micro-{}-{seed}.bin", key.1));
+    let part = dir.join(format!(
+        "micro-{}-{seed}.{}.part",
+        key.1,
+        std::process::id()
+    ));
     let opts = GenerateOptions {
         hparams: Hparams::micro(),
         seed,
     };
-    write_model_file_with_decoder(&path, &opts, decoder).expect("generate the test model");
-    let done: &'static Path = Box::leak(path.clone().into_boxed_path());
-    made.insert(path, done);
+    write_model_file_with_decoder(&part, &opts, decoder).expect("generate the test model");
+    std::fs::rename(&part, &path).expect("move the test model into place");
+    let done: &'static Path = Box::leak(path.into_boxed_path());
+    made.insert(key, done);
     done
 }
 
 /// The real `rech` binary, hermetic: no network, no model or device from the caller's
-/// environment, and an empty model directory `dir/no-models` instead of the user's cache (which
+/// environment, and a model directory that does not exist instead of the user's cache (which
 /// may hold a VAD model that would switch VAD on).
-pub fn rech(dir: &Path) -> Command {
+pub fn rech() -> Command {
     let mut cmd = Command::cargo_bin("rech").expect("the rech binary is built");
     cmd.env_remove("RECH_MODEL")
         .env_remove("RECH_VAD_MODEL")
         .env_remove("RECH_DEVICE")
         .env("RECH_OFFLINE", "1")
-        .env("RECH_MODELS_DIR", dir.join("no-models"))
+        .env("RECH_MODELS_DIR", tmp_dir().join("no-models"))
         .env("RUST_BACKTRACE", "0");
     cmd
 }

@@ -12,8 +12,7 @@ use rech_whisper::{WhisperEngine, WhisperOptions};
 const RATE: usize = 16_000;
 
 fn engine() -> WhisperEngine {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let path = micro_model(dir, "pipeline-repeat.bin", 5, DecoderOutput::Repeat);
+    let path = micro_model(5, DecoderOutput::Repeat);
     let options = WhisperOptions {
         temperature_fallback: false,
         ..WhisperOptions::default()
