@@ -27,7 +27,7 @@ OMP_WAIT_POLICY=passive instead. The `repeat-other-policy` variant runs with the
 
 Usage: python3 bench/dictate_latency.py [--rounds 3] [--threads 2] [--omp default|passive]
                                         [--variants eot-fitted,eot-full,...] [--skip-cpu]
-Needs: cargo build --release -p rech-cli --bins && cargo build --release -p rech-asr --examples
+Needs: cargo build --release --workspace --bins --examples
 """
 import argparse
 import json

@@ -27,7 +27,7 @@ alike; figures are medians.
 
 Usage: python3 bench/encoder_gap.py [--rounds 5] [--e2e-rounds 2] [--skip-e2e] [--skip-vad]
                                    [--skip-decoder]
-Needs: cargo build --release -p rech-cli -p rech-asr --bins --examples; pip install
+Needs: cargo build --release --workspace --bins --examples; pip install
 faster-whisper; ../shared (or RECH_SHARED_DIR).
 """
 import argparse
@@ -52,7 +52,7 @@ ENCODER = REL / "examples/encoder-speed"
 DIRECT = REL / "examples/whisper-rs-direct"
 VAD_SPEED = REL / "examples/vad-speed"
 # The same example built with whisper-rs's `openblas` feature, when there is one:
-#   CARGO_TARGET_DIR=target/openblas cargo build --release -p rech-asr --example encoder-speed \
+#   CARGO_TARGET_DIR=target/openblas cargo build --release -p rech-whisper --example encoder-speed \
 #       --features whisper-rs/openblas        (needs libopenblas-dev)
 BLAS_ENCODER = ROOT / "target/openblas/release/examples/encoder-speed"
 CT2 = SHARED / "models/ct2-base-random-int8"

@@ -8,7 +8,7 @@ lower and the encoder slower. The 5-minute input spans two of rech's 3-minute wi
 figures for 30 s and 5 minutes show that memory does not grow with the recording.
 
 Usage: python3 bench/memory.py [--sizes tiny,base,small] [--type f16|q8_0|...] [--short-only]
-Needs: cargo build --release -p rech-cli -p rech-asr --bins --examples; /usr/bin/time;
+Needs: cargo build --release --workspace --bins --examples; /usr/bin/time;
 ../shared (or RECH_SHARED_DIR).
 """
 import argparse

@@ -14,7 +14,7 @@ table run alternately; figures are medians.
 
 Usage: python3 bench/suite.py [--runs 3] [--size base] [--long-size tiny] [--skip-long]
                               [--parts decode,transcribe,batch,long]
-Needs: cargo build --release -p rech-cli -p rech-audio -p rech-asr --bins --examples; sox,
+Needs: cargo build --release --workspace --bins --examples; sox,
 lame and /usr/bin/time; ../shared (or RECH_SHARED_DIR).
 """
 import argparse
@@ -174,8 +174,8 @@ def main():
         parts.discard("long")
     for exe in (RECH, MAKE_MODEL, DECODE):
         if not exe.exists():
-            sys.exit(f"{exe} missing: cargo build --release -p rech-cli -p rech-audio "
-                     "-p rech-asr --bins --examples")
+            sys.exit(f"{exe} missing: cargo build --release --workspace "
+                     "--bins --examples")
     work = Path(tempfile.mkdtemp(prefix="rech-suite-"))
     try:
         frames = speech_frames()

@@ -15,4 +15,4 @@ if [ ! -x .venv-bench/bin/python3 ]; then
 fi
 .venv-bench/bin/pip install -q faster-whisper==1.2.1 ctranslate2==4.8.5 pywhispercpp==1.5.1
 
-cargo build --release -p rech-cli -p rech-audio -p rech-asr --bins --examples
+cargo build --release --workspace --bins --examples

@@ -1,5 +1,5 @@
-//! Deciding, frame by frame, where an utterance starts and ends — kept apart from whisper and
-//! from the VAD model so that the rules can be tested on made-up frame sequences.
+//! Deciding, frame by frame, where an utterance starts and ends — kept apart from the engines
+//! and from the VAD model so that the rules can be tested on made-up frame sequences.
 //!
 //! A frame is [`VAD_FRAME_SAMPLES`] samples (32 ms). Each frame gets a level in dBFS (for the
 //! energy fallback, and for a cheap gate that spares the VAD model from running on plain

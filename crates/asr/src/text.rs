@@ -1,4 +1,4 @@
-//! Turns whisper.cpp's tokens into words and segments from their raw bytes.
+//! Turns an engine's tokens into words and segments from their raw bytes, for every engine.
 //!
 //! Whisper's byte-level BPE can split one Cyrillic letter (two bytes in UTF-8) across two
 //! tokens, and even across two segments. Decoding token by token would put U+FFFD into Russian
