@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "capture")]
 mod capture;
 mod decode;
 mod error;
@@ -22,6 +23,7 @@ mod prescan;
 mod resample;
 mod wav_writer;
 
+#[cfg(feature = "capture")]
 pub use capture::{
     capabilities, input_devices, select_device, Capture, CaptureError, CaptureInfo, CaptureOptions,
     ConfigRange, DeviceCapabilities, DeviceFailure, DeviceInfo,

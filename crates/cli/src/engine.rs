@@ -1,7 +1,7 @@
 //! The one place the binary names an engine crate: loading the model a user asked for (with
 //! the message that tells them how to repair a bad file), and reading `-l/--language`, for
 //! `rech transcribe` and `rech dictate` alike. Everything after loading goes through
-//! rech-asr's engine trait.
+//! rech-asr's engine trait; the subcommands only fill in the engine's plain options.
 
 use std::time::Instant;
 
@@ -29,6 +29,17 @@ pub fn load_whisper(resolved: &ResolvedModel, options: WhisperOptions) -> Result
         started.elapsed().as_secs_f64()
     );
     Ok(engine)
+}
+
+/// Whether a downloaded file is a model the engine can load (the checksum only proves it is
+/// the file the user named).
+pub fn validate_model_file(path: &std::path::Path) -> Result<(), rech_asr::Error> {
+    rech_whisper::validate(path).map(|_| ())
+}
+
+/// Routes the engines' own logs into `log`, silent unless asked for.
+pub fn install_log_routing() {
+    rech_whisper::install_log_routing();
 }
 
 /// `-l/--language`: `auto` (detect it) or a language code, lowercased. Anything that cannot be

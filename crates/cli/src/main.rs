@@ -165,5 +165,5 @@ fn init_logging(verbose: u8, quiet: bool) {
         .format_timestamp(None)
         .format_target(false)
         .init();
-    rech_whisper::install_log_routing();
+    engine::install_log_routing();
 }

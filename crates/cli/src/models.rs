@@ -571,7 +571,7 @@ fn download_custom(
     let outcome =
         run_download(&request, name, ctx).map_err(|e| with_retry_hint(e, &command, None))?;
     // The checksum proves these are the bytes the user meant; this proves whisper.cpp can use them.
-    if let Err(e) = rech_whisper::validate(&dest) {
+    if let Err(e) = crate::engine::validate_model_file(&dest) {
         let _ = download::remove(&dest);
         return Err(anyhow!(
             "{url} is not a usable whisper.cpp model ({e}); the download was deleted"
