@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing rech needs on Debian/Ubuntu, and nothing that is already
 # there: cmake and a C++ compiler for whisper.cpp, pkg-config and the ALSA headers for cpal,
-# PulseAudio for the microphone tests. Runs as root, or through sudo. Extra Debian packages
-# given as arguments are installed alongside (scripts/install-bench-deps.sh does this).
+# PulseAudio for the microphone tests; and, in .venv-test, the pinned Python packages the tests
+# use (scripts/requirements-test.txt: ONNX Runtime, whose wheel holds the library rech loads for
+# GigaAM, and onnx-asr, the reference GigaAM implementation). Runs as root, or through sudo.
+# Extra Debian packages given as arguments are installed alongside (scripts/install-bench-deps.sh
+# does this).
 set -euo pipefail
 
 packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins "$@")
@@ -19,15 +22,29 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
+if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+    missing+=(python3-venv)
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    sudo=(sudo)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}" >&2
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The tests' Python environment, made once and remade when the pins change.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv-test"
+requirements="$root/scripts/requirements-test.txt"
+if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
+    echo "install-deps: installing the test Python packages into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$requirements"
+    cp "$requirements" "$venv/requirements.txt"
+fi

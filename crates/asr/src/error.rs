@@ -32,6 +32,22 @@ pub enum Error {
         #[source]
         source: ModelFileError,
     },
+    /// The model (a file or a directory of files) cannot be used by its engine.
+    #[error("{path} is not a usable {kind} model: {reason}")]
+    UnusableModel {
+        /// The path as given.
+        path: String,
+        /// The engine (`GigaAM-v3`).
+        kind: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// What the engine needs to run is missing (a runtime library); the reason says what to do.
+    #[error("{reason}")]
+    EngineUnavailable {
+        /// What is missing and how to get it.
+        reason: String,
+    },
     /// The engine refused a file that passed validation (for example: out of memory).
     #[error("{engine} could not load model {path} (run with -v to see its log)")]
     ModelLoad {

@@ -57,6 +57,60 @@ pub fn tmp_dir() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
+/// The Python environment `scripts/install-deps.sh` makes for the tests (`.venv-test` in the
+/// workspace, or `RECH_TEST_VENV`): pinned onnxruntime (whose wheel ships the ONNX Runtime
+/// library rech loads) and onnx-asr (the reference GigaAM implementation). Missing, it is a
+/// loud skip, and a failure in CI.
+pub fn test_venv() -> Option<PathBuf> {
+    let venv = std::env::var_os("RECH_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join(".venv-test"));
+    if venv.join("bin/python").is_file() {
+        return Some(venv);
+    }
+    let message = format!(
+        "the test Python environment is not at {} (run scripts/install-deps.sh, or set RECH_TEST_VENV)",
+        venv.display()
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
+/// The ONNX Runtime library to test with: `RECH_ORT_LIB`, or the one in the onnxruntime wheel
+/// of [`test_venv`].
+pub fn ort_lib() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("RECH_ORT_LIB").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let venv = test_venv()?;
+    let lib = std::fs::read_dir(venv.join("lib"))
+        .ok()?
+        .flatten()
+        .map(|python| python.path().join("site-packages/onnxruntime/capi"))
+        .find(|capi| capi.is_dir())
+        .and_then(|capi| {
+            std::fs::read_dir(capi)
+                .ok()?
+                .flatten()
+                .map(|f| f.path())
+                .find(|f| {
+                    f.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so."))
+                })
+        });
+    if lib.is_none() {
+        let message = format!("no libonnxruntime.so in {}", venv.display());
+        if std::env::var_os("CI").is_some() {
+            panic!("{message}");
+        }
+        eprintln!("SKIPPED: {message}");
+    }
+    lib
+}
+
 /// A Whisper model with random weights, micro dimensions and the decoder pinned as `decoder`
 /// says, written once (atomically, so that test binaries running at once can share it) and
 /// then reused by every test that asks for the same seed and decoder.

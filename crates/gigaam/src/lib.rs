@@ -1,0 +1,36 @@
+//! rech's GigaAM-v3 engine: Sber's Russian speech recogniser (CTC or RNN-T head, letters or
+//! punctuated SentencePiece pieces) in the ONNX files users download, run by ONNX Runtime
+//! (loaded at run time; see [`runtime`]) behind rech-asr's
+//! [`Engine`](rech_asr::Engine) trait. The front end ([`features`]) and the decoding
+//! ([`decode`]) are in Rust; VAD, cutting long audio, windows and dictation are rech-asr's
+//! pipeline.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod decode;
+pub mod features;
+pub mod files;
+mod graphs;
+mod model;
+pub mod runtime;
+
+pub use files::{ModelFiles, Variant};
+pub use model::{GigaamEngine, GigaamRecognizer, ENGINE, MAX_SECONDS};
+
+/// How GigaAM runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GigaamOptions {
+    /// CPU threads of the sessions opened when the model loads (the first recognizer's).
+    pub threads: usize,
+    /// RNN-T: the most tokens emitted per encoder frame (onnx-asr's default is 3).
+    pub max_tokens_per_frame: usize,
+}
+
+impl Default for GigaamOptions {
+    fn default() -> Self {
+        Self {
+            threads: rech_asr::default_threads(),
+            max_tokens_per_frame: 3,
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! A loaded GigaAM-v3 model behind rech-asr's engine traits: the files found and checked once
+//! (graphs open in ONNX Runtime, vocabulary parsed and matched against the head's classes), and
+//! one recognizer per thread with its own sessions, front end and decoding loop.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rech_asr::{
+    CancelToken, Capabilities, Engine, Error, Recognition, Recognizer, Request, Token,
+    TokenSegment, SAMPLE_RATE,
+};
+
+use crate::decode::{
+    ctc_greedy, pieces, rnnt_greedy, Emission, Transducer, Vocabulary, FRAME_SECONDS,
+};
+use crate::features::{frame_count, FrontEnd, N_FFT};
+use crate::files::{self, ModelFiles, Variant};
+use crate::graphs::{CtcGraph, DecoderState, Encoded, OpenError, RnntGraphs};
+use crate::GigaamOptions;
+
+/// The engine's name in messages.
+pub const ENGINE: &str = "GigaAM-v3";
+
+/// The longest piece of audio given to the model in one call: GigaAM is trained on short
+/// utterances (its own `transcribe` refuses more than 25 s), so the pipeline cuts longer
+/// audio at pauses into pieces of 11 to 22 s.
+pub const MAX_SECONDS: usize = 22;
+
+/// A gap between two tokens this long starts a new segment, in encoder frames (0.8 s).
+const PAUSE_FRAMES: usize = 20;
+/// The longest a token is taken to last, in encoder frames (1 s): in a pause, the word before
+/// it ends here rather than where the next word starts.
+const MAX_TOKEN_FRAMES: usize = 25;
+
+/// A loaded GigaAM-v3 model, shareable between threads.
+#[derive(Clone)]
+pub struct GigaamEngine {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    files: ModelFiles,
+    vocab: Vocabulary,
+    options: GigaamOptions,
+    capabilities: Capabilities,
+    /// The sessions opened to check the model, handed to the first recognizer.
+    first: Mutex<Option<Graphs>>,
+    shown: String,
+}
+
+impl std::fmt::Debug for GigaamEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GigaamEngine")
+            .field("files", &self.shared.files)
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The graphs of one recognizer.
+enum Graphs {
+    Ctc(CtcGraph),
+    Rnnt(Box<RnntGraphs>),
+}
+
+impl Graphs {
+    fn open(files: &ModelFiles, threads: usize) -> Result<Self, OpenError> {
+        if files.variant.is_rnnt() {
+            RnntGraphs::open(&files.graphs, threads).map(|g| Graphs::Rnnt(Box::new(g)))
+        } else {
+            CtcGraph::open(&files.graphs[0], threads).map(Graphs::Ctc)
+        }
+    }
+}
+
+fn open_error(path: &str, e: OpenError) -> Error {
+    match e {
+        OpenError::Runtime(reason) => Error::EngineUnavailable { reason },
+        OpenError::Model(reason) => unusable(path, reason),
+    }
+}
+
+fn unusable(path: &str, reason: impl std::fmt::Display) -> Error {
+    Error::UnusableModel {
+        path: path.to_owned(),
+        kind: ENGINE,
+        reason: reason.to_string(),
+    }
+}
+
+impl GigaamEngine {
+    /// Loads the model `path` names: one of its `.onnx` files, or a directory holding one
+    /// model. The graphs are opened and run once on a moment of silence, so that a damaged
+    /// file, a graph that is not GigaAM's or a vocabulary that does not fit the head fails here,
+    /// before any work.
+    pub fn load(path: &Path, options: GigaamOptions) -> Result<Self, Error> {
+        let shown = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::ModelNotFound {
+                path: shown.clone(),
+            },
+            _ => Error::ModelUnreadable {
+                path: shown.clone(),
+                detail: rech_asr::describe_io(&e),
+            },
+        })?;
+        let files = if meta.is_dir() {
+            files::from_dir(path)
+        } else {
+            files::from_file(path)
+        }
+        .map_err(|e| unusable(&shown, e))?;
+        let text = std::fs::read_to_string(&files.vocab).map_err(|e| {
+            unusable(
+                &shown,
+                format!(
+                    "cannot read {}: {}",
+                    file_name(&files.vocab),
+                    rech_asr::describe_io(&e)
+                ),
+            )
+        })?;
+        let vocab = Vocabulary::parse(&text)
+            .map_err(|e| unusable(&shown, format!("{}: {e}", file_name(&files.vocab))))?;
+        if vocab.len() != files.variant.classes() {
+            return Err(unusable(
+                &shown,
+                format!(
+                    "{} has {} pieces, and GigaAM-v3 {} has {} classes",
+                    file_name(&files.vocab),
+                    vocab.len(),
+                    files.variant.stem(),
+                    files.variant.classes()
+                ),
+            ));
+        }
+        let mut graphs =
+            Graphs::open(&files, options.threads).map_err(|e| open_error(&shown, e))?;
+        let engine = Self {
+            shared: Arc::new(Shared {
+                capabilities: Capabilities {
+                    engine: ENGINE,
+                    languages: vec!["ru".to_owned()],
+                    detects_language: false,
+                    min_samples: rech_asr::MIN_SAMPLES,
+                    max_samples: Some(MAX_SECONDS * SAMPLE_RATE),
+                    takes_prompt: false,
+                    word_times: true,
+                    hallucinates_on_silence: false,
+                },
+                files,
+                vocab,
+                options,
+                first: Mutex::new(None),
+                shown,
+            }),
+        };
+        // One run on silence: the head must give one row of the vocabulary's size per frame.
+        let mut probe = GigaamRecognizer {
+            engine: engine.clone(),
+            graphs: None,
+            front: FrontEnd::new(),
+        };
+        let classes = probe
+            .classes(&mut graphs, &vec![0.0; SAMPLE_RATE / 2])
+            .map_err(|e| unusable(&engine.shared.shown, e))?;
+        if classes != engine.shared.vocab.len() {
+            return Err(unusable(
+                &engine.shared.shown,
+                format!(
+                    "the model has {classes} classes and {} has {} pieces",
+                    file_name(&engine.shared.files.vocab),
+                    engine.shared.vocab.len()
+                ),
+            ));
+        }
+        *engine
+            .shared
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(graphs);
+        Ok(engine)
+    }
+
+    /// The model's files.
+    pub fn files(&self) -> &ModelFiles {
+        &self.shared.files
+    }
+
+    /// Which variant it is.
+    pub fn variant(&self) -> Variant {
+        self.shared.files.variant
+    }
+}
+
+impl Engine for GigaamEngine {
+    fn capabilities(&self) -> &Capabilities {
+        &self.shared.capabilities
+    }
+
+    fn recognizer(&self, threads: usize) -> Result<Box<dyn Recognizer>, Error> {
+        let first = self
+            .shared
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let graphs = match first {
+            Some(graphs) => graphs,
+            None => Graphs::open(&self.shared.files, threads)
+                .map_err(|e| open_error(&self.shared.shown, e))?,
+        };
+        Ok(Box::new(GigaamRecognizer {
+            engine: self.clone(),
+            graphs: Some(graphs),
+            front: FrontEnd::new(),
+        }))
+    }
+}
+
+/// One thread's sessions, front end and decoding state.
+pub struct GigaamRecognizer {
+    engine: GigaamEngine,
+    graphs: Option<Graphs>,
+    front: FrontEnd,
+}
+
+/// The RNN-T decoding step over one utterance's encoder output, with the prediction network's
+/// output cached until a token is emitted (as onnx-asr does).
+struct Stepper<'g> {
+    graphs: &'g mut RnntGraphs,
+    encoded: &'g Encoded,
+    blank: usize,
+    state: DecoderState,
+    /// The prediction for the current state, and the state it leads to after its token.
+    cached: Option<(Vec<f32>, DecoderState)>,
+    frame: Vec<f32>,
+    row: Vec<f32>,
+}
+
+impl Transducer for Stepper<'_> {
+    type Error = Error;
+
+    fn step(&mut self, frame: usize, last: Option<usize>) -> Result<&[f32], Error> {
+        let cached = match self.cached.take() {
+            Some(cached) => cached,
+            None => self
+                .graphs
+                .predict(last.unwrap_or(self.blank), &self.state)?,
+        };
+        let e = self.encoded;
+        self.frame.clear();
+        self.frame
+            .extend((0..e.dim).map(|d| e.data[d * e.frames + frame]));
+        self.row = self.graphs.join(&self.frame, &cached.0)?;
+        self.cached = Some(cached);
+        Ok(&self.row)
+    }
+
+    fn advance(&mut self) {
+        if let Some((_, next)) = self.cached.take() {
+            self.state = next;
+        }
+    }
+}
+
+impl GigaamRecognizer {
+    /// Runs the model over `samples`: the emitted tokens and the encoder frames there are.
+    fn emissions(
+        &mut self,
+        graphs: &mut Graphs,
+        samples: &[f32],
+        cancel: &CancelToken,
+    ) -> Result<(Vec<Emission>, usize), Error> {
+        let frames = frame_count(samples.len());
+        let features = self.front.features(samples);
+        let blank = self.engine.shared.vocab.blank();
+        match graphs {
+            Graphs::Ctc(ctc) => {
+                let (log_probs, t, classes) = ctc.run(&features, frames)?;
+                // onnx-asr's lengths: what the two stride-2 convolutions leave.
+                let valid = ((frames.max(1) - 1) / 4 + 1).min(t);
+                Ok((ctc_greedy(&log_probs, valid, classes, blank), valid))
+            }
+            Graphs::Rnnt(rnnt) => {
+                let encoded = rnnt.encode(&features, frames)?;
+                let valid = ((frames.max(1) - 1) / 4 + 1).min(encoded.frames);
+                if cancel.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                let mut stepper = Stepper {
+                    graphs: rnnt,
+                    encoded: &encoded,
+                    blank,
+                    state: DecoderState::default(),
+                    cached: None,
+                    frame: Vec::with_capacity(encoded.dim),
+                    row: Vec::new(),
+                };
+                let max = self.engine.shared.options.max_tokens_per_frame.max(1);
+                Ok((rnnt_greedy(&mut stepper, valid, blank, max)?, valid))
+            }
+        }
+    }
+
+    /// The classes of the head, from one run (for the load-time check).
+    fn classes(&mut self, graphs: &mut Graphs, samples: &[f32]) -> Result<usize, String> {
+        let frames = frame_count(samples.len());
+        let features = self.front.features(samples);
+        match graphs {
+            Graphs::Ctc(ctc) => ctc
+                .run(&features, frames)
+                .map(|(_, _, classes)| classes)
+                .map_err(|e| e.to_string()),
+            Graphs::Rnnt(rnnt) => {
+                let encoded = rnnt.encode(&features, frames).map_err(|e| e.to_string())?;
+                let (prediction, _) = rnnt
+                    .predict(self.engine.shared.vocab.blank(), &DecoderState::default())
+                    .map_err(|e| e.to_string())?;
+                let frame: Vec<f32> = (0..encoded.dim)
+                    .map(|d| encoded.data[d * encoded.frames])
+                    .collect();
+                rnnt.join(&frame, &prediction)
+                    .map(|row| row.len())
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// Tokens with times, split into segments at sentence ends and pauses.
+fn segments(vocab: &Vocabulary, emissions: &[Emission], frames: usize) -> Vec<TokenSegment> {
+    let texts = pieces(vocab, emissions);
+    let seconds = |frame: usize| frame as f64 * FRAME_SECONDS;
+    let mut out: Vec<TokenSegment> = Vec::new();
+    let mut current: Vec<Token> = Vec::new();
+    let mut previous: Option<(&Emission, &str)> = None;
+    for (i, (e, text)) in emissions.iter().zip(&texts).enumerate() {
+        // A token lasts until the next one starts (a second at most), and at least its own
+        // frames.
+        let next_start = emissions.get(i + 1).map_or(frames, |n| n.first);
+        let end = next_start.min(e.first + MAX_TOKEN_FRAMES).max(e.last + 1);
+        let starts_word = text.starts_with(' ');
+        if let Some((p, p_text)) = previous {
+            let sentence_end = p_text.ends_with(['.', '!', '?', '…']);
+            let pause = e.first.saturating_sub(p.last) >= PAUSE_FRAMES;
+            if starts_word && (sentence_end || pause) {
+                out.push(segment(std::mem::take(&mut current)));
+            }
+        }
+        current.push(Token {
+            bytes: text.as_bytes().to_vec(),
+            start: seconds(e.first),
+            end: seconds(end),
+            probability: 1.0,
+        });
+        previous = Some((e, text));
+    }
+    if !current.is_empty() {
+        out.push(segment(current));
+    }
+    out
+}
+
+fn segment(tokens: Vec<Token>) -> TokenSegment {
+    TokenSegment {
+        start: tokens.first().map_or(0.0, |t| t.start),
+        end: tokens.last().map_or(0.0, |t| t.end),
+        tokens,
+        no_speech_probability: 0.0,
+    }
+}
+
+impl Recognizer for GigaamRecognizer {
+    fn check(&self, request: &Request) -> Result<(), Error> {
+        match &request.language {
+            Some(lang) if lang != "ru" => Err(Error::InvalidOption(format!(
+                "{ENGINE} transcribes Russian only, not {lang:?}; use a Whisper model for other languages"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn recognize(
+        &mut self,
+        samples: &[f32],
+        request: &Request,
+        cancel: &CancelToken,
+        progress: &mut dyn FnMut(f32),
+    ) -> Result<Recognition, Error> {
+        self.check(request)?;
+        if samples.len() < N_FFT {
+            return Err(Error::AudioTooShort {
+                millis: samples.len() as u64 * 1000 / SAMPLE_RATE as u64,
+            });
+        }
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let mut graphs = match self.graphs.take() {
+            Some(g) => g,
+            None => Graphs::open(
+                &self.engine.shared.files,
+                self.engine.shared.options.threads,
+            )
+            .map_err(|e| open_error(&self.engine.shared.shown, e))?,
+        };
+        let result = self.emissions(&mut graphs, samples, cancel);
+        self.graphs = Some(graphs);
+        let (emissions, frames) = result?;
+        progress(1.0);
+        Ok(Recognition {
+            detected_language: request.language.is_none().then(|| "ru".to_owned()),
+            segments: segments(&self.engine.shared.vocab, &emissions, frames),
+        })
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
