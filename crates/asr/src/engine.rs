@@ -40,6 +40,10 @@ pub struct Capabilities {
     /// Whether it invents text on silence and noise, so that the pipeline's hallucination
     /// filter applies to it.
     pub hallucinates_on_silence: bool,
+    /// Whether the pipeline may end one of its segments between two words that a pause the
+    /// VAD removed separates (engines that segment at pauses themselves, but never see the
+    /// pauses VAD takes out).
+    pub split_at_removed_pauses: bool,
 }
 
 impl Capabilities {

@@ -47,6 +47,7 @@ impl FakeEngine {
                 takes_prompt: true,
                 word_times: true,
                 hallucinates_on_silence: false,
+                split_at_removed_pauses: false,
             },
             reply,
             contexts: Arc::default(),

@@ -4,7 +4,7 @@
 //! that invent text on silence) and keep every time in order and inside the audio.
 
 use crate::engine::{
-    millis, CancelToken, Capabilities, Engine, Purpose, Recognizer, Request, TokenSegment,
+    millis, CancelToken, Capabilities, Engine, Purpose, Recognizer, Request, Token, TokenSegment,
     MIN_SAMPLES, SAMPLE_RATE,
 };
 use crate::error::Error;
@@ -177,6 +177,12 @@ impl Transcriber {
             None => detected.unwrap_or_else(|| "und".to_owned()),
         };
 
+        let raw = match &speech {
+            Some(speech) if self.capabilities.split_at_removed_pauses => {
+                split_at_pauses(raw, speech)
+            }
+            _ => raw,
+        };
         let mut segments = assemble(raw);
         if let Some(speech) = &speech {
             for segment in &mut segments {
@@ -252,6 +258,43 @@ impl Transcriber {
             from += len;
         }
         Ok((segments, detected))
+    }
+}
+
+/// A gap this long between two words (after VAD's gaps are mapped back) ends a segment, for
+/// engines that ask for it.
+const PAUSE_SECONDS: f64 = 0.8;
+
+/// Splits an engine's segments between two tokens that a pause the VAD took out separates:
+/// [`PAUSE_SECONDS`] or more apart on the recording, whatever their distance in the speech
+/// the engine heard.
+fn split_at_pauses(raw: Vec<TokenSegment>, speech: &SpeechOnly) -> Vec<TokenSegment> {
+    let mut out = Vec::with_capacity(raw.len());
+    for mut segment in raw {
+        let tokens = std::mem::take(&mut segment.tokens);
+        let mut current: Vec<Token> = Vec::new();
+        for token in tokens {
+            if let Some(previous) = current.last() {
+                let gap =
+                    speech.to_original(token.start, true) - speech.to_original(previous.end, false);
+                if gap >= PAUSE_SECONDS {
+                    out.push(token_segment(std::mem::take(&mut current), &segment));
+                }
+            }
+            current.push(token);
+        }
+        out.push(token_segment(current, &segment));
+    }
+    out
+}
+
+/// A segment of `tokens` (part of `whole`), spanning them; `whole`'s span when there are none.
+fn token_segment(tokens: Vec<Token>, whole: &TokenSegment) -> TokenSegment {
+    TokenSegment {
+        start: tokens.first().map_or(whole.start, |t| t.start),
+        end: tokens.last().map_or(whole.end, |t| t.end),
+        tokens,
+        no_speech_probability: whole.no_speech_probability,
     }
 }
 
@@ -426,6 +469,40 @@ mod tests {
         assert!(!transcript.segments.is_empty());
         assert!(transcript.segments.iter().all(|s| !s.words.is_empty()));
         transcript.check_times().unwrap();
+    }
+
+    #[test]
+    fn segments_split_where_vad_removed_a_pause_for_engines_that_ask() {
+        // Speech at 0.5–2 s and 4–6 s, joined with 0.1 s between them: 1.5 s + 0.1 s + 2 s.
+        let audio = bursts(7);
+        let spans = [
+            SpeechSpan {
+                start: 0.5,
+                end: 2.0,
+            },
+            SpeechSpan {
+                start: 4.0,
+                end: 6.0,
+            },
+        ];
+        let speech = SpeechOnly::gather(&audio, &spans);
+        let token = |text: &str, start: f64| Token {
+            bytes: text.as_bytes().to_vec(),
+            start,
+            end: start + 0.1,
+            probability: 1.0,
+        };
+        // One segment across the join (at 1.5 s of joined speech), the word «тр|и» split by it.
+        let raw = vec![TokenSegment {
+            start: 0.0,
+            end: 3.0,
+            tokens: vec![token(" один", 1.0), token(" тр", 1.35), token("и", 1.7)],
+            no_speech_probability: 0.0,
+        }];
+        let parts = split_at_pauses(raw, &speech);
+        let texts: Vec<usize> = parts.iter().map(|s| s.tokens.len()).collect();
+        assert_eq!(texts, [2, 1]);
+        assert_eq!((parts[1].start, parts[1].end), (1.7, 1.8));
     }
 
     #[test]

@@ -112,6 +112,35 @@ pub fn classify(spec: &Path) -> ModelSpec<'_> {
     }
 }
 
+/// What a model path holds, told by content (never by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// A whisper.cpp ggml file (Whisper or Silero).
+    Ggml,
+    /// An ONNX file (protobuf `ModelProto`, which exporters open with the IR version).
+    Onnx,
+    /// A directory (of ONNX files and a vocabulary).
+    Directory,
+    /// Anything else, or nothing readable.
+    Other,
+}
+
+/// Sniffs `path`: a directory, a ggml file (its magic number), an ONNX file (field 1, the IR
+/// version, first: bytes `0x08 n` with n from 1 to 20), or something else.
+pub fn model_format(path: &Path) -> ModelFormat {
+    use std::io::Read;
+    if path.is_dir() {
+        return ModelFormat::Directory;
+    }
+    let mut head = [0u8; 4];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read(&mut head));
+    match read {
+        Ok(4) if u32::from_le_bytes(head) == rech_ggml::model_file::GGML_MAGIC => ModelFormat::Ggml,
+        Ok(n) if n >= 2 && head[0] == 0x08 && (1..=20).contains(&head[1]) => ModelFormat::Onnx,
+        _ => ModelFormat::Other,
+    }
+}
+
 /// A model file ready to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedModel {
@@ -187,6 +216,29 @@ mod tests {
             ModelSpec::Path(_)
         ));
         assert!(matches!(classify(Path::new("x.bin")), ModelSpec::Path(_)));
+    }
+
+    #[test]
+    fn formats_are_told_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        // Names lie on purpose: content decides.
+        assert_eq!(
+            model_format(&file("v3_ctc.onnx", b"lmgg\x01\x00")),
+            ModelFormat::Ggml
+        );
+        assert_eq!(
+            model_format(&file("ggml-small.bin", &[0x08, 0x08, 0x12, 0x07])),
+            ModelFormat::Onnx
+        );
+        assert_eq!(model_format(&file("x.onnx", b"")), ModelFormat::Other);
+        assert_eq!(model_format(&file("y.onnx", b"hello")), ModelFormat::Other);
+        assert_eq!(model_format(dir.path()), ModelFormat::Directory);
+        assert_eq!(model_format(&dir.path().join("none")), ModelFormat::Other);
     }
 
     #[test]

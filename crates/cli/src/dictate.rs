@@ -26,7 +26,9 @@ use rech_asr::{
 use rech_audio::{AudioStream, Capture, CaptureOptions};
 use rech_whisper::{EncoderWindow, WhisperOptions};
 
-use crate::engine::{language_arg, load_whisper};
+use crate::engine::{
+    self, engine_kind, language_arg, refuse_whisper_only, EngineKind, WhisperOnly,
+};
 use crate::models::{self, VadWanted};
 use crate::Context;
 
@@ -167,7 +169,23 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
 
     let spec = args.model.as_deref().unwrap_or(Path::new(DICTATION_MODEL));
     let resolved = models::resolve_whisper(Some(spec), ctx)?;
-    let engine = load_whisper(&resolved, whisper_options)?;
+    let kind = engine_kind(&resolved.path);
+    if kind == EngineKind::Gigaam {
+        let only = [
+            WhisperOnly {
+                flag: "--full-window",
+                given: args.full_window,
+                why: "GigaAM-v3 has no 30 s window",
+            },
+            WhisperOnly {
+                flag: "--flash-attn",
+                given: args.flash_attn,
+                why: "it is a whisper.cpp setting",
+            },
+        ];
+        refuse_whisper_only(&only, options.transcribe.language.as_deref())?;
+    }
+    let engine = engine::load(&resolved, kind, whisper_options, options.threads)?;
     let vad = if args.no_vad {
         None
     } else {
@@ -189,7 +207,7 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
             }
         }
     };
-    let mut dictation = Dictation::new(&engine, vad, options)?;
+    let mut dictation = Dictation::new(engine.as_ref(), vad, options)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let clock: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());

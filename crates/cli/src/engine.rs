@@ -1,28 +1,90 @@
-//! The one place the binary names an engine crate: loading the model a user asked for (with
-//! the message that tells them how to repair a bad file), and reading `-l/--language`, for
-//! `rech transcribe` and `rech dictate` alike. Everything after loading goes through
-//! rech-asr's engine trait; the subcommands only fill in the engine's plain options.
+//! The one place the binary names the engine crates: which engine a model is for (told by the
+//! file's content, never its name), refusing options the chosen engine cannot honour, loading
+//! it (with the message that tells the user how to repair a bad file), and reading
+//! `-l/--language`, for `rech transcribe` and `rech dictate` alike. Everything after loading
+//! goes through rech-asr's engine trait; the subcommands only fill in plain options.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
+use rech_asr::resolve::{model_format, repair_hint, ModelFormat, ResolvedModel};
+use rech_asr::Engine;
+use rech_gigaam::{GigaamEngine, GigaamOptions};
 use rech_whisper::{WhisperEngine, WhisperOptions};
 
 use crate::UsageError;
-use rech_asr::resolve::{repair_hint, ResolvedModel};
 
-/// Loads the resolved Whisper model with `options`; a missing, unreadable or damaged file gets
-/// a hint on how to replace it.
-pub fn load_whisper(resolved: &ResolvedModel, options: WhisperOptions) -> Result<WhisperEngine> {
+/// The engines a model can be for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// whisper.cpp (a ggml file).
+    Whisper,
+    /// GigaAM-v3 through ONNX Runtime (an ONNX file or a directory of them).
+    Gigaam,
+}
+
+/// Which engine the model at `path` is for, by content: a directory or an ONNX file is
+/// GigaAM's, a ggml file Whisper's. A file that is neither goes to the engine its name suggests
+/// (`.onnx`: GigaAM), whose loader says what is wrong with it.
+pub fn engine_kind(path: &Path) -> EngineKind {
+    match model_format(path) {
+        ModelFormat::Onnx | ModelFormat::Directory => EngineKind::Gigaam,
+        ModelFormat::Ggml => EngineKind::Whisper,
+        ModelFormat::Other if path.extension().is_some_and(|e| e == "onnx") => EngineKind::Gigaam,
+        ModelFormat::Other => EngineKind::Whisper,
+    }
+}
+
+/// An option given on the command line that only Whisper can honour, and why GigaAM cannot.
+pub struct WhisperOnly {
+    /// The option as typed (`--beam-size`).
+    pub flag: &'static str,
+    /// Whether it was given.
+    pub given: bool,
+    /// Why GigaAM-v3 has no use for it.
+    pub why: &'static str,
+}
+
+/// A usage error for the first Whisper-only option given with a GigaAM model, and for a
+/// language GigaAM does not speak.
+pub fn refuse_whisper_only(options: &[WhisperOnly], language: Option<&str>) -> Result<()> {
+    if let Some(option) = options.iter().find(|o| o.given) {
+        return Err(UsageError(format!(
+            "{} is for Whisper models: {}",
+            option.flag, option.why
+        ))
+        .into());
+    }
+    if let Some(lang) = language.filter(|l| *l != "ru") {
+        return Err(UsageError(format!(
+            "-l {lang}: GigaAM-v3 transcribes Russian only; pass a Whisper model (-m) for other languages"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Loads the resolved model with the engine its content calls for: Whisper with `whisper`,
+/// GigaAM on `threads` threads (for the first worker). A missing, unreadable or damaged
+/// Whisper file gets a hint on how to replace it.
+pub fn load(
+    resolved: &ResolvedModel,
+    kind: EngineKind,
+    whisper: WhisperOptions,
+    threads: usize,
+) -> Result<Box<dyn Engine>> {
     let started = Instant::now();
-    let engine = WhisperEngine::load(&resolved.path, options).map_err(|err| match err {
-        rech_asr::Error::ModelNotFound { .. }
-        | rech_asr::Error::InvalidModel { .. }
-        | rech_asr::Error::ModelUnreadable { .. } => {
-            anyhow!("{err}; {}", repair_hint(resolved))
+    let engine: Box<dyn Engine> = match kind {
+        EngineKind::Whisper => Box::new(load_whisper(resolved, whisper)?),
+        EngineKind::Gigaam => {
+            let options = GigaamOptions {
+                threads,
+                ..GigaamOptions::default()
+            };
+            Box::new(GigaamEngine::load(&resolved.path, options)?)
         }
-        other => other.into(),
-    })?;
+    };
     log::info!(
         "loaded {} in {:.2} s",
         resolved.path.display(),
@@ -31,9 +93,20 @@ pub fn load_whisper(resolved: &ResolvedModel, options: WhisperOptions) -> Result
     Ok(engine)
 }
 
+fn load_whisper(resolved: &ResolvedModel, options: WhisperOptions) -> Result<WhisperEngine> {
+    WhisperEngine::load(&resolved.path, options).map_err(|err| match err {
+        rech_asr::Error::ModelNotFound { .. }
+        | rech_asr::Error::InvalidModel { .. }
+        | rech_asr::Error::ModelUnreadable { .. } => {
+            anyhow!("{err}; {}", repair_hint(resolved))
+        }
+        other => other.into(),
+    })
+}
+
 /// Whether a downloaded file is a model the engine can load (the checksum only proves it is
 /// the file the user named).
-pub fn validate_model_file(path: &std::path::Path) -> Result<(), rech_asr::Error> {
+pub fn validate_model_file(path: &Path) -> Result<(), rech_asr::Error> {
     rech_whisper::validate(path).map(|_| ())
 }
 

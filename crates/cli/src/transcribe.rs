@@ -18,7 +18,9 @@ use rech_asr::{
 use rech_whisper::{Decoding, EncoderWindow, WhisperOptions};
 
 use crate::batch::{expand_inputs, Shard};
-use crate::engine::{language_arg, load_whisper};
+use crate::engine::{
+    self, engine_kind, language_arg, refuse_whisper_only, EngineKind, WhisperOnly,
+};
 use crate::files::{check_writable_dir, write_atomically};
 use crate::models::{self, VadWanted};
 use crate::output::Format;
@@ -200,13 +202,18 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     }
 
     let resolved = models::resolve_whisper(args.model.as_deref(), ctx)?;
-    let engine = load_whisper(&resolved, whisper_options)?;
+    let kind = engine_kind(&resolved.path);
+    if kind == EngineKind::Gigaam {
+        refuse_whisper_only(&whisper_only(&args), options.language.as_deref())?;
+    }
+    let engine = engine::load(&resolved, kind, whisper_options, threads)?;
+    let engine = engine.as_ref();
     let vad_path = vad_model(&args, resolved.from_catalog, ctx)?;
     if let Some(path) = &vad_path {
         log::info!("voice activity detection with {}", path.display());
     }
     // Fail before any work if the model or VAD cannot make a transcriber.
-    let first = new_transcriber(&engine, threads, vad_path.as_deref(), ctx)?;
+    let first = new_transcriber(engine, threads, vad_path.as_deref(), ctx)?;
 
     let progress = Progress::new(ctx.quiet, work.len());
     let next = AtomicUsize::new(0);
@@ -232,7 +239,6 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         for _ in 0..jobs {
             let transcriber = first.take();
             let shared = &shared;
-            let engine = &engine;
             let vad_path = vad_path.as_deref();
             scope.spawn(move || {
                 let transcriber = match transcriber {
@@ -578,6 +584,42 @@ fn options_from(args: &TranscribeArgs) -> Result<(TranscribeOptions, WhisperOpti
         ..WhisperOptions::default()
     };
     Ok((options, whisper))
+}
+
+/// The options only Whisper can honour, as given.
+fn whisper_only(args: &TranscribeArgs) -> [WhisperOnly; 6] {
+    [
+        WhisperOnly {
+            flag: "--translate",
+            given: args.translate,
+            why: "GigaAM-v3 transcribes Russian and does not translate",
+        },
+        WhisperOnly {
+            flag: "--beam-size",
+            given: args.beam_size.is_some(),
+            why: "GigaAM-v3 decodes greedily, there is no beam to widen",
+        },
+        WhisperOnly {
+            flag: "--prompt",
+            given: args.prompt.is_some(),
+            why: "GigaAM-v3 takes no prompt",
+        },
+        WhisperOnly {
+            flag: "--fit-window",
+            given: args.fit_window,
+            why: "GigaAM-v3 has no 30 s window to fit",
+        },
+        WhisperOnly {
+            flag: "--flash-attn",
+            given: args.flash_attn,
+            why: "it is a whisper.cpp setting",
+        },
+        WhisperOnly {
+            flag: "--max-len",
+            given: args.max_len.is_some(),
+            why: "GigaAM-v3's segments end at pauses and sentence ends",
+        },
+    ]
 }
 
 /// The VAD model to use, if any: `--no-vad` wins; `--vad` insists on one (downloading it if

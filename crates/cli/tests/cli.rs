@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use rech_ggml::generate::DecoderOutput;
+use rech_testkit::formats::{check_all_formats, check_json};
 use rech_testkit::{
     assert_fails, assert_success, micro_model, rech, run, samples_dir, shared_dir, stderr, stdout,
     write_file,
 };
-use serde_json::Value;
 
 /// A micro model with random weights, generated once per test run.
 fn model() -> &'static Path {
@@ -25,94 +25,6 @@ fn transcribe(args: &[&str]) -> Command {
         .args(["-t", "2"])
         .args(args);
     cmd
-}
-
-/// Checks a JSON transcript: shape, and every segment inside the audio and in order.
-fn check_json(text: &str) -> Value {
-    let v: Value = serde_json::from_str(text).expect("valid JSON");
-    assert_eq!(v["language"], "ru");
-    let duration = v["duration"].as_f64().unwrap();
-    assert!(duration > 0.0);
-    let mut last_start = 0.0;
-    for s in v["segments"].as_array().unwrap() {
-        let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
-        assert!(
-            0.0 <= start && start <= end && end <= duration + 1e-9,
-            "segment {start}..{end} outside 0..{duration}"
-        );
-        assert!(start >= last_start, "segments out of order");
-        last_start = start;
-        assert!(s["text"].is_string());
-        assert!(!s["text"].as_str().unwrap().contains('\u{FFFD}'));
-        for w in s["words"].as_array().unwrap() {
-            let (ws, we) = (w["start"].as_f64().unwrap(), w["end"].as_f64().unwrap());
-            assert!(
-                start <= ws && ws <= we && we <= end,
-                "word {ws}..{we} outside {start}..{end}"
-            );
-        }
-    }
-    v
-}
-
-fn parse_srt_time(t: &str, sep: char) -> f64 {
-    let (hms, ms) = t.split_once(sep).expect("milliseconds");
-    let parts: Vec<f64> = hms.split(':').map(|p| p.parse().unwrap()).collect();
-    assert_eq!(parts.len(), 3, "{t}");
-    assert_eq!(ms.len(), 3, "{t}");
-    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2] + ms.parse::<f64>().unwrap() / 1000.0
-}
-
-fn check_cues(blocks: &[&str], sep: char, numbered: bool, duration: f64) {
-    let mut last = 0.0;
-    for (i, block) in blocks.iter().enumerate() {
-        let mut lines = block.lines();
-        if numbered {
-            assert_eq!(lines.next().unwrap(), (i + 1).to_string());
-        }
-        let timing = lines.next().unwrap();
-        let (a, b) = timing.split_once(" --> ").expect("cue timing");
-        let (a, b) = (parse_srt_time(a, sep), parse_srt_time(b, sep));
-        assert!(last <= a && a <= b && b <= duration + 0.001, "{timing}");
-        last = a;
-        assert!(lines.next().is_some(), "cue without text");
-    }
-}
-
-fn check_all_formats(dir: &Path, stem: &str) {
-    let json = std::fs::read_to_string(dir.join(format!("{stem}.json"))).unwrap();
-    let v = check_json(&json);
-    let duration = v["duration"].as_f64().unwrap();
-    let n = v["segments"].as_array().unwrap().len();
-
-    let srt = std::fs::read_to_string(dir.join(format!("{stem}.srt"))).unwrap();
-    let blocks: Vec<&str> = srt.split("\n\n").filter(|b| !b.trim().is_empty()).collect();
-    assert_eq!(blocks.len(), n);
-    check_cues(&blocks, ',', true, duration);
-
-    let vtt = std::fs::read_to_string(dir.join(format!("{stem}.vtt"))).unwrap();
-    let body = vtt.strip_prefix("WEBVTT\n\n").expect("WEBVTT header");
-    let blocks: Vec<&str> = body
-        .split("\n\n")
-        .filter(|b| !b.trim().is_empty())
-        .collect();
-    assert_eq!(blocks.len(), n);
-    check_cues(&blocks, '.', false, duration);
-
-    let tsv = std::fs::read_to_string(dir.join(format!("{stem}.tsv"))).unwrap();
-    let mut lines = tsv.lines();
-    assert_eq!(lines.next(), Some("start\tend\ttext"));
-    let rows: Vec<&str> = lines.collect();
-    assert_eq!(rows.len(), n);
-    for row in rows {
-        let cols: Vec<&str> = row.split('\t').collect();
-        assert_eq!(cols.len(), 3, "{row}");
-        let (a, b): (u64, u64) = (cols[0].parse().unwrap(), cols[1].parse().unwrap());
-        assert!(a <= b && b as f64 <= duration * 1000.0 + 1.0);
-    }
-
-    let txt = std::fs::read_to_string(dir.join(format!("{stem}.txt"))).unwrap();
-    assert_eq!(txt.lines().count(), n);
 }
 
 #[test]

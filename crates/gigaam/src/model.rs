@@ -28,9 +28,6 @@ pub const MAX_SECONDS: usize = 22;
 
 /// A gap between two tokens this long starts a new segment, in encoder frames (0.8 s).
 const PAUSE_FRAMES: usize = 20;
-/// The longest a token is taken to last, in encoder frames (1 s): in a pause, the word before
-/// it ends here rather than where the next word starts.
-const MAX_TOKEN_FRAMES: usize = 25;
 
 /// A loaded GigaAM-v3 model, shareable between threads.
 #[derive(Clone)]
@@ -147,6 +144,7 @@ impl GigaamEngine {
                     takes_prompt: false,
                     word_times: true,
                     hallucinates_on_silence: false,
+                    split_at_removed_pauses: true,
                 },
                 files,
                 vocab,
@@ -336,10 +334,11 @@ fn segments(vocab: &Vocabulary, emissions: &[Emission], frames: usize) -> Vec<To
     let mut current: Vec<Token> = Vec::new();
     let mut previous: Option<(&Emission, &str)> = None;
     for (i, (e, text)) in emissions.iter().zip(&texts).enumerate() {
-        // A token lasts until the next one starts (a second at most), and at least its own
-        // frames.
+        // A token lasts its own frames and one more, unless the next one starts sooner: the
+        // heads mark where a token is, not where its sound fades, and a word must not reach
+        // across a pause (nor across one the VAD took out, which the pipeline splits at).
         let next_start = emissions.get(i + 1).map_or(frames, |n| n.first);
-        let end = next_start.min(e.first + MAX_TOKEN_FRAMES).max(e.last + 1);
+        let end = (e.last + 2).min(next_start.max(e.last + 1));
         let starts_word = text.starts_with(' ');
         if let Some((p, p_text)) = previous {
             let sentence_end = p_text.ends_with(['.', '!', '?', '…']);

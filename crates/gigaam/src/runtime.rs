@@ -119,16 +119,36 @@ fn load(path: &Path) -> Result<Environment, RuntimeError> {
             "no such file".to_owned()
         }));
     }
+    // A library that exports the entry point but hands out no API makes ort panic; that must
+    // be one line too, not a crash (the panic's own message is kept quiet meanwhile).
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let started = std::panic::catch_unwind(|| start(path, &shown));
+    std::panic::set_hook(previous_hook);
+    started.unwrap_or_else(|_| Err(unusable("it did not start ONNX Runtime's API".to_owned())))
+}
+
+fn start(path: &Path, shown: &str) -> Result<Environment, RuntimeError> {
+    let unusable = |detail: String| RuntimeError::Unusable {
+        path: shown.to_owned(),
+        detail,
+    };
     let builder = ort::init_from(path).map_err(|e| match e {
         ort::LoadDynamicError::BadVersion { version_str, .. } => RuntimeError::TooOld {
-            path: shown.clone(),
+            path: shown.to_owned(),
             found: version_str,
             needed: format!("1.{}", ort::MINOR_VERSION),
         },
         ort::LoadDynamicError::MissingApi { .. } => {
             unusable("it does not export OrtGetApiBase".to_owned())
         }
-        ort::LoadDynamicError::Dlopen { error, .. } => unusable(short(&error.to_string())),
+        ort::LoadDynamicError::Dlopen { error, .. } => {
+            let detail = match std::error::Error::source(&error) {
+                Some(cause) => format!("{error}: {cause}"),
+                None => error.to_string(),
+            };
+            unusable(short(&detail))
+        }
         other => unusable(short(&other.to_string())),
     })?;
     builder

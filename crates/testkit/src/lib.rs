@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod formats;
 pub mod http;
 
 use std::collections::HashMap;

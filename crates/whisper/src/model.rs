@@ -128,6 +128,7 @@ fn capabilities(info: &ModelFileInfo) -> Capabilities {
         takes_prompt: true,
         word_times: true,
         hallucinates_on_silence: true,
+        split_at_removed_pauses: false,
     }
 }
 
