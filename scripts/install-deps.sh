@@ -46,5 +46,9 @@ if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$requirements"
+    # The wheel rech itself fetches ONNX Runtime from, for the tests that serve it locally.
+    "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary :all: \
+        --platform "manylinux_2_28_$(uname -m)" --python-version 3.11 \
+        -d "$venv/wheels" "$(grep '^onnxruntime==' "$requirements")"
     cp "$requirements" "$venv/requirements.txt"
 fi

@@ -36,6 +36,9 @@ pub enum ModelKind {
     /// A Silero voice-activity-detection model (whisper.cpp ggml format), run by rech-asr's
     /// own VAD.
     Vad,
+    /// A GigaAM-v3 model (ONNX graphs and a vocabulary), run by the GigaAM engine
+    /// (`rech-gigaam`).
+    Gigaam,
 }
 
 /// One published file of a catalogue model.
@@ -94,6 +97,29 @@ macro_rules! whisper {
         }
     };
 }
+
+/// A file of the Hugging Face repository `istupakov/gigaam-v3-onnx` (the layout onnx-asr reads)
+/// at the revision the GigaAM entries pin, so that the bytes behind a URL cannot change.
+macro_rules! gigaam_file {
+    ($name:literal, $size:literal, $sha:literal) => {
+        CatalogFile {
+            name: $name,
+            url: concat!(
+                "https://huggingface.co/istupakov/gigaam-v3-onnx/resolve/322c3b29492673eb7d0b434bfa9dfb8653e34d02/",
+                $name
+            ),
+            size: $size,
+            sha256: $sha,
+        }
+    };
+}
+
+/// onnx-asr's `config.json` for v3 (135 bytes), shared by every variant.
+const GIGAAM_CONFIG: CatalogFile = gigaam_file!(
+    "config.json",
+    135,
+    "0641fcf73f4af791c73f05083e38a658ff5dcbee3534a0c61396c10f4b97f0fe"
+);
 
 /// Every model `rech` can download by name, smallest Whisper model first, the VAD model last.
 ///
@@ -203,6 +229,120 @@ pub const CATALOG: &[CatalogEntry] = &[
         "317eb69c11673c9de1e1f0d459b253999804ec71ac4c23c17ecf5fbe24e259a1",
         "turbo, 8-bit: turbo's accuracy at half the size"
     ),
+    // GigaAM-v3 (Sber, MIT): the variants whose every file's size and sha256 two independent
+    // public projects agree on, at the pinned revision. The letter-only `ctc` in fp32 (one
+    // source) and `rnnt` in either precision (none) are left out; `-m` takes them from a
+    // directory a user downloaded.
+    CatalogEntry {
+        name: "gigaam-v3-e2e-rnnt-int8",
+        kind: ModelKind::Gigaam,
+        files: &[
+            gigaam_file!(
+                "v3_e2e_rnnt_encoder.int8.onnx",
+                224_570_477,
+                "4e0e076a6076cd110277e529b8ac8f32cd5297f7fbebad5341ae8ddb7d00817b"
+            ),
+            gigaam_file!(
+                "v3_e2e_rnnt_decoder.int8.onnx",
+                1_159_170,
+                "89014e134865615b91e037157e46e389b1271e6072460efc010ea08e61e23146"
+            ),
+            gigaam_file!(
+                "v3_e2e_rnnt_joint.int8.onnx",
+                687_791,
+                "ade116563dbf66e503b0994efab6b5861412743e52bf31c39fc3fffa3783d5d1"
+            ),
+            gigaam_file!(
+                "v3_e2e_rnnt_vocab.txt",
+                13_354,
+                "39abae20e692998290c574e606f11a9edef2902a1995463fcff63d1490cf22b7"
+            ),
+            GIGAAM_CONFIG,
+        ],
+        summary: "GigaAM-v3 RNN-T, 8-bit: the best Russian, punctuated and cased",
+    },
+    CatalogEntry {
+        name: "gigaam-v3-e2e-rnnt",
+        kind: ModelKind::Gigaam,
+        files: &[
+            gigaam_file!(
+                "v3_e2e_rnnt_encoder.onnx",
+                885_084_534,
+                "cd60b3764a832e8560ae6d3ad0b10adc1a42ffae412b9476f25620aae4f4a508"
+            ),
+            gigaam_file!(
+                "v3_e2e_rnnt_decoder.onnx",
+                4_599_910,
+                "7b0a16d67fd2cb37061decc93c69e364a9ab27afee3c57495d55b1c974cf7231"
+            ),
+            gigaam_file!(
+                "v3_e2e_rnnt_joint.onnx",
+                2_712_896,
+                "602ff7017a93311aad34df1437c8d7f49911353c13d6eae7a6ee7b041339465c"
+            ),
+            gigaam_file!(
+                "v3_e2e_rnnt_vocab.txt",
+                13_354,
+                "39abae20e692998290c574e606f11a9edef2902a1995463fcff63d1490cf22b7"
+            ),
+            GIGAAM_CONFIG,
+        ],
+        summary: "GigaAM-v3 RNN-T, full precision: as the 8-bit one, four times the download",
+    },
+    CatalogEntry {
+        name: "gigaam-v3-e2e-ctc-int8",
+        kind: ModelKind::Gigaam,
+        files: &[
+            gigaam_file!(
+                "v3_e2e_ctc.int8.onnx",
+                224_893_347,
+                "2e3fcb7a7b66030336fd10c2fcfb033bd1dc7e1bf238fe5cfd83b1d0cfc9d28e"
+            ),
+            gigaam_file!(
+                "v3_e2e_ctc_vocab.txt",
+                2_007,
+                "142de7570b3de5b3035ce111a89c228e80e6085273731d944093ddf24fa539cd"
+            ),
+            GIGAAM_CONFIG,
+        ],
+        summary: "GigaAM-v3 CTC, 8-bit: punctuated and cased, a little faster than RNN-T",
+    },
+    CatalogEntry {
+        name: "gigaam-v3-e2e-ctc",
+        kind: ModelKind::Gigaam,
+        files: &[
+            gigaam_file!(
+                "v3_e2e_ctc.onnx",
+                885_950_079,
+                "377701bd33568f4733feec2db5b2dc12544fd09a5a5dfa69ccf55d161f84027a"
+            ),
+            gigaam_file!(
+                "v3_e2e_ctc_vocab.txt",
+                2_007,
+                "142de7570b3de5b3035ce111a89c228e80e6085273731d944093ddf24fa539cd"
+            ),
+            GIGAAM_CONFIG,
+        ],
+        summary: "GigaAM-v3 CTC, full precision",
+    },
+    CatalogEntry {
+        name: "gigaam-v3-ctc-int8",
+        kind: ModelKind::Gigaam,
+        files: &[
+            gigaam_file!(
+                "v3_ctc.int8.onnx",
+                224_721_181,
+                "ceb61454e2e1a2dec5872cbac1de0fe0a4271d1148f6b26b5bda53ff30a12acd"
+            ),
+            gigaam_file!(
+                "v3_vocab.txt",
+                198,
+                "a9143c30844d3c0bee3e9e927e4084774eb1b9eeaafc473b2c4521e4911a7c07"
+            ),
+            GIGAAM_CONFIG,
+        ],
+        summary: "GigaAM-v3 CTC over letters, 8-bit: lowercase, no punctuation",
+    },
     CatalogEntry {
         name: "silero-v6.2.0",
         kind: ModelKind::Vad,
@@ -347,17 +487,39 @@ impl ModelStore {
             None if is_valid_custom_name(name) => (self.custom_path(name), None),
             None => return None,
         };
-        let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
+        let size = match entry {
+            Some(e) if !e.is_single_file() => self.stored_size(e)?,
+            _ => std::fs::metadata(&path).ok().filter(|m| m.is_file())?.len(),
+        };
         Some(StoredModel {
             name: entry.map_or_else(|| name.to_owned(), |e| e.name.to_owned()),
             path,
-            size: meta.len(),
+            size,
             entry,
         })
     }
 
-    /// Every model file in the directory (`*.bin`; partial downloads and lock files are not
-    /// models), sorted by name. An absent directory holds no models.
+    /// The bytes of a multi-file model's files that are in its directory, if the directory is
+    /// there.
+    fn stored_size(&self, entry: &CatalogEntry) -> Option<u64> {
+        let dir = self.entry_path(entry);
+        if !dir.is_dir() {
+            return None;
+        }
+        Some(
+            entry
+                .files
+                .iter()
+                .filter_map(|f| std::fs::metadata(self.file_path(entry, f)).ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum(),
+        )
+    }
+
+    /// Every model in the directory (`*.bin` files, and the directories of multi-file
+    /// catalogue models; partial downloads and lock files are not models), sorted by name. An
+    /// absent directory holds no models.
     pub fn list(&self) -> io::Result<Vec<StoredModel>> {
         let read = match std::fs::read_dir(&self.dir) {
             Ok(read) => read,
@@ -390,6 +552,16 @@ impl ModelStore {
                 size: meta.len(),
                 entry,
             });
+        }
+        for entry in CATALOG.iter().filter(|e| !e.is_single_file()) {
+            if let Some(size) = self.stored_size(entry) {
+                out.push(StoredModel {
+                    name: entry.name.to_owned(),
+                    path: self.entry_path(entry),
+                    size,
+                    entry: Some(entry),
+                });
+            }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -445,6 +617,8 @@ mod tests {
     use super::*;
 
     const WHISPER_CPP: &str = "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/";
+    const GIGAAM: &str =
+        "https://huggingface.co/istupakov/gigaam-v3-onnx/resolve/322c3b29492673eb7d0b434bfa9dfb8653e34d02/";
 
     #[test]
     fn every_entry_is_well_formed() {
@@ -458,7 +632,13 @@ mod tests {
                     f.url
                 );
                 assert!(!f.url.contains(char::is_whitespace), "{}", f.url);
-                assert!(f.size > 100_000, "{} is {} bytes", f.name, f.size);
+                let weights = f.name.ends_with(".bin") || f.name.ends_with(".onnx");
+                assert!(
+                    f.size > if weights { 100_000 } else { 100 },
+                    "{} is {} bytes",
+                    f.name,
+                    f.size
+                );
                 assert_eq!(normalize_sha256(f.sha256).as_deref(), Some(f.sha256));
             }
             assert!(!e.summary.is_empty() && e.summary.len() <= 90, "{}", e.name);
@@ -472,14 +652,35 @@ mod tests {
         }
         for (i, a) in files.iter().enumerate() {
             for b in &files[i + 1..] {
-                assert_ne!(a.url, b.url);
-                assert_ne!(a.sha256, b.sha256);
+                // A file shared by several models (a vocabulary, config.json) is one file.
+                assert_eq!(
+                    a.url == b.url,
+                    a.sha256 == b.sha256,
+                    "{} and {}",
+                    a.url,
+                    b.url
+                );
             }
         }
-        assert!(CATALOG
-            .iter()
-            .all(|e| e.kind == ModelKind::Vad
-                || e.files.iter().all(|f| f.url.starts_with(WHISPER_CPP))));
+        for e in CATALOG {
+            let host = match e.kind {
+                ModelKind::Whisper => WHISPER_CPP,
+                ModelKind::Gigaam => GIGAAM,
+                ModelKind::Vad => UPSTREAM_HOST,
+            };
+            assert!(
+                e.files.iter().all(|f| f.url.starts_with(host)),
+                "{}",
+                e.name
+            );
+            if e.kind == ModelKind::Gigaam {
+                let names: Vec<&str> = e.files.iter().map(|f| f.name).collect();
+                assert!(names.contains(&"config.json"), "{}", e.name);
+                assert!(names.iter().any(|n| n.ends_with("vocab.txt")), "{}", e.name);
+                // Every file the GigaAM engine needs, named as it looks for them.
+                assert!(names.iter().any(|n| n.ends_with(".onnx")), "{}", e.name);
+            }
+        }
     }
 
     #[test]

@@ -185,7 +185,7 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
         ];
         refuse_whisper_only(&only, options.transcribe.language.as_deref())?;
     }
-    let engine = engine::load(&resolved, kind, whisper_options, options.threads)?;
+    let engine = engine::load(&resolved, kind, whisper_options, options.threads, ctx)?;
     let vad = if args.no_vad {
         None
     } else {

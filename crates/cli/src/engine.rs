@@ -13,7 +13,7 @@ use rech_asr::Engine;
 use rech_gigaam::{GigaamEngine, GigaamOptions};
 use rech_whisper::{WhisperEngine, WhisperOptions};
 
-use crate::UsageError;
+use crate::{Context, UsageError};
 
 /// The engines a model can be for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,16 +24,28 @@ pub enum EngineKind {
     Gigaam,
 }
 
-/// Which engine the model at `path` is for, by content: a directory or an ONNX file is
-/// GigaAM's, a ggml file Whisper's. A file that is neither goes to the engine its name suggests
+/// Which engine the model at `path` is for, by content: an ONNX file, or a directory holding
+/// one, is GigaAM's, a ggml file Whisper's. Anything else goes to the engine its name suggests
 /// (`.onnx`: GigaAM), whose loader says what is wrong with it.
 pub fn engine_kind(path: &Path) -> EngineKind {
     match model_format(path) {
-        ModelFormat::Onnx | ModelFormat::Directory => EngineKind::Gigaam,
+        ModelFormat::Onnx => EngineKind::Gigaam,
+        ModelFormat::Directory if holds_onnx(path) => EngineKind::Gigaam,
+        ModelFormat::Directory => EngineKind::Whisper,
         ModelFormat::Ggml => EngineKind::Whisper,
         ModelFormat::Other if path.extension().is_some_and(|e| e == "onnx") => EngineKind::Gigaam,
         ModelFormat::Other => EngineKind::Whisper,
     }
+}
+
+/// Whether a directory holds a GigaAM-v3 file (`v3_*.onnx`).
+fn holds_onnx(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|read| {
+        read.flatten().any(|f| {
+            let name = f.file_name().to_string_lossy().into_owned();
+            name.starts_with("v3_") && name.ends_with(".onnx")
+        })
+    })
 }
 
 /// An option given on the command line that only Whisper can honour, and why GigaAM cannot.
@@ -66,14 +78,21 @@ pub fn refuse_whisper_only(options: &[WhisperOnly], language: Option<&str>) -> R
 }
 
 /// Loads the resolved model with the engine its content calls for: Whisper with `whisper`,
-/// GigaAM on `threads` threads (for the first worker). A missing, unreadable or damaged
-/// Whisper file gets a hint on how to replace it.
+/// GigaAM on `threads` threads (for the first worker), fetching ONNX Runtime first where it is
+/// missing and rech may go online. A missing, unreadable or damaged Whisper file gets a hint
+/// on how to replace it.
 pub fn load(
     resolved: &ResolvedModel,
     kind: EngineKind,
     whisper: WhisperOptions,
     threads: usize,
+    ctx: &Context,
 ) -> Result<Box<dyn Engine>> {
+    if kind == EngineKind::Gigaam {
+        // The model's files first: a wrong path must not wait for a runtime download.
+        GigaamEngine::find_files(&resolved.path)?;
+        crate::models::ensure_runtime(ctx, "first use of GigaAM")?;
+    }
     let started = Instant::now();
     let engine: Box<dyn Engine> = match kind {
         EngineKind::Whisper => Box::new(load_whisper(resolved, whisper)?),

@@ -101,7 +101,7 @@ pub fn resolve_whisper(spec: Option<&Path>, ctx: &Context) -> Result<ResolvedMod
     let is_default = spec.is_none();
     let settings = settings(ctx)?;
     if let Some(entry) = catalog::find(name) {
-        if entry.kind != ModelKind::Whisper {
+        if entry.kind == ModelKind::Vad {
             return Err(UsageError(format!(
                 "{} is a voice-activity model, not a Whisper model; pass it as --vad-model",
                 entry.name
@@ -109,7 +109,15 @@ pub fn resolve_whisper(spec: Option<&Path>, ctx: &Context) -> Result<ResolvedMod
             .into());
         }
         let path = settings.store.entry_path(entry);
-        if !path.is_file() {
+        let installed = if entry.is_single_file() {
+            path.is_file()
+        } else {
+            settings
+                .store
+                .find_installed(entry.name)
+                .is_some_and(|m| m.size == entry.size())
+        };
+        if !installed {
             let why = if is_default {
                 "the default model"
             } else {
@@ -243,7 +251,6 @@ fn fetch(
             "{subject}, and downloads are off (--offline or RECH_OFFLINE); run `{command}` once online, or pass {flag}"
         ));
     }
-    let url = settings.url(entry.file());
     if !ctx.quiet {
         let _ = writeln!(
             io::stderr(),
@@ -253,23 +260,79 @@ fn fetch(
             settings.store.dir.display()
         );
     }
-    let request = DownloadRequest {
-        url,
-        dest: settings.store.entry_path(entry),
-        sha256: entry.file().sha256.to_owned(),
-        size: Some(entry.file().size),
-        timeout: settings.timeout,
-    };
-    run_download(&request, entry.name, ctx)
+    download_files(entry, settings, ctx)
         .map_err(|e| with_retry_hint(e, &command, Some(&format!("or pass {flag}"))))?;
     Ok(())
 }
 
+/// Downloads every file of a catalogue model, verified. A multi-file model is assembled in a
+/// directory of its own (`NAME.part/`, where an interrupted download resumes) and appears
+/// under its name only once every file is there and verified: all or nothing.
+fn download_files(
+    entry: &CatalogEntry,
+    settings: &ModelSettings,
+    ctx: &Context,
+) -> Result<DownloadOutcome> {
+    let request = |file: &rech_asr::catalog::CatalogFile, dest: PathBuf| DownloadRequest {
+        url: settings.url(file),
+        dest,
+        sha256: file.sha256.to_owned(),
+        size: Some(file.size),
+        timeout: settings.timeout,
+    };
+    let dest = settings.store.entry_path(entry);
+    if entry.is_single_file() {
+        return run_download(&request(entry.file(), dest), entry.name, ctx);
+    }
+    let staging = staging_dir(&dest);
+    std::fs::create_dir_all(&staging)
+        .with_context(|| format!("cannot create {}", staging.display()))?;
+    let mut bytes = 0;
+    for file in entry.files {
+        let label = format!("{} {}", entry.name, file.name);
+        run_download(&request(file, staging.join(file.name)), &label, ctx)?;
+        bytes += file.size;
+    }
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest)
+            .with_context(|| format!("cannot replace {}", dest.display()))?;
+    }
+    std::fs::rename(&staging, &dest)
+        .with_context(|| format!("cannot move the download into {}", dest.display()))?;
+    Ok(DownloadOutcome::Downloaded {
+        bytes,
+        resumed_from: 0,
+    })
+}
+
+/// Where a multi-file model is assembled while it downloads.
+fn staging_dir(dest: &Path) -> PathBuf {
+    let mut name = dest.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
 /// Runs one download with a progress bar; `Ctrl-C` stops it (the partial file stays).
 fn run_download(request: &DownloadRequest, label: &str, ctx: &Context) -> Result<DownloadOutcome> {
+    let result = with_bar(label, ctx, |on_event| {
+        download::download(request, Some(&ctx.interrupted), on_event)
+    });
+    match result {
+        Ok(outcome) => Ok(outcome),
+        Err(DownloadError::Cancelled) => Err(Interrupted.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs `work` (a download) with a progress bar on stderr fed by its events.
+fn with_bar<T, E>(
+    label: &str,
+    ctx: &Context,
+    work: impl FnOnce(&mut dyn FnMut(&DownloadEvent)) -> Result<T, E>,
+) -> Result<T, E> {
     let mut bar = download_bar(true, label, None);
     let quiet = ctx.quiet;
-    let result = download::download(request, Some(&ctx.interrupted), &mut |event| match event {
+    let result = work(&mut |event| match event {
         DownloadEvent::WaitingForLock if !quiet => {
             let _ = writeln!(
                 io::stderr(),
@@ -307,9 +370,52 @@ fn run_download(request: &DownloadRequest, label: &str, ctx: &Context) -> Result
         _ => {}
     });
     bar.finish_and_clear();
+    result
+}
+
+/// The name `rech models download` takes for ONNX Runtime.
+pub const RUNTIME_NAME: &str = "onnxruntime";
+
+/// ONNX Runtime for GigaAM: the library already configured or fetched, or — where rech may go
+/// online — fetched now from the `onnxruntime` wheel on PyPI (verified like a model).
+pub fn ensure_runtime(ctx: &Context, why: &str) -> Result<()> {
+    if rech_gigaam::runtime::locate().is_some() {
+        return Ok(());
+    }
+    let settings = settings(ctx)?;
+    let archive = rech_gigaam::runtime::archive()
+        .ok_or_else(|| anyhow!("{}", rech_gigaam::runtime::FetchError::NoArchive))?;
+    if settings.offline {
+        return Err(anyhow!(
+            "GigaAM needs ONNX Runtime {}, which is not downloaded, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {RUNTIME_NAME}` once online, or set RECH_ORT_LIB to libonnxruntime's path",
+            rech_gigaam::runtime::ORT_VERSION
+        ));
+    }
+    say(
+        ctx,
+        &format!(
+            "downloading ONNX Runtime {} ({}, {why}) into {}",
+            rech_gigaam::runtime::ORT_VERSION,
+            human_size(archive.wheel.size),
+            settings.store.dir.display()
+        ),
+    );
+    let result = with_bar(RUNTIME_NAME, ctx, |on_event| {
+        rech_gigaam::runtime::fetch(&settings, &ctx.interrupted, on_event)
+    });
     match result {
-        Ok(outcome) => Ok(outcome),
-        Err(DownloadError::Cancelled) => Err(Interrupted.into()),
+        Ok(path) => {
+            say(ctx, &format!("ONNX Runtime is in {}", path.display()));
+            Ok(())
+        }
+        Err(rech_gigaam::runtime::FetchError::Download(DownloadError::Cancelled)) => {
+            Err(Interrupted.into())
+        }
+        Err(rech_gigaam::runtime::FetchError::Download(e)) => Err(with_retry_hint(
+            e.into(),
+            &format!("rech models download {RUNTIME_NAME}"),
+            Some("or set RECH_ORT_LIB to libonnxruntime's path"),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -342,6 +448,22 @@ fn list(ctx: &Context) -> Result<ExitCode> {
             human_size(entry.size()),
             state,
             entry.summary.to_owned(),
+        ]);
+    }
+    if let Some(archive) = rech_gigaam::runtime::archive() {
+        let state = if rech_gigaam::runtime::own_copy().is_some_and(|p| p.is_file()) {
+            "yes".to_owned()
+        } else {
+            "-".to_owned()
+        };
+        rows.push([
+            RUNTIME_NAME.to_owned(),
+            human_size(archive.wheel.size),
+            state,
+            format!(
+                "ONNX Runtime {} for GigaAM, fetched on first use (or RECH_ORT_LIB)",
+                rech_gigaam::runtime::ORT_VERSION
+            ),
         ]);
     }
     for model in stored.iter().filter(|m| m.entry.is_none()) {
@@ -393,10 +515,40 @@ fn list(ctx: &Context) -> Result<ExitCode> {
 
 /// `-`, or how much of a partial download is there.
 fn partial_state(dest: &Path, size: u64) -> String {
-    match std::fs::metadata(download::sibling(dest, "part")) {
-        Ok(meta) if size > 0 => format!("partial {}%", meta.len() * 100 / size),
+    let staging = staging_dir(dest);
+    let have = if staging.is_dir() {
+        // A multi-file model: what its files (finished or partial) hold so far.
+        std::fs::read_dir(&staging).ok().map(|read| {
+            read.flatten()
+                .filter_map(|f| f.metadata().ok())
+                .map(|m| m.len())
+                .sum::<u64>()
+        })
+    } else {
+        std::fs::metadata(download::sibling(dest, "part"))
+            .ok()
+            .map(|m| m.len())
+    };
+    match have {
+        Some(bytes) if size > 0 => format!("partial {}%", bytes.min(size) * 100 / size),
         _ => "-".into(),
     }
+}
+
+/// Removes a multi-file model's directory and any download of it under way; whether there was
+/// anything to remove.
+fn remove_dirs(dest: &Path) -> Result<bool, DownloadError> {
+    let mut removed = false;
+    for dir in [dest.to_owned(), staging_dir(dest)] {
+        if dir.is_dir() {
+            std::fs::remove_dir_all(&dir).map_err(|e| DownloadError::Io {
+                path: dir.display().to_string(),
+                detail: rech_asr::describe_io(&e),
+            })?;
+            removed = true;
+        }
+    }
+    Ok(removed)
 }
 
 fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
@@ -418,7 +570,12 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
     };
     // Every name is checked before anything is downloaded.
     let mut entries = Vec::new();
+    let mut runtime = false;
     for name in &names {
+        if *name == RUNTIME_NAME {
+            runtime = true;
+            continue;
+        }
         match catalog::find(name) {
             Some(entry) => entries.push(entry),
             None => {
@@ -435,6 +592,16 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     let mut failed = 0;
+    if runtime {
+        match ensure_runtime(ctx, "asked for") {
+            Ok(()) => {}
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(io::stderr(), "rech: error: {e:#}");
+            }
+        }
+    }
     for entry in &entries {
         match download_entry(entry, &settings, ctx) {
             Ok(()) => {}
@@ -461,29 +628,32 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
 /// Downloads one catalogue model; a copy already there is checked, and replaced if damaged.
 fn download_entry(entry: &CatalogEntry, settings: &ModelSettings, ctx: &Context) -> Result<()> {
     let dest = settings.store.entry_path(entry);
-    if dest.is_file() {
-        let actual = download::sha256_file(&dest)
-            .with_context(|| format!("cannot read {}", dest.display()))?;
-        if actual == entry.file().sha256 {
-            say(
-                ctx,
-                &format!(
-                    "{} is already downloaded and intact: {}",
-                    entry.name,
-                    dest.display()
-                ),
-            );
-            return Ok(());
+    if dest.exists() {
+        match damaged_file(entry, settings)? {
+            None => {
+                say(
+                    ctx,
+                    &format!(
+                        "{} is already downloaded and intact: {}",
+                        entry.name,
+                        dest.display()
+                    ),
+                );
+                return Ok(());
+            }
+            Some((path, actual, expected)) => {
+                say(
+                    ctx,
+                    &format!(
+                        "{} is damaged (sha256 {actual}, expected {expected}); downloading it again",
+                        path.display()
+                    ),
+                );
+                if entry.is_single_file() {
+                    download::remove(&dest).map_err(anyhow::Error::from)?;
+                }
+            }
         }
-        say(
-            ctx,
-            &format!(
-                "{} is damaged (sha256 {actual}, expected {}); downloading it again",
-                dest.display(),
-                entry.file().sha256
-            ),
-        );
-        download::remove(&dest).map_err(anyhow::Error::from)?;
     }
     say(
         ctx,
@@ -494,17 +664,30 @@ fn download_entry(entry: &CatalogEntry, settings: &ModelSettings, ctx: &Context)
             settings.store.dir.display()
         ),
     );
-    let request = DownloadRequest {
-        url: settings.url(entry.file()),
-        dest: dest.clone(),
-        sha256: entry.file().sha256.to_owned(),
-        size: Some(entry.file().size),
-        timeout: settings.timeout,
-    };
-    let outcome = run_download(&request, entry.name, ctx)
+    let outcome = download_files(entry, settings, ctx)
         .map_err(|e| with_retry_hint(e, &format!("rech models download {}", entry.name), None))?;
     report_outcome(ctx, entry.name, &dest, &outcome);
     Ok(())
+}
+
+/// The first file of an installed catalogue model whose sha256 is not the catalogue's: its
+/// path, its sha256 (`missing` when it is not there) and the expected one.
+fn damaged_file(
+    entry: &CatalogEntry,
+    settings: &ModelSettings,
+) -> Result<Option<(PathBuf, String, &'static str)>> {
+    for file in entry.files {
+        let path = settings.store.file_path(entry, file);
+        if !path.is_file() {
+            return Ok(Some((path, "missing".to_owned(), file.sha256)));
+        }
+        let actual = download::sha256_file(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if actual != file.sha256 {
+            return Ok(Some((path, actual, file.sha256)));
+        }
+    }
+    Ok(None)
 }
 
 fn download_custom(
@@ -662,7 +845,12 @@ fn remove_command(names: &[String], ctx: &Context) -> Result<ExitCode> {
                 continue;
             }
         };
-        match download::remove(&dest) {
+        let removed = if dest.is_dir() || staging_dir(&dest).is_dir() {
+            remove_dirs(&dest)
+        } else {
+            download::remove(&dest)
+        };
+        match removed {
             Ok(true) => say(ctx, &format!("removed {name} ({})", dest.display())),
             Ok(false) => {
                 failed += 1;

@@ -206,7 +206,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     if kind == EngineKind::Gigaam {
         refuse_whisper_only(&whisper_only(&args), options.language.as_deref())?;
     }
-    let engine = engine::load(&resolved, kind, whisper_options, threads)?;
+    let engine = engine::load(&resolved, kind, whisper_options, threads, ctx)?;
     let engine = engine.as_ref();
     let vad_path = vad_model(&args, resolved.from_catalog, ctx)?;
     if let Some(path) = &vad_path {

@@ -340,3 +340,88 @@ fn onnx_runtime_missing_too_old_or_not_a_library() {
     );
     assert!(!stderr(&out).contains("panicked"));
 }
+
+/// On first use with the network allowed, rech fetches ONNX Runtime from the onnxruntime wheel
+/// (here from a local mirror through `RECH_ORT_BASE_URL`), verified, and then transcribes;
+/// a damaged wheel is refused with one line and leaves no library behind.
+#[test]
+fn onnx_runtime_is_fetched_on_first_use_and_verified() {
+    use rech_testkit::http::TestServer;
+    let Some(shared) = shared_dir() else { return };
+    let archive = rech_gigaam::runtime::archive().expect("a runtime archive for this platform");
+    let Some(wheel) = rech_testkit::ort_wheel(archive.wheel.name) else {
+        return;
+    };
+    let path = archive
+        .wheel
+        .url
+        .strip_prefix(rech_gigaam::runtime::PYPI_FILES)
+        .unwrap();
+    let model = micro(&shared).join("v3_ctc.onnx");
+    let wav = samples_dir().join("privet-16k-mono.wav");
+    let models = tempfile::tempdir().unwrap();
+    let online = |server: &TestServer| {
+        let mut cmd = rech();
+        cmd.env_remove("RECH_OFFLINE")
+            .env("RECH_MODELS_DIR", models.path())
+            .env("RECH_ORT_BASE_URL", server.base_url())
+            .env("RECH_DOWNLOAD_TIMEOUT", "10");
+        cmd
+    };
+
+    // Offline, the error says how to get it.
+    let out = run(rech()
+        .env("RECH_MODELS_DIR", models.path())
+        .args(["transcribe", "-m"])
+        .arg(&model)
+        .arg(&wav));
+    assert_fails(
+        &out,
+        1,
+        &["rech models download onnxruntime", "RECH_ORT_LIB"],
+    );
+
+    // A wheel with other bytes: the checksum stops it.
+    let bad = TestServer::start();
+    bad.serve(path, vec![0u8; archive.wheel.size as usize]);
+    let out = run(online(&bad)
+        .args(["transcribe", "-m"])
+        .arg(&model)
+        .arg(&wav));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("sha256"), "{}", stderr(&out));
+    let lib = rech_gigaam::runtime::library_name();
+    let installed = models.path().join("onnxruntime-1.32.0").join(&lib);
+    assert!(!installed.exists());
+
+    let good = TestServer::start();
+    good.serve(path, std::fs::read(&wheel).unwrap());
+    let out = run(online(&good)
+        .args(["transcribe", "-m"])
+        .arg(&model)
+        .arg(&wav));
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("downloading ONNX Runtime 1.32.0"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(installed.is_file());
+    assert!(!stdout(&out).trim().is_empty());
+    // The wheel itself is not kept; the list says the runtime is there.
+    let left: Vec<String> = std::fs::read_dir(installed.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [lib]);
+    let out = run(rech()
+        .env("RECH_MODELS_DIR", models.path())
+        .args(["models", "list"]));
+    assert_success(&out);
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("onnxruntime"))
+        .map(str::to_owned)
+        .unwrap();
+    assert!(row.contains(" yes "), "{row}");
+}

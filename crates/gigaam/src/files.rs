@@ -265,4 +265,28 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         assert_eq!(from_dir(empty.path()), Err(FilesError::Empty));
     }
+
+    /// Every GigaAM entry of rech's catalogue downloads exactly the files this module looks for.
+    #[test]
+    fn catalogue_entries_make_whole_models() {
+        use rech_asr::catalog::{ModelKind, CATALOG};
+        let mut seen = 0;
+        for entry in CATALOG.iter().filter(|e| e.kind == ModelKind::Gigaam) {
+            let dir = tempfile::tempdir().unwrap();
+            let names: Vec<&str> = entry.files.iter().map(|f| f.name).collect();
+            touch(dir.path(), &names);
+            let files = from_dir(dir.path()).unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+            assert_eq!(
+                entry.name.replace('-', "_"),
+                format!(
+                    "gigaam_v3_{}{}",
+                    files.variant.stem(),
+                    if files.int8 { "_int8" } else { "" }
+                )
+            );
+            assert_eq!(files.graphs.len() + 2, entry.files.len(), "{}", entry.name);
+            seen += 1;
+        }
+        assert!(seen >= 4);
+    }
 }

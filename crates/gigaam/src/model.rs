@@ -86,11 +86,9 @@ fn unusable(path: &str, reason: impl std::fmt::Display) -> Error {
 }
 
 impl GigaamEngine {
-    /// Loads the model `path` names: one of its `.onnx` files, or a directory holding one
-    /// model. The graphs are opened and run once on a moment of silence, so that a damaged
-    /// file, a graph that is not GigaAM's or a vocabulary that does not fit the head fails here,
-    /// before any work.
-    pub fn load(path: &Path, options: GigaamOptions) -> Result<Self, Error> {
+    /// The files of the model `path` names (one of its `.onnx` files, or a directory holding
+    /// one model), without opening them: what a caller checks before fetching ONNX Runtime.
+    pub fn find_files(path: &Path) -> Result<ModelFiles, Error> {
         let shown = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::ModelNotFound {
@@ -101,12 +99,21 @@ impl GigaamEngine {
                 detail: rech_asr::describe_io(&e),
             },
         })?;
-        let files = if meta.is_dir() {
+        if meta.is_dir() {
             files::from_dir(path)
         } else {
             files::from_file(path)
         }
-        .map_err(|e| unusable(&shown, e))?;
+        .map_err(|e| unusable(&shown, e))
+    }
+
+    /// Loads the model `path` names: one of its `.onnx` files, or a directory holding one
+    /// model. The graphs are opened and run once on a moment of silence, so that a damaged
+    /// file, a graph that is not GigaAM's or a vocabulary that does not fit the head fails here,
+    /// before any work.
+    pub fn load(path: &Path, options: GigaamOptions) -> Result<Self, Error> {
+        let shown = path.display().to_string();
+        let files = Self::find_files(path)?;
         let text = std::fs::read_to_string(&files.vocab).map_err(|e| {
             unusable(
                 &shown,

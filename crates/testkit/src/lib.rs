@@ -112,6 +112,24 @@ pub fn ort_lib() -> Option<PathBuf> {
     lib
 }
 
+/// The `onnxruntime` wheel `scripts/install-deps.sh` keeps in `.venv-test/wheels` (the one
+/// rech fetches ONNX Runtime from), for tests that serve it from a local mirror.
+pub fn ort_wheel(name: &str) -> Option<PathBuf> {
+    let wheel = test_venv()?.join("wheels").join(name);
+    if wheel.is_file() {
+        return Some(wheel);
+    }
+    let message = format!(
+        "{} is missing (run scripts/install-deps.sh)",
+        wheel.display()
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
 /// A Whisper model with random weights, micro dimensions and the decoder pinned as `decoder`
 /// says, written once (atomically, so that test binaries running at once can share it) and
 /// then reused by every test that asks for the same seed and decoder.
@@ -150,6 +168,9 @@ pub fn rech() -> Command {
     cmd.env_remove("RECH_MODEL")
         .env_remove("RECH_VAD_MODEL")
         .env_remove("RECH_DEVICE")
+        .env_remove("RECH_ORT_LIB")
+        .env_remove("ORT_DYLIB_PATH")
+        .env_remove("RECH_ORT_BASE_URL")
         .env("RECH_OFFLINE", "1")
         .env("RECH_MODELS_DIR", tmp_dir().join("no-models"))
         .env("RUST_BACKTRACE", "0");
