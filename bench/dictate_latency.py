@@ -27,6 +27,7 @@ OMP_WAIT_POLICY=passive instead. The `repeat-other-policy` variant runs with the
 
 Usage: python3 bench/dictate_latency.py [--rounds 3] [--threads 2] [--omp default|passive]
                                         [--variants eot-fitted,eot-full,...] [--skip-cpu]
+                                        [--gigaam-model DIR/v3_e2e_rnnt_encoder.int8.onnx]
 Needs: cargo build --release --workspace --bins --examples
 """
 import argparse
@@ -208,6 +209,8 @@ def main():
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--variants", help="comma-separated: eot-fitted, eot-full, repeat-fitted, "
                     "repeat-full, repeat-partial, repeat-other-policy (default: all)")
+    ap.add_argument("--gigaam-model", help="a GigaAM-v3 .onnx file: adds the gigaam and "
+                    "gigaam-partial variants (ONNX Runtime from RECH_ORT_LIB or .venv-test)")
     ap.add_argument("--omp", choices=["default", "passive"], default="default",
                     help="OMP_WAIT_POLICY for whisper.cpp's threads (default: libgomp's own)")
     args = ap.parse_args()
@@ -242,6 +245,16 @@ def latency(models, args, tmp):
         "repeat-other-policy": (f"repeat, fitted window, OpenMP wait policy {other_name}",
                                 models["repeat"], [], other),
     }
+    if args.gigaam_model:
+        lib = os.environ.get("RECH_ORT_LIB") or str(next(
+            (ROOT / ".venv-test").glob("lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*")))
+        gigaam_env = dict(policy, RECH_ORT_LIB=lib)
+        name = Path(args.gigaam_model).name
+        variants["gigaam"] = (f"GigaAM-v3 {name}", Path(args.gigaam_model), [], gigaam_env)
+        variants["gigaam-partial"] = (f"GigaAM-v3 {name}, --partial", Path(args.gigaam_model),
+                                      ["--partial"], gigaam_env)
+        variants["gigaam-pause-300"] = (f"GigaAM-v3 {name}, --pause 300", Path(args.gigaam_model),
+                                        ["--pause", "300"], gigaam_env)
     wanted = args.variants.split(",") if args.variants else list(variants)
     variants = [variants[k] for k in wanted]
     results = {v[0]: {"lat": [], "det": [], "cpu": [], "n": []} for v in variants}

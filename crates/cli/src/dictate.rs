@@ -69,8 +69,9 @@ pub struct DictateArgs {
     #[arg(long, requires = "input")]
     realtime: bool,
 
-    /// Whisper model: a catalogue name (see `rech models list`), the name of a downloaded
-    /// model, or a whisper.cpp ggml file [default: small-q8_0, downloaded on first use].
+    /// Model: a catalogue name (see `rech models list`), the name of a downloaded model, a
+    /// whisper.cpp ggml file, or a GigaAM-v3 .onnx file or directory [default: small-q8_0,
+    /// downloaded on first use].
     #[arg(short, long, env = "RECH_MODEL", value_name = "NAME|PATH")]
     model: Option<PathBuf>,
 

@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use clap::{Parser, Subcommand};
 use rech_asr::CancelToken;
 
-/// Russian speech-to-text on whisper.cpp.
+/// Russian speech-to-text with Whisper (whisper.cpp) and GigaAM-v3 (ONNX Runtime).
 #[derive(Debug, Parser)]
 #[command(name = "rech", version, about, long_about = None, propagate_version = true)]
 struct Cli {
@@ -47,7 +47,8 @@ struct Cli {
 enum Command {
     /// Transcribe audio files (WAV, MP3, FLAC, OGG, M4A; `-` for stdin) into text or subtitles.
     Transcribe(transcribe::TranscribeArgs),
-    /// List, download, locate and remove Whisper and VAD models.
+    /// List, download, locate and remove models (Whisper, GigaAM-v3, Silero VAD) and ONNX
+    /// Runtime.
     Models(models::ModelsArgs),
     /// List the audio input devices (microphones) and what they support.
     Devices(devices::DevicesArgs),

@@ -29,8 +29,9 @@ enum ModelsCommand {
     /// Show every catalogue model (size, whether downloaded, speed and quality for Russian) and
     /// the models downloaded from elsewhere.
     List,
-    /// Download models by name (default: the default model and the VAD model), verified by
-    /// sha256; an interrupted download resumes. Also repairs a damaged copy.
+    /// Download models by name (default: the default model and the VAD model), or
+    /// `onnxruntime` (what GigaAM models run on), verified by sha256; an interrupted download
+    /// resumes. Also repairs a damaged copy.
     Download(DownloadArgs),
     /// Print where a downloaded model is (with no name: the model directory).
     Path {
@@ -47,7 +48,7 @@ enum ModelsCommand {
 
 #[derive(Debug, Args)]
 struct DownloadArgs {
-    /// Catalogue names (see `rech models list`).
+    /// Catalogue names (see `rech models list`), or onnxruntime.
     #[arg(value_name = "NAME", conflicts_with = "url")]
     names: Vec<String>,
     /// Download a whisper.cpp ggml model from outside the catalogue (a fine-tune, a private

@@ -61,9 +61,10 @@ pub struct TranscribeArgs {
           value_parser = parse_window)]
     window: f64,
 
-    /// Whisper model: a catalogue name (small, large-v3-turbo-q5_0; see `rech models list`),
-    /// the name of a model downloaded with `rech models download --url`, or a whisper.cpp ggml
-    /// file [default: medium-q8_0, downloaded on first use].
+    /// Model: a catalogue name (small, gigaam-v3-e2e-rnnt-int8; see `rech models list`), the
+    /// name of a model downloaded with `rech models download --url`, a whisper.cpp ggml file,
+    /// or a GigaAM-v3 .onnx file (its other files beside it) or directory [default:
+    /// medium-q8_0, downloaded on first use].
     #[arg(short, long, env = "RECH_MODEL", value_name = "NAME|PATH")]
     model: Option<PathBuf>,
 
