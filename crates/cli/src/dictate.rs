@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, ValueEnum};
+use rech_asr::catalog::DEFAULT_RUSSIAN_MODEL;
 use rech_asr::output::dictation_event_json;
 use rech_asr::{
     Dictation, DictationEvent, DictationOptions, TranscribeOptions, VadOptions, VoiceDetector,
@@ -35,9 +36,9 @@ use crate::Context;
 /// Samples per chunk a file source sends: 100 ms, as a microphone would deliver them.
 const FILE_CHUNK: usize = 1_600;
 
-/// The model dictation uses unless told otherwise: smaller than `rech transcribe`'s default,
-/// because here every phrase waits for its decode (about three times faster than medium, with
-/// good Russian).
+/// The Whisper model dictation uses for languages other than Russian unless told otherwise:
+/// smaller than `rech transcribe`'s, because here every phrase waits for its decode (about
+/// three times faster than medium). Russian gets GigaAM-v3, whose decode is cheaper still.
 const DICTATION_MODEL: &str = "small-q8_0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,8 +71,8 @@ pub struct DictateArgs {
     realtime: bool,
 
     /// Model: a catalogue name (see `rech models list`), the name of a downloaded model, a
-    /// whisper.cpp ggml file, or a GigaAM-v3 .onnx file or directory [default: small-q8_0,
-    /// downloaded on first use].
+    /// whisper.cpp ggml file, or a GigaAM-v3 .onnx file or directory [default:
+    /// gigaam-v3-e2e-rnnt-int8 for Russian, small-q8_0 otherwise; downloaded on first use].
     #[arg(short, long, env = "RECH_MODEL", value_name = "NAME|PATH")]
     model: Option<PathBuf>,
 
@@ -168,8 +169,16 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let (options, whisper_options) = options_from(&args)?;
     let mut sink = Sink::create(&args)?;
 
-    let spec = args.model.as_deref().unwrap_or(Path::new(DICTATION_MODEL));
-    let resolved = models::resolve_whisper(Some(spec), ctx)?;
+    let russian = options.transcribe.language.as_deref() == Some("ru")
+        && !args.full_window
+        && !args.flash_attn;
+    let default = if russian {
+        DEFAULT_RUSSIAN_MODEL
+    } else {
+        DICTATION_MODEL
+    };
+    let spec = args.model.as_deref().unwrap_or(Path::new(default));
+    let resolved = models::resolve_model(Some(spec), default, ctx)?;
     let kind = engine_kind(&resolved.path);
     if kind == EngineKind::Gigaam {
         let only = [

@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand};
 use rech_asr::catalog::{
     self, human_size, is_valid_custom_name, multilingual_instead_of, normalize_sha256,
-    CatalogEntry, ModelKind, CATALOG, DEFAULT_MODEL, DEFAULT_VAD_MODEL,
+    CatalogEntry, ModelKind, CATALOG, DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL,
 };
 use rech_asr::download::{self, DownloadError, DownloadEvent, DownloadOutcome, DownloadRequest};
 use rech_asr::resolve::{classify, unknown_model, ModelSettings, ModelSpec, ResolvedModel};
@@ -84,10 +84,10 @@ pub fn settings(ctx: &Context) -> Result<ModelSettings> {
     })
 }
 
-/// The Whisper model to load for `-m/--model` (or `RECH_MODEL`): a file, or a model name; with
-/// neither, the default model. A catalogue model that is not downloaded yet is downloaded now,
-/// unless the network is off.
-pub fn resolve_whisper(spec: Option<&Path>, ctx: &Context) -> Result<ResolvedModel> {
+/// The model to load for `-m/--model` (or `RECH_MODEL`): a file, or a model name; with
+/// neither, `default`. A catalogue model that is not downloaded yet is downloaded now, unless
+/// the network is off.
+pub fn resolve_model(spec: Option<&Path>, default: &str, ctx: &Context) -> Result<ResolvedModel> {
     let name = match spec.map(classify) {
         Some(ModelSpec::Path(path)) => {
             return Ok(ResolvedModel {
@@ -97,7 +97,7 @@ pub fn resolve_whisper(spec: Option<&Path>, ctx: &Context) -> Result<ResolvedMod
             })
         }
         Some(ModelSpec::Name(name)) => name,
-        None => DEFAULT_MODEL,
+        None => default,
     };
     let is_default = spec.is_none();
     let settings = settings(ctx)?;
@@ -142,7 +142,7 @@ pub fn resolve_whisper(spec: Option<&Path>, ctx: &Context) -> Result<ResolvedMod
     Err(UsageError(unknown_model(name, &settings.store)).into())
 }
 
-const MODEL_FLAG: &str = "--model PATH to a whisper.cpp ggml model file";
+const MODEL_FLAG: &str = "--model PATH to a model file (whisper.cpp ggml, or GigaAM-v3 .onnx)";
 const VAD_FLAG: &str = "--vad-model PATH to a Silero VAD model file";
 
 /// When the VAD model is wanted.
@@ -241,7 +241,7 @@ fn fetch(
     if settings.offline {
         let subject = if is_default {
             format!(
-                "no Whisper model yet: the default model {} ({}) is not downloaded",
+                "no model yet: the default model {} ({}) is not downloaded",
                 entry.name,
                 human_size(entry.size())
             )
@@ -439,11 +439,12 @@ fn list(ctx: &Context) -> Result<ExitCode> {
             Some(_) => "damaged".to_owned(),
             None => partial_state(&settings.store.entry_path(entry), entry.size()),
         };
-        let name = if entry.name == DEFAULT_MODEL || entry.name == DEFAULT_VAD_MODEL {
-            format!("{} *", entry.name)
-        } else {
-            entry.name.to_owned()
-        };
+        let name =
+            if [DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL].contains(&entry.name) {
+                format!("{} *", entry.name)
+            } else {
+                entry.name.to_owned()
+            };
         rows.push([
             name,
             human_size(entry.size()),
@@ -506,7 +507,7 @@ fn list(ctx: &Context) -> Result<ExitCode> {
     if !ctx.quiet {
         let _ = writeln!(
             io::stderr(),
-            "* used by default. Models live in {} (set RECH_MODELS_DIR to move them). \
+            "* used by default (GigaAM for Russian, Whisper otherwise). Models live in {} (set RECH_MODELS_DIR to move them). \
              English-only .en models are not listed: they cannot transcribe Russian.",
             settings.store.dir.display()
         );

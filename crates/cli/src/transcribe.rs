@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
+use rech_asr::catalog::{DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL};
 use rech_asr::{
     Engine, TranscribeOptions, Transcriber, Transcript, VadOptions, VoiceDetector, WindowOptions,
     WindowedTranscription,
@@ -64,7 +65,8 @@ pub struct TranscribeArgs {
     /// Model: a catalogue name (small, gigaam-v3-e2e-rnnt-int8; see `rech models list`), the
     /// name of a model downloaded with `rech models download --url`, a whisper.cpp ggml file,
     /// or a GigaAM-v3 .onnx file (its other files beside it) or directory [default:
-    /// medium-q8_0, downloaded on first use].
+    /// gigaam-v3-e2e-rnnt-int8 for Russian, medium-q8_0 with another -l, auto, --translate or
+    /// another Whisper-only option; downloaded on first use].
     #[arg(short, long, env = "RECH_MODEL", value_name = "NAME|PATH")]
     model: Option<PathBuf>,
 
@@ -202,7 +204,15 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let resolved = models::resolve_whisper(args.model.as_deref(), ctx)?;
+    // Russian without a Whisper-only option: GigaAM; anything else: Whisper.
+    let default = if options.language.as_deref() == Some("ru")
+        && !whisper_only(&args).iter().any(|o| o.given)
+    {
+        DEFAULT_RUSSIAN_MODEL
+    } else {
+        DEFAULT_MODEL
+    };
+    let resolved = models::resolve_model(args.model.as_deref(), default, ctx)?;
     let kind = engine_kind(&resolved.path);
     if kind == EngineKind::Gigaam {
         refuse_whisper_only(&whisper_only(&args), options.language.as_deref())?;

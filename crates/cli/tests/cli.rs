@@ -186,19 +186,25 @@ fn vad_keeps_segments_out_of_silence() {
 /// later and the flag to point at a file.
 #[test]
 fn without_a_model_the_error_says_what_to_do() {
-    let default = rech_asr::catalog::DEFAULT_MODEL;
-    let out = run(rech()
-        .arg("transcribe")
-        .arg(samples_dir().join("privet-16k-mono.wav")));
-    assert_fails(
-        &out,
-        1,
-        &[
-            &format!("rech models download {default}"),
-            "--model PATH",
-            "--offline",
-        ],
-    );
+    // Russian (the default language) would use GigaAM; language detection needs Whisper.
+    for (args, default) in [
+        (&[][..], rech_asr::catalog::DEFAULT_RUSSIAN_MODEL),
+        (&["-l", "auto"], rech_asr::catalog::DEFAULT_MODEL),
+    ] {
+        let out = run(rech()
+            .arg("transcribe")
+            .args(args)
+            .arg(samples_dir().join("privet-16k-mono.wav")));
+        assert_fails(
+            &out,
+            1,
+            &[
+                &format!("rech models download {default}"),
+                "--model PATH",
+                "--offline",
+            ],
+        );
+    }
 }
 
 #[test]

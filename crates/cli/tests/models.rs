@@ -105,7 +105,12 @@ fn the_list_shows_every_catalogue_model_and_what_is_downloaded() {
             .find(|l| l.split_whitespace().next() == Some(entry.name))
             .unwrap_or_else(|| panic!("{} missing from\n{text}", entry.name));
         assert!(line.contains(entry.summary), "{line}");
-        let is_default = entry.name == DEFAULT_MODEL || entry.name == DEFAULT_VAD_MODEL;
+        let is_default = [
+            DEFAULT_MODEL,
+            catalog::DEFAULT_RUSSIAN_MODEL,
+            DEFAULT_VAD_MODEL,
+        ]
+        .contains(&entry.name);
         assert_eq!(line.contains(" * "), is_default, "{line}");
     }
     assert!(text.contains("my-finetune"), "{text}");
@@ -232,7 +237,10 @@ fn the_first_run_fetches_the_default_model_from_the_mirror_and_verifies_it() {
     // No real weights can be had here: the mirror serves a generated model under the default
     // model's name, which the catalogue's size (and sha256) must refuse.
     server.serve(path, micro().1.clone());
-    let out = run(rech(&server, models.path()).arg("transcribe").arg(wav()));
+    // `-l auto`: language detection is Whisper's, so the default model is the Whisper one.
+    let out = run(rech(&server, models.path())
+        .args(["transcribe", "-l", "auto"])
+        .arg(wav()));
     let err = stderr(&out);
     assert!(
         err.contains(&format!("downloading {DEFAULT_MODEL}")),
@@ -254,6 +262,44 @@ fn the_first_run_fetches_the_default_model_from_the_mirror_and_verifies_it() {
         "{:?}",
         files(models.path())
     );
+}
+
+/// Russian, the default language, gets GigaAM-v3 on first run: all its files are fetched from
+/// the mirror into a directory of their own and checked; a file with other bytes stops the
+/// download, and no model directory appears (all or nothing).
+#[test]
+fn the_first_run_in_russian_fetches_gigaam_all_or_nothing() {
+    let server = server();
+    let models = tempfile::tempdir().unwrap();
+    let default = catalog::find(catalog::DEFAULT_RUSSIAN_MODEL).unwrap();
+    assert_eq!(default.kind, catalog::ModelKind::Gigaam);
+    let first = default.files[0]
+        .url
+        .strip_prefix(catalog::UPSTREAM_HOST)
+        .unwrap();
+    // No real weights here: the mirror serves other bytes, which the catalogue refuses.
+    server.serve(first, micro().1.clone());
+    let out = run(rech(&server, models.path()).arg("transcribe").arg(wav()));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("downloading {}", default.name)),
+        "{err}"
+    );
+    assert_fails(
+        &out,
+        1,
+        &[
+            &server.url(first),
+            &format!("rech models download {}", default.name),
+        ],
+    );
+    assert!(!models.path().join(default.name).exists());
+    // A Whisper-only option picks Whisper's default instead.
+    let out = run(rech(&server, models.path())
+        .env("RECH_OFFLINE", "1")
+        .args(["transcribe", "--beam-size", "2"])
+        .arg(wav()));
+    assert_fails(&out, 1, &[&format!("rech models download {DEFAULT_MODEL}")]);
 }
 
 #[test]
