@@ -120,6 +120,20 @@ pub enum VadModelError {
     },
 }
 
+/// The metadata of a model path, with the errors every engine gives for it: not there, or not
+/// readable (with why).
+pub fn model_metadata(path: &std::path::Path) -> Result<std::fs::Metadata, Error> {
+    std::fs::metadata(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Error::ModelNotFound {
+            path: path.display().to_string(),
+        },
+        _ => Error::ModelUnreadable {
+            path: path.display().to_string(),
+            detail: describe_io(&e),
+        },
+    })
+}
+
 /// Short lowercase descriptions of I/O errors, without the `(os error N)` tail: the one
 /// describer of rech's libraries above the audio layer (the CLI's messages use it too).
 pub fn describe_io(err: &io::Error) -> String {

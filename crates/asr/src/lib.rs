@@ -45,7 +45,7 @@ pub use engine::{
     CancelToken, Capabilities, Engine, Purpose, Recognition, Recognizer, Request, Token,
     TokenSegment, MIN_SAMPLES, SAMPLE_RATE,
 };
-pub use error::{describe_io, Error, VadModelError};
+pub use error::{describe_io, model_metadata, Error, VadModelError};
 pub use filter::is_hallucination;
 pub use long::{WindowOptions, WindowedTranscription};
 pub use pipeline::{default_threads, TranscribeOptions, Transcriber};

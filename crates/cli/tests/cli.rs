@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use rech_ggml::generate::DecoderOutput;
-use rech_testkit::formats::{check_all_formats, check_json};
+use rech_testkit::formats::{check_all_formats, check_json, sample_stem, SAMPLES};
 use rech_testkit::{
     assert_fails, assert_success, micro_model, rech, run, samples_dir, shared_dir, stderr, stdout,
     write_file,
@@ -30,16 +30,7 @@ fn transcribe(args: &[&str]) -> Command {
 #[test]
 fn every_sample_into_every_format() {
     let out_dir = tempfile::tempdir().unwrap();
-    let names = [
-        "privet-16k-mono.wav",
-        "pogoda-44k-stereo.wav",
-        "chisla-48k-mono-f32.wav",
-        "ryba-24bit-stereo.wav",
-        "pogoda.flac",
-        "privet.ogg",
-        "chisla.mp3",
-        "privet.m4a",
-    ];
+    let names = SAMPLES;
     let inputs: Vec<PathBuf> = names.iter().map(|n| samples_dir().join(n)).collect();
     let out = run(transcribe(&[
         "-f",
@@ -51,12 +42,7 @@ fn every_sample_into_every_format() {
     .args(&inputs));
     assert_success(&out);
     for name in names {
-        // privet.ogg and privet.m4a share a stem, so their outputs keep the whole file name.
-        let stem = match name {
-            "privet.ogg" | "privet.m4a" => name,
-            _ => Path::new(name).file_stem().unwrap().to_str().unwrap(),
-        };
-        check_all_formats(out_dir.path(), stem);
+        check_all_formats(out_dir.path(), sample_stem(name));
     }
     // Nothing else was left behind: exactly five files per input.
     assert_eq!(

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rech_testkit::formats::{check_all_formats, check_json};
+use rech_testkit::formats::{check_all_formats, check_json, sample_stem, SAMPLES};
 use rech_testkit::{
     assert_fails, assert_success, ort_lib, rech, run, samples_dir, shared_dir, stderr, stdout,
     test_venv, write_file,
@@ -47,16 +47,7 @@ fn every_sample_into_every_format() {
     let Some((shared, lib)) = setup() else { return };
     let model = micro(&shared).join("v3_e2e_rnnt_encoder.onnx");
     let out_dir = tempfile::tempdir().unwrap();
-    let names = [
-        "privet-16k-mono.wav",
-        "pogoda-44k-stereo.wav",
-        "chisla-48k-mono-f32.wav",
-        "ryba-24bit-stereo.wav",
-        "pogoda.flac",
-        "privet.ogg",
-        "chisla.mp3",
-        "privet.m4a",
-    ];
+    let names = SAMPLES;
     let inputs: Vec<PathBuf> = names.iter().map(|n| samples_dir().join(n)).collect();
     let out = run(transcribe(
         &lib,
@@ -67,11 +58,7 @@ fn every_sample_into_every_format() {
     .args(&inputs));
     assert_success(&out);
     for name in names {
-        let stem = match name {
-            "privet.ogg" | "privet.m4a" => name,
-            _ => Path::new(name).file_stem().unwrap().to_str().unwrap(),
-        };
-        check_all_formats(out_dir.path(), stem);
+        check_all_formats(out_dir.path(), sample_stem(name));
     }
     assert_eq!(
         std::fs::read_dir(out_dir.path()).unwrap().count(),

@@ -90,15 +90,7 @@ impl GigaamEngine {
     /// one model), without opening them: what a caller checks before fetching ONNX Runtime.
     pub fn find_files(path: &Path) -> Result<ModelFiles, Error> {
         let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::ModelNotFound {
-                path: shown.clone(),
-            },
-            _ => Error::ModelUnreadable {
-                path: shown.clone(),
-                detail: rech_asr::describe_io(&e),
-            },
-        })?;
+        let meta = rech_asr::model_metadata(path)?;
         if meta.is_dir() {
             files::from_dir(path)
         } else {

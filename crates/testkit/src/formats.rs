@@ -5,6 +5,30 @@ use std::path::Path;
 
 use serde_json::Value;
 
+/// Every sample in `samples/`: each WAV flavour and each compressed format rech reads.
+pub const SAMPLES: [&str; 8] = [
+    "privet-16k-mono.wav",
+    "pogoda-44k-stereo.wav",
+    "chisla-48k-mono-f32.wav",
+    "ryba-24bit-stereo.wav",
+    "pogoda.flac",
+    "privet.ogg",
+    "chisla.mp3",
+    "privet.m4a",
+];
+
+/// The base name rech gives a sample's outputs with `--output-dir` when all [`SAMPLES`] are
+/// transcribed at once: its stem, or its whole name where two samples share a stem.
+pub fn sample_stem(name: &str) -> &str {
+    match name {
+        "privet.ogg" | "privet.m4a" => name,
+        _ => Path::new(name)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(name),
+    }
+}
+
 /// Checks a JSON transcript: shape, and every segment inside the audio and in order.
 pub fn check_json(text: &str) -> Value {
     let v: Value = serde_json::from_str(text).expect("valid JSON");

@@ -135,15 +135,7 @@ fn capabilities(info: &ModelFileInfo) -> Capabilities {
 /// Checks a model file without loading it, with errors that name the file.
 pub fn validate(path: &Path) -> Result<ModelFileInfo, Error> {
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::ModelNotFound {
-            path: shown.clone(),
-        },
-        _ => Error::ModelUnreadable {
-            path: shown.clone(),
-            detail: describe_io(&e),
-        },
-    })?;
+    let meta = rech_asr::model_metadata(path)?;
     if meta.is_dir() {
         return Err(Error::ModelUnreadable {
             path: shown,
