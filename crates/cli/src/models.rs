@@ -29,9 +29,10 @@ enum ModelsCommand {
     /// Show every catalogue model (size, whether downloaded, speed and quality for Russian) and
     /// the models downloaded from elsewhere.
     List,
-    /// Download models by name (default: the default model and the VAD model), or
-    /// `onnxruntime` (what GigaAM models run on), verified by sha256; an interrupted download
-    /// resumes. Also repairs a damaged copy.
+    /// Download models by name, or `onnxruntime` (what GigaAM models run on), verified by
+    /// sha256 (default: what a first run in Russian needs: gigaam-v3-e2e-rnnt-int8,
+    /// onnxruntime and the VAD model); an interrupted download resumes. Also repairs a damaged
+    /// copy.
     Download(DownloadArgs),
     /// Print where a downloaded model is (with no name: the model directory).
     Path {
@@ -566,7 +567,8 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let names: Vec<&str> = if args.names.is_empty() {
-        vec![DEFAULT_MODEL, DEFAULT_VAD_MODEL]
+        // What the first run in Russian (the default language) needs.
+        vec![DEFAULT_RUSSIAN_MODEL, RUNTIME_NAME, DEFAULT_VAD_MODEL]
     } else {
         args.names.iter().map(String::as_str).collect()
     };
@@ -615,11 +617,11 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     if failed > 0 {
-        if entries.len() > 1 {
+        let total = entries.len() + usize::from(runtime);
+        if total > 1 {
             let _ = writeln!(
                 io::stderr(),
-                "rech: {failed} of {} downloads failed; run the command again to resume",
-                entries.len()
+                "rech: {failed} of {total} downloads failed; run the command again to resume"
             );
         }
         return Ok(ExitCode::FAILURE);

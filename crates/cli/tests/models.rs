@@ -302,6 +302,29 @@ fn the_first_run_in_russian_fetches_gigaam_all_or_nothing() {
     assert_fails(&out, 1, &[&format!("rech models download {DEFAULT_MODEL}")]);
 }
 
+/// `rech models download` with no names fetches what a first run in Russian needs: the GigaAM
+/// model, ONNX Runtime and the VAD model, each reported on its own (here from a mirror that
+/// has none of them).
+#[test]
+fn downloading_without_names_fetches_the_russian_first_run() {
+    let server = server();
+    let models = tempfile::tempdir().unwrap();
+    let out = run(rech(&server, models.path())
+        .env("RECH_ORT_BASE_URL", server.base_url())
+        .args(["models", "download"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in [
+        "downloading gigaam-v3-e2e-rnnt-int8",
+        "downloading ONNX Runtime",
+        "downloading silero-v6.2.0",
+        "3 of 3 downloads failed",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing from {err}");
+    }
+    assert!(!models.path().join(catalog::DEFAULT_RUSSIAN_MODEL).exists());
+}
+
 #[test]
 fn vad_is_downloaded_when_asked_for_and_used_by_default_afterwards() {
     let Some(vad) = real_vad() else { return };
