@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing rech needs on Debian/Ubuntu, and nothing that is already
-# there: cmake and a C++ compiler for whisper.cpp, pkg-config and the ALSA headers for cpal,
-# PulseAudio for the microphone tests; and, in .venv-test, the pinned Python packages the tests
-# use (scripts/requirements-test.txt: ONNX Runtime, whose wheel holds the library rech loads for
-# GigaAM, and onnx-asr, the reference GigaAM implementation). Runs as root, or through sudo.
+# there: cmake and a C++ compiler for whisper.cpp and libopus, pkg-config and the ALSA headers
+# for cpal, PulseAudio for the microphone tests, ffmpeg for the tests of rech's ffmpeg fallback;
+# and, in .venv-test, the pinned Python packages the tests use (scripts/requirements-test.txt:
+# ONNX Runtime, whose wheel holds the library rech loads for GigaAM, and onnx-asr, the reference
+# GigaAM implementation). Runs as root, or through sudo.
 # Extra Debian packages given as arguments are installed alongside (scripts/install-bench-deps.sh
 # does this).
 set -euo pipefail
 
-packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins "$@")
+packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins ffmpeg "$@")
 
 missing=()
 for pkg in "${packages[@]}"; do

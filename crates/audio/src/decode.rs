@@ -6,7 +6,9 @@ use std::io::{self, BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CodecType, Decoder, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{
+    CodecType, Decoder, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS,
+};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
@@ -15,10 +17,13 @@ use symphonia::core::probe::Hint;
 
 use crate::error::{lowercase_first, AudioError};
 use crate::forward::{unsized_data_chunk, ForwardInput};
+use crate::gapless::{Container, ContainerNotes, Trimmer};
 use crate::limits::{check_stream, read_up_to, unsupported};
+use crate::opus::{OpusDecoder, OpusHead, OPUS_RATE};
 use crate::resample::StreamResampler;
+use crate::w64::{is_w64, W64Source};
 use crate::SAMPLE_RATE;
-use crate::{guard, prescan};
+use crate::{ffmpeg, guard, prescan};
 
 /// Frames read from a WAV file per block.
 const WAV_BLOCK_FRAMES: usize = 4096;
@@ -77,7 +82,9 @@ pub fn decode_bytes(bytes: Vec<u8>, name: Option<&str>) -> Result<Audio, AudioEr
 /// Opens an input for streaming: a path, or `-` for standard input.
 ///
 /// The format is recognised from the content (the extension is only a hint), and the header
-/// is checked here, so that a bad file fails before any work is done.
+/// is checked here, so that a bad file fails before any work is done. A file in a format rech
+/// does not decode itself is decoded through ffmpeg where [`crate::ffmpeg_program`] finds one
+/// (streamed through a pipe; [`SourceInfo::format`] then ends in `via ffmpeg`).
 pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
     if path == Path::new("-") {
         return open_reader(io::stdin(), STDIN_NAME);
@@ -92,13 +99,42 @@ pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
         return Err(io_err(io::Error::from(io::ErrorKind::IsADirectory)));
     }
     let file = File::open(path).map_err(io_err)?;
-    open_source(
+    let native = open_source(
         Box::new(file),
         Some(meta.len()),
-        name,
+        name.clone(),
         extension_of(path),
         false,
-    )
+    );
+    // ffmpeg makes audio of almost anything (a text file comes out as GSM noise): it is asked
+    // only about real media rech cannot decode (a container rech recognised, a format known by
+    // its first bytes) and about files whose name says they are in one of ffmpeg's formats.
+    let ffmpeg_named = extension_of(path)
+        .is_some_and(|e| crate::FFMPEG_EXTENSIONS.contains(&e.as_str()));
+    match native {
+        Err(e @ AudioError::UnknownFormat { .. }) if !ffmpeg_named => Err(e),
+        Err(e @ (AudioError::Unsupported { .. } | AudioError::UnknownFormat { .. })) => {
+            let label = sniff_foreign(path);
+            match ffmpeg::ffmpeg_program() {
+                Some(program) => ffmpeg::open_with(&program, path, &name, e, label),
+                None => Err(match e {
+                    AudioError::Unsupported { path, detail } => AudioError::Unsupported {
+                        path,
+                        detail: format!("{detail}; {}", ffmpeg::FFMPEG_HINT),
+                    },
+                    other => other,
+                }),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The format of a file rech leaves to ffmpeg, if it is one rech knows by name.
+fn sniff_foreign(path: &Path) -> Option<&'static str> {
+    let mut magic = [0u8; ffmpeg::SNIFF_LEN];
+    let got = read_up_to(&mut File::open(path).ok()?, &mut magic).ok()?;
+    ffmpeg::foreign_format(&magic[..got])
 }
 
 /// Opens a forward-only input (standard input, a pipe, a socket) for streaming; `name` is how
@@ -216,20 +252,35 @@ fn open_source(
     if len == Some(0) {
         return Err(AudioError::Empty { path: name });
     }
-    let mut magic = [0u8; 12];
+    let mut magic = [0u8; ffmpeg::SNIFF_LEN];
     let got = read_up_to(&mut input, &mut magic).map_err(io_err)?;
     input.rewind().map_err(io_err)?;
-    let is_riff_wave = is_riff_wave(&magic[..got]);
+    let magic = &magic[..got];
+    if let Some(label) = ffmpeg::foreign_format(magic) {
+        return Err(unsupported(
+            &name,
+            format!("{label} is not a format rech decodes itself"),
+        ));
+    }
+    let is_riff_wave = is_riff_wave(&magic[..got.min(12)]);
+    let is_w64 = is_w64(magic);
 
     let source = contain(&name, "", || -> Result<Box<dyn BlockSource>, AudioError> {
-        Ok(if is_riff_wave {
+        Ok(if is_w64 {
+            let (input, len) = match len {
+                Some(len) => (input, len),
+                None => whole(input, &name)?,
+            };
+            Box::new(W64Source::new(input, len, &name)?)
+        } else if is_riff_wave {
             match WavSource::new(input, &name, open_ended)? {
                 Ok(wav) => Box::new(wav),
                 // A WAV encoding hound does not read (A-law, µ-law, ADPCM): symphonia may,
                 // once its chunks, rate and channel count are known to be sane.
                 Err((input, complaint)) => {
-                    let symphonia = prescanned(input, len, &name)
-                        .and_then(|input| SymphoniaSource::new(input, Some("wav"), &name));
+                    let symphonia = prescanned(input, len, &name).and_then(|(input, notes)| {
+                        SymphoniaSource::new(input, Some("wav"), &name, notes)
+                    });
                     match (symphonia, complaint) {
                         (Ok(source), _) => Box::new(source),
                         // "unsupported" says more than hound's view of a compressed encoding.
@@ -241,10 +292,12 @@ fn open_source(
                 }
             }
         } else {
+            let (input, notes) = prescanned(input, len, &name)?;
             Box::new(SymphoniaSource::new(
-                prescanned(input, len, &name)?,
+                input,
                 extension.as_deref(),
                 &name,
+                notes,
             )?)
         })
     })?;
@@ -281,6 +334,11 @@ impl AudioStream {
     /// What the input is.
     pub fn info(&self) -> &SourceInfo {
         &self.info
+    }
+
+    /// Says what decoded the input, for [`SourceInfo::format`].
+    pub(crate) fn set_format(&mut self, format: String) {
+        self.info.format = format;
     }
 
     /// The input's name as shown in messages (`<stdin>` for `-`).
@@ -332,18 +390,18 @@ impl AudioStream {
 }
 
 /// Checks the lengths in `input` that symphonia would allocate from (see `prescan`); hands
-/// the input back rewound.
+/// the input back rewound, with what the container says about gapless playback.
 fn prescanned(
     input: Box<dyn MediaSource>,
     len: Option<u64>,
     name: &str,
-) -> Result<Box<dyn MediaSource>, AudioError> {
+) -> Result<(Box<dyn MediaSource>, ContainerNotes), AudioError> {
     let (mut input, len) = match len {
         Some(len) => (input, len),
         None => whole(input, name)?,
     };
-    prescan::check(&mut *input, len, name)?;
-    rewound(input, name)
+    let notes = prescan::check(&mut *input, len, name)?;
+    Ok((rewound(input, name)?, notes))
 }
 
 /// Reads a forward-only input, from its start, into memory: symphonia's demuxers seek.
@@ -385,14 +443,14 @@ fn contain<T>(
 }
 
 /// One decoder behind a common face: appends mono samples at the input's own rate.
-trait BlockSource: Send {
+pub(crate) trait BlockSource: Send {
     fn info(&self) -> &SourceInfo;
     /// Appends the next block of mono samples; returns `false` when the input has ended.
     fn next_block(&mut self, mono: &mut Vec<f32>) -> Result<bool, AudioError>;
 }
 
 /// Averages interleaved frames into one channel.
-fn downmix_into(interleaved: &[f32], channels: usize, mono: &mut Vec<f32>) {
+pub(crate) fn downmix_into(interleaved: &[f32], channels: usize, mono: &mut Vec<f32>) {
     if channels == 1 {
         mono.extend_from_slice(interleaved);
         return;
@@ -572,11 +630,15 @@ fn wav_error(name: &str, err: hound::Error) -> AudioError {
 
 struct SymphoniaSource {
     format: Box<dyn FormatReader>,
-    decoder: Box<dyn Decoder>,
+    decoder: PacketDecoder,
     track_id: u32,
     info: SourceInfo,
     name: String,
     buffer: Option<SampleBuffer<f32>>,
+    /// Encoder delay and padding the container records but symphonia does not trim.
+    trimmer: Trimmer,
+    /// One packet's mono samples, before trimming.
+    untrimmed: Vec<f32>,
     decoded_packets: u64,
     failed_packets: u64,
     first_failure: Option<String>,
@@ -584,11 +646,18 @@ struct SymphoniaSource {
     primed: Option<(Vec<f32>, bool)>,
 }
 
+/// symphonia's own decoders, or libopus for Opus, which symphonia 0.5 lacks.
+enum PacketDecoder {
+    Symphonia(Box<dyn Decoder>),
+    Opus(OpusDecoder),
+}
+
 impl SymphoniaSource {
     fn new(
         input: Box<dyn MediaSource>,
         extension: Option<&str>,
         name: &str,
+        notes: ContainerNotes,
     ) -> Result<Self, AudioError> {
         let stream = MediaSourceStream::new(input, Default::default());
         let mut hint = Hint::new();
@@ -622,6 +691,7 @@ impl SymphoniaSource {
                 other => symphonia_error(name, other),
             })?;
         let format = probed.format;
+        let container = notes.container;
         let track = format
             .tracks()
             .iter()
@@ -630,47 +700,111 @@ impl SymphoniaSource {
                 path: name.to_owned(),
             })?;
         let params = &track.codec_params;
-        let sample_rate = params
+        let mut sample_rate = params
             .sample_rate
             .ok_or_else(|| unsupported(name, "the stream does not declare a sample rate".into()))?;
-        let Some(codec) = symphonia::default::get_codecs().get_codec(params.codec) else {
-            return Err(unsupported(
-                name,
-                format!(
-                    "{} is not supported (rech decodes PCM, A-law and µ-law WAV, MP3, FLAC, \
-                     Vorbis and AAC)",
-                    codec_label(params.codec)
-                ),
-            ));
+        if params.codec == CODEC_TYPE_OPUS {
+            // Whatever the container says (Matroska writers put the original rate there).
+            sample_rate = OPUS_RATE;
+        }
+        // Lengths count in the track's time base, which is not always one tick per frame
+        // (Matroska counts in milliseconds).
+        let mut frames = match (params.n_frames, params.time_base) {
+            (Some(n), Some(tb)) if tb.denom != 0 => Some(
+                (u128::from(n) * u128::from(tb.numer) * u128::from(sample_rate)
+                    / u128::from(tb.denom))
+                .try_into()
+                .unwrap_or(u64::MAX),
+            ),
+            (n, _) => n,
         };
-        let codec = codec.short_name.to_owned();
-        let mut decoder = symphonia::default::get_codecs()
-            .make(params, &DecoderOptions::default())
-            .map_err(|e| match e {
-                SymphoniaError::Unsupported(what) => {
-                    unsupported(name, format!("codec {codec}: {what}"))
-                }
-                other => symphonia_error(name, other),
+        let (decoder, codec, channels, trimmer) = if params.codec == CODEC_TYPE_OPUS {
+            let head = match params.extra_data.as_deref() {
+                Some(extra) => OpusHead::parse(extra),
+                None => params
+                    .channels
+                    .and_then(|c| u8::try_from(c.count()).ok())
+                    .and_then(OpusHead::default_for),
+            }
+            .ok_or_else(|| {
+                unsupported(name, "an Opus stream without a usable OpusHead".to_owned())
             })?;
-        // MP4 leaves the channel layout to the AAC decoder's own configuration.
-        let channels = params
-            .channels
-            .or(decoder.codec_params().channels)
-            .map_or(0, |c| c.count());
-        let channels = u16::try_from(channels).unwrap_or(u16::MAX);
-        decoder.reset();
+            let decoder = OpusDecoder::new(&head).map_err(|e| unsupported(name, e))?;
+            // MP4 presents Opus through its edit list. Elsewhere the pre-skip is the reader's
+            // to drop; Ogg's end padding reaches the packets (`trim_end`), Matroska's is its
+            // last block's `DiscardPadding`.
+            let mp4 = match container {
+                Container::Mp4 => mp4_trimmer(&notes, sample_rate, &mut frames),
+                _ => None,
+            };
+            let trimmer = mp4.unwrap_or_else(|| {
+                let skip = u64::from(head.pre_skip);
+                let tail = notes
+                    .mkv_end_padding_ns
+                    .map_or(0, |ns| ns * u64::from(OPUS_RATE) / 1_000_000_000);
+                // Ogg's and Matroska's announced lengths leave the end padding out already.
+                if let Some(f) = frames.as_mut() {
+                    *f = f.saturating_sub(skip);
+                }
+                Trimmer::new(skip, None, tail)
+            });
+            (
+                PacketDecoder::Opus(decoder),
+                "opus".to_owned(),
+                u16::from(head.channels),
+                trimmer,
+            )
+        } else {
+            let Some(codec) = symphonia::default::get_codecs().get_codec(params.codec) else {
+                return Err(unsupported(
+                    name,
+                    format!(
+                        "{} is not supported (rech decodes PCM, A-law and µ-law WAV, AIFF, CAF \
+                         and W64, MP3, FLAC, Vorbis, Opus and AAC)",
+                        codec_label(params.codec)
+                    ),
+                ));
+            };
+            let codec = codec.short_name.to_owned();
+            let mut decoder = symphonia::default::get_codecs()
+                .make(params, &DecoderOptions::default())
+                .map_err(|e| match e {
+                    SymphoniaError::Unsupported(what) => {
+                        unsupported(name, format!("codec {codec}: {what}"))
+                    }
+                    other => symphonia_error(name, other),
+                })?;
+            // MP4 leaves the channel layout to the AAC decoder's own configuration.
+            let channels = params
+                .channels
+                .or(decoder.codec_params().channels)
+                .map_or(0, |c| c.count());
+            decoder.reset();
+            let trimmer = match container {
+                Container::Mp4 => mp4_trimmer(&notes, sample_rate, &mut frames),
+                _ => None,
+            };
+            (
+                PacketDecoder::Symphonia(decoder),
+                codec,
+                u16::try_from(channels).unwrap_or(u16::MAX),
+                trimmer.unwrap_or_default(),
+            )
+        };
         let mut source = Self {
             track_id: track.id,
             info: SourceInfo {
                 format: codec,
                 sample_rate,
                 channels,
-                frames: params.n_frames,
+                frames,
             },
             format,
             decoder,
             name: name.to_owned(),
             buffer: None,
+            trimmer,
+            untrimmed: Vec::new(),
             decoded_packets: 0,
             failed_packets: 0,
             first_failure: None,
@@ -685,6 +819,19 @@ impl SymphoniaSource {
         }
         Ok(source)
     }
+}
+
+/// The MP4 edit list's trimming at `rate`, with the announced length set to what it keeps.
+fn mp4_trimmer(notes: &ContainerNotes, rate: u32, frames: &mut Option<u64>) -> Option<Trimmer> {
+    let (skip, keep) = notes.mp4_edit?.frames(rate);
+    // A fragmented file may not know its length: zero there means "to the end".
+    let keep = (keep > 0).then_some(keep);
+    if let Some(keep) = keep {
+        *frames = Some(frames.map_or(keep, |f| f.saturating_sub(skip).min(keep)));
+    } else if let Some(f) = frames.as_mut() {
+        *f = f.saturating_sub(skip);
+    }
+    Some(Trimmer::new(skip, keep, 0))
 }
 
 impl BlockSource for SymphoniaSource {
@@ -710,35 +857,73 @@ impl BlockSource for SymphoniaSource {
             if packet.track_id() != self.track_id {
                 continue;
             }
-            match self.decoder.decode(&packet) {
-                Ok(decoded) => {
-                    let spec = *decoded.spec();
-                    if spec.rate != self.info.sample_rate {
-                        return Err(unsupported(
-                            &self.name,
-                            format!(
-                                "the sample rate changes from {} Hz to {} Hz mid-stream",
-                                self.info.sample_rate, spec.rate
-                            ),
-                        ));
+            let out = if self.trimmer.is_identity() {
+                &mut *mono
+            } else {
+                self.untrimmed.clear();
+                &mut self.untrimmed
+            };
+            let decoded = match &mut self.decoder {
+                PacketDecoder::Opus(opus) => match opus.decode(&packet.data) {
+                    Ok(interleaved) => {
+                        let channels = usize::from(self.info.channels);
+                        let frames = interleaved.len() / channels;
+                        // Ogg's gapless trimming arrives on the packets.
+                        let start = (packet.trim_start as usize).min(frames);
+                        let end = frames - (packet.trim_end as usize).min(frames - start);
+                        downmix_into(
+                            &interleaved[start * channels..end * channels],
+                            channels,
+                            out,
+                        );
+                        Ok(())
                     }
-                    let channels = spec.channels.count();
-                    if self.info.channels == 0 {
-                        self.info.channels = u16::try_from(channels).unwrap_or(u16::MAX);
+                    Err(what) => {
+                        // A damaged frame, as below.
+                        self.failed_packets += 1;
+                        self.first_failure.get_or_insert(what);
+                        continue;
                     }
-                    if channels != usize::from(self.info.channels) {
-                        return Err(unsupported(
-                            &self.name,
-                            "the channel count changes mid-stream".to_owned(),
-                        ));
+                },
+                PacketDecoder::Symphonia(decoder) => match decoder.decode(&packet) {
+                    Ok(decoded) => {
+                        let spec = *decoded.spec();
+                        if spec.rate != self.info.sample_rate {
+                            return Err(unsupported(
+                                &self.name,
+                                format!(
+                                    "the sample rate changes from {} Hz to {} Hz mid-stream",
+                                    self.info.sample_rate, spec.rate
+                                ),
+                            ));
+                        }
+                        let channels = spec.channels.count();
+                        if self.info.channels == 0 {
+                            self.info.channels = u16::try_from(channels).unwrap_or(u16::MAX);
+                        }
+                        if channels != usize::from(self.info.channels) {
+                            return Err(unsupported(
+                                &self.name,
+                                "the channel count changes mid-stream".to_owned(),
+                            ));
+                        }
+                        let needed = decoded.capacity();
+                        let buffer = match &mut self.buffer {
+                            Some(b) if b.capacity() >= needed * channels => b,
+                            slot => slot.insert(SampleBuffer::new(needed as u64, spec)),
+                        };
+                        buffer.copy_interleaved_ref(decoded);
+                        downmix_into(buffer.samples(), channels, out);
+                        Ok(())
                     }
-                    let needed = decoded.capacity();
-                    let buffer = match &mut self.buffer {
-                        Some(b) if b.capacity() >= needed * channels => b,
-                        slot => slot.insert(SampleBuffer::new(needed as u64, spec)),
-                    };
-                    buffer.copy_interleaved_ref(decoded);
-                    downmix_into(buffer.samples(), channels, mono);
+                    Err(e) => Err(e),
+                },
+            };
+            match decoded {
+                Ok(()) => {
+                    if !self.trimmer.is_identity() {
+                        self.trimmer.push(&self.untrimmed, mono);
+                    }
                     self.decoded_packets += 1;
                     return Ok(true);
                 }

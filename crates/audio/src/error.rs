@@ -27,7 +27,9 @@ pub enum AudioError {
     },
     /// No decoder recognises the bytes.
     #[error(
-        "{path}: not a recognised audio file (rech reads WAV, MP3, FLAC, OGG/Vorbis and AAC/M4A)"
+        "{path}: not a recognised audio file (rech reads WAV, W64, AIFF, CAF, MP3, FLAC, Ogg \
+         Vorbis and Opus, AAC/M4A/MOV, WebM and MKV; for anything else: ffmpeg -i FILE -f wav - \
+         | rech transcribe -)"
     )]
     UnknownFormat {
         /// The input as the user gave it.

@@ -11,13 +11,21 @@
 //! what encloses it, so nothing symphonia allocates from them exceeds the input's own size.
 //!
 //! Audio data itself (MP3 and ADTS frames, FLAC frames, Ogg pages, `mdat`) is not walked: its
-//! sizes are small by design or bounded by reading.
+//! sizes are small by design or bounded by reading. Matroska is walked whole (`matroska`): its
+//! blocks are elements like any other, with lengths symphonia allocates from.
+//!
+//! While it walks, it also notes what symphonia 0.5 ignores about where the audio really starts
+//! and ends (MP4 edit lists, Matroska's discard padding; see `gapless`).
 
 use std::io::{self, SeekFrom};
 
 use symphonia::core::io::MediaSource;
 
 use crate::error::AudioError;
+use crate::gapless::{Container, ContainerNotes, Mp4Edit};
+
+mod apple;
+mod matroska;
 
 /// symphonia's probe stops looking for a marker after this many bytes.
 const PROBE_SEARCH_LIMIT: u64 = 1024 * 1024;
@@ -41,20 +49,68 @@ const SYNC_SECOND_BYTES: [u8; 19] = [
 
 /// Walks `input` (`len` bytes) as described in the module documentation. The input's position
 /// afterwards is unspecified: rewind it.
-pub(crate) fn check(input: &mut dyn MediaSource, len: u64, name: &str) -> Result<(), AudioError> {
-    let mut scan = Scan { input, len, name };
+pub(crate) fn check(
+    input: &mut dyn MediaSource,
+    len: u64,
+    name: &str,
+) -> Result<ContainerNotes, AudioError> {
+    let mut scan = Scan {
+        input,
+        len,
+        name,
+        mp4: Mp4Notes::default(),
+        notes: ContainerNotes::default(),
+    };
     let mut from = 0;
     while let Some((at, marker)) = scan.find_marker(from)? {
         match marker {
             Marker::Id3 => from = scan.id3v2(at)?,
-            Marker::Flac => return scan.flac(at),
-            Marker::Mp4 => return scan.mp4_atoms(at.saturating_sub(4), len, 0, "file"),
-            Marker::Ogg => return scan.ogg(at),
-            Marker::Riff => return scan.riff(at),
-            Marker::Frames => return Ok(()),
+            Marker::Flac => scan.flac(at)?,
+            Marker::Mp4 => {
+                scan.mp4_atoms(at.saturating_sub(4), len, 0, "file")?;
+                scan.notes.mp4_edit = scan.mp4.edit();
+                scan.notes.container = Container::Mp4;
+            }
+            Marker::Ogg => scan.ogg(at)?,
+            Marker::Riff => scan.riff(at)?,
+            Marker::Ebml => {
+                scan.matroska(at)?;
+                scan.notes.container = Container::Matroska;
+            }
+            Marker::Caf => scan.caf(at)?,
+            Marker::Aiff => scan.aiff(at)?,
+            Marker::Frames => {}
+        }
+        if marker != Marker::Id3 {
+            break;
         }
     }
-    Ok(())
+    Ok(scan.notes)
+}
+
+/// What the MP4 walk has seen of the tracks so far.
+#[derive(Debug, Default)]
+struct Mp4Notes {
+    movie_timescale: Option<u32>,
+    /// The track being walked: its handler, media timescale and single edit.
+    handler: Option<[u8; 4]>,
+    media_timescale: Option<u32>,
+    edit: Option<(u64, u64)>,
+    /// The first audio track's `(media_time, media_timescale, segment_duration)`.
+    audio: Option<(u64, u32, u64)>,
+    audio_seen: bool,
+}
+
+impl Mp4Notes {
+    fn edit(&self) -> Option<Mp4Edit> {
+        let (media_time, media_timescale, segment_duration) = self.audio?;
+        Some(Mp4Edit {
+            media_time,
+            media_timescale,
+            segment_duration,
+            movie_timescale: self.movie_timescale?,
+        })
+    }
 }
 
 /// What symphonia's probe would recognise at a position.
@@ -65,6 +121,12 @@ enum Marker {
     Mp4,
     Ogg,
     Riff,
+    /// Matroska and WebM.
+    Ebml,
+    /// Apple's Core Audio Format.
+    Caf,
+    /// AIFF and AIFC.
+    Aiff,
     /// MPEG audio or ADTS frames: nothing to check.
     Frames,
 }
@@ -73,6 +135,8 @@ struct Scan<'a> {
     input: &'a mut dyn MediaSource,
     len: u64,
     name: &'a str,
+    mp4: Mp4Notes,
+    notes: ContainerNotes,
 }
 
 impl Scan<'_> {
@@ -136,6 +200,9 @@ impl Scan<'_> {
                     [b'f', b't', b'y', b'p', ..] => Marker::Mp4,
                     [b'R', b'I', b'F', b'F', ..] => Marker::Riff,
                     [b'O', b'g', b'g', b'S', ..] => Marker::Ogg,
+                    [0x1a, 0x45, 0xdf, 0xa3, ..] => Marker::Ebml,
+                    [b'c', b'a', b'f', b'f', ..] => Marker::Caf,
+                    [b'F', b'O', b'R', b'M', _, _, _, _, b'A', b'I', b'F', ..] => Marker::Aiff,
                     [b'I', b'D', b'3', ..] => Marker::Id3,
                     _ => continue,
                 };
@@ -410,9 +477,43 @@ impl Scan<'_> {
             })
         };
         match kind {
-            b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"udta"
-            | b"mvex" | b"moof" | b"traf" | b"mfra" | b"ilst" | b"wave" | b"sinf" | b"schi" => {
+            b"trak" => {
+                self.mp4.handler = None;
+                self.mp4.media_timescale = None;
+                self.mp4.edit = None;
+                self.mp4_atoms(body, end, depth + 1, name)?;
+                if self.mp4.handler == Some(*b"soun") && !self.mp4.audio_seen {
+                    self.mp4.audio_seen = true;
+                    if let (Some((media_time, duration)), Some(scale)) =
+                        (self.mp4.edit, self.mp4.media_timescale)
+                    {
+                        self.mp4.audio = Some((media_time, scale, duration));
+                    }
+                }
+                Ok(())
+            }
+            b"moov" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"udta" | b"mvex"
+            | b"moof" | b"traf" | b"mfra" | b"ilst" | b"wave" | b"sinf" | b"schi" => {
                 self.mp4_atoms(body, end, depth + 1, name)
+            }
+            b"mvhd" | b"mdhd" => {
+                // version, flags, then creation and modification times (32 or 64 bits each),
+                // then the timescale.
+                let fields = self.bytes_at(body, len.min(24))?;
+                let at = if fields.first() == Some(&1) { 20 } else { 12 };
+                if let Some(b) = fields.get(at..at + 4) {
+                    let scale = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    if kind == b"mvhd" {
+                        self.mp4.movie_timescale = Some(scale);
+                    } else {
+                        self.mp4.media_timescale = Some(scale);
+                    }
+                }
+                Ok(())
+            }
+            b"elst" => {
+                self.mp4.edit = self.mp4_edit_list(body, len)?;
+                Ok(())
             }
             b"meta" => {
                 if let Some(e) = full(name, 4) {
@@ -422,7 +523,14 @@ impl Scan<'_> {
             }
             b"hdlr" => match full(name, 24) {
                 Some(e) => Err(self.malformed(e)),
-                None => Ok(()),
+                None => {
+                    // QuickTime has a second, data handler in `minf`: the media's comes first.
+                    if self.mp4.handler.is_none() {
+                        let fields = self.bytes_at(body, 12)?;
+                        self.mp4.handler = fields.get(8..12).map(|b| [b[0], b[1], b[2], b[3]]);
+                    }
+                    Ok(())
+                }
             },
             b"stsd" => {
                 if let Some(e) = full(name, 8) {
@@ -470,6 +578,44 @@ impl Scan<'_> {
             b"tfhd" | b"trex" => self.mp4_default_size(kind, body, len),
             _ => Ok(()),
         }
+    }
+
+    /// An edit list: `(media_time, segment_duration)` when it presents one stretch of the media
+    /// (after any empty edits, which only delay the start); `None` for what rech does not
+    /// follow (several stretches, a changed rate). Its length is checked as a table's.
+    fn mp4_edit_list(&mut self, body: u64, len: u64) -> Result<Option<(u64, u64)>, AudioError> {
+        let data = self.bytes_at(body, len.min(4 + 4 + 20 * 8))?;
+        let version = data.first().copied().unwrap_or(0);
+        let entry = if version == 1 { 20 } else { 12 };
+        self.mp4_table("elst", body, len, 4, entry as u64)?;
+        let count = data
+            .get(4..8)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let mut presented = None;
+        for i in 0..count as usize {
+            let Some(e) = data.get(8 + i * entry..8 + (i + 1) * entry) else {
+                return Ok(None);
+            };
+            let (duration, media_time, rate) = if version == 1 {
+                let mut d = [0u8; 8];
+                let mut t = [0u8; 8];
+                d.copy_from_slice(&e[..8]);
+                t.copy_from_slice(&e[8..16]);
+                (u64::from_be_bytes(d), i64::from_be_bytes(t), &e[16..20])
+            } else {
+                let d = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+                let t = i32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+                (u64::from(d), i64::from(t), &e[8..12])
+            };
+            if media_time == -1 {
+                continue;
+            }
+            if presented.is_some() || rate != [0, 1, 0, 0] || media_time < 0 {
+                return Ok(None);
+            }
+            presented = Some((media_time as u64, duration));
+        }
+        Ok(presented)
     }
 
     /// A table: `skip` bytes (version, flags), a `u32` count, then `count` entries of
@@ -894,7 +1040,7 @@ mod tests {
     use std::io::Cursor;
 
     fn run(bytes: &[u8]) -> Result<(), AudioError> {
-        check(&mut Cursor::new(bytes.to_vec()), bytes.len() as u64, "t")
+        check(&mut Cursor::new(bytes.to_vec()), bytes.len() as u64, "t").map(|_| ())
     }
 
     fn refused(bytes: &[u8], needle: &str) {
@@ -915,6 +1061,98 @@ mod tests {
         let mut f = atom(b"ftyp", b"M4A \0\0\0\0isom");
         f.extend(atom(b"moov", &moov_children.concat()));
         f
+    }
+
+    /// An EBML element: its ID bytes, an 8-byte length, its body.
+    fn ebml(id: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut e = id.to_vec();
+        e.push(0x01);
+        e.extend_from_slice(&(body.len() as u64).to_be_bytes()[1..]);
+        e.extend_from_slice(body);
+        e
+    }
+
+    #[test]
+    fn matroska_lengths_and_discard_padding() {
+        let header = ebml(&[0x1a, 0x45, 0xdf, 0xa3], &ebml(&[0x42, 0x82], b"webm"));
+        let track = ebml(
+            &[0xae],
+            &[ebml(&[0xd7], &[1]), ebml(&[0x83], &[2])].concat(),
+        );
+        let tracks = ebml(&[0x16, 0x54, 0xae, 0x6b], &track);
+        let group = [
+            ebml(&[0xa1], &[0x81, 0, 0, 0, 0xfc]),
+            ebml(&[0x75, 0xa2], &[0x01, 0, 0]),
+        ]
+        .concat();
+        let cluster = ebml(
+            &[0x1f, 0x43, 0xb6, 0x75],
+            &[ebml(&[0xa3], &[0x81, 0, 0, 0]), ebml(&[0xa0], &group)].concat(),
+        );
+        let file = [
+            header.clone(),
+            ebml(
+                &[0x18, 0x53, 0x80, 0x67],
+                &[tracks.clone(), cluster].concat(),
+            ),
+        ]
+        .concat();
+        let notes = check(&mut Cursor::new(file.clone()), file.len() as u64, "t").unwrap();
+        assert_eq!(notes.container, Container::Matroska);
+        assert_eq!(notes.mkv_end_padding_ns, Some(65_536));
+        // A codec private claiming a terabyte inside a few bytes.
+        let mut lying = ebml(&[0x63, 0xa2], b"");
+        lying[3..10].copy_from_slice(&(1u64 << 40).to_be_bytes()[1..]);
+        let file = [
+            header,
+            ebml(
+                &[0x18, 0x53, 0x80, 0x67],
+                &[tracks, ebml(&[0xae], &lying)].concat(),
+            ),
+        ]
+        .concat();
+        refused(&file, "Matroska element 0x63a2 claims 1099511627776 bytes");
+    }
+
+    #[test]
+    fn caf_and_aiff_lengths_rates_and_tables() {
+        let chunk =
+            |kind: &[u8], body: &[u8]| [kind, &(body.len() as i64).to_be_bytes(), body].concat();
+        let mut desc = 16_000f64.to_be_bytes().to_vec();
+        desc.extend_from_slice(b"lpcm\0\0\0\x0c\0\0\0\x02\0\0\0\x01\0\0\0\x01\0\0\0\x10");
+        let caf = |chunks: &[Vec<u8>]| [b"caff\0\x01\0\0".to_vec(), chunks.concat()].concat();
+        assert!(run(&caf(&[chunk(b"desc", &desc), chunk(b"data", &[0; 8])])).is_ok());
+        let mut kuki = chunk(b"kuki", b"");
+        kuki[4..12].copy_from_slice(&(1i64 << 40).to_be_bytes());
+        refused(
+            &caf(&[chunk(b"desc", &desc), kuki]),
+            "the CAF chunk \"kuki\" claims",
+        );
+        let pakt = chunk(
+            b"pakt",
+            &[(1i64 << 40).to_be_bytes(), [0; 8], [0; 8]].concat(),
+        );
+        refused(&caf(&[chunk(b"desc", &desc), pakt]), "packet table claims");
+        let mut zero_rate = desc.clone();
+        zero_rate[..8].copy_from_slice(&0f64.to_be_bytes());
+        refused(&caf(&[chunk(b"desc", &zero_rate)]), "Hz");
+
+        let comm = |rate: [u8; 10]| {
+            let body = [&[0, 1, 0, 0, 0, 16, 0, 16][..], &rate].concat();
+            [
+                b"COMM".to_vec(),
+                (body.len() as u32).to_be_bytes().to_vec(),
+                body,
+            ]
+            .concat()
+        };
+        let aiff = |chunks: Vec<u8>| [b"FORM\0\0\0\0AIFF".to_vec(), chunks].concat();
+        assert!(run(&aiff(comm([0x40, 0x0c, 0xfa, 0, 0, 0, 0, 0, 0, 0]))).is_ok());
+        refused(&aiff(comm([0; 10])), "Hz");
+        refused(
+            &aiff(b"NAME\x7f\0\0\0".to_vec()),
+            "the AIFF chunk \"NAME\" claims",
+        );
     }
 
     #[test]
@@ -1075,6 +1313,8 @@ mod tests {
             input: &mut empty,
             len: 0,
             name: "t",
+            mp4: Mp4Notes::default(),
+            notes: ContainerNotes::default(),
         };
         scan.vorbis_codebooks(setup)
     }
