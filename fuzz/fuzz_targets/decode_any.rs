@@ -1,5 +1,6 @@
-//! Fuzzes rech-audio on any bytes: format recognition and every symphonia reader and decoder
-//! rech uses (MP3, FLAC, OGG/Vorbis, AAC/M4A, ADTS, and WAV encodings hound refuses).
+//! Fuzzes rech-audio on any bytes: format recognition and every reader and decoder rech uses
+//! (MP3, FLAC, Ogg Vorbis and Opus, AAC/M4A, ADTS, WebM/Matroska, AIFF, CAF, W64, and WAV
+//! encodings hound refuses).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -37,8 +37,10 @@ mod vad;
 pub mod catalog;
 #[cfg(feature = "download")]
 pub mod download;
+pub mod languages;
 pub mod output;
 pub mod resolve;
+pub mod subtitles;
 
 pub use dictation::{Dictation, DictationEvent, DictationOptions, DictationStats};
 pub use engine::{

@@ -106,6 +106,7 @@ impl<'t> WindowedTranscription<'t> {
             language,
             duration,
             segments: self.segments,
+            word_times: self.options.word_timestamps,
         })
     }
 

@@ -157,6 +157,7 @@ impl Transcriber {
                         language: options.language.clone().unwrap_or_else(|| "und".into()),
                         duration,
                         segments: Vec::new(),
+                        word_times: options.word_timestamps,
                     });
                 }
                 let mut only = SpeechOnly::gather(samples, &spans);
@@ -206,6 +207,7 @@ impl Transcriber {
             language,
             duration,
             segments,
+            word_times: options.word_timestamps && self.capabilities.word_times,
         })
     }
 

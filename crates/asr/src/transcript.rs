@@ -10,6 +10,10 @@ pub struct Transcript {
     pub duration: f64,
     /// Segments in order; `0 ≤ start ≤ end ≤ duration`.
     pub segments: Vec<Segment>,
+    /// Whether the words' times were measured (word timestamps were asked for). When not, each
+    /// word's text and probability are real but its times only placeholders, and outputs leave
+    /// them out.
+    pub word_times: bool,
 }
 
 impl Transcript {

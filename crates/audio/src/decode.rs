@@ -109,8 +109,8 @@ pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
     // ffmpeg makes audio of almost anything (a text file comes out as GSM noise): it is asked
     // only about real media rech cannot decode (a container rech recognised, a format known by
     // its first bytes) and about files whose name says they are in one of ffmpeg's formats.
-    let ffmpeg_named = extension_of(path)
-        .is_some_and(|e| crate::FFMPEG_EXTENSIONS.contains(&e.as_str()));
+    let ffmpeg_named =
+        extension_of(path).is_some_and(|e| crate::FFMPEG_EXTENSIONS.contains(&e.as_str()));
     match native {
         Err(e @ AudioError::UnknownFormat { .. }) if !ffmpeg_named => Err(e),
         Err(e @ (AudioError::Unsupported { .. } | AudioError::UnknownFormat { .. })) => {

@@ -57,6 +57,6 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
 /// ffmpeg is installed.
 pub const FFMPEG_EXTENSIONS: &[&str] = &[
     "ac3", "eac3", "dts", "wma", "asf", "wmv", "amr", "awb", "3gp", "3g2", "avi", "mpg", "mpeg",
-    "ts", "mts", "m2ts", "vob", "ape", "wv", "mpc", "tta", "ra", "rm", "mp2", "mpa", "flv",
-    "aa3", "oma", "spx", "gsm", "au", "snd", "voc", "dv",
+    "ts", "mts", "m2ts", "vob", "ape", "wv", "mpc", "tta", "ra", "rm", "mp2", "mpa", "flv", "aa3",
+    "oma", "spx", "gsm", "au", "snd", "voc", "dv",
 ];

@@ -41,9 +41,30 @@ impl std::str::FromStr for Shard {
     }
 }
 
+/// One input, with where it sits under the directory it was found in (`ep1/audio.mp3` under
+/// `podcasts/`): `--output-dir` mirrors that tree.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Input {
+    /// The path to read.
+    pub path: PathBuf,
+    /// Its directory relative to the directory named on the command line; empty for a file
+    /// named directly.
+    pub subdir: PathBuf,
+}
+
+impl Input {
+    fn named(path: PathBuf) -> Self {
+        Self {
+            path,
+            subdir: PathBuf::new(),
+        }
+    }
+}
+
 /// Expands directories (their audio files; with `recursive`, those of subdirectories too) and
 /// appends the paths of `list` (one per line, `#` comments, `-` for stdin), then keeps this
-/// shard's slice.
+/// shard's slice. Files a directory holds that rech cannot read are reported on stderr unless
+/// `quiet`.
 ///
 /// Files named explicitly are kept whatever their extension; a path that does not exist is kept
 /// too, so that it fails later with its own clear error and does not stop the batch.
@@ -52,34 +73,68 @@ pub fn expand_inputs(
     recursive: bool,
     list: Option<&Path>,
     shard: Option<Shard>,
-) -> Result<Vec<PathBuf>> {
+    quiet: bool,
+) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
     let mut from_list = Vec::new();
     if let Some(list) = list {
         from_list = read_list(list)?;
     }
+    let ffmpeg = rech_audio::ffmpeg_program().is_some();
     for path in named.iter().chain(from_list.iter()) {
         if path.is_dir() {
+            let mut scan = Scan {
+                ffmpeg,
+                recursive,
+                skipped: Vec::new(),
+                subdirs: 0,
+            };
             let before = inputs.len();
-            collect_dir(path, recursive, &mut inputs)
+            scan.collect(path, Path::new(""), &mut inputs)
                 .with_context(|| format!("cannot list {}", path.display()))?;
-            if inputs.len() == before {
-                return Err(UsageError(format!(
-                    "{}: no audio files in this directory{}",
+            if !quiet && !scan.skipped.is_empty() {
+                let shown: Vec<String> = scan
+                    .skipped
+                    .iter()
+                    .take(3)
+                    .map(|p| p.display().to_string())
+                    .collect();
+                let more = scan.skipped.len().saturating_sub(shown.len());
+                eprintln!(
+                    "rech: {}: skipping {} file{} rech cannot read ({}{}){}",
                     path.display(),
-                    if recursive {
+                    scan.skipped.len(),
+                    if scan.skipped.len() == 1 { "" } else { "s" },
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(", {more} more")
+                    } else {
+                        String::new()
+                    },
+                    if ffmpeg {
                         ""
                     } else {
-                        " (add -r to search subdirectories)"
+                        "; installing ffmpeg lets rech read more formats"
                     }
+                );
+            }
+            if inputs.len() == before {
+                let hint = if !recursive && scan.subdirs > 0 {
+                    " (add -r to search its subdirectories)"
+                } else {
+                    ""
+                };
+                return Err(UsageError(format!(
+                    "{}: no audio files in this directory{hint}",
+                    path.display()
                 ))
                 .into());
             }
         } else {
-            inputs.push(path.clone());
+            inputs.push(Input::named(path.clone()));
         }
     }
-    if inputs.iter().filter(|p| p.as_os_str() == "-").count()
+    if inputs.iter().filter(|p| p.path.as_os_str() == "-").count()
         + usize::from(list.is_some_and(|l| l.as_os_str() == "-"))
         > 1
     {
@@ -89,7 +144,7 @@ pub fn expand_inputs(
         // Sorted, so every machine computes the same slices whatever order it was given;
         // round-robin, so each slice gets a fair mix of long and short files.
         inputs.sort();
-        inputs.dedup();
+        inputs.dedup_by(|a, b| a.path == b.path);
         inputs = inputs
             .into_iter()
             .enumerate()
@@ -130,27 +185,50 @@ fn read_list(list: &Path) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-fn is_audio(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| rech_audio::AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+/// What a directory walk has found besides audio.
+struct Scan {
+    /// ffmpeg is installed: the formats rech reads through it count as audio.
+    ffmpeg: bool,
+    recursive: bool,
+    /// Files that are not audio rech can read.
+    skipped: Vec<PathBuf>,
+    /// Subdirectories seen (and not searched, without `recursive`).
+    subdirs: usize,
 }
 
-fn collect_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            if recursive {
-                collect_dir(&path, true, out)?;
-            }
-        } else if is_audio(&path) {
-            out.push(path);
-        }
+impl Scan {
+    fn is_audio(&self, path: &Path) -> bool {
+        path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            let e = e.to_ascii_lowercase();
+            rech_audio::AUDIO_EXTENSIONS.contains(&e.as_str())
+                || (self.ffmpeg && rech_audio::FFMPEG_EXTENSIONS.contains(&e.as_str()))
+        })
     }
-    Ok(())
+
+    fn collect(&mut self, dir: &Path, subdir: &Path, out: &mut Vec<Input>) -> io::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+            if path.is_dir() {
+                self.subdirs += 1;
+                if self.recursive {
+                    self.collect(&path, &subdir.join(&name), out)?;
+                }
+            } else if self.is_audio(&path) {
+                out.push(Input {
+                    path,
+                    subdir: subdir.to_owned(),
+                });
+            } else if !name.to_string_lossy().starts_with('.') {
+                // Hidden files (.DS_Store, editors' swap files) are nobody's audio.
+                self.skipped.push(subdir.join(name));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -193,15 +271,21 @@ mod tests {
         ] {
             touch(&d.join(name));
         }
-        let flat = expand_inputs(&[d.to_owned()], false, None, None).unwrap();
-        assert_eq!(flat, vec![d.join("a.wav"), d.join("b.MP3")]);
-        let deep = expand_inputs(&[d.to_owned()], true, None, None).unwrap();
+        let paths =
+            |inputs: Vec<Input>| -> Vec<PathBuf> { inputs.into_iter().map(|i| i.path).collect() };
+        let flat = expand_inputs(&[d.to_owned()], false, None, None, true).unwrap();
+        assert_eq!(paths(flat), vec![d.join("a.wav"), d.join("b.MP3")]);
+        let deep = expand_inputs(&[d.to_owned()], true, None, None, true).unwrap();
         assert_eq!(deep.len(), 4);
+        assert_eq!(deep[3].subdir, Path::new("sub/deeper"));
 
         let list = d.join("list.txt");
         std::fs::write(&list, "# batch\nx.wav\n\ny.wav\r\n").unwrap();
-        let listed = expand_inputs(&[], false, Some(&list), None).unwrap();
-        assert_eq!(listed, vec![PathBuf::from("x.wav"), PathBuf::from("y.wav")]);
+        let listed = expand_inputs(&[], false, Some(&list), None, true).unwrap();
+        assert_eq!(
+            paths(listed),
+            vec![PathBuf::from("x.wav"), PathBuf::from("y.wav")]
+        );
 
         // Every input lands in exactly one shard, whatever the order it was named in.
         let mut seen = Vec::new();
@@ -209,13 +293,14 @@ mod tests {
             let shard = Shard { index: k, count: 3 };
             let mut reversed = deep.clone();
             reversed.reverse();
-            let a = expand_inputs(&[d.to_owned()], true, None, Some(shard)).unwrap();
-            let b = expand_inputs(&reversed, false, None, Some(shard)).unwrap();
+            let reversed: Vec<PathBuf> = reversed.into_iter().map(|i| i.path).collect();
+            let a = paths(expand_inputs(&[d.to_owned()], true, None, Some(shard), true).unwrap());
+            let b = paths(expand_inputs(&reversed, false, None, Some(shard), true).unwrap());
             assert_eq!(a, b);
             seen.extend(a);
         }
         seen.sort();
-        let mut all = deep.clone();
+        let mut all = paths(deep.clone());
         all.sort();
         assert_eq!(seen, all);
     }
@@ -223,10 +308,22 @@ mod tests {
     #[test]
     fn an_empty_directory_and_a_missing_list_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let err = expand_inputs(&[dir.path().to_owned()], false, None, None).unwrap_err();
-        assert!(err.to_string().contains("no audio files"), "{err}");
-        let err =
-            expand_inputs(&[], false, Some(&dir.path().join("missing.txt")), None).unwrap_err();
+        let err = expand_inputs(&[dir.path().to_owned()], false, None, None, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: no audio files in this directory", dir.path().display())
+        );
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let err = expand_inputs(&[dir.path().to_owned()], false, None, None, true).unwrap_err();
+        assert!(err.to_string().contains("add -r"), "{err}");
+        let err = expand_inputs(
+            &[],
+            false,
+            Some(&dir.path().join("missing.txt")),
+            None,
+            true,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no such file"), "{err}");
     }
 }

@@ -13,6 +13,17 @@ pub struct Format(pub output::Format);
 impl Format {
     /// The plain-text format, which several inputs can share on stdout.
     pub const TXT: Format = Format(output::Format::Txt);
+
+    /// Every format rech writes.
+    pub const ALL: [Format; 7] = [
+        Format(output::Format::ALL[0]),
+        Format(output::Format::ALL[1]),
+        Format(output::Format::ALL[2]),
+        Format(output::Format::ALL[3]),
+        Format(output::Format::ALL[4]),
+        Format(output::Format::ALL[5]),
+        Format(output::Format::ALL[6]),
+    ];
 }
 
 impl std::ops::Deref for Format {
@@ -25,17 +36,10 @@ impl std::ops::Deref for Format {
 
 impl ValueEnum for Format {
     fn value_variants<'a>() -> &'a [Self] {
-        const ALL: [Format; 5] = [
-            Format(output::Format::ALL[0]),
-            Format(output::Format::ALL[1]),
-            Format(output::Format::ALL[2]),
-            Format(output::Format::ALL[3]),
-            Format(output::Format::ALL[4]),
-        ];
-        &ALL
+        &Format::ALL
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(PossibleValue::new(self.0.extension()).help(self.0.description()))
+        Some(PossibleValue::new(self.0.name()).help(self.0.description()))
     }
 }

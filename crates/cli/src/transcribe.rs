@@ -12,13 +12,15 @@ use std::time::Instant;
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use rech_asr::catalog::{DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL};
+use rech_asr::output::RenderOptions;
+use rech_asr::subtitles::CueLimits;
 use rech_asr::{
     Engine, TranscribeOptions, Transcriber, Transcript, VadOptions, VoiceDetector, WindowOptions,
     WindowedTranscription,
 };
 use rech_whisper::{Decoding, EncoderWindow, WhisperOptions};
 
-use crate::batch::{expand_inputs, Shard};
+use crate::batch::{expand_inputs, Input, Shard};
 use crate::engine::{
     self, engine_kind, language_arg, refuse_whisper_only, EngineKind, WhisperOnly,
 };
@@ -30,8 +32,9 @@ use crate::{Context, Interrupted, UsageError};
 
 #[derive(Debug, Args)]
 pub struct TranscribeArgs {
-    /// Audio files or directories to transcribe (WAV, MP3, FLAC, OGG/Vorbis, AAC/M4A);
-    /// `-` reads stdin (a WAV there streams, e.g. from `ffmpeg -i IN -f wav -`).
+    /// Audio or video files, or directories of them, to transcribe (WAV, MP3, FLAC, Ogg,
+    /// Opus, M4A/MP4/MOV, WebM/MKV, AIFF, CAF, W64; anything else through ffmpeg when it is
+    /// installed); `-` reads stdin (a WAV there streams, e.g. from `ffmpeg -i IN -f wav -`).
     #[arg(required_unless_present = "from_list", value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
@@ -74,25 +77,48 @@ pub struct TranscribeArgs {
     #[arg(short, long, default_value = "ru", value_name = "LANG")]
     language: String,
 
-    /// Output format; repeat or separate with commas for several.
+    /// Output format; repeat or separate with commas for several [default: the extension of
+    /// -o FILE, else txt].
     #[arg(
         short,
         long = "format",
         value_enum,
         value_delimiter = ',',
-        default_value = "txt",
         value_name = "FORMAT"
     )]
     formats: Vec<Format>,
 
-    /// Write the result to FILE (`-` for stdout); one input and one format only.
-    #[arg(short, long, value_name = "FILE", conflicts_with = "output_dir")]
+    /// Write the result to FILE (`-` for stdout); one input and one format only. Its extension
+    /// chooses the format when -f is not given (-o talk.srt writes SRT).
+    #[arg(short, long, value_name = "FILE", conflicts_with_all = ["output_dir", "output_template"])]
     output: Option<PathBuf>,
 
-    /// Write one file per input and format into DIR, named after the input (talk.mp3 → talk.srt;
-    /// talk.mp3.srt when another input is also called talk).
+    /// Write one file per input and format into DIR, named after the input (talk.mp3 →
+    /// DIR/talk.srt); the files of a directory input keep their subdirectories
+    /// (ep1/audio.mp3 → DIR/ep1/audio.srt).
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
+
+    /// Name each output file from a template (under --output-dir when given): {stem} (talk),
+    /// {name} (talk.mp3), {dir} (the input's directory), {subdir} (its directory under the
+    /// directory input it was found in), {ext} (srt), {format} (verbose_json), {lang} (ru).
+    /// E.g. '{dir}/{stem}.{ext}' writes beside each input [default: {subdir}/{stem}.{ext}].
+    #[arg(long, value_name = "TEMPLATE")]
+    output_template: Option<String>,
+
+    /// Subtitles (srt, vtt): characters per line, cut between words.
+    #[arg(long, value_name = "N", default_value_t = 42,
+          value_parser = clap::value_parser!(u16).range(8..=1000))]
+    max_line_width: u16,
+
+    /// Subtitles (srt, vtt): lines per cue.
+    #[arg(long, value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=20))]
+    max_line_count: u16,
+
+    /// Subtitles (srt, vtt): seconds a cue may stay on screen.
+    #[arg(long, value_name = "SECONDS", default_value_t = 7.0, value_parser = parse_cue_duration)]
+    max_cue_duration: f64,
 
     /// Skip silence with Silero VAD (on by default once the VAD model is downloaded; this
     /// downloads it if needed).
@@ -155,19 +181,23 @@ pub struct TranscribeArgs {
 
 /// Where one input's results go.
 enum Destination {
-    Stdout,
+    /// Standard output; with a header line per input when there are several.
+    Stdout {
+        headers: bool,
+    },
     File(PathBuf),
-    /// A directory, and the base name of each input's files there, in input order.
-    Dir(PathBuf, Vec<String>),
+    /// A file per input (outer) and format (inner, in the order of the formats).
+    Files(Vec<Vec<PathBuf>>),
 }
 
 pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
-    let formats = dedup(&args.formats);
+    let formats = formats_of(&args)?;
     let inputs = expand_inputs(
         &args.inputs,
         args.recursive,
         args.from_list.as_deref(),
         args.shard,
+        ctx.quiet,
     )?;
     if inputs.is_empty() {
         if let Some(shard) = args.shard {
@@ -176,7 +206,14 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         }
         return Err(UsageError("no inputs to transcribe".into()).into());
     }
-    let destination = plan_destination(&args, &inputs, &formats)?;
+    let destination = plan_destination(&args, &inputs, &formats, ctx)?;
+    let render = RenderOptions {
+        cues: CueLimits {
+            max_line_width: usize::from(args.max_line_width),
+            max_line_count: usize::from(args.max_line_count),
+            max_cue_duration: args.max_cue_duration,
+        },
+    };
     let jobs = usize::from(args.jobs).min(inputs.len()).max(1);
     let (options, whisper_options) = options_from(&args)?;
     let threads = match args.threads {
@@ -190,7 +227,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     };
 
     let work: Vec<usize> = (0..inputs.len())
-        .filter(|&i| !(args.skip_existing && outputs_exist(&destination, i, &formats)))
+        .filter(|&i| !(args.skip_existing && outputs_exist(&destination, i)))
         .collect();
     let skipped = inputs.len() - work.len();
     if skipped > 0 && !ctx.quiet {
@@ -235,6 +272,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         inputs: &inputs,
         work: &work,
         formats: &formats,
+        render: &render,
         destination: &destination,
         options: &options,
         windows: &windows,
@@ -284,10 +322,11 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
 
 /// What every worker thread reads.
 struct Shared<'a> {
-    inputs: &'a [PathBuf],
+    inputs: &'a [Input],
     /// Indices into `inputs` still to do, in order.
     work: &'a [usize],
     formats: &'a [Format],
+    render: &'a RenderOptions,
     destination: &'a Destination,
     options: &'a TranscribeOptions,
     windows: &'a WindowOptions,
@@ -341,7 +380,7 @@ fn worker(transcriber: &mut Transcriber, shared: &Shared<'_>) {
             shared.stop(Interrupted.into());
             return;
         }
-        let input = &shared.inputs[index];
+        let input = &shared.inputs[index].path;
         let label = if shared.inputs.len() > 1 {
             format!("[{}/{}] {}", slot + 1, shared.work.len(), display(input))
         } else {
@@ -431,11 +470,19 @@ fn asr_error(input: &Path, err: rech_asr::Error) -> anyhow::Error {
 
 /// Sends a finished transcript where it goes.
 fn deliver(index: usize, input: &Path, transcript: &Transcript, shared: &Shared<'_>) -> Result<()> {
+    let render = |format: &Format| format.render_with(transcript, shared.render);
     match shared.destination {
-        Destination::Stdout => {
+        Destination::Stdout { headers } => {
             let mut bytes = Vec::new();
+            if *headers {
+                // As `head` and `tail` mark each file among several.
+                bytes.extend_from_slice(format!("==> {} <==\n", display(input)).as_bytes());
+            }
             for format in shared.formats {
-                bytes.extend_from_slice(format.render(transcript).as_bytes());
+                bytes.extend_from_slice(render(format).as_bytes());
+            }
+            if *headers {
+                bytes.push(b'\n');
             }
             shared
                 .stdout
@@ -444,13 +491,22 @@ fn deliver(index: usize, input: &Path, transcript: &Transcript, shared: &Shared<
                 .complete(index, Some(bytes))?;
         }
         Destination::File(path) => {
-            write_atomically(path, shared.formats[0].render(transcript).as_bytes())
+            write_atomically(path, render(&shared.formats[0]).as_bytes())
                 .with_context(|| format!("{}: cannot save the result", display(input)))?;
         }
-        Destination::Dir(dir, names) => {
-            for format in shared.formats {
-                let path = dir.join(format!("{}.{}", names[index], format.extension()));
-                write_atomically(&path, format.render(transcript).as_bytes())?;
+        Destination::Files(paths) => {
+            for (format, path) in shared.formats.iter().zip(&paths[index]) {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        anyhow!(
+                            "cannot create {}: {}",
+                            parent.display(),
+                            crate::files::describe(&e)
+                        )
+                    })?;
+                }
+                write_atomically(path, render(format).as_bytes())
+                    .with_context(|| format!("{}: cannot save the result", display(input)))?;
             }
         }
     }
@@ -458,14 +514,11 @@ fn deliver(index: usize, input: &Path, transcript: &Transcript, shared: &Shared<
 }
 
 /// Whether every output file of input `index` exists (for `--skip-existing`).
-fn outputs_exist(destination: &Destination, index: usize, formats: &[Format]) -> bool {
+fn outputs_exist(destination: &Destination, index: usize) -> bool {
     match destination {
-        Destination::Stdout => false,
+        Destination::Stdout { .. } => false,
         Destination::File(path) => path.is_file(),
-        Destination::Dir(dir, names) => formats.iter().all(|f| {
-            dir.join(format!("{}.{}", names[index], f.extension()))
-                .is_file()
-        }),
+        Destination::Files(paths) => paths[index].iter().all(|p| p.is_file()),
     }
 }
 
@@ -505,6 +558,14 @@ impl OrderedStdout {
     }
 }
 
+fn parse_cue_duration(s: &str) -> Result<f64, String> {
+    let seconds: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if !(0.5..=600.0).contains(&seconds) {
+        return Err("a cue lasts 0.5 to 600 seconds".into());
+    }
+    Ok(seconds)
+}
+
 fn parse_window(s: &str) -> Result<f64, String> {
     let seconds: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     if !(30.0..=3600.0).contains(&seconds) {
@@ -523,10 +584,43 @@ fn dedup(formats: &[Format]) -> Vec<Format> {
     out
 }
 
+/// The formats asked for: `-f`, else the one `-o FILE`'s extension names, else txt. An `-o`
+/// that is only a format's name (whisper-cli's `-osrt` habit) is a usage error.
+fn formats_of(args: &TranscribeArgs) -> Result<Vec<Format>> {
+    if let Some(output) = &args.output {
+        let text = output.to_string_lossy();
+        if let Some(format) = Format::ALL
+            .iter()
+            .find(|f| f.name() == text || f.extension() == text)
+        {
+            if !output.exists() {
+                return Err(UsageError(format!(
+                    "-o {text} names a file called {text:?}; for the format, use -f {} \
+                     (and -o FILE for where it goes)",
+                    format.name()
+                ))
+                .into());
+            }
+        }
+    }
+    if !args.formats.is_empty() {
+        return Ok(dedup(&args.formats));
+    }
+    let from_extension = args
+        .output
+        .as_ref()
+        .and_then(|o| o.extension())
+        .and_then(|e| e.to_str())
+        .and_then(rech_asr::output::Format::from_extension)
+        .map(Format);
+    Ok(vec![from_extension.unwrap_or(Format::TXT)])
+}
+
 fn plan_destination(
     args: &TranscribeArgs,
-    inputs: &[PathBuf],
+    inputs: &[Input],
     formats: &[Format],
+    ctx: &Context,
 ) -> Result<Destination> {
     if let Some(output) = &args.output {
         if inputs.len() > 1 || formats.len() > 1 {
@@ -536,7 +630,7 @@ fn plan_destination(
             .into());
         }
         if output.as_os_str() == "-" {
-            return Ok(Destination::Stdout);
+            return Ok(Destination::Stdout { headers: false });
         }
         if output.is_dir() {
             return Err(UsageError(format!(
@@ -545,12 +639,16 @@ fn plan_destination(
             ))
             .into());
         }
+        // Before any work: an hour transcribed into a directory that is not there is lost.
+        check_destination_dir(output)?;
         return Ok(Destination::File(output.clone()));
     }
-    if let Some(dir) = &args.output_dir {
-        let names = output_names(inputs)?;
-        check_writable_dir(dir)?;
-        return Ok(Destination::Dir(dir.clone(), names));
+    if args.output_dir.is_some() || args.output_template.is_some() {
+        if let Some(dir) = &args.output_dir {
+            check_writable_dir(dir)?;
+        }
+        let paths = output_paths(args, inputs, formats)?;
+        return Ok(Destination::Files(paths));
     }
     if formats.len() > 1 {
         return Err(UsageError("several formats need --output-dir DIR".into()).into());
@@ -558,11 +656,44 @@ fn plan_destination(
     if inputs.len() > 1 && formats[0] != Format::TXT {
         return Err(UsageError(format!(
             "several inputs in {} format need --output-dir DIR (only txt can share stdout)",
-            formats[0].extension()
+            formats[0].name()
         ))
         .into());
     }
-    Ok(Destination::Stdout)
+    Ok(Destination::Stdout {
+        headers: inputs.len() > 1 && !ctx.quiet,
+    })
+}
+
+/// Checks that the directory `-o FILE` goes in exists and takes new files.
+fn check_destination_dir(output: &Path) -> Result<()> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(anyhow!(
+                "cannot write {}: {} is not a directory",
+                output.display(),
+                dir.display()
+            ))
+        }
+        Err(e) => {
+            return Err(anyhow!(
+                "cannot write {}: {}: {}",
+                output.display(),
+                dir.display(),
+                crate::files::describe(&e)
+            ))
+        }
+    }
+    if output.exists() {
+        // An existing file is rewritten; whether that is allowed shows when it is opened.
+        return Ok(());
+    }
+    check_writable_dir(dir)
 }
 
 /// The pipeline's options and the Whisper engine's.
@@ -654,36 +785,110 @@ fn vad_model(
     models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)
 }
 
-/// Base names for each input's output files: the stem (`talk` for talk.mp3), or the whole file
-/// name (`talk.mp3`) when several inputs share a stem. Inputs that still collide (the same file
-/// name in two directories) are a usage error rather than a silent overwrite.
-fn output_names(inputs: &[PathBuf]) -> Result<Vec<String>> {
-    let mut stem_count: HashMap<String, usize> = HashMap::new();
-    for input in inputs {
-        *stem_count.entry(output_stem(input)).or_default() += 1;
-    }
-    let mut seen: HashMap<String, &Path> = HashMap::new();
-    let mut names = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let stem = output_stem(input);
-        let name = if stem_count[&stem] > 1 {
-            input
-                .file_name()
-                .map_or(stem, |n| n.to_string_lossy().into_owned())
-        } else {
-            stem
-        };
-        if let Some(other) = seen.insert(name.clone(), input) {
+/// Every input's output files, one per format, from `--output-template` (default
+/// `{subdir}/{stem}.{ext}`) under `--output-dir`. With the default, inputs of one directory
+/// that share a stem (talk.mp3, talk.wav) are told apart by their whole name (talk.mp3.srt);
+/// any other clash is a usage error rather than a silent overwrite.
+fn output_paths(
+    args: &TranscribeArgs,
+    inputs: &[Input],
+    formats: &[Format],
+) -> Result<Vec<Vec<PathBuf>>> {
+    const DEFAULT: &str = "{subdir}/{stem}.{ext}";
+    let template = args.output_template.as_deref().unwrap_or(DEFAULT);
+    let base = args.output_dir.clone().unwrap_or_default();
+    let lang = args.language.to_ascii_lowercase();
+    let expand = |input: &Input, format: &Format, whole_name: bool| -> Result<PathBuf> {
+        let stem = output_stem(&input.path);
+        let name = input
+            .path
+            .file_name()
+            .map_or_else(|| stem.clone(), |n| n.to_string_lossy().into_owned());
+        let dir = input
+            .path
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let subdir = input.subdir.to_string_lossy().into_owned();
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                return Err(UsageError(format!(
+                    "--output-template {template:?} has an unclosed {{"
+                ))
+                .into());
+            };
+            let key = &rest[open + 1..open + close];
+            out.push_str(match key {
+                "stem" if whole_name => &name,
+                "stem" => &stem,
+                "name" => &name,
+                "dir" => &dir,
+                "subdir" => &subdir,
+                "ext" => format.extension(),
+                "format" => format.name(),
+                "lang" => &lang,
+                other => {
+                    return Err(UsageError(format!(
+                        "--output-template: unknown placeholder {{{other}}} (use {{stem}}, \
+                         {{name}}, {{dir}}, {{subdir}}, {{ext}}, {{format}} or {{lang}})"
+                    ))
+                    .into())
+                }
+            });
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        // `{subdir}/` with an empty subdir, `{dir}/` for a file in the current directory.
+        let relative: PathBuf = Path::new(&out).components().collect();
+        if relative.as_os_str().is_empty() {
             return Err(UsageError(format!(
-                "{} and {} would both be written as {name}.*; transcribe them into different directories",
-                other.display(),
-                input.display()
+                "--output-template {template:?} makes an empty file name"
             ))
             .into());
         }
-        names.push(name);
+        Ok(base.join(relative))
+    };
+    // Stems that several inputs of one subdirectory share.
+    let mut stems: HashMap<(PathBuf, String), usize> = HashMap::new();
+    for input in inputs {
+        *stems
+            .entry((input.subdir.clone(), output_stem(&input.path)))
+            .or_default() += 1;
     }
-    Ok(names)
+    let mut seen: HashMap<PathBuf, (&Path, Format)> = HashMap::new();
+    let mut all = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let shared_stem = stems[&(input.subdir.clone(), output_stem(&input.path))] > 1;
+        let whole_name = args.output_template.is_none() && shared_stem;
+        let mut paths = Vec::with_capacity(formats.len());
+        for format in formats {
+            let path = expand(input, format, whole_name)?;
+            if let Some((other, other_format)) = seen.insert(path.clone(), (&input.path, *format)) {
+                let what = if other == input.path {
+                    format!(
+                        "the {} and {} outputs of {}",
+                        other_format.name(),
+                        format.name(),
+                        other.display()
+                    )
+                } else {
+                    format!("{} and {}", other.display(), input.path.display())
+                };
+                return Err(UsageError(format!(
+                    "{what} would both be written to {}; name the outputs apart with \
+                     --output-template (e.g. {{stem}}.{{format}}.{{ext}})",
+                    path.display()
+                ))
+                .into());
+            }
+            paths.push(path);
+        }
+        all.push(paths);
+    }
+    Ok(all)
 }
 
 fn output_stem(input: &Path) -> String {
