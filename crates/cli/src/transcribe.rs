@@ -841,8 +841,13 @@ fn output_paths(
             rest = &rest[open + close + 1..];
         }
         out.push_str(rest);
-        // `{subdir}/` with an empty subdir, `{dir}/` for a file in the current directory.
-        let relative: PathBuf = Path::new(&out).components().collect();
+        // `{subdir}/` with an empty subdir, `{dir}/` for a file in the current directory: an
+        // empty placeholder leaves no empty or root component behind (only a template that
+        // itself starts with `/`, or a `{dir}` that is absolute, is absolute).
+        let absolute =
+            template.starts_with('/') || (template.starts_with("{dir}") && dir.starts_with('/'));
+        let mut relative = PathBuf::from(if absolute { "/" } else { "" });
+        relative.extend(out.split('/').filter(|part| !part.is_empty()));
         if relative.as_os_str().is_empty() {
             return Err(UsageError(format!(
                 "--output-template {template:?} makes an empty file name"

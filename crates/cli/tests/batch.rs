@@ -72,12 +72,11 @@ fn directories_recursively_in_parallel() {
             .output()
             .unwrap(),
     );
-    assert_eq!(
-        names(out.path()),
-        ["a.json", "b.json", "c.json", "d.json", "e.json"]
-    );
-    for name in names(out.path()) {
-        let text = std::fs::read_to_string(out.path().join(&name)).unwrap();
+    // The tree is mirrored: sub/d.ogg → sub/d.json.
+    assert_eq!(names(out.path()), ["a.json", "b.json", "c.json", "sub"]);
+    assert_eq!(names(&out.path().join("sub")), ["d.json", "e.json"]);
+    for name in ["a.json", "b.json", "c.json", "sub/d.json", "sub/e.json"] {
+        let text = std::fs::read_to_string(out.path().join(name)).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["language"], "ru", "{name}");
     }

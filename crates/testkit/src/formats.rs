@@ -33,6 +33,7 @@ pub fn sample_stem(name: &str) -> &str {
 pub fn check_json(text: &str) -> Value {
     let v: Value = serde_json::from_str(text).expect("valid JSON");
     assert_eq!(v["language"], "ru");
+    assert!(v["text"].is_string(), "no top-level text");
     let duration = v["duration"].as_f64().unwrap();
     assert!(duration > 0.0);
     let mut last_start = 0.0;
@@ -46,7 +47,8 @@ pub fn check_json(text: &str) -> Value {
         last_start = start;
         assert!(s["text"].is_string());
         assert!(!s["text"].as_str().unwrap().contains('\u{FFFD}'));
-        for w in s["words"].as_array().unwrap() {
+        // Words only when their times were measured (--word-timestamps).
+        for w in s["words"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let (ws, we) = (w["start"].as_f64().unwrap(), w["end"].as_f64().unwrap());
             assert!(
                 start <= ws && ws <= we && we <= end,
@@ -66,9 +68,12 @@ pub fn parse_srt_time(t: &str, sep: char) -> f64 {
     parts[0] * 3600.0 + parts[1] * 60.0 + parts[2] + ms.parse::<f64>().unwrap() / 1000.0
 }
 
-/// Checks subtitle cues: numbered (SRT) or not, times in order and inside the audio, text.
-pub fn check_cues(blocks: &[&str], sep: char, numbered: bool, duration: f64) {
-    let mut last = 0.0;
+/// Checks subtitle cues: numbered (SRT) or not, times in order, inside the audio, never empty
+/// in time and never overlapping, at most two lines of at most 42 characters (rech's defaults)
+/// and seven seconds. Returns the cues' words, in order.
+pub fn check_cues(blocks: &[&str], sep: char, numbered: bool, duration: f64) -> Vec<String> {
+    let mut last_end = 0.0;
+    let mut words = Vec::new();
     for (i, block) in blocks.iter().enumerate() {
         let mut lines = block.lines();
         if numbered {
@@ -77,10 +82,27 @@ pub fn check_cues(blocks: &[&str], sep: char, numbered: bool, duration: f64) {
         let timing = lines.next().unwrap();
         let (a, b) = timing.split_once(" --> ").expect("cue timing");
         let (a, b) = (parse_srt_time(a, sep), parse_srt_time(b, sep));
-        assert!(last <= a && a <= b && b <= duration + 0.001, "{timing}");
-        last = a;
-        assert!(lines.next().is_some(), "cue without text");
+        assert!(
+            last_end <= a && a < b && b <= duration + 0.001,
+            "{timing} after {last_end}"
+        );
+        assert!(b - a <= 7.0 + 0.001, "{timing}: longer than 7 s");
+        last_end = b;
+        let text: Vec<&str> = lines.collect();
+        assert!(
+            (1..=2).contains(&text.len()),
+            "cue {timing} has {} lines",
+            text.len()
+        );
+        for line in text {
+            assert!(
+                line.chars().count() <= 42 || !line.contains(' '),
+                "{line:?} is too wide"
+            );
+            words.extend(line.split_whitespace().map(str::to_owned));
+        }
     }
+    words
 }
 
 /// Checks the five files rech wrote for one input (`stem.json`, `.srt`, `.vtt`, `.tsv`,
@@ -91,10 +113,25 @@ pub fn check_all_formats(dir: &Path, stem: &str) {
     let duration = v["duration"].as_f64().unwrap();
     let n = v["segments"].as_array().unwrap().len();
 
+    let words: Vec<String> = v["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["text"]
+                .as_str()
+                .unwrap()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+
     let srt = std::fs::read_to_string(dir.join(format!("{stem}.srt"))).unwrap();
     let blocks: Vec<&str> = srt.split("\n\n").filter(|b| !b.trim().is_empty()).collect();
-    assert_eq!(blocks.len(), n);
-    check_cues(&blocks, ',', true, duration);
+    assert_eq!(blocks.is_empty(), n == 0);
+    // Every word of the transcript, in order, cut between words into cues.
+    assert_eq!(check_cues(&blocks, ',', true, duration), words);
 
     let vtt = std::fs::read_to_string(dir.join(format!("{stem}.vtt"))).unwrap();
     let body = vtt.strip_prefix("WEBVTT\n\n").expect("WEBVTT header");
@@ -102,8 +139,8 @@ pub fn check_all_formats(dir: &Path, stem: &str) {
         .split("\n\n")
         .filter(|b| !b.trim().is_empty())
         .collect();
-    assert_eq!(blocks.len(), n);
-    check_cues(&blocks, '.', false, duration);
+    assert_eq!(blocks.is_empty(), n == 0);
+    assert_eq!(check_cues(&blocks, '.', false, duration).len(), words.len());
 
     let tsv = std::fs::read_to_string(dir.join(format!("{stem}.tsv"))).unwrap();
     let mut lines = tsv.lines();
