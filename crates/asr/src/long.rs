@@ -66,6 +66,14 @@ impl<'t> WindowedTranscription<'t> {
         }
     }
 
+    /// Gives the first window `text` as the text before it (a prompt sent with one request:
+    /// names, terms, the punctuation wanted), for engines that take a prompt; later windows
+    /// get the end of the text so far, as always.
+    pub fn with_context(mut self, text: &str) -> Self {
+        self.carried_text = text.trim().to_owned();
+        self
+    }
+
     /// Seconds of audio transcribed so far (whole windows).
     pub fn transcribed_seconds(&self) -> f64 {
         self.consumed as f64 / SAMPLE_RATE as f64

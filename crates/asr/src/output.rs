@@ -253,7 +253,8 @@ struct VerboseJson<'a> {
     language: &'a str,
     duration: f64,
     text: String,
-    segments: Vec<VerboseSegment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    segments: Option<Vec<VerboseSegment>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     words: Option<Vec<VerboseWord<'a>>>,
 }
@@ -284,14 +285,21 @@ struct VerboseWord<'a> {
 /// segment's start in 10 ms frames, `temperature` 0, `avg_logprob` the mean log-probability of
 /// the segment's words, `compression_ratio` computed from the text as OpenAI computes it.
 pub(crate) fn verbose_json(t: &Transcript) -> String {
+    openai_verbose_json(t, true, t.word_times)
+}
+
+/// OpenAI's `verbose_json` as its transcription endpoint returns it for
+/// `timestamp_granularities`: `segments` when `segments` is set, `words` when `words` is set
+/// and the transcript has measured word times.
+pub fn openai_verbose_json(t: &Transcript, segments: bool, words: bool) -> String {
     let language = crate::languages::name(&t.language).unwrap_or(&t.language);
     pretty(&VerboseJson {
         task: "transcribe",
         language,
         duration: secs(t.duration),
         text: t.text(),
-        segments: t
-            .segments
+        segments: segments.then(|| {
+            t.segments
             .iter()
             .enumerate()
             .map(|(id, s)| VerboseSegment {
@@ -306,8 +314,9 @@ pub(crate) fn verbose_json(t: &Transcript) -> String {
                 compression_ratio: compression_ratio(&s.text),
                 no_speech_prob: prob(s.no_speech_probability),
             })
-            .collect(),
-        words: t.word_times.then(|| {
+            .collect()
+        }),
+        words: (words && t.word_times).then(|| {
             t.segments
                 .iter()
                 .flat_map(|s| &s.words)
@@ -441,6 +450,11 @@ fn whisper_json(t: &Transcript) -> String {
             })
             .collect(),
     })
+}
+
+/// OpenAI's `json` response of the transcription endpoint: `{"text": …}`.
+pub fn openai_json(t: &Transcript) -> String {
+    serde_json::json!({ "text": t.text() }).to_string()
 }
 
 /// A dictation event as `rech dictate --format jsonl` writes it, one JSON object without a

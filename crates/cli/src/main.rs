@@ -12,6 +12,7 @@ mod models;
 mod output;
 mod progress;
 mod record;
+mod serve;
 mod transcribe;
 
 use std::io::{self, Write};
@@ -56,6 +57,9 @@ enum Command {
     Record(record::RecordArgs),
     /// Live dictation: speak, and each finished phrase is printed as a line.
     Dictate(dictate::DictateArgs),
+    /// Serve a model over HTTP: OpenAI's transcription API, live dictation over WebSocket,
+    /// health, readiness and Prometheus metrics.
+    Serve(serve::ServeArgs),
 }
 
 /// A mistake in how rech was called: exit code 2.
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         Command::Devices(args) => devices::run(args, &ctx),
         Command::Record(args) => record::run(args, &ctx),
         Command::Dictate(args) => dictate::run(args, &ctx),
+        Command::Serve(args) => serve::run(args, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,226 @@
+//! `rech serve`: loads one model and serves it over HTTP — OpenAI's transcription API, live
+//! dictation over WebSocket, probes and metrics (the server itself is `rech-server`); this
+//! file only turns the command line into its options and reports where it listens.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use rech_asr::catalog::{DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL};
+use rech_asr::{DictationOptions, TranscribeOptions};
+use rech_server::{describe_size, ServeOptions, Server};
+use rech_whisper::WhisperOptions;
+
+use crate::engine::{self, engine_kind, language_arg, refuse_whisper_only, EngineKind};
+use crate::models::{self, VadWanted};
+use crate::{Context, UsageError};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Model: a catalogue name, the name of a downloaded model, a whisper.cpp ggml file, or a
+    /// GigaAM-v3 .onnx file or directory [default: gigaam-v3-e2e-rnnt-int8 for Russian,
+    /// medium-q8_0 with another -l].
+    #[arg(short, long, env = "RECH_MODEL", value_name = "NAME|PATH")]
+    model: Option<PathBuf>,
+
+    /// Address to listen on; 0.0.0.0 (or ::) listens on every interface — set --api-key then.
+    #[arg(long, env = "RECH_HOST", default_value = "127.0.0.1", value_name = "ADDR")]
+    host: String,
+
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, env = "RECH_PORT", default_value_t = 8080)]
+    port: u16,
+
+    /// Requests transcribed at once, each by its own recognizer; a WebSocket stream holds one
+    /// for its whole length [default: 1].
+    #[arg(short, long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
+
+    /// Requests that may wait for a worker; one more is answered 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(0..=10_000))]
+    queue: u16,
+
+    /// Largest upload accepted (25M, 1G, 500K or bytes); a larger one gets 413 before it is
+    /// read.
+    #[arg(long, value_name = "SIZE", default_value = "25M", value_parser = parse_size)]
+    max_upload: u64,
+
+    /// Key clients must send as `Authorization: Bearer KEY` (WebSockets may pass ?api_key=);
+    /// /health, /ready and /metrics stay open.
+    #[arg(long, env = "RECH_API_KEY", value_name = "KEY", hide_env_values = true)]
+    api_key: Option<String>,
+
+    /// Language of requests that name none (ISO 639-1 code), or `auto` to detect it.
+    #[arg(short, long, default_value = "ru", value_name = "LANG")]
+    language: String,
+
+    /// CPU threads per worker [default: all cores (at most 8) divided among the workers].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
+
+    /// Seconds that in-flight requests get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, value_name = "SECONDS", default_value_t = 25)]
+    grace: u64,
+
+    /// The model's name in /v1/models and the `model` clients may send (whisper-1 is taken as
+    /// well) [default: the catalogue name or the file's name].
+    #[arg(long, value_name = "NAME")]
+    model_id: Option<String>,
+
+    /// Where uploads are kept while they are transcribed [default: the system's temporary
+    /// directory].
+    #[arg(long, value_name = "DIR")]
+    upload_dir: Option<PathBuf>,
+
+    /// Silero VAD model: a file in whisper.cpp format, or silero-v6.2.0 [default:
+    /// silero-v6.2.0 when downloaded].
+    #[arg(long, env = "RECH_VAD_MODEL", value_name = "NAME|PATH")]
+    vad_model: Option<PathBuf>,
+
+    /// Transcribe everything, silence included (and find speech in streams by loudness).
+    #[arg(long)]
+    no_vad: bool,
+}
+
+pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
+    let language = language_arg(&args.language)?;
+    let workers = usize::from(args.workers);
+    let threads = match args.threads {
+        Some(threads) => usize::from(threads),
+        None => (rech_asr::default_threads() / workers).max(1),
+    };
+    let default = if language.as_deref() == Some("ru") {
+        DEFAULT_RUSSIAN_MODEL
+    } else {
+        DEFAULT_MODEL
+    };
+    let resolved = models::resolve_model(args.model.as_deref(), default, ctx)?;
+    let kind = engine_kind(&resolved.path);
+    if kind == EngineKind::Gigaam {
+        refuse_whisper_only(&[], language.as_deref())?;
+    }
+    let model_id = args.model_id.clone().unwrap_or_else(|| {
+        resolved.name.clone().unwrap_or_else(|| {
+            let path = &resolved.path;
+            let name = if path.is_dir() {
+                path.file_name()
+            } else {
+                path.file_stem()
+            };
+            name.map_or_else(|| "rech".to_owned(), |n| n.to_string_lossy().into_owned())
+        })
+    });
+    let engine = engine::load(&resolved, kind, WhisperOptions::default(), threads, ctx)?;
+    let vad_model = if args.no_vad {
+        None
+    } else {
+        let wanted = if resolved.from_catalog {
+            VadWanted::Fetch
+        } else {
+            VadWanted::IfPresent
+        };
+        let vad = models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)?;
+        if vad.is_none() && !ctx.quiet {
+            let _ = writeln!(
+                io::stderr(),
+                "rech: no Silero VAD model (run `rech models download silero-v6.2.0` or pass --vad-model): transcribing silence too"
+            );
+        }
+        vad
+    };
+    if args.api_key.as_deref().is_some_and(str::is_empty) {
+        return Err(UsageError("--api-key must not be empty".into()).into());
+    }
+    let options = ServeOptions {
+        host: args.host.clone(),
+        port: args.port,
+        workers,
+        threads,
+        queue: usize::from(args.queue),
+        max_upload: args.max_upload,
+        api_key: args.api_key.clone(),
+        model_id: model_id.clone(),
+        grace: Duration::from_secs(args.grace),
+        upload_dir: args.upload_dir.clone(),
+        vad_model,
+        transcribe: TranscribeOptions {
+            language: language.clone(),
+            ..TranscribeOptions::default()
+        },
+        windows: rech_asr::WindowOptions::default(),
+        dictation: DictationOptions::default(),
+    };
+    let server = Server::bind(options, Arc::from(engine))?;
+    let addr = server.local_addr();
+    if !ctx.quiet {
+        let open = if addr.ip().is_loopback() {
+            ""
+        } else if args.api_key.is_none() {
+            " — open to the network without --api-key"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            io::stderr(),
+            "rech: serving {model_id} on http://{addr} ({workers} worker{} × {threads} thread{}, queue {}, uploads up to {}){open}; Ctrl-C stops",
+            if workers == 1 { "" } else { "s" },
+            if threads == 1 { "" } else { "s" },
+            args.queue,
+            describe_size(args.max_upload),
+        );
+    }
+    server.run(ctx.interrupted.clone())?;
+    if !ctx.quiet {
+        let _ = writeln!(io::stderr(), "rech: stopped");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `25M`, `1G`, `500K`, `25MB`, `1048576`: binary units, as `--max-upload` takes them.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let digits = upper.trim_end_matches(['B', 'I']);
+    let (number, unit) = match digits.char_indices().last() {
+        Some((i, c @ ('K' | 'M' | 'G'))) => (&digits[..i], c),
+        _ => (digits, ' '),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 25M)"))?;
+    let scale = match unit {
+        'K' => 1u64 << 10,
+        'M' => 1 << 20,
+        'G' => 1 << 30,
+        _ => 1,
+    };
+    let bytes = value * scale as f64;
+    if !(1.0..=f64::from(u32::MAX) * 16.0).contains(&bytes) {
+        return Err(format!("{text:?} is not a usable size"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("25M"), Ok(25 << 20));
+        assert_eq!(parse_size("25MB"), Ok(25 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("500K"), Ok(500 << 10));
+        assert_eq!(parse_size("1.5M"), Ok(3 << 19));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("-1M").is_err());
+    }
+}

@@ -1,0 +1,458 @@
+//! The HTTP API: the router, OpenAI's transcription endpoint and model list, the probes and
+//! the metrics, and the layers every request passes (API key, counting, panics into 500).
+//! Requests are validated as OpenAI validates them, and answered in its shapes, so that its
+//! SDKs behave against rech as against the hosted API.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use rech_asr::output::{openai_json, openai_verbose_json, Format};
+use rech_asr::{CancelToken, TranscribeOptions, Transcriber, Transcript, WindowedTranscription};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::ApiError;
+use crate::pool::{panic_message, CancelOnDrop, JobFailure};
+use crate::upload::{read_form, Form};
+use crate::App;
+
+/// Room for the form's text fields and boundaries beside the file.
+const FORM_OVERHEAD: u64 = 1 << 20;
+
+/// OpenAI's model names, which clients send by default: they mean the loaded model here.
+const OPENAI_MODELS: [&str; 3] = ["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"];
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    let body_limit = app.options.max_upload.saturating_add(FORM_OVERHEAD);
+    let v1 = Router::new()
+        .route("/v1/audio/transcriptions", post(transcriptions))
+        .route("/v1/models", get(models))
+        .route("/v1/models/{id}", get(model))
+        .route("/v1/listen", get(crate::listen::listen))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&app), authorize));
+    let open = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics));
+    v1.merge(open)
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&app), count))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(body_limit).unwrap_or(usize::MAX),
+        ))
+        .layer(CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
+            log::error!("a request handler panicked: {}", panic_message(&panic));
+            ApiError::internal("the server failed while answering").into_response()
+        }))
+        .with_state(app)
+}
+
+/// Counts every answer by endpoint and status for `/metrics`.
+async fn count(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(request).await;
+    app.metrics.request(&endpoint, response.status().as_u16());
+    response
+}
+
+/// Refuses `/v1` requests without the server's key, before their bodies are read. WebSocket
+/// clients in browsers cannot set headers, so `?api_key=` is taken too.
+async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let Some(expected) = &app.options.api_key else {
+        return next.run(request).await;
+    };
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let query = request.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("api_key="))
+            .map(str::to_owned)
+    });
+    let given = bearer.map(str::to_owned).or(query);
+    match given {
+        Some(key) if same(key.as_bytes(), expected.as_bytes()) => next.run(request).await,
+        Some(_) => ApiError::unauthorized("incorrect API key provided").into_response(),
+        None => ApiError::unauthorized(
+            "no API key provided: send it as `Authorization: Bearer KEY`",
+        )
+        .into_response(),
+    }
+}
+
+/// Compares two keys in time that does not depend on where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len().max(b.len());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..len {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+async fn health() -> impl IntoResponse {
+    json(StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
+}
+
+/// Ready while the server is not shutting down and would admit a request.
+async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
+    if app.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"status":"shutting down"}"#.into(),
+        );
+    }
+    if !app.pool.accepting() {
+        return json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"busy"}"#.into());
+    }
+    json(StatusCode::OK, r#"{"status":"ready"}"#.into())
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        app.metrics.render(&app.gauges()),
+    )
+}
+
+fn model_object(id: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "rech"})
+}
+
+async fn models(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let body = serde_json::json!({
+        "object": "list",
+        "data": [model_object(&app.options.model_id)],
+    });
+    json(StatusCode::OK, body.to_string())
+}
+
+async fn model(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    if id == app.options.model_id {
+        json(StatusCode::OK, model_object(&id).to_string()).into_response()
+    } else {
+        ApiError::not_found(format!("the model {id:?} does not exist"))
+            .with_code("model_not_found")
+            .into_response()
+    }
+}
+
+fn json(status: StatusCode, body: String) -> impl IntoResponse {
+    (status, [(header::CONTENT_TYPE, "application/json")], body)
+}
+
+/// OpenAI's `response_format`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResponseFormat {
+    Json,
+    Text,
+    Srt,
+    Vtt,
+    VerboseJson,
+}
+
+impl ResponseFormat {
+    fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "json" => Self::Json,
+            "text" => Self::Text,
+            "srt" => Self::Srt,
+            "vtt" => Self::Vtt,
+            "verbose_json" => Self::VerboseJson,
+            _ => return None,
+        })
+    }
+}
+
+/// A transcription request's fields, checked.
+#[derive(Debug)]
+struct Params {
+    format: ResponseFormat,
+    options: TranscribeOptions,
+    prompt: Option<String>,
+    segments: bool,
+}
+
+impl Params {
+    fn from_form(form: &Form, app: &App) -> Result<Self, ApiError> {
+        if let Some(model) = form.get("model") {
+            if model != app.options.model_id && !OPENAI_MODELS.contains(&model) {
+                return Err(ApiError::invalid_param(
+                    "model",
+                    format!(
+                        "the model {model:?} is not served here; this server serves {:?} \
+                         (whisper-1 means it too)",
+                        app.options.model_id
+                    ),
+                )
+                .with_code("model_not_found"));
+            }
+        }
+        let format = match form.get("response_format") {
+            None | Some("") => ResponseFormat::Json,
+            Some(name) => ResponseFormat::parse(name).ok_or_else(|| {
+                ApiError::invalid_param(
+                    "response_format",
+                    format!(
+                        "{name:?} is not a response format: use json, text, srt, vtt or verbose_json"
+                    ),
+                )
+            })?,
+        };
+        let capabilities = app.pool.engine().capabilities();
+        let mut options = app.options.transcribe.clone();
+        if let Some(language) = form.get("language").filter(|l| !l.is_empty()) {
+            let code = language.to_ascii_lowercase();
+            if rech_asr::languages::name(&code).is_none() {
+                return Err(ApiError::invalid_param(
+                    "language",
+                    format!("{language:?} is not an ISO-639-1 language code (such as ru)"),
+                ));
+            }
+            if !capabilities.supports_language(&code) {
+                return Err(ApiError::invalid_param(
+                    "language",
+                    format!("this server's model does not transcribe {language:?}"),
+                )
+                .with_code("unsupported_language"));
+            }
+            options.language = Some(code);
+        }
+        if let Some(temperature) = form.get("temperature").filter(|t| !t.is_empty()) {
+            let value: f32 = temperature.parse().map_err(|_| {
+                ApiError::invalid_param("temperature", format!("{temperature:?} is not a number"))
+            })?;
+            if !(0.0..=1.0).contains(&value) {
+                return Err(ApiError::invalid_param(
+                    "temperature",
+                    "the temperature must be between 0 and 1",
+                ));
+            }
+        }
+        let granularities = form.all("timestamp_granularities");
+        let mut segments = granularities.is_empty();
+        for granularity in &granularities {
+            match *granularity {
+                "segment" => segments = true,
+                "word" => options.word_timestamps = true,
+                other => {
+                    return Err(ApiError::invalid_param(
+                        "timestamp_granularities",
+                        format!("{other:?} is not a timestamp granularity: use segment or word"),
+                    ))
+                }
+            }
+        }
+        if !granularities.is_empty() && format != ResponseFormat::VerboseJson {
+            return Err(ApiError::invalid_param(
+                "timestamp_granularities",
+                "timestamp_granularities needs response_format verbose_json",
+            ));
+        }
+        if options.word_timestamps && !capabilities.word_times {
+            return Err(ApiError::invalid_param(
+                "timestamp_granularities",
+                format!("{} gives no word times", capabilities.engine),
+            ));
+        }
+        let prompt = form.get("prompt").filter(|p| !p.trim().is_empty());
+        if prompt.is_some_and(|p| p.contains('\0')) {
+            return Err(ApiError::invalid_param("prompt", "the prompt contains a NUL"));
+        }
+        Ok(Self {
+            format,
+            options,
+            prompt: prompt.filter(|_| capabilities.takes_prompt).map(str::to_owned),
+            segments,
+        })
+    }
+}
+
+/// Why a file was not transcribed.
+enum FileError {
+    Audio(rech_audio::AudioError),
+    Asr(rech_asr::Error),
+}
+
+/// `POST /v1/audio/transcriptions`.
+async fn transcriptions(State(app): State<Arc<App>>, request: Request) -> Response {
+    match transcribe(&app, request).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > app.options.max_upload.saturating_add(FORM_OVERHEAD)) {
+        return Err(ApiError::too_large(app.options.max_upload));
+    }
+    let Some(admitted) = app.pool.admit() else {
+        return Err(ApiError::busy(app.retry_after()));
+    };
+    let multipart = Multipart::from_request(request, &()).await.map_err(|rejection| {
+        ApiError::invalid(format!(
+            "expected a multipart/form-data body: {}",
+            rejection.body_text()
+        ))
+    })?;
+    let form = read_form(multipart, &app.upload_dir, app.options.max_upload).await?;
+    let params = Params::from_form(&form, app)?;
+    let Some(upload) = form.upload else {
+        return Err(ApiError::invalid_param(
+            "file",
+            "the form has no `file` part: send the audio as the `file` field",
+        ));
+    };
+    if upload.bytes == 0 {
+        return Err(ApiError::invalid_param("file", "the uploaded file is empty"));
+    }
+    let token = CancelToken::new();
+    let guard = CancelOnDrop::new(token.clone());
+    let started = Instant::now();
+    let temp_path = upload.file.path().to_owned();
+    let job = {
+        let options = params.options.clone();
+        let windows = app.options.windows.clone();
+        let prompt = params.prompt.clone();
+        let token = token.clone();
+        let path = temp_path.clone();
+        move |transcriber: &mut Transcriber| {
+            // The upload lives as long as its job, even when the client has gone.
+            let _upload = upload;
+            transcribe_file(transcriber, &path, &options, &windows, prompt.as_deref(), &token)
+        }
+    };
+    let result = app.pool.run(token, job).await;
+    guard.disarm();
+    drop(admitted);
+    let transcript = match result {
+        Ok(transcript) => transcript,
+        Err(JobFailure::Failed(FileError::Audio(err))) => {
+            let message = err
+                .to_string()
+                .replace(&temp_path.display().to_string(), "the uploaded file");
+            return Err(ApiError::invalid_param(
+                "file",
+                format!("could not decode the audio: {message}"),
+            )
+            .with_code("invalid_audio"));
+        }
+        Err(JobFailure::Failed(FileError::Asr(err))) => return Err(asr_error(app, err)),
+        Err(JobFailure::Panicked(message)) => {
+            app.metrics.panicked();
+            log::error!("a transcription panicked: {message}");
+            return Err(ApiError::internal("the server failed while transcribing"));
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    app.metrics.transcribed(transcript.duration, elapsed);
+    log::info!(
+        "transcribed {:.1} s of audio in {elapsed:.2} s",
+        transcript.duration
+    );
+    Ok(render(&transcript, &params))
+}
+
+fn asr_error(app: &App, err: rech_asr::Error) -> ApiError {
+    match err {
+        rech_asr::Error::AudioTooShort { .. } => {
+            ApiError::invalid_param("file", err.to_string()).with_code("audio_too_short")
+        }
+        rech_asr::Error::InvalidOption(message) => ApiError::invalid(message),
+        rech_asr::Error::Cancelled if app.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
+            ApiError::unavailable("the server is shutting down")
+        }
+        rech_asr::Error::Cancelled => ApiError::unavailable("the transcription was cancelled"),
+        other => {
+            log::error!("transcription failed: {other}");
+            ApiError::internal(format!("transcription failed: {other}"))
+        }
+    }
+}
+
+/// Decodes the file as a stream and transcribes it window by window (flat memory, as
+/// `rech transcribe` does).
+fn transcribe_file(
+    transcriber: &mut Transcriber,
+    path: &Path,
+    options: &TranscribeOptions,
+    windows: &rech_asr::WindowOptions,
+    prompt: Option<&str>,
+    cancel: &CancelToken,
+) -> Result<Transcript, FileError> {
+    let mut stream = rech_audio::open(path).map_err(FileError::Audio)?;
+    let mut run = WindowedTranscription::new(transcriber, options, windows);
+    if let Some(prompt) = prompt {
+        run = run.with_context(prompt);
+    }
+    let mut chunk = Vec::new();
+    loop {
+        chunk.clear();
+        let more = stream.next_chunk(&mut chunk).map_err(FileError::Audio)?;
+        run.push(&chunk, &mut |_| {}).map_err(FileError::Asr)?;
+        if !more {
+            break;
+        }
+        if cancel.is_cancelled() {
+            return Err(FileError::Asr(rech_asr::Error::Cancelled));
+        }
+    }
+    run.finish(&mut |_| {}).map_err(FileError::Asr)
+}
+
+fn render(transcript: &Transcript, params: &Params) -> Response {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let (content_type, body) = match params.format {
+        ResponseFormat::Json => ("application/json", openai_json(transcript)),
+        ResponseFormat::Text => (TEXT, format!("{}\n", transcript.text())),
+        ResponseFormat::Srt => (TEXT, Format::Srt.render(transcript)),
+        ResponseFormat::Vtt => (TEXT, Format::Vtt.render(transcript)),
+        ResponseFormat::VerboseJson => (
+            "application/json",
+            openai_verbose_json(transcript, params.segments, params.options.word_timestamps),
+        ),
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_compare_whole() {
+        assert!(same(b"secret", b"secret"));
+        assert!(!same(b"secret", b"secreT"));
+        assert!(!same(b"secret", b"secret2"));
+        assert!(!same(b"", b"x"));
+    }
+
+    #[test]
+    fn only_openais_formats() {
+        for name in ["json", "text", "srt", "vtt", "verbose_json"] {
+            assert!(ResponseFormat::parse(name).is_some(), "{name}");
+        }
+        assert!(ResponseFormat::parse("tsv").is_none());
+        assert!(ResponseFormat::parse("JSON").is_none());
+    }
+}

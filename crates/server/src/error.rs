@@ -1,0 +1,213 @@
+//! The server's errors: [`ServeError`] for what stops the server from starting or running, and
+//! `ApiError`, every failed request as OpenAI's error body
+//! (`{"error": {"message", "type", "param", "code"}}`) with its HTTP status, so that the
+//! OpenAI SDKs raise the exception they would raise against the hosted API.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// What keeps the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The address could not be bound (in use, no permission, not an address of this host).
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The address as given.
+        addr: String,
+        /// Why, as the system said it.
+        reason: String,
+    },
+    /// The model or VAD could not make the workers' recognizers.
+    #[error(transparent)]
+    Engine(#[from] rech_asr::Error),
+    /// The upload directory is not usable.
+    #[error("upload directory {path}: {reason}")]
+    UploadDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The runtime could not start or the listener failed.
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// An option has a value the server cannot take.
+    #[error("{0}")]
+    InvalidOption(String),
+}
+
+/// A failed request, rendered as OpenAI renders it.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub kind: &'static str,
+    pub param: Option<&'static str>,
+    pub code: Option<&'static str>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            kind,
+            param: None,
+            code: None,
+            retry_after: None,
+        }
+    }
+
+    /// 400: the request cannot be served as it is.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+    }
+
+    /// 400 about one field of the request.
+    pub fn invalid_param(param: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            param: Some(param),
+            ..Self::invalid(message)
+        }
+    }
+
+    /// 401: no key, or not the server's.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self {
+            code: Some("invalid_api_key"),
+            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message)
+        }
+    }
+
+    /// 404: a path the server does not have.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "invalid_request_error", message)
+    }
+
+    /// 413: the upload is larger than `--max-upload`.
+    pub fn too_large(limit: u64) -> Self {
+        Self {
+            param: Some("file"),
+            code: Some("file_too_large"),
+            ..Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                format!(
+                    "the upload is larger than this server's limit of {}",
+                    describe_size(limit)
+                ),
+            )
+        }
+    }
+
+    /// 429: every worker is busy and the queue is full.
+    pub fn busy(retry_after: u64) -> Self {
+        Self {
+            code: Some("rate_limit_exceeded"),
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "requests",
+                "the server is busy: every worker is transcribing and the queue is full; retry later",
+            )
+        }
+    }
+
+    /// 503: the server is shutting down, or cut the request off when its grace period ended.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message)
+        }
+    }
+
+    /// 500: the server failed.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", message)
+    }
+
+    /// The error with a `code`.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// OpenAI's error body.
+    pub fn body(&self) -> String {
+        serde_json::json!({
+            "error": {
+                "message": self.message,
+                "type": self.kind,
+                "param": self.param,
+                "code": self.code,
+            }
+        })
+        .to_string()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.body(),
+        )
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// `25 MB`, `1.5 GB`, `512 bytes`: sizes in the units `--max-upload` takes.
+pub fn describe_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (unit, name) in UNITS {
+        if bytes >= unit {
+            let value = bytes as f64 / unit as f64;
+            return if bytes % unit == 0 {
+                format!("{} {name}", bytes / unit)
+            } else {
+                format!("{value:.1} {name}")
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_is_openais() {
+        let err = ApiError::invalid_param("response_format", "bad");
+        let value: serde_json::Value = serde_json::from_str(&err.body()).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"error": {"message": "bad", "type": "invalid_request_error",
+                "param": "response_format", "code": null}})
+        );
+    }
+
+    #[test]
+    fn busy_says_when_to_retry() {
+        let response = ApiError::busy(3).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(describe_size(25 << 20), "25 MiB");
+        assert_eq!(describe_size(1536 << 20), "1.5 GiB");
+        assert_eq!(describe_size(100), "100 bytes");
+    }
+}

@@ -1,0 +1,269 @@
+//! `rech serve` as a library: an OpenAI-compatible transcription server
+//! (`POST /v1/audio/transcriptions`, `GET /v1/models`) with live dictation over WebSocket
+//! (`/v1/listen`), health and readiness probes and Prometheus metrics, serving one loaded
+//! [`Engine`] with a fixed number of workers and a bounded queue.
+//!
+//! ```no_run
+//! # fn demo(engine: std::sync::Arc<dyn rech_asr::Engine>) -> Result<(), rech_server::ServeError> {
+//! let server = rech_server::Server::bind(rech_server::ServeOptions::default(), engine)?;
+//! println!("listening on http://{}", server.local_addr());
+//! server.run(rech_asr::CancelToken::new())?; // until the token is raised
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod api;
+mod error;
+mod listen;
+mod metrics;
+mod pool;
+mod upload;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rech_asr::{CancelToken, DictationOptions, Engine, TranscribeOptions, WindowOptions};
+
+pub use error::{describe_size, ServeError};
+
+use metrics::Metrics;
+use pool::Pool;
+
+/// How the server runs. Plain data; `Default` is loopback port 8080, one worker.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on (`127.0.0.1`, `0.0.0.0`, `::`).
+    pub host: String,
+    /// Port; 0 picks a free one (see [`Server::local_addr`]).
+    pub port: u16,
+    /// Recognizers, each transcribing one request (or serving one stream) at a time.
+    pub workers: usize,
+    /// CPU threads per worker.
+    pub threads: usize,
+    /// Requests that may wait for a worker beyond those running; one more gets 429.
+    pub queue: usize,
+    /// Largest upload accepted, in bytes; a larger one gets 413 before it is read whole.
+    pub max_upload: u64,
+    /// The key clients must send (`Authorization: Bearer KEY`); `None` lets anyone in.
+    pub api_key: Option<String>,
+    /// The model's name in `GET /v1/models` and the `model` field clients may send (besides
+    /// OpenAI's own names, which mean the same model here).
+    pub model_id: String,
+    /// How long in-flight requests and streams get to finish after shutdown is asked for.
+    pub grace: Duration,
+    /// Where uploads are stored while they are transcribed (the system's temporary directory
+    /// when `None`).
+    pub upload_dir: Option<PathBuf>,
+    /// The Silero VAD model the workers skip silence with, and streams find speech with.
+    pub vad_model: Option<PathBuf>,
+    /// Transcription defaults: the language of requests that name none, the hallucination
+    /// filter.
+    pub transcribe: TranscribeOptions,
+    /// How long recordings are cut into windows.
+    pub windows: WindowOptions,
+    /// Dictation defaults for WebSocket streams (pauses, partial interval).
+    pub dictation: DictationOptions,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 8080,
+            workers: 1,
+            threads: rech_asr::default_threads(),
+            queue: 16,
+            max_upload: 25 << 20,
+            api_key: None,
+            model_id: "rech".to_owned(),
+            grace: Duration::from_secs(25),
+            upload_dir: None,
+            vad_model: None,
+            transcribe: TranscribeOptions::default(),
+            windows: WindowOptions::default(),
+            dictation: DictationOptions::default(),
+        }
+    }
+}
+
+/// What every request handler reads.
+pub(crate) struct App {
+    pub options: ServeOptions,
+    pub pool: Arc<Pool>,
+    pub metrics: Metrics,
+    pub upload_dir: PathBuf,
+    /// Raised when shutdown starts: `/ready` says no, streams are ended.
+    pub stopping: AtomicBool,
+    pub stop_signal: tokio::sync::watch::Sender<bool>,
+    pub streams: AtomicUsize,
+    /// Woken whenever a stream ends.
+    pub stream_ended: tokio::sync::Notify,
+}
+
+impl App {
+    /// Seconds a rejected client should wait: about one transcription.
+    pub fn retry_after(&self) -> u64 {
+        self.metrics
+            .mean_processing_seconds()
+            .map_or(1, |s| s.ceil().clamp(1.0, 60.0) as u64)
+    }
+
+    pub fn gauges(&self) -> metrics::Gauges {
+        metrics::Gauges {
+            workers: self.pool.workers(),
+            workers_busy: self.pool.busy(),
+            queue_depth: self.pool.waiting(),
+            queue_capacity: self.pool.queue_capacity(),
+            streams: self.streams.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// A server whose workers are ready and whose port is bound; [`Server::run`] serves.
+pub struct Server {
+    listener: TcpListener,
+    app: Arc<App>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Builds every worker's recognizer (so that a model that cannot make one fails here) and
+    /// binds the address.
+    pub fn bind(options: ServeOptions, engine: Arc<dyn Engine>) -> Result<Self, ServeError> {
+        if options.workers == 0 || options.threads == 0 {
+            return Err(ServeError::InvalidOption(
+                "the server needs at least one worker of one thread".into(),
+            ));
+        }
+        let upload_dir = options
+            .upload_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        // Uploads must be storable before the first one arrives.
+        tempfile::Builder::new()
+            .prefix("rech-upload-")
+            .tempfile_in(&upload_dir)
+            .map_err(|e| ServeError::UploadDir {
+                path: upload_dir.display().to_string(),
+                reason: rech_asr::describe_io(&e),
+            })?;
+        let pool = Pool::new(
+            engine,
+            options.workers,
+            options.threads,
+            options.queue,
+            options.vad_model.clone(),
+        )?;
+        let addr = format!("{}:{}", bracket_ipv6(&options.host), options.port);
+        let listener = TcpListener::bind(&addr).map_err(|e| ServeError::Bind {
+            addr: addr.clone(),
+            reason: rech_asr::describe_io(&e),
+        })?;
+        listener.set_nonblocking(true)?;
+        let (stop_signal, _) = tokio::sync::watch::channel(false);
+        let app = App {
+            options,
+            pool: Arc::new(pool),
+            metrics: Metrics::default(),
+            upload_dir,
+            stopping: AtomicBool::new(false),
+            stop_signal,
+            streams: AtomicUsize::new(0),
+            stream_ended: tokio::sync::Notify::new(),
+        };
+        Ok(Self {
+            listener,
+            app: Arc::new(app),
+        })
+    }
+
+    /// The address the server listens on (with the port chosen when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `stop` is raised (rech's Ctrl-C and SIGTERM handler raises it); then stops
+    /// accepting connections, lets in-flight requests and streams finish within the grace
+    /// period, cancels what is left, and returns.
+    pub fn run(self, stop: CancelToken) -> Result<(), ServeError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            // Connections and uploads only: the recognizers work on blocking threads.
+            .worker_threads(2)
+            .thread_name("rech-serve")
+            .enable_all()
+            .build()?;
+        let app = self.app;
+        let grace = app.options.grace;
+        let result = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::from_std(self.listener)?;
+            let router = api::router(Arc::clone(&app));
+            let shutdown = {
+                let app = Arc::clone(&app);
+                let stop = stop.clone();
+                async move {
+                    while !stop.is_cancelled() {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    app.stopping.store(true, Ordering::SeqCst);
+                    let _ = app.stop_signal.send(true);
+                    log::info!("shutting down: finishing what is in flight");
+                }
+            };
+            let serve = axum::serve(listener, router).with_graceful_shutdown(shutdown);
+            let deadline = async {
+                while !stop.is_cancelled() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                tokio::time::sleep(grace).await;
+            };
+            let finished = async {
+                serve.await?;
+                // Upgraded WebSocket connections are not the HTTP server's any more.
+                while app.streams.load(Ordering::SeqCst) > 0 {
+                    let ended = app.stream_ended.notified();
+                    if app.streams.load(Ordering::SeqCst) == 0 {
+                        break;
+                    }
+                    ended.await;
+                }
+                Ok::<(), std::io::Error>(())
+            };
+            tokio::select! {
+                result = finished => result,
+                () = deadline => {
+                    log::warn!(
+                        "grace period of {} s over: cancelling {} requests and {} streams",
+                        grace.as_secs(),
+                        app.pool.busy() + app.pool.waiting(),
+                        app.streams.load(Ordering::SeqCst)
+                    );
+                    Ok(())
+                }
+            }
+        });
+        // Dropping the handlers cancels their jobs; give the workers a moment to see it.
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        result.map_err(ServeError::Io)
+    }
+}
+
+fn bracket_ipv6(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}

@@ -1,0 +1,175 @@
+//! Reading an OpenAI transcription request's multipart form as it arrives: the `file` part is
+//! streamed into a temporary file (memory holds one chunk, whatever the upload's size) and
+//! refused with 413 the moment it passes `--max-upload`; the other parts are short text
+//! fields, bounded too. The temporary file keeps the upload's extension, which rech-audio
+//! takes as a hint, and is deleted when the request is done with it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use axum::extract::multipart::{Multipart, MultipartError};
+use axum::http::StatusCode;
+use tempfile::NamedTempFile;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::ApiError;
+
+/// Longest text field accepted (a prompt is at most a few hundred characters).
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+/// Most parts a form may have.
+const MAX_FIELDS: usize = 64;
+
+/// The uploaded audio, on disk.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    pub file: NamedTempFile,
+    pub bytes: u64,
+}
+
+/// A transcription request's form.
+#[derive(Debug, Default)]
+pub(crate) struct Form {
+    pub upload: Option<Upload>,
+    /// Every text field by name, in order of arrival (`timestamp_granularities[]` repeats).
+    pub fields: HashMap<String, Vec<String>>,
+}
+
+impl Form {
+    /// The last value of `name`, if it was sent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .and_then(|v| v.last())
+            .map(String::as_str)
+    }
+
+    /// Every value of `name` (and of `name[]`, as form encoders write lists).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for key in [name.to_owned(), format!("{name}[]")] {
+            if let Some(values) = self.fields.get(&key) {
+                out.extend(values.iter().map(String::as_str));
+            }
+        }
+        out
+    }
+}
+
+/// Reads the whole form, the `file` part into a temporary file in `dir`.
+pub(crate) async fn read_form(
+    mut multipart: Multipart,
+    dir: &Path,
+    max_upload: u64,
+) -> Result<Form, ApiError> {
+    let mut form = Form::default();
+    let mut parts = 0;
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e, max_upload))?
+    {
+        parts += 1;
+        if parts > MAX_FIELDS {
+            return Err(ApiError::invalid(format!(
+                "the form has more than {MAX_FIELDS} parts"
+            )));
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            if form.upload.is_some() {
+                return Err(ApiError::invalid_param("file", "the form has two `file` parts"));
+            }
+            let suffix = field.file_name().map(extension_suffix).unwrap_or_default();
+            let file = tempfile::Builder::new()
+                .prefix("rech-upload-")
+                .suffix(&suffix)
+                .tempfile_in(dir)
+                .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+            let std_file = file
+                .as_file()
+                .try_clone()
+                .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+            let mut out = tokio::fs::File::from_std(std_file);
+            let mut bytes: u64 = 0;
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| multipart_error(&e, max_upload))?
+            {
+                bytes += chunk.len() as u64;
+                if bytes > max_upload {
+                    return Err(ApiError::too_large(max_upload));
+                }
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+            }
+            out.flush()
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
+            form.upload = Some(Upload { file, bytes });
+        } else {
+            let mut text = Vec::new();
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| multipart_error(&e, max_upload))?
+            {
+                text.extend_from_slice(&chunk);
+                if text.len() > MAX_FIELD_BYTES {
+                    return Err(ApiError::invalid(format!(
+                        "the form field {name:?} is longer than {} KiB",
+                        MAX_FIELD_BYTES / 1024
+                    )));
+                }
+            }
+            let text = String::from_utf8(text).map_err(|_| {
+                ApiError::invalid(format!("the form field {name:?} is not UTF-8 text"))
+            })?;
+            form.fields.entry(name).or_default().push(text);
+        }
+    }
+    Ok(form)
+}
+
+/// `.mp3` from `talk.mp3`, or nothing when the name has no plausible extension.
+fn extension_suffix(file_name: &str) -> String {
+    Path::new(file_name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| e.len() <= 8 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(|e| format!(".{}", e.to_ascii_lowercase()))
+        .unwrap_or_default()
+}
+
+fn multipart_error(err: &MultipartError, max_upload: u64) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::too_large(max_upload);
+    }
+    ApiError::invalid(format!("malformed multipart form: {}", err.body_text()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_extensions_reach_the_file_name() {
+        assert_eq!(extension_suffix("talk.MP3"), ".mp3");
+        assert_eq!(extension_suffix("voice.ogg"), ".ogg");
+        assert_eq!(extension_suffix("noext"), "");
+        assert_eq!(extension_suffix("a.b/../../x"), "");
+        assert_eq!(extension_suffix("x.verylongextension"), "");
+    }
+
+    #[test]
+    fn lists_are_read_with_and_without_brackets() {
+        let mut form = Form::default();
+        form.fields
+            .insert("timestamp_granularities[]".into(), vec!["word".into()]);
+        form.fields
+            .insert("timestamp_granularities".into(), vec!["segment".into()]);
+        assert_eq!(form.all("timestamp_granularities"), ["segment", "word"]);
+        assert_eq!(form.get("language"), None);
+    }
+}
