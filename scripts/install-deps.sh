@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing rech needs on Debian/Ubuntu, and nothing that is already
 # there: cmake and a C++ compiler for whisper.cpp and libopus, pkg-config and the ALSA headers
-# for cpal, PulseAudio for the microphone tests, ffmpeg for the tests of rech's ffmpeg fallback;
+# for cpal, PulseAudio for the microphone tests, ffmpeg for the tests of rech's ffmpeg fallback,
+# curl for the server tests;
 # and, in .venv-test, the pinned Python packages the tests use (scripts/requirements-test.txt:
 # ONNX Runtime, whose wheel holds the library rech loads for GigaAM, and onnx-asr, the reference
 # GigaAM implementation). Runs as root, or through sudo.
@@ -9,7 +10,7 @@
 # does this).
 set -euo pipefail
 
-packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins ffmpeg "$@")
+packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins ffmpeg curl "$@")
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -300,21 +300,21 @@ pub fn openai_verbose_json(t: &Transcript, segments: bool, words: bool) -> Strin
         text: t.text(),
         segments: segments.then(|| {
             t.segments
-            .iter()
-            .enumerate()
-            .map(|(id, s)| VerboseSegment {
-                id,
-                seek: (s.start * 100.0).floor().max(0.0) as u64,
-                start: secs(s.start),
-                end: secs(s.end),
-                text: format!(" {}", s.text),
-                tokens: Vec::new(),
-                temperature: 0.0,
-                avg_logprob: avg_logprob(s),
-                compression_ratio: compression_ratio(&s.text),
-                no_speech_prob: prob(s.no_speech_probability),
-            })
-            .collect()
+                .iter()
+                .enumerate()
+                .map(|(id, s)| VerboseSegment {
+                    id,
+                    seek: (s.start * 100.0).floor().max(0.0) as u64,
+                    start: secs(s.start),
+                    end: secs(s.end),
+                    text: format!(" {}", s.text),
+                    tokens: Vec::new(),
+                    temperature: 0.0,
+                    avg_logprob: avg_logprob(s),
+                    compression_ratio: compression_ratio(&s.text),
+                    no_speech_prob: prob(s.no_speech_probability),
+                })
+                .collect()
         }),
         words: (words && t.word_times).then(|| {
             t.segments

@@ -28,7 +28,12 @@ pub struct ServeArgs {
     model: Option<PathBuf>,
 
     /// Address to listen on; 0.0.0.0 (or ::) listens on every interface — set --api-key then.
-    #[arg(long, env = "RECH_HOST", default_value = "127.0.0.1", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "RECH_HOST",
+        default_value = "127.0.0.1",
+        value_name = "ADDR"
+    )]
     host: String,
 
     /// Port to listen on (0: any free port, printed at start).

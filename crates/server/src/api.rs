@@ -46,10 +46,12 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
         ))
-        .layer(CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
-            log::error!("a request handler panicked: {}", panic_message(&panic));
-            ApiError::internal("the server failed while answering").into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                log::error!("a request handler panicked: {}", panic_message(&panic));
+                ApiError::internal("the server failed while answering").into_response()
+            },
+        ))
         .with_state(app)
 }
 
@@ -85,10 +87,10 @@ async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) ->
     match given {
         Some(key) if same(key.as_bytes(), expected.as_bytes()) => next.run(request).await,
         Some(_) => ApiError::unauthorized("incorrect API key provided").into_response(),
-        None => ApiError::unauthorized(
-            "no API key provided: send it as `Authorization: Bearer KEY`",
-        )
-        .into_response(),
+        None => {
+            ApiError::unauthorized("no API key provided: send it as `Authorization: Bearer KEY`")
+                .into_response()
+        }
     }
 }
 
@@ -115,14 +117,20 @@ async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
         );
     }
     if !app.pool.accepting() {
-        return json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"busy"}"#.into());
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"status":"busy"}"#.into(),
+        );
     }
     json(StatusCode::OK, r#"{"status":"ready"}"#.into())
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         app.metrics.render(&app.gauges()),
     )
 }
@@ -272,12 +280,17 @@ impl Params {
         }
         let prompt = form.get("prompt").filter(|p| !p.trim().is_empty());
         if prompt.is_some_and(|p| p.contains('\0')) {
-            return Err(ApiError::invalid_param("prompt", "the prompt contains a NUL"));
+            return Err(ApiError::invalid_param(
+                "prompt",
+                "the prompt contains a NUL",
+            ));
         }
         Ok(Self {
             format,
             options,
-            prompt: prompt.filter(|_| capabilities.takes_prompt).map(str::to_owned),
+            prompt: prompt
+                .filter(|_| capabilities.takes_prompt)
+                .map(str::to_owned),
             segments,
         })
     }
@@ -309,12 +322,14 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
     let Some(admitted) = app.pool.admit() else {
         return Err(ApiError::busy(app.retry_after()));
     };
-    let multipart = Multipart::from_request(request, &()).await.map_err(|rejection| {
-        ApiError::invalid(format!(
-            "expected a multipart/form-data body: {}",
-            rejection.body_text()
-        ))
-    })?;
+    let multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|rejection| {
+            ApiError::invalid(format!(
+                "expected a multipart/form-data body: {}",
+                rejection.body_text()
+            ))
+        })?;
     let form = read_form(multipart, &app.upload_dir, app.options.max_upload).await?;
     let params = Params::from_form(&form, app)?;
     let Some(upload) = form.upload else {
@@ -324,7 +339,10 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
         ));
     };
     if upload.bytes == 0 {
-        return Err(ApiError::invalid_param("file", "the uploaded file is empty"));
+        return Err(ApiError::invalid_param(
+            "file",
+            "the uploaded file is empty",
+        ));
     }
     let token = CancelToken::new();
     let guard = CancelOnDrop::new(token.clone());
@@ -339,7 +357,14 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
         move |transcriber: &mut Transcriber| {
             // The upload lives as long as its job, even when the client has gone.
             let _upload = upload;
-            transcribe_file(transcriber, &path, &options, &windows, prompt.as_deref(), &token)
+            transcribe_file(
+                transcriber,
+                &path,
+                &options,
+                &windows,
+                prompt.as_deref(),
+                &token,
+            )
         }
     };
     let result = app.pool.run(token, job).await;

@@ -97,7 +97,8 @@ pub(crate) async fn listen(
 
 fn check(app: &App, config: &StreamConfig) -> Result<(), ApiError> {
     if let Some(rate) = config.sample_rate {
-        StreamResampler::new(rate).map_err(|e| ApiError::invalid_param("sample_rate", e.to_string()))?;
+        StreamResampler::new(rate)
+            .map_err(|e| ApiError::invalid_param("sample_rate", e.to_string()))?;
     }
     if let Some(encoding) = &config.encoding {
         if !matches!(encoding.as_str(), "pcm_s16le" | "linear16") {
@@ -307,7 +308,10 @@ fn recognize(
         Ok(d) => d,
         Err(e) => return failed(e.to_string()),
     };
-    let mut resampler = match (rate != 16_000).then(|| StreamResampler::new(rate)).transpose() {
+    let mut resampler = match (rate != 16_000)
+        .then(|| StreamResampler::new(rate))
+        .transpose()
+    {
         Ok(r) => r,
         Err(e) => return failed(e.to_string()),
     };
@@ -423,8 +427,14 @@ mod tests {
 
     #[test]
     fn control_messages() {
-        assert!(matches!(control(r#"{"type":"stop"}"#, true), Ok(Control::Stop)));
-        match control(r#"{"type":"config","sample_rate":48000,"partial":true}"#, false) {
+        assert!(matches!(
+            control(r#"{"type":"stop"}"#, true),
+            Ok(Control::Stop)
+        ));
+        match control(
+            r#"{"type":"config","sample_rate":48000,"partial":true}"#,
+            false,
+        ) {
             Ok(Control::Config(c)) => {
                 assert_eq!(c.sample_rate, Some(48_000));
                 assert_eq!(c.partial, Some(true));

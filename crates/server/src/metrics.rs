@@ -70,7 +70,9 @@ impl Metrics {
         let files: u64 = c
             .requests
             .iter()
-            .filter(|((endpoint, status), _)| endpoint.ends_with("transcriptions") && *status == 200)
+            .filter(|((endpoint, status), _)| {
+                endpoint.ends_with("transcriptions") && *status == 200
+            })
             .map(|(_, n)| n)
             .sum();
         (files > 0).then(|| c.processing_seconds / files as f64)
@@ -102,7 +104,10 @@ impl Metrics {
             .map(|(_, n)| n)
             .sum();
         let mut simple = |name: &str, kind: &str, help: &str, value: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         };
         simple(
             "rech_errors_total",

@@ -288,11 +288,18 @@ mod tests {
         let pool = pool(1, 0);
         let failed = pool.run(CancelToken::new(), transcribe(0.5)).await;
         match failed {
-            Err(JobFailure::Panicked(message)) => assert!(message.contains("positive"), "{message}"),
+            Err(JobFailure::Panicked(message)) => {
+                assert!(message.contains("positive"), "{message}")
+            }
             other => panic!("expected a panic, got {other:?}"),
         }
         // The one worker still serves.
-        assert_eq!(pool.run(CancelToken::new(), transcribe(-0.5)).await.unwrap(), 0);
+        assert_eq!(
+            pool.run(CancelToken::new(), transcribe(-0.5))
+                .await
+                .unwrap(),
+            0
+        );
         assert_eq!(pool.busy(), 0);
     }
 

@@ -77,7 +77,10 @@ pub(crate) async fn read_form(
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             if form.upload.is_some() {
-                return Err(ApiError::invalid_param("file", "the form has two `file` parts"));
+                return Err(ApiError::invalid_param(
+                    "file",
+                    "the form has two `file` parts",
+                ));
             }
             let suffix = field.file_name().map(extension_suffix).unwrap_or_default();
             let file = tempfile::Builder::new()

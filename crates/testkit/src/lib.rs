@@ -7,6 +7,7 @@
 
 pub mod formats;
 pub mod http;
+pub mod serve;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

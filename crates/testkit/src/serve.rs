@@ -1,0 +1,349 @@
+//! Driving a real `rech serve` from tests: start it on a free loopback port and read the
+//! address it prints, and talk HTTP/1.1 to it over plain sockets — multipart forms built by
+//! hand, bodies sent slowly or cut off, connections dropped mid-request — because those faults
+//! are what the tests are about, and an HTTP client library hides them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running `rech serve`; killed when dropped.
+pub struct Served {
+    child: Option<Child>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Served {
+    /// Starts `cmd` (a `rech serve …` command, given `--port 0` here) and waits up to a minute
+    /// for the line that names its address.
+    pub fn start(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .args(["--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rech serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let log = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(addr) = line
+                        .split("http://")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .and_then(|a| a.parse::<SocketAddr>().ok())
+                    {
+                        let _ = tx.send(addr);
+                        sent = true;
+                    }
+                }
+                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "rech serve did not say where it listens:\n{}",
+                    stderr.lock().unwrap()
+                );
+            }
+        };
+        Self {
+            child: Some(child),
+            addr,
+            stderr,
+        }
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Its resident memory in KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc status")
+    }
+
+    /// Sends SIGTERM (as Kubernetes does) and waits up to `limit` for the exit code.
+    pub fn terminate(&mut self, limit: Duration) -> Option<i32> {
+        let child = self.child.as_mut()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// One request on a new connection; the whole answer.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        request(self.addr, method, path, headers, body)
+    }
+
+    /// `POST /v1/audio/transcriptions` with these text fields and `file`.
+    pub fn transcribe(&self, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Reply {
+        let (content_type, body) = multipart(fields, file);
+        self.request(
+            "POST",
+            "/v1/audio/transcriptions",
+            &[("Content-Type", &content_type)],
+            &body,
+        )
+    }
+
+    /// Polls `GET /metrics` until `name`'s value satisfies `ok` or `limit` passes; the last
+    /// value read.
+    pub fn wait_for_metric(&self, name: &str, limit: Duration, ok: impl Fn(f64) -> bool) -> f64 {
+        let started = Instant::now();
+        loop {
+            let value = self.metric(name);
+            if ok(value) || started.elapsed() > limit {
+                return value;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// A metric's value from `GET /metrics`.
+    pub fn metric(&self, name: &str) -> f64 {
+        let reply = self.request("GET", "/metrics", &[], b"");
+        reply
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name} in:\n{}", reply.text()))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Header lines, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The body (chunked encoding removed).
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == &name.to_ascii_lowercase())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts an OpenAI error body with this status and, when given, `param`; returns its
+    /// message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, param: Option<&str>) -> String {
+        assert_eq!(self.status, status, "{}", self.text());
+        let value = self.json();
+        let error = &value["error"];
+        for key in ["message", "type", "param", "code"] {
+            assert!(error.get(key).is_some(), "no {key} in {value}");
+        }
+        if let Some(param) = param {
+            assert_eq!(error["param"], param, "{value}");
+        }
+        error["message"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// A `multipart/form-data` body: its content type and bytes.
+pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "rech-test-boundary-7d9f1c";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some((file_name, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The request line and headers of a request with a body of `length` bytes.
+pub fn head(method: &str, path: &str, headers: &[(&str, &str)], length: Option<u64>) -> Vec<u8> {
+    let mut out = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(length) = length {
+        out.push_str(&format!("Content-Length: {length}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// One request on a new connection (`Connection: close`), within two minutes.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect to the server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("set a timeout");
+    let length = (method != "GET" || !body.is_empty()).then_some(body.len() as u64);
+    stream
+        .write_all(&head(method, path, headers, length))
+        .expect("send the request head");
+    // The server may answer (413, 401) and close before the body is all sent.
+    let _ = stream.write_all(body);
+    read_reply(&mut stream)
+}
+
+/// Reads a whole HTTP/1.1 answer from `stream`.
+pub fn read_reply(stream: &mut TcpStream) -> Reply {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_reply(&raw)
+}
+
+fn parse_reply(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete answer: {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = unchunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn unchunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&data[..end])
+                .split(';')
+                .next()
+                .unwrap_or("0")
+                .trim(),
+            16,
+        )
+        .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&data[start..(start + size).min(data.len())]);
+        data = &data[(start + size + 2).min(data.len())..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let reply = parse_reply(raw);
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body, b"abcde");
+    }
+}
