@@ -570,7 +570,13 @@ fn a_client_that_disconnects_frees_its_worker() {
     ))
     .unwrap();
     s.write_all(&body).unwrap();
-    served.wait_for_metric("rech_workers_busy", Duration::from_secs(20), |v| v >= 1.0);
+    let busy = served.wait_for_metric("rech_workers_busy", Duration::from_secs(20), |v| v >= 1.0);
+    assert_eq!(
+        busy,
+        1.0,
+        "the long request never started:\n{}",
+        served.stderr()
+    );
     let busy_since = Instant::now();
     drop(s);
     let busy = served.wait_for_metric("rech_workers_busy", Duration::from_secs(20), |v| v == 0.0);
@@ -789,5 +795,70 @@ fn a_websocket_stream_gets_the_finals_rech_dictate_prints() {
     assert!(
         bad_rate.is_err(),
         "an unusable rate is refused before the upgrade"
+    );
+}
+
+#[test]
+fn the_kubernetes_manifests_run_as_written() {
+    let Some(setup) = setup() else { return };
+    let Some(venv) = test_venv() else { return };
+    let deploy = rech_testkit::workspace_dir().join("deploy");
+    let out = Command::new(venv.join("bin/python"))
+        .arg(rech_testkit::workspace_dir().join("scripts/check-deploy.py"))
+        .arg(&deploy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checked: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // The init container downloads what exists.
+    let init = strings(&checked["init_args"]);
+    assert_eq!(init[..2], ["models", "download"]);
+    for name in &init[2..] {
+        assert!(
+            name == "onnxruntime" || rech_asr::catalog::find(name).is_some(),
+            "{name} is not in the catalogue"
+        );
+    }
+    // The container's own arguments start a server (on a free loopback port here) whose
+    // probes answer.
+    let args = strings(&checked["serve_args"]);
+    assert_eq!(args[0], "serve");
+    let mut kept: Vec<&str> = Vec::new();
+    let mut rest = args[1..].iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--port" || arg == "--host" {
+            rest.next();
+        } else {
+            kept.push(arg);
+        }
+    }
+    let served = setup.serve(&kept);
+    for probe in ["readinessProbe", "livenessProbe"] {
+        let path = checked["probes"][probe].as_str().unwrap();
+        assert_eq!(
+            served.request("GET", path, &[], b"").status,
+            200,
+            "{probe} {path}"
+        );
+    }
+    let dockerfile = std::fs::read_to_string(deploy.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("USER 10001"),
+        "the image runs as a non-root user"
+    );
+    assert!(
+        dockerfile.matches("FROM ").count() >= 2,
+        "a multi-stage build"
     );
 }
