@@ -41,7 +41,7 @@ pub struct ServeArgs {
     port: u16,
 
     /// Requests transcribed at once, each by its own recognizer; a WebSocket stream holds one
-    /// for its whole length [default: 1].
+    /// for its whole length.
     #[arg(short, long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,

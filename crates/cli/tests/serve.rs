@@ -442,7 +442,7 @@ fn keys_are_checked_before_anything_is_read() {
         }
         served.request("POST", "/v1/audio/transcriptions", &headers, &body)
     };
-    assert_eq!(post(None).assert_error(401, None).contains("API key"), true);
+    assert!(post(None).assert_error(401, None).contains("API key"));
     post(Some("Bearer wrong")).assert_error(401, None);
     post(Some("Basic sekret")).assert_error(401, None);
     assert_eq!(post(Some("Bearer sekret")).status, 200);
@@ -458,7 +458,14 @@ fn bad_requests_get_400_with_the_field_named() {
     let Some(setup) = setup() else { return };
     let served = setup.serve(&[]);
     let wav = read(&setup.recording("human/ru_0022.wav"));
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<(&str, Vec<u8>)>, &str)> = vec![
+    /// What is wrong, the form's fields, its file, and the field the error must name.
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Option<(&'a str, Vec<u8>)>,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "garbage",
             vec![],
