@@ -126,13 +126,14 @@ impl App {
 /// A server whose workers are ready and whose port is bound; [`Server::run`] serves.
 pub struct Server {
     listener: TcpListener,
+    addr: SocketAddr,
     app: Arc<App>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("addr", &self.listener.local_addr().ok())
+            .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
 }
@@ -171,6 +172,7 @@ impl Server {
             reason: rech_asr::describe_io(&e),
         })?;
         listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
         let (stop_signal, _) = tokio::sync::watch::channel(false);
         let app = App {
             options,
@@ -184,15 +186,14 @@ impl Server {
         };
         Ok(Self {
             listener,
+            addr: local,
             app: Arc::new(app),
         })
     }
 
     /// The address the server listens on (with the port chosen when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.addr
     }
 
     /// Serves until `stop` is raised (rech's Ctrl-C and SIGTERM handler raises it); then stops

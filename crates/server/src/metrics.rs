@@ -103,77 +103,43 @@ impl Metrics {
             .filter(|((_, status), _)| *status >= 400)
             .map(|(_, n)| n)
             .sum();
-        let mut simple = |name: &str, kind: &str, help: &str, value: String| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        simple(
-            "rech_errors_total",
-            "counter",
-            "Requests answered with an HTTP status of 400 or more.",
-            errors.to_string(),
-        );
-        simple(
-            "rech_panics_total",
-            "counter",
-            "Transcriptions whose worker panicked (answered 500; the worker was replaced).",
-            c.panics.to_string(),
-        );
-        simple(
-            "rech_workers",
-            "gauge",
-            "Recognizers (one per worker).",
-            gauges.workers.to_string(),
-        );
-        simple(
-            "rech_workers_busy",
-            "gauge",
-            "Workers transcribing or streaming now.",
-            gauges.workers_busy.to_string(),
-        );
-        simple(
-            "rech_queue_depth",
-            "gauge",
-            "Admitted requests waiting for a worker (uploading or queued).",
-            gauges.queue_depth.to_string(),
-        );
-        simple(
-            "rech_queue_capacity",
-            "gauge",
-            "Requests that may wait for a worker before new ones get 429.",
-            gauges.queue_capacity.to_string(),
-        );
-        simple(
-            "rech_streams_active",
-            "gauge",
-            "WebSocket dictation streams open now.",
-            gauges.streams.to_string(),
-        );
-        simple(
-            "rech_audio_seconds_total",
-            "counter",
-            "Seconds of audio transcribed (files and streams).",
-            format!("{:.3}", c.audio_seconds),
-        );
-        simple(
-            "rech_processing_seconds_total",
-            "counter",
-            "Seconds workers spent transcribing files.",
-            format!("{:.3}", c.processing_seconds),
-        );
         let rtf = if c.file_audio_seconds > 0.0 {
             c.processing_seconds / c.file_audio_seconds
         } else {
             0.0
         };
-        simple(
-            "rech_real_time_factor",
-            "gauge",
-            "Processing seconds per second of file audio since start (below 1: faster than real time).",
-            format!("{rtf:.4}"),
-        );
+        // (name, type, help, value): one sample each.
+        let single: [(&str, &str, &str, String); 10] = [
+            ("rech_errors_total", "counter",
+             "Requests answered with an HTTP status of 400 or more.", errors.to_string()),
+            ("rech_panics_total", "counter",
+             "Transcriptions whose worker panicked (answered 500; the worker was replaced).",
+             c.panics.to_string()),
+            ("rech_workers", "gauge", "Recognizers (one per worker).", gauges.workers.to_string()),
+            ("rech_workers_busy", "gauge", "Workers transcribing or streaming now.",
+             gauges.workers_busy.to_string()),
+            ("rech_queue_depth", "gauge",
+             "Admitted requests waiting for a worker (uploading or queued).",
+             gauges.queue_depth.to_string()),
+            ("rech_queue_capacity", "gauge",
+             "Requests that may wait for a worker before new ones get 429.",
+             gauges.queue_capacity.to_string()),
+            ("rech_streams_active", "gauge", "WebSocket dictation streams open now.",
+             gauges.streams.to_string()),
+            ("rech_audio_seconds_total", "counter",
+             "Seconds of audio transcribed (files and streams).", format!("{:.3}", c.audio_seconds)),
+            ("rech_processing_seconds_total", "counter", "Seconds workers spent transcribing files.",
+             format!("{:.3}", c.processing_seconds)),
+            ("rech_real_time_factor", "gauge",
+             "Processing seconds per second of file audio since start (below 1: faster than real time).",
+             format!("{rtf:.4}")),
+        ];
+        for (name, kind, help, value) in single {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
         out
     }
 }
