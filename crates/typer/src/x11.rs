@@ -1,0 +1,312 @@
+//! Typing on X11 through the XTest extension. A character the current layout has on a key is
+//! typed with that key (and Shift where it sits on the second level); any other character —
+//! Cyrillic on a `us` layout, «—» or «…» on a `ru` one, or everything while another group or
+//! Caps Lock is active — is typed through a spare keycode that rech maps to the character's
+//! keysym for the time it needs it, and clears again when it is done.
+
+use std::collections::HashMap;
+use std::thread::sleep;
+use std::time::Duration;
+
+use x11rb::connection::{Connection, RequestConnection as _};
+use x11rb::protocol::xproto::{
+    ConnectionExt as _, KeyButMask, Keycode, Window, KEY_PRESS_EVENT, KEY_RELEASE_EVENT,
+};
+use x11rb::protocol::xtest::{self, ConnectionExt as _};
+use x11rb::rust_connection::RustConnection;
+
+use crate::keysym::{self, Keysym, CONTROL_L, NO_SYMBOL, SHIFT_L};
+use crate::{Backend, TypeError, Typed};
+
+/// How long clients get to read the keys typed with a spare keycode before it is given another
+/// keysym: they look a keycode up when they handle its event, against the mapping of that moment.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// The keyboard as the X server has it when a phrase is typed.
+struct Layout {
+    /// Characters on keys of the layout: keycode and whether Shift is needed.
+    keys: HashMap<char, (Keycode, bool)>,
+    shift: Option<Keycode>,
+    control: Option<Keycode>,
+    /// Keycodes with no keysym at all, not in use by rech.
+    free: Vec<Keycode>,
+    /// No modifier held or locked and the first group active: the layout's keys type what
+    /// their first two levels say.
+    plain: bool,
+}
+
+pub(crate) struct X11Typer {
+    conn: RustConnection,
+    root: Window,
+    min_keycode: Keycode,
+    max_keycode: Keycode,
+    delay: Duration,
+    /// rech's keysyms on spare keycodes, least recently used first.
+    scratch: Vec<(Keycode, Keysym)>,
+}
+
+fn failed(err: impl std::fmt::Display) -> TypeError {
+    TypeError::Failed {
+        backend: Backend::X11,
+        message: err.to_string(),
+    }
+}
+
+impl X11Typer {
+    /// Connects to `$DISPLAY`; `Ok(None)` when the server has no XTest extension.
+    pub(crate) fn open(delay: Duration) -> Result<Option<Self>, TypeError> {
+        let (conn, screen) = x11rb::connect(None).map_err(|e| TypeError::Unavailable {
+            backend: Backend::X11,
+            reason: format!("cannot connect to the X server: {e}"),
+        })?;
+        if conn
+            .extension_information(xtest::X11_EXTENSION_NAME)
+            .map_err(failed)?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let setup = conn.setup();
+        let root = setup
+            .roots
+            .get(screen)
+            .map(|s| s.root)
+            .ok_or_else(|| failed(format!("the X server has no screen {screen}")))?;
+        let (min_keycode, max_keycode) = (setup.min_keycode, setup.max_keycode);
+        Ok(Some(Self {
+            conn,
+            root,
+            min_keycode,
+            max_keycode,
+            delay,
+            scratch: Vec::new(),
+        }))
+    }
+
+    fn layout(&mut self) -> Result<Layout, TypeError> {
+        let count = self.max_keycode - self.min_keycode + 1;
+        let reply = self
+            .conn
+            .get_keyboard_mapping(self.min_keycode, count)
+            .map_err(failed)?
+            .reply()
+            .map_err(failed)?;
+        let per = usize::from(reply.keysyms_per_keycode).max(1);
+        let mut layout = Layout {
+            keys: HashMap::new(),
+            shift: None,
+            control: None,
+            free: Vec::new(),
+            plain: false,
+        };
+        let mut still_ours = Vec::new();
+        for (offset, syms) in reply.keysyms.chunks(per).enumerate() {
+            let keycode = self.min_keycode + offset as u8;
+            if let Some(&(_, ours)) = self.scratch.iter().find(|(k, _)| *k == keycode) {
+                // A layout switch rewrites the whole mapping; a keycode that lost rech's keysym
+                // is the layout's again.
+                if syms[0] == ours {
+                    still_ours.push(keycode);
+                    continue;
+                }
+            }
+            if syms.iter().all(|&s| s == NO_SYMBOL) {
+                layout.free.push(keycode);
+                continue;
+            }
+            match syms[0] {
+                SHIFT_L => layout.shift = layout.shift.or(Some(keycode)),
+                CONTROL_L => layout.control = layout.control.or(Some(keycode)),
+                _ => {}
+            }
+            for (level, &sym) in syms.iter().take(2).enumerate() {
+                if let Some(c) = keysym::to_char(sym) {
+                    let entry = layout.keys.entry(c).or_insert((keycode, level == 1));
+                    // The first level wins over a shifted one elsewhere.
+                    if entry.1 && level == 0 {
+                        *entry = (keycode, false);
+                    }
+                }
+            }
+        }
+        self.scratch.retain(|(k, _)| still_ours.contains(k));
+        // Highest first, so that `pop` hands out the lowest.
+        layout.free.reverse();
+        let pointer = self
+            .conn
+            .query_pointer(self.root)
+            .map_err(failed)?
+            .reply()
+            .map_err(failed)?;
+        let mask = u16::from(pointer.mask);
+        // Mod2 is Num Lock, which letters and punctuation do not care about.
+        let modifiers = u16::from(
+            KeyButMask::SHIFT
+                | KeyButMask::LOCK
+                | KeyButMask::CONTROL
+                | KeyButMask::MOD1
+                | KeyButMask::MOD3
+                | KeyButMask::MOD4
+                | KeyButMask::MOD5,
+        );
+        // Bits 13 and 14 of the state are XKB's group.
+        let group = (mask >> 13) & 3;
+        layout.plain = mask & modifiers == 0 && group == 0;
+        Ok(layout)
+    }
+
+    pub(crate) fn type_text(&mut self, text: &str) -> Result<Typed, TypeError> {
+        let mut layout = self.layout()?;
+        let mut typed = Typed::default();
+        // Keysyms typed through spare keycodes since clients last had time to read them.
+        let mut unsettled: Vec<Keysym> = Vec::new();
+        for c in text.chars() {
+            let Some(sym) = keysym::for_char(c) else {
+                typed.untyped.push(c);
+                continue;
+            };
+            if layout.plain {
+                if let Some(&(keycode, shifted)) = layout.keys.get(&c) {
+                    match (shifted, layout.shift) {
+                        (false, _) => {
+                            self.stroke(keycode, None)?;
+                            typed.chars += 1;
+                            continue;
+                        }
+                        (true, Some(shift)) => {
+                            self.stroke(keycode, Some(shift))?;
+                            typed.chars += 1;
+                            continue;
+                        }
+                        (true, None) => {}
+                    }
+                }
+            }
+            match self.scratch_keycode(sym, &mut layout.free, &mut unsettled)? {
+                Some(keycode) => {
+                    self.stroke(keycode, None)?;
+                    typed.chars += 1;
+                }
+                None => typed.untyped.push(c),
+            }
+        }
+        self.sync()?;
+        Ok(typed)
+    }
+
+    /// A keycode that types `sym`: one already mapped to it, a free one, or the least recently
+    /// used of rech's (after giving clients time to read what it typed); `None` when the
+    /// keyboard has no spare keycode at all.
+    fn scratch_keycode(
+        &mut self,
+        sym: Keysym,
+        free: &mut Vec<Keycode>,
+        unsettled: &mut Vec<Keysym>,
+    ) -> Result<Option<Keycode>, TypeError> {
+        if let Some(i) = self.scratch.iter().position(|&(_, s)| s == sym) {
+            let entry = self.scratch.remove(i);
+            self.scratch.push(entry);
+            unsettled.push(sym);
+            return Ok(Some(entry.0));
+        }
+        let keycode = match free.pop() {
+            Some(keycode) => keycode,
+            None => {
+                if self.scratch.is_empty() {
+                    return Ok(None);
+                }
+                let reusable = self
+                    .scratch
+                    .iter()
+                    .position(|(_, s)| !unsettled.contains(s));
+                let i = match reusable {
+                    Some(i) => i,
+                    None => {
+                        self.sync()?;
+                        sleep(SETTLE);
+                        unsettled.clear();
+                        0
+                    }
+                };
+                self.scratch.remove(i).0
+            }
+        };
+        self.conn
+            .change_keyboard_mapping(1, keycode, 2, &[sym, sym])
+            .map_err(failed)?;
+        self.scratch.push((keycode, sym));
+        unsettled.push(sym);
+        Ok(Some(keycode))
+    }
+
+    fn fake(&self, press: bool, keycode: Keycode) -> Result<(), TypeError> {
+        let kind = if press {
+            KEY_PRESS_EVENT
+        } else {
+            KEY_RELEASE_EVENT
+        };
+        self.conn
+            .xtest_fake_input(kind, keycode, x11rb::CURRENT_TIME, self.root, 0, 0, 0)
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    /// Presses and releases `keycode`, inside `modifier` when given.
+    fn stroke(&self, keycode: Keycode, modifier: Option<Keycode>) -> Result<(), TypeError> {
+        if let Some(m) = modifier {
+            self.fake(true, m)?;
+        }
+        self.fake(true, keycode)?;
+        self.fake(false, keycode)?;
+        if let Some(m) = modifier {
+            self.fake(false, m)?;
+        }
+        if !self.delay.is_zero() {
+            self.conn.flush().map_err(failed)?;
+            sleep(self.delay);
+        }
+        Ok(())
+    }
+
+    /// Control+V, the paste shortcut, whatever letter the layout has on V's key.
+    pub(crate) fn paste(&mut self) -> Result<(), TypeError> {
+        let mut layout = self.layout()?;
+        let control = layout
+            .control
+            .ok_or_else(|| failed("the keyboard has no Control key"))?;
+        let v = match layout.keys.get(&'v') {
+            Some(&(keycode, false)) if layout.plain => Some(keycode),
+            _ => self.scratch_keycode(u32::from('v'), &mut layout.free, &mut Vec::new())?,
+        };
+        let v = v.ok_or_else(|| failed("no keycode is free for the V of Control+V"))?;
+        self.stroke(v, Some(control))?;
+        self.sync()
+    }
+
+    /// Waits until the server has handled everything sent.
+    fn sync(&self) -> Result<(), TypeError> {
+        self.conn
+            .get_input_focus()
+            .map_err(failed)?
+            .reply()
+            .map_err(failed)?;
+        Ok(())
+    }
+}
+
+impl Drop for X11Typer {
+    fn drop(&mut self) {
+        if self.scratch.is_empty() {
+            return;
+        }
+        // The last keys typed are looked up when their client gets to them.
+        let _ = self.sync();
+        sleep(SETTLE);
+        for &(keycode, _) in &self.scratch {
+            let _ = self
+                .conn
+                .change_keyboard_mapping(1, keycode, 2, &[NO_SYMBOL, NO_SYMBOL]);
+        }
+        let _ = self.sync();
+    }
+}
