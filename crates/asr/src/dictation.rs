@@ -174,6 +174,8 @@ pub struct Dictation {
     probs: Vec<f32>,
     speculation: Option<Speculation>,
     stats: DictationStats,
+    /// Seconds of audio in the streams before this one (see [`Dictation::restart`]).
+    offset: f64,
 }
 
 impl std::fmt::Debug for Dictation {
@@ -239,6 +241,7 @@ impl Dictation {
             probs: Vec::new(),
             speculation: None,
             stats: DictationStats::default(),
+            offset: 0.0,
         })
     }
 
@@ -290,6 +293,30 @@ impl Dictation {
         if let Some(boundary) = self.endpointer.flush() {
             self.on_boundary(boundary, &mut events)?;
         }
+        Ok(events)
+    }
+
+    /// Ends the stream as [`finish`](Self::finish) does, and readies the recogniser for a new
+    /// one that follows after a gap (push-to-talk: the microphone was closed in between). The
+    /// model, its state and the statistics are kept; times in later events go on from the end
+    /// of this stream, the gap left out.
+    pub fn restart(&mut self) -> Result<Vec<DictationEvent>, Error> {
+        let events = self.finish()?;
+        self.offset += self.total() as f64 / SAMPLE_RATE as f64;
+        self.endpointer = Endpointer::new(EndpointRules {
+            end_silence: frames(self.options.end_silence_ms),
+            min_speech: frames(self.options.min_speech_ms),
+        });
+        self.floor = NoiseFloor::new();
+        self.audio.clear();
+        self.base = 0;
+        self.levels.clear();
+        self.levels_base = 0;
+        self.agreement = Agreement::default();
+        self.partial_shown = false;
+        self.last_partial_at = 0;
+        self.probs.clear();
+        self.speculation = None;
         Ok(events)
     }
 
@@ -493,8 +520,8 @@ impl Dictation {
             self.withdraw_partial(events);
         } else {
             events.push(DictationEvent::Final {
-                start: (span.start * FRAME as u64) as f64 / SAMPLE_RATE as f64,
-                end: (span.end * FRAME as u64) as f64 / SAMPLE_RATE as f64,
+                start: self.offset + (span.start * FRAME as u64) as f64 / SAMPLE_RATE as f64,
+                end: self.offset + (span.end * FRAME as u64) as f64 / SAMPLE_RATE as f64,
                 text,
             });
         }
@@ -707,6 +734,30 @@ mod tests {
         for ((start, end), (a, b)) in got.iter().zip([(1.0, 2.5), (4.0, 4.9), (6.0, 8.2)]) {
             assert!((start - a).abs() < 0.1 && (end - b).abs() < 0.1, "{got:?}");
         }
+    }
+
+    #[test]
+    fn a_restart_finalises_the_utterance_under_way_and_times_go_on_after_it() {
+        let model = FakeEngine::new(Reply::Repeat);
+        let mut d = Dictation::new(&model, None, options()).unwrap();
+        // Push-to-talk released in the middle of speech: the utterance ends there.
+        let mut events = Vec::new();
+        for piece in bursts(3.0, &[(1.0, 3.0)]).chunks(1_600) {
+            events.extend(d.push(piece).unwrap());
+        }
+        assert!(d.in_utterance());
+        events.extend(d.restart().unwrap());
+        assert!(!d.in_utterance());
+        let first = finals(&events);
+        assert_eq!(first.len(), 1, "{events:?}");
+        assert!((first[0].0 - 1.0).abs() < 0.1, "{first:?}");
+        // Pressed again: the new stream starts clean, its times after the first's 3 s.
+        let second = finals(&run(&mut d, &bursts(4.0, &[(1.0, 2.5)]), 1_600));
+        assert_eq!(second.len(), 1, "{second:?}");
+        assert!(
+            (second[0].0 - 4.0).abs() < 0.1 && (second[0].1 - 5.5).abs() < 0.1,
+            "{second:?}"
+        );
     }
 
     #[test]

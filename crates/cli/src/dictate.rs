@@ -18,14 +18,17 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use rech_asr::catalog::DEFAULT_RUSSIAN_MODEL;
 use rech_asr::output::dictation_event_json;
 use rech_asr::{
     Dictation, DictationEvent, DictationOptions, TranscribeOptions, VadOptions, VoiceDetector,
 };
 use rech_audio::{AudioStream, Capture, CaptureOptions};
+use rech_typer::{Backend, Typer, TyperOptions};
 use rech_whisper::{EncoderWindow, WhisperOptions};
+
+use crate::control::{self, Control, CtlArgs};
 
 use crate::engine::{
     self, engine_kind, language_arg, refuse_whisper_only, EngineKind, WhisperOnly,
@@ -49,8 +52,32 @@ pub enum DictateFormat {
     Jsonl,
 }
 
+/// How `--type` types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TyperArg {
+    /// X11's XTest extension.
+    X11,
+    /// Wayland's virtual keyboard (sway, Hyprland, river, labwc, KDE).
+    Wayland,
+    /// The clipboard and Control+V (XTest on X11, ydotool on Wayland, else pasted by you).
+    Clipboard,
+    /// The clipboard, pasted through ydotool's daemon.
+    Ydotool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DictateCommand {
+    /// Control a `rech dictate --listen-on`: start, stop, toggle or status (bind these to
+    /// keys in your window manager).
+    Ctl(CtlArgs),
+}
+
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DictateArgs {
+    #[command(subcommand)]
+    command: Option<DictateCommand>,
+
     /// Input device: index, id or a unique part of its name (see `rech devices`).
     #[arg(
         short,
@@ -130,6 +157,28 @@ pub struct DictateArgs {
     /// Keep utterances that are only known Whisper hallucinations («Продолжение следует...»).
     #[arg(long)]
     keep_hallucinations: bool,
+
+    /// Type each finished phrase into the focused window, followed by a space (with
+    /// --partial, words are typed as soon as they are committed, never to be taken back).
+    #[arg(long = "type")]
+    type_text: bool,
+
+    /// How to type [default: Wayland's virtual keyboard on Wayland, XTest on X11, the
+    /// clipboard where neither is offered].
+    #[arg(long, value_enum, value_name = "BACKEND", requires = "type_text")]
+    typer: Option<TyperArg>,
+
+    /// Pause after each typed character, in milliseconds, for applications that drop fast
+    /// input.
+    #[arg(long, value_name = "MS", default_value_t = 0, requires = "type_text",
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    type_delay: u32,
+
+    /// Push-to-talk: listen only between `rech dictate ctl start` and `stop` (or `toggle`),
+    /// taken on this socket [default: $XDG_RUNTIME_DIR/rech-dictate.sock]; the microphone is
+    /// closed while stopped. With --input, the file is read only while listening.
+    #[arg(long, value_name = "SOCKET", num_args = 0..=1)]
+    listen_on: Option<Option<PathBuf>>,
 }
 
 /// What the source thread sends.
@@ -144,15 +193,40 @@ enum Chunk {
 enum Source {
     Microphone(CaptureOptions),
     File {
-        stream: Box<AudioStream>,
+        /// `None` while its reader thread has it, and once it has ended.
+        stream: Option<Box<AudioStream>>,
         realtime: bool,
     },
 }
 
+/// A source being read: its chunks, and the thread that reads them, which gives a file's
+/// stream back when stopped before its end.
+struct Running {
+    rx: Receiver<Chunk>,
+    thread: JoinHandle<Option<Box<AudioStream>>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Why listening ended.
+enum Heard {
+    /// The file ended.
+    Ended,
+    /// `rech dictate ctl stop`.
+    Stopped,
+    /// Ctrl-C.
+    Interrupted,
+    /// The source failed; what it delivered before has been heard.
+    Failed(anyhow::Error),
+}
+
 pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
-    let source = match &args.input {
+    if let Some(DictateCommand::Ctl(ctl)) = &args.command {
+        control::run_ctl(ctl, ctx.quiet)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut source = match &args.input {
         Some(path) => Source::File {
-            stream: Box::new(rech_audio::open(path)?),
+            stream: Some(Box::new(rech_audio::open(path)?)),
             realtime: args.realtime,
         },
         None => {
@@ -167,7 +241,16 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
         }
     };
     let (options, whisper_options) = options_from(&args)?;
-    let mut sink = Sink::create(&args)?;
+    // The display and the socket are checked before the model is loaded, like the source.
+    let typing = Typing::open(&args, ctx)?;
+    let control = match &args.listen_on {
+        Some(path) => {
+            let path = path.clone().unwrap_or_else(control::default_socket);
+            Some(Control::bind(&path)?)
+        }
+        None => None,
+    };
+    let mut sink = Sink::create(&args, typing)?;
 
     let russian = options.transcribe.language.as_deref() == Some("ru")
         && !args.full_window
@@ -219,14 +302,22 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     };
     let mut dictation = Dictation::new(engine.as_ref(), vad, options)?;
 
-    let stop = Arc::new(AtomicBool::new(false));
     let clock: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
-    let (rx, source_thread) = start_source(source, &stop, &clock, ctx)?;
-    let outcome = listen(&mut dictation, &rx, &mut sink, &clock, ctx);
-    stop.store(true, Ordering::SeqCst);
-    // Unblock a source waiting on a full channel, then let it end.
-    drop(rx);
-    let _ = source_thread.join();
+    let outcome = match &control {
+        None => {
+            let running = source.start(&clock, ctx)?;
+            let heard = listen(&mut dictation, &running.rx, &mut sink, &clock, ctx, None);
+            source.stop(running);
+            let events = dictation.finish()?;
+            sink.emit(&events, &clock)?;
+            match heard? {
+                Heard::Failed(err) => Err(err),
+                Heard::Ended | Heard::Stopped | Heard::Interrupted => Ok(()),
+            }
+        }
+        Some(control) => push_to_talk(&mut dictation, &mut source, &mut sink, &clock, ctx, control),
+    };
+    sink.close()?;
     let stats = dictation.stats();
     log::info!(
         "{:.1} s of audio: VAD over {} frames in {:.2} s, {} partial and {} final decodes in {:.2} s",
@@ -241,39 +332,43 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Feeds the recogniser until the source ends, fails, or Ctrl-C; then finalises the utterance
-/// under way. A failing source still gets its last utterance finalised before the error.
+/// Feeds the recogniser until the source ends or fails, Ctrl-C, or (with a control socket) a
+/// stop; everything captured before a stop is heard. The utterance under way is left to the
+/// caller to finalise.
 fn listen(
     dictation: &mut Dictation,
     rx: &Receiver<Chunk>,
     sink: &mut Sink,
     clock: &OnceLock<Instant>,
     ctx: &Context,
-) -> Result<()> {
-    let mut failure = None;
+    control: Option<&Control>,
+) -> Result<Heard> {
     let mut pending = Vec::new();
-    'stream: loop {
+    loop {
         if ctx.interrupted.is_cancelled() {
-            break;
+            return Ok(Heard::Interrupted);
         }
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(Chunk::Audio(samples)) => pending.extend_from_slice(&samples),
-            Ok(Chunk::Failed(err)) => {
-                failure = Some(err);
-                break;
+        let stopping = control.is_some_and(|c| !c.listening());
+        if !stopping {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Chunk::Audio(samples)) => pending.extend_from_slice(&samples),
+                Ok(Chunk::Failed(err)) => {
+                    let events = dictation.push(&pending)?;
+                    sink.emit(&events, clock)?;
+                    return Ok(Heard::Failed(err));
+                }
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return Ok(Heard::Ended),
             }
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break,
         }
         // Whatever else has piled up goes in with it.
+        let mut failure = None;
         loop {
             match rx.try_recv() {
                 Ok(Chunk::Audio(samples)) => pending.extend_from_slice(&samples),
                 Ok(Chunk::Failed(err)) => {
                     failure = Some(err);
-                    let events = dictation.push(&pending)?;
-                    sink.emit(&events, clock)?;
-                    break 'stream;
+                    break;
                 }
                 Err(_) => break,
             }
@@ -281,67 +376,147 @@ fn listen(
         let events = dictation.push(&pending)?;
         pending.clear();
         sink.emit(&events, clock)?;
-    }
-    let events = dictation.finish()?;
-    sink.emit(&events, clock)?;
-    sink.close()?;
-    match failure {
-        Some(err) => Err(err),
-        None => Ok(()),
+        if let Some(err) = failure {
+            return Ok(Heard::Failed(err));
+        }
+        if stopping {
+            return Ok(Heard::Stopped);
+        }
     }
 }
 
-fn start_source(
-    source: Source,
+/// `--listen-on`: waits for `rech dictate ctl start`, listens until `stop`, finalises the
+/// phrase under way, and waits again; the source is closed while stopped.
+fn push_to_talk(
+    dictation: &mut Dictation,
+    source: &mut Source,
+    sink: &mut Sink,
+    clock: &Arc<OnceLock<Instant>>,
+    ctx: &Context,
+    control: &Control,
+) -> Result<()> {
+    let say = |line: &str| {
+        if !ctx.quiet {
+            let _ = writeln!(io::stderr(), "rech: {line}");
+        }
+    };
+    say(&format!(
+        "stopped; `rech dictate ctl start|stop|toggle` on {} controls listening",
+        control.path().display()
+    ));
+    loop {
+        while !control.listening() {
+            if ctx.interrupted.is_cancelled() {
+                return Ok(());
+            }
+            control.wait(Duration::from_millis(100));
+        }
+        if source.ended() {
+            say("the input has ended");
+            return Ok(());
+        }
+        let running = source.start(clock, ctx)?;
+        say("listening");
+        let heard = listen(dictation, &running.rx, sink, clock, ctx, Some(control));
+        source.stop(running);
+        let events = dictation.restart()?;
+        sink.emit(&events, clock)?;
+        match heard? {
+            Heard::Stopped => say("stopped"),
+            Heard::Ended | Heard::Interrupted => return Ok(()),
+            Heard::Failed(err) => return Err(err),
+        }
+    }
+}
+
+impl Source {
+    fn ended(&self) -> bool {
+        matches!(self, Source::File { stream: None, .. })
+    }
+
+    /// Opens the microphone, or resumes reading the file, on a thread of its own.
+    fn start(&mut self, clock: &Arc<OnceLock<Instant>>, ctx: &Context) -> Result<Running> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (rx, thread) = match self {
+            Source::Microphone(options) => start_capture(options, &stop, clock, ctx)?,
+            Source::File { stream, realtime } => {
+                let stream = stream
+                    .take()
+                    .ok_or_else(|| anyhow!("the input has already ended"))?;
+                start_reader(stream, *realtime, &stop, clock)?
+            }
+        };
+        Ok(Running { rx, thread, stop })
+    }
+
+    /// Stops the thread (closing the microphone) and keeps what is left of a file.
+    fn stop(&mut self, running: Running) {
+        running.stop.store(true, Ordering::SeqCst);
+        // Unblock a source waiting on a full channel, then let it end.
+        drop(running.rx);
+        let rest = running.thread.join().ok().flatten();
+        if let Source::File { stream, .. } = self {
+            *stream = rest;
+        }
+    }
+}
+
+fn start_capture(
+    options: &CaptureOptions,
     stop: &Arc<AtomicBool>,
     clock: &Arc<OnceLock<Instant>>,
     ctx: &Context,
-) -> Result<(Receiver<Chunk>, JoinHandle<()>)> {
+) -> Result<(Receiver<Chunk>, JoinHandle<Option<Box<AudioStream>>>)> {
     let stop = Arc::clone(stop);
     let clock = Arc::clone(clock);
-    match source {
-        Source::Microphone(options) => {
-            // 25 s of 100 ms chunks: room for a slow decode, and the capture's own ring after.
-            let (tx, rx) = mpsc::sync_channel(256);
-            let mut capture = Capture::open(&options)?;
-            if !ctx.quiet {
-                let info = capture.info();
+    // 25 s of 100 ms chunks: room for a slow decode, and the capture's own ring after.
+    let (tx, rx) = mpsc::sync_channel(256);
+    let mut capture = Capture::open(options)?;
+    if !ctx.quiet {
+        let info = capture.info();
+        let _ = writeln!(
+            io::stderr(),
+            "rech: listening to {} ({} Hz, {} ch, {}); Ctrl-C stops",
+            info.device.id,
+            info.device_rate,
+            info.device_channels,
+            info.device_format
+        );
+    }
+    let quiet = ctx.quiet;
+    let handle = std::thread::Builder::new()
+        .name("rech-capture".into())
+        .spawn(move || {
+            let _ = clock.set(Instant::now());
+            capture_loop(&mut capture, &tx, &stop);
+            let dropped = capture.dropped_frames();
+            if dropped > 0 && !quiet {
                 let _ = writeln!(
                     io::stderr(),
-                    "rech: listening to {} ({} Hz, {} ch, {}); Ctrl-C stops",
-                    info.device.id,
-                    info.device_rate,
-                    info.device_channels,
-                    info.device_format
+                    "rech: warning: {dropped} frames ({:.2} s) of audio were lost (the system was too busy)",
+                    dropped as f64 / f64::from(capture.info().device_rate)
                 );
             }
-            let quiet = ctx.quiet;
-            let handle = std::thread::Builder::new()
-                .name("rech-capture".into())
-                .spawn(move || {
-                    let _ = clock.set(Instant::now());
-                    capture_loop(&mut capture, &tx, &stop);
-                    let dropped = capture.dropped_frames();
-                    if dropped > 0 && !quiet {
-                        let _ = writeln!(
-                            io::stderr(),
-                            "rech: warning: {dropped} frames ({:.2} s) of audio were lost (the system was too busy)",
-                            dropped as f64 / f64::from(capture.info().device_rate)
-                        );
-                    }
-                })
-                .context("cannot start the capture thread")?;
-            Ok((rx, handle))
-        }
-        Source::File { stream, realtime } => {
-            let (tx, rx) = mpsc::sync_channel(if realtime { 256 } else { 16 });
-            let handle = std::thread::Builder::new()
-                .name("rech-reader".into())
-                .spawn(move || file_loop(stream, realtime, &tx, &stop, &clock))
-                .context("cannot start the reader thread")?;
-            Ok((rx, handle))
-        }
-    }
+            None
+        })
+        .context("cannot start the capture thread")?;
+    Ok((rx, handle))
+}
+
+fn start_reader(
+    stream: Box<AudioStream>,
+    realtime: bool,
+    stop: &Arc<AtomicBool>,
+    clock: &Arc<OnceLock<Instant>>,
+) -> Result<(Receiver<Chunk>, JoinHandle<Option<Box<AudioStream>>>)> {
+    let stop = Arc::clone(stop);
+    let clock = Arc::clone(clock);
+    let (tx, rx) = mpsc::sync_channel(if realtime { 256 } else { 16 });
+    let handle = std::thread::Builder::new()
+        .name("rech-reader".into())
+        .spawn(move || file_loop(stream, realtime, &tx, &stop, &clock))
+        .context("cannot start the reader thread")?;
+    Ok((rx, handle))
 }
 
 fn capture_loop(capture: &mut Capture, tx: &SyncSender<Chunk>, stop: &AtomicBool) {
@@ -363,14 +538,17 @@ fn capture_loop(capture: &mut Capture, tx: &SyncSender<Chunk>, stop: &AtomicBool
     }
 }
 
+/// Sends the file in microphone-sized chunks; returns the stream when stopped before its end.
 fn file_loop(
     mut stream: Box<AudioStream>,
     realtime: bool,
     tx: &SyncSender<Chunk>,
     stop: &AtomicBool,
     clock: &OnceLock<Instant>,
-) {
-    let start = *clock.get_or_init(Instant::now);
+) -> Option<Box<AudioStream>> {
+    clock.get_or_init(Instant::now);
+    // Real-time pace counts from this start: a stopped file does not catch up afterwards.
+    let start = Instant::now();
     let mut decoded = Vec::new();
     let mut sent: u64 = 0;
     let mut more = true;
@@ -380,7 +558,7 @@ fn file_loop(
                 Ok(m) => more = m,
                 Err(err) => {
                     let _ = tx.send(Chunk::Failed(err.into()));
-                    return;
+                    return None;
                 }
             }
         }
@@ -396,9 +574,11 @@ fn file_loop(
             }
         }
         if tx.send(Chunk::Audio(chunk)).is_err() {
-            return;
+            break;
         }
     }
+    // Stopped with audio left: what was decoded ahead is dropped, as a microphone's would be.
+    (more && stop.load(Ordering::SeqCst)).then_some(stream)
 }
 
 /// Dictation's options and the Whisper engine's.
@@ -441,10 +621,11 @@ struct Sink {
     /// A partial line is on screen.
     showing: bool,
     path: Option<PathBuf>,
+    typing: Option<Typing>,
 }
 
 impl Sink {
-    fn create(args: &DictateArgs) -> Result<Self> {
+    fn create(args: &DictateArgs, typing: Option<Typing>) -> Result<Self> {
         let (out, terminal): (Box<dyn Write>, bool) = match &args.output {
             Some(path) if path != Path::new("-") => {
                 let file = File::create(path)
@@ -460,6 +641,7 @@ impl Sink {
             live: terminal && args.format == DictateFormat::Text && args.partial,
             showing: false,
             path: args.output.clone().filter(|p| p != Path::new("-")),
+            typing,
         })
     }
 
@@ -474,7 +656,14 @@ impl Sink {
                 DictateFormat::Text => self.text(event)?,
             }
         }
-        self.out.flush().map_err(|e| self.write_error(e))
+        self.out.flush().map_err(|e| self.write_error(e))?;
+        // Printed first, typed after: the line is out even when typing is slow or fails.
+        if let Some(typing) = &mut self.typing {
+            for event in events {
+                typing.on(event)?;
+            }
+        }
+        Ok(())
     }
 
     fn jsonl(&mut self, event: &DictationEvent, at: Option<f64>) -> Result<()> {
@@ -518,6 +707,91 @@ impl Sink {
             Some(path) => anyhow!(err).context(format!("cannot write to {}", path.display())),
             None => anyhow!(err).context("cannot write to stdout"),
         }
+    }
+}
+
+/// `--type`: final phrases (and with --partial, committed words) typed into the focused window.
+struct Typing {
+    typer: Typer,
+    /// What of the utterance under way has been typed already: committed words.
+    typed: String,
+    partials: bool,
+    quiet: bool,
+}
+
+impl Typing {
+    fn open(args: &DictateArgs, ctx: &Context) -> Result<Option<Self>> {
+        if !args.type_text {
+            return Ok(None);
+        }
+        let options = TyperOptions {
+            backend: args.typer.map(|t| match t {
+                TyperArg::X11 => Backend::X11,
+                TyperArg::Wayland => Backend::Wayland,
+                TyperArg::Clipboard => Backend::Clipboard,
+                TyperArg::Ydotool => Backend::Ydotool,
+            }),
+            key_delay: Duration::from_millis(u64::from(args.type_delay)),
+        };
+        let typer = Typer::open(&options)?;
+        if !ctx.quiet {
+            if let Some(notice) = typer.notice() {
+                let _ = writeln!(io::stderr(), "rech: {notice}");
+            }
+        }
+        log::info!("typing with {}", typer.backend());
+        Ok(Some(Self {
+            typer,
+            typed: String::new(),
+            partials: args.partial,
+            quiet: ctx.quiet,
+        }))
+    }
+
+    fn on(&mut self, event: &DictationEvent) -> Result<()> {
+        let text = match event {
+            DictationEvent::Partial { committed, .. } => {
+                // Committed words never change: they can be typed before the phrase ends.
+                if !self.partials || committed.len() <= self.typed.len() {
+                    return Ok(());
+                }
+                let Some(new) = committed.strip_prefix(self.typed.as_str()) else {
+                    return Ok(());
+                };
+                let new = new.to_owned();
+                self.typed.clone_from(committed);
+                new
+            }
+            DictationEvent::Final { text, .. } => {
+                let typed = std::mem::take(&mut self.typed);
+                let rest = match text.strip_prefix(typed.as_str()) {
+                    Some(rest) => rest,
+                    None => {
+                        // Not expected (committed words are a prefix of the final); what was
+                        // typed stays, and the rest after the common part follows it.
+                        let common = typed
+                            .char_indices()
+                            .zip(text.chars())
+                            .take_while(|((_, a), b)| a == b)
+                            .last()
+                            .map_or(0, |((i, a), _)| i + a.len_utf8());
+                        log::warn!("the final text differs from the words typed already");
+                        &text[common..]
+                    }
+                };
+                format!("{rest} ")
+            }
+        };
+        let typed = self.typer.type_text(&text)?;
+        if !typed.untyped.is_empty() && !self.quiet {
+            let _ = writeln!(
+                io::stderr(),
+                "rech: warning: {} could not type {:?}",
+                self.typer.backend(),
+                typed.untyped
+            );
+        }
+        Ok(())
     }
 }
 

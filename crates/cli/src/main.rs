@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod control;
 mod devices;
 mod dictate;
 mod engine;

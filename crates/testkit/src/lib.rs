@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod display;
 pub mod formats;
 pub mod http;
 pub mod serve;
@@ -172,6 +173,9 @@ pub fn rech() -> Command {
         .env_remove("RECH_ORT_LIB")
         .env_remove("ORT_DYLIB_PATH")
         .env_remove("RECH_ORT_BASE_URL")
+        .env_remove("RECH_DICTATE_SOCKET")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
         .env("RECH_OFFLINE", "1")
         .env("RECH_MODELS_DIR", tmp_dir().join("no-models"))
         .env("RUST_BACKTRACE", "0");

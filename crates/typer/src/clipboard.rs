@@ -10,16 +10,33 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use crate::x11::X11Typer;
-use crate::{Backend, TypeError, Typed};
+use crate::{Backend, Session, TypeError, Typed};
 
 /// Time the clipboard's new owner gets to take the selection before the paste asks for it.
 const OWNER_READY: Duration = Duration::from_millis(50);
 
 /// Which clipboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Clipboard {
-    Wayland,
-    X11,
+    /// The compositor's socket.
+    Wayland { socket: PathBuf },
+    /// The X display.
+    X11 { display: String },
+}
+
+impl Clipboard {
+    /// The session's own: Wayland's where there is one.
+    pub(crate) fn of(session: &Session) -> Option<Self> {
+        match (&session.wayland, &session.x11) {
+            (Some(socket), _) => Some(Clipboard::Wayland {
+                socket: socket.clone(),
+            }),
+            (None, Some(display)) => Some(Clipboard::X11 {
+                display: display.clone(),
+            }),
+            (None, None) => None,
+        }
+    }
 }
 
 /// What presses the paste shortcut.
@@ -64,8 +81,8 @@ pub(crate) fn on_path(program: &str) -> bool {
 impl ClipboardTyper {
     pub(crate) fn new(clipboard: Clipboard, paste: Paste) -> Result<Self, TypeError> {
         let (tool, package) = match clipboard {
-            Clipboard::Wayland => ("wl-copy", "wl-clipboard"),
-            Clipboard::X11 => ("xclip", "xclip"),
+            Clipboard::Wayland { .. } => ("wl-copy", "wl-clipboard"),
+            Clipboard::X11 { .. } => ("xclip", "xclip"),
         };
         if !on_path(tool) {
             return Err(TypeError::Unavailable {
@@ -96,11 +113,18 @@ impl ClipboardTyper {
     }
 
     fn copy(&self, text: &str) -> Result<(), TypeError> {
-        let mut command = match self.clipboard {
-            Clipboard::Wayland => Command::new("wl-copy"),
-            Clipboard::X11 => {
+        let mut command = match &self.clipboard {
+            Clipboard::Wayland { socket } => {
+                // An absolute WAYLAND_DISPLAY names the socket itself.
+                let mut c = Command::new("wl-copy");
+                c.env("WAYLAND_DISPLAY", socket);
+                c
+            }
+            Clipboard::X11 { display } => {
                 let mut c = Command::new("xclip");
-                c.args(["-selection", "clipboard", "-in"]);
+                c.args(["-selection", "clipboard", "-in"])
+                    .env("DISPLAY", display)
+                    .env_remove("WAYLAND_DISPLAY");
                 c
             }
         };

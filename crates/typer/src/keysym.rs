@@ -11,6 +11,8 @@ pub const NO_SYMBOL: Keysym = 0;
 pub const SHIFT_L: Keysym = 0xffe1;
 /// Left Control.
 pub const CONTROL_L: Keysym = 0xffe3;
+/// Caps Lock.
+pub const CAPS_LOCK: Keysym = 0xffe5;
 const RETURN: Keysym = 0xff0d;
 const TAB: Keysym = 0xff09;
 /// Offset of the keysyms that stand for a Unicode code point.

@@ -22,6 +22,7 @@ pub mod keysym;
 mod wayland;
 mod x11;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clipboard::{Clipboard, ClipboardTyper, Paste};
@@ -110,7 +111,7 @@ enum Inner {
     Clipboard(ClipboardTyper),
 }
 
-/// Types into the focused window of the session rech runs in.
+/// Types into the focused window of a session.
 pub struct Typer {
     inner: Inner,
     backend: Backend,
@@ -126,19 +127,33 @@ impl std::fmt::Debug for Typer {
     }
 }
 
-/// The session's displays, from the environment.
-struct Session {
-    wayland: bool,
-    x11: bool,
-    desktop: String,
+/// The graphical session to type into. Plain data; [`Session::from_env`] reads it the way
+/// every client does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    /// The Wayland compositor's socket: `$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY`, or
+    /// `$WAYLAND_DISPLAY` when it is an absolute path.
+    pub wayland: Option<PathBuf>,
+    /// The X display (`$DISPLAY`), which on Wayland is XWayland's.
+    pub x11: Option<String>,
+    /// `$XDG_CURRENT_DESKTOP`: `GNOME`, `KDE`, `sway`, …
+    pub desktop: String,
 }
 
 impl Session {
-    fn from_env() -> Self {
-        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    /// The session this process runs in.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let wayland = var("WAYLAND_DISPLAY").map(|display| {
+            let display = PathBuf::from(display);
+            match var("XDG_RUNTIME_DIR") {
+                Some(dir) if display.is_relative() => PathBuf::from(dir).join(display),
+                _ => display,
+            }
+        });
         Self {
-            wayland: set("WAYLAND_DISPLAY"),
-            x11: set("DISPLAY"),
+            wayland,
+            x11: var("DISPLAY").map(|d| d.to_string_lossy().into_owned()),
             desktop: std::env::var("XDG_CURRENT_DESKTOP").unwrap_or_default(),
         }
     }
@@ -155,14 +170,18 @@ impl Typer {
     /// virtual keyboard, else the clipboard (pasted through ydotool where its daemon runs);
     /// on X11 XTest, else the clipboard. A fallback comes with a [`notice`](Self::notice).
     pub fn open(options: &TyperOptions) -> Result<Self, TypeError> {
-        let session = Session::from_env();
+        Self::open_in(options, &Session::from_env())
+    }
+
+    /// [`open`](Self::open) for a given session rather than this process's.
+    pub fn open_in(options: &TyperOptions, session: &Session) -> Result<Self, TypeError> {
         let delay = options.key_delay;
         match options.backend {
             Some(Backend::X11) => {
-                if !session.x11 {
+                if session.x11.is_none() {
                     return Err(unavailable(Backend::X11, "DISPLAY is not set"));
                 }
-                match X11Typer::open(delay)? {
+                match X11Typer::open(session, delay)? {
                     Some(x11) => Ok(Self::plain(Inner::X11(Box::new(x11)), Backend::X11)),
                     None => Err(unavailable(
                         Backend::X11,
@@ -171,10 +190,10 @@ impl Typer {
                 }
             }
             Some(Backend::Wayland) => {
-                if !session.wayland {
+                if session.wayland.is_none() {
                     return Err(unavailable(Backend::Wayland, "WAYLAND_DISPLAY is not set"));
                 }
-                match WaylandTyper::open(delay) {
+                match WaylandTyper::open(session, delay) {
                     Ok(w) => Ok(Self::plain(Inner::Wayland(Box::new(w)), Backend::Wayland)),
                     Err(OpenError::NoVirtualKeyboard) => Err(unavailable(
                         Backend::Wayland,
@@ -183,7 +202,7 @@ impl Typer {
                     Err(OpenError::Failed(e)) => Err(e),
                 }
             }
-            Some(Backend::Clipboard) => Self::clipboard(&session, delay, None),
+            Some(Backend::Clipboard) => Self::clipboard(session, delay, None),
             Some(Backend::Ydotool) => {
                 if !clipboard::on_path("ydotool") {
                     return Err(unavailable(Backend::Ydotool, "ydotool is not installed"));
@@ -194,17 +213,11 @@ impl Typer {
                         "ydotoold is not running (no ydotool socket)",
                     ));
                 }
-                let clipboard = if session.wayland {
-                    Clipboard::Wayland
-                } else if session.x11 {
-                    Clipboard::X11
-                } else {
-                    return Err(TypeError::NoSession);
-                };
+                let clipboard = Clipboard::of(session).ok_or(TypeError::NoSession)?;
                 let typer = ClipboardTyper::new(clipboard, Paste::Ydotool)?;
                 Ok(Self::plain(Inner::Clipboard(typer), Backend::Ydotool))
             }
-            None if session.wayland => match WaylandTyper::open(delay) {
+            None if session.wayland.is_some() => match WaylandTyper::open(session, delay) {
                 Ok(w) => Ok(Self::plain(Inner::Wayland(Box::new(w)), Backend::Wayland)),
                 Err(OpenError::NoVirtualKeyboard) => {
                     let why = if session.gnome() {
@@ -212,13 +225,13 @@ impl Typer {
                     } else {
                         "this compositor offers no virtual keyboard (zwp_virtual_keyboard_v1)"
                     };
-                    Self::clipboard(&session, delay, Some(why))
+                    Self::clipboard(session, delay, Some(why))
                 }
                 Err(OpenError::Failed(e)) => Err(e),
             },
-            None if session.x11 => match X11Typer::open(delay)? {
+            None if session.x11.is_some() => match X11Typer::open(session, delay)? {
                 Some(x11) => Ok(Self::plain(Inner::X11(Box::new(x11)), Backend::X11)),
-                None => Self::clipboard(&session, delay, Some("the X server has no XTest")),
+                None => Self::clipboard(session, delay, Some("the X server has no XTest")),
             },
             None => Err(TypeError::NoSession),
         }
@@ -234,21 +247,19 @@ impl Typer {
 
     /// The clipboard, pasted by the best means the session has; `why` says why it is used.
     fn clipboard(session: &Session, delay: Duration, why: Option<&str>) -> Result<Self, TypeError> {
-        let (clipboard, paste) = if session.wayland {
-            let paste = if clipboard::on_path("ydotool") && clipboard::ydotool_socket().is_some() {
-                Paste::Ydotool
-            } else {
-                Paste::Manual
-            };
-            (Clipboard::Wayland, paste)
-        } else if session.x11 {
-            let paste = match X11Typer::open(delay)? {
+        let clipboard = Clipboard::of(session).ok_or(TypeError::NoSession)?;
+        let paste = match clipboard {
+            Clipboard::Wayland { .. } => {
+                if clipboard::on_path("ydotool") && clipboard::ydotool_socket().is_some() {
+                    Paste::Ydotool
+                } else {
+                    Paste::Manual
+                }
+            }
+            Clipboard::X11 { .. } => match X11Typer::open(session, delay)? {
                 Some(x11) => Paste::XTest(Box::new(x11)),
                 None => Paste::Manual,
-            };
-            (Clipboard::X11, paste)
-        } else {
-            return Err(TypeError::NoSession);
+            },
         };
         let typer = ClipboardTyper::new(clipboard, paste)?;
         let how = if typer.manual() {

@@ -5,6 +5,7 @@
 
 use std::io::{Seek, Write};
 use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use wayland_protocols_misc::zwp_virtual_keyboard_v1::client::{
 };
 
 use crate::keysym::{self, Keysym};
-use crate::{Backend, TypeError, Typed};
+use crate::{Backend, Session, TypeError, Typed};
 
 /// XKB keycodes 9..=255 (evdev codes 1..=247) carry rech's keysyms.
 const FIRST_KEYCODE: u32 = 9;
@@ -70,14 +71,21 @@ fn failed(err: impl std::fmt::Display) -> TypeError {
 }
 
 impl WaylandTyper {
-    /// Connects to `$WAYLAND_DISPLAY` and makes a virtual keyboard on its first seat.
-    pub(crate) fn open(delay: Duration) -> Result<Self, OpenError> {
-        let conn = Connection::connect_to_env().map_err(|e| {
+    /// Connects to the session's compositor and makes a virtual keyboard on its first seat.
+    pub(crate) fn open(session: &Session, delay: Duration) -> Result<Self, OpenError> {
+        let unavailable = |e: &dyn std::fmt::Display| {
             OpenError::Failed(TypeError::Unavailable {
                 backend: Backend::Wayland,
                 reason: format!("cannot connect to the Wayland compositor: {e}"),
             })
-        })?;
+        };
+        let socket = session
+            .wayland
+            .as_ref()
+            .ok_or_else(|| unavailable(&"WAYLAND_DISPLAY is not set"))?;
+        let stream = UnixStream::connect(socket)
+            .map_err(|e| unavailable(&format!("{}: {e}", socket.display())))?;
+        let conn = Connection::from_socket(stream).map_err(|e| unavailable(&e))?;
         let (globals, mut queue) =
             registry_queue_init::<State>(&conn).map_err(|e| OpenError::Failed(failed(e)))?;
         let qh = queue.handle();

@@ -15,12 +15,21 @@ use x11rb::protocol::xproto::{
 use x11rb::protocol::xtest::{self, ConnectionExt as _};
 use x11rb::rust_connection::RustConnection;
 
-use crate::keysym::{self, Keysym, CONTROL_L, NO_SYMBOL, SHIFT_L};
-use crate::{Backend, TypeError, Typed};
+use crate::keysym::{self, Keysym, CAPS_LOCK, CONTROL_L, NO_SYMBOL, SHIFT_L};
+use crate::{Backend, Session, TypeError, Typed};
 
 /// How long clients get to read the keys typed with a spare keycode before it is given another
 /// keysym: they look a keycode up when they handle its event, against the mapping of that moment.
 const SETTLE: Duration = Duration::from_millis(50);
+
+/// One character's keys.
+#[derive(Clone, Copy)]
+enum Stroke {
+    /// A key of the layout, inside a modifier (Shift) where given.
+    Key(Keycode, Option<Keycode>),
+    /// A keysym of rech's own on a spare keycode.
+    Own(char, Keysym),
+}
 
 /// The keyboard as the X server has it when a phrase is typed.
 struct Layout {
@@ -28,6 +37,11 @@ struct Layout {
     keys: HashMap<char, (Keycode, bool)>,
     shift: Option<Keycode>,
     control: Option<Keycode>,
+    caps_lock: Option<Keycode>,
+    /// Caps Lock is on.
+    locked: bool,
+    /// What `plain` would be with Caps Lock off.
+    plain_without_lock: bool,
     /// Keycodes with no keysym at all, not in use by rech.
     free: Vec<Keycode>,
     /// No modifier held or locked and the first group active: the layout's keys type what
@@ -53,12 +67,13 @@ fn failed(err: impl std::fmt::Display) -> TypeError {
 }
 
 impl X11Typer {
-    /// Connects to `$DISPLAY`; `Ok(None)` when the server has no XTest extension.
-    pub(crate) fn open(delay: Duration) -> Result<Option<Self>, TypeError> {
-        let (conn, screen) = x11rb::connect(None).map_err(|e| TypeError::Unavailable {
-            backend: Backend::X11,
-            reason: format!("cannot connect to the X server: {e}"),
-        })?;
+    /// Connects to the session's X display; `Ok(None)` when the server has no XTest extension.
+    pub(crate) fn open(session: &Session, delay: Duration) -> Result<Option<Self>, TypeError> {
+        let (conn, screen) =
+            x11rb::connect(session.x11.as_deref()).map_err(|e| TypeError::Unavailable {
+                backend: Backend::X11,
+                reason: format!("cannot connect to the X server: {e}"),
+            })?;
         if conn
             .extension_information(xtest::X11_EXTENSION_NAME)
             .map_err(failed)?
@@ -96,6 +111,9 @@ impl X11Typer {
             keys: HashMap::new(),
             shift: None,
             control: None,
+            caps_lock: None,
+            locked: false,
+            plain_without_lock: false,
             free: Vec::new(),
             plain: false,
         };
@@ -117,6 +135,7 @@ impl X11Typer {
             match syms[0] {
                 SHIFT_L => layout.shift = layout.shift.or(Some(keycode)),
                 CONTROL_L => layout.control = layout.control.or(Some(keycode)),
+                CAPS_LOCK => layout.caps_lock = layout.caps_lock.or(Some(keycode)),
                 _ => {}
             }
             for (level, &sym) in syms.iter().take(2).enumerate() {
@@ -151,92 +170,122 @@ impl X11Typer {
         );
         // Bits 13 and 14 of the state are XKB's group.
         let group = (mask >> 13) & 3;
+        let lock = u16::from(KeyButMask::LOCK);
+        layout.locked = mask & lock != 0;
         layout.plain = mask & modifiers == 0 && group == 0;
+        layout.plain_without_lock = mask & modifiers & !lock == 0 && group == 0;
         Ok(layout)
     }
 
     pub(crate) fn type_text(&mut self, text: &str) -> Result<Typed, TypeError> {
         let mut layout = self.layout()?;
+        // Caps Lock would turn rech's own letters upper case: it is switched off for the
+        // phrase, and on again after.
+        let caps = match (layout.locked, layout.caps_lock) {
+            (true, Some(caps)) => {
+                self.stroke(caps, None)?;
+                layout.plain = layout.plain_without_lock;
+                Some(caps)
+            }
+            _ => None,
+        };
         let mut typed = Typed::default();
-        // Keysyms typed through spare keycodes since clients last had time to read them.
-        let mut unsettled: Vec<Keysym> = Vec::new();
+        let mut strokes = Vec::new();
         for c in text.chars() {
             let Some(sym) = keysym::for_char(c) else {
                 typed.untyped.push(c);
                 continue;
             };
-            if layout.plain {
-                if let Some(&(keycode, shifted)) = layout.keys.get(&c) {
-                    match (shifted, layout.shift) {
-                        (false, _) => {
-                            self.stroke(keycode, None)?;
-                            typed.chars += 1;
-                            continue;
+            let on_layout = layout.keys.get(&c).filter(|_| layout.plain).and_then(
+                |&(keycode, shifted)| match (shifted, layout.shift) {
+                    (false, _) => Some(Stroke::Key(keycode, None)),
+                    (true, Some(shift)) => Some(Stroke::Key(keycode, Some(shift))),
+                    (true, None) => None,
+                },
+            );
+            strokes.push(on_layout.unwrap_or(Stroke::Own(c, sym)));
+        }
+        let capacity = layout.free.len() + self.scratch.len();
+        let mut rest = strokes.as_slice();
+        while !rest.is_empty() {
+            // As many strokes as the spare keycodes can carry at once.
+            let mut needed: Vec<Keysym> = Vec::new();
+            let mut take = 0;
+            for stroke in rest {
+                if let Stroke::Own(_, sym) = *stroke {
+                    if !needed.contains(&sym) {
+                        if needed.len() == capacity {
+                            break;
                         }
-                        (true, Some(shift)) => {
-                            self.stroke(keycode, Some(shift))?;
-                            typed.chars += 1;
-                            continue;
-                        }
-                        (true, None) => {}
+                        needed.push(sym);
                     }
                 }
+                take += 1;
             }
-            match self.scratch_keycode(sym, &mut layout.free, &mut unsettled)? {
-                Some(keycode) => {
-                    self.stroke(keycode, None)?;
-                    typed.chars += 1;
+            let remapped = self.map_own(&needed, &mut layout.free)?;
+            if remapped {
+                // Clients learn of a new mapping from an event and fetch it when they handle
+                // it: they get the time to do so before the first key that needs it.
+                self.sync()?;
+                sleep(SETTLE);
+            }
+            for stroke in &rest[..take] {
+                match *stroke {
+                    Stroke::Key(keycode, modifier) => self.stroke(keycode, modifier)?,
+                    Stroke::Own(c, sym) => {
+                        match self.scratch.iter().find(|(_, s)| *s == sym) {
+                            Some(&(keycode, _)) => self.stroke(keycode, None)?,
+                            // No spare keycode at all.
+                            None => {
+                                typed.untyped.push(c);
+                                continue;
+                            }
+                        }
+                    }
                 }
-                None => typed.untyped.push(c),
+                typed.chars += 1;
             }
+            rest = &rest[take..];
+            if !rest.is_empty() {
+                // The next group remaps keycodes this one used: its keys are read first.
+                self.sync()?;
+                sleep(SETTLE);
+            }
+        }
+        if let Some(caps) = caps {
+            self.stroke(caps, None)?;
         }
         self.sync()?;
         Ok(typed)
     }
 
-    /// A keycode that types `sym`: one already mapped to it, a free one, or the least recently
-    /// used of rech's (after giving clients time to read what it typed); `None` when the
-    /// keyboard has no spare keycode at all.
-    fn scratch_keycode(
-        &mut self,
-        sym: Keysym,
-        free: &mut Vec<Keycode>,
-        unsettled: &mut Vec<Keysym>,
-    ) -> Result<Option<Keycode>, TypeError> {
-        if let Some(i) = self.scratch.iter().position(|&(_, s)| s == sym) {
-            let entry = self.scratch.remove(i);
-            self.scratch.push(entry);
-            unsettled.push(sym);
-            return Ok(Some(entry.0));
-        }
-        let keycode = match free.pop() {
-            Some(keycode) => keycode,
-            None => {
-                if self.scratch.is_empty() {
-                    return Ok(None);
-                }
-                let reusable = self
-                    .scratch
-                    .iter()
-                    .position(|(_, s)| !unsettled.contains(s));
-                let i = match reusable {
-                    Some(i) => i,
-                    None => {
-                        self.sync()?;
-                        sleep(SETTLE);
-                        unsettled.clear();
-                        0
-                    }
-                };
-                self.scratch.remove(i).0
+    /// Puts each of `needed` on a keycode of rech's: kept where it already is, else on a free
+    /// keycode, else on the least recently used one that `needed` does not hold. Returns
+    /// whether the mapping changed.
+    fn map_own(&mut self, needed: &[Keysym], free: &mut Vec<Keycode>) -> Result<bool, TypeError> {
+        let mut changed = false;
+        for &sym in needed {
+            if let Some(i) = self.scratch.iter().position(|&(_, s)| s == sym) {
+                let entry = self.scratch.remove(i);
+                self.scratch.push(entry);
+                continue;
             }
-        };
-        self.conn
-            .change_keyboard_mapping(1, keycode, 2, &[sym, sym])
-            .map_err(failed)?;
-        self.scratch.push((keycode, sym));
-        unsettled.push(sym);
-        Ok(Some(keycode))
+            let keycode = match free.pop() {
+                Some(keycode) => keycode,
+                None => {
+                    let Some(i) = self.scratch.iter().position(|(_, s)| !needed.contains(s)) else {
+                        break;
+                    };
+                    self.scratch.remove(i).0
+                }
+            };
+            self.conn
+                .change_keyboard_mapping(1, keycode, 2, &[sym, sym])
+                .map_err(failed)?;
+            self.scratch.push((keycode, sym));
+            changed = true;
+        }
+        Ok(changed)
     }
 
     fn fake(&self, press: bool, keycode: Keycode) -> Result<(), TypeError> {
@@ -275,10 +324,20 @@ impl X11Typer {
             .control
             .ok_or_else(|| failed("the keyboard has no Control key"))?;
         let v = match layout.keys.get(&'v') {
-            Some(&(keycode, false)) if layout.plain => Some(keycode),
-            _ => self.scratch_keycode(u32::from('v'), &mut layout.free, &mut Vec::new())?,
+            Some(&(keycode, false)) if layout.plain => keycode,
+            _ => {
+                let v = u32::from('v');
+                if self.map_own(&[v], &mut layout.free)? {
+                    self.sync()?;
+                    sleep(SETTLE);
+                }
+                self.scratch
+                    .iter()
+                    .find(|(_, s)| *s == v)
+                    .map(|&(keycode, _)| keycode)
+                    .ok_or_else(|| failed("no keycode is free for the V of Control+V"))?
+            }
         };
-        let v = v.ok_or_else(|| failed("no keycode is free for the V of Control+V"))?;
         self.stroke(v, Some(control))?;
         self.sync()
     }
