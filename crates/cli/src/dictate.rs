@@ -436,17 +436,15 @@ impl Source {
 
     /// Opens the microphone, or resumes reading the file, on a thread of its own.
     fn start(&mut self, clock: &Arc<OnceLock<Instant>>, ctx: &Context) -> Result<Running> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (rx, thread) = match self {
-            Source::Microphone(options) => start_capture(options, &stop, clock, ctx)?,
+        match self {
+            Source::Microphone(options) => start_capture(options, clock, ctx),
             Source::File { stream, realtime } => {
                 let stream = stream
                     .take()
                     .ok_or_else(|| anyhow!("the input has already ended"))?;
-                start_reader(stream, *realtime, &stop, clock)?
+                start_reader(stream, *realtime, clock)
             }
-        };
-        Ok(Running { rx, thread, stop })
+        }
     }
 
     /// Stops the thread (closing the microphone) and keeps what is left of a file.
@@ -463,11 +461,11 @@ impl Source {
 
 fn start_capture(
     options: &CaptureOptions,
-    stop: &Arc<AtomicBool>,
     clock: &Arc<OnceLock<Instant>>,
     ctx: &Context,
-) -> Result<(Receiver<Chunk>, JoinHandle<Option<Box<AudioStream>>>)> {
-    let stop = Arc::clone(stop);
+) -> Result<Running> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
     let clock = Arc::clone(clock);
     // 25 s of 100 ms chunks: room for a slow decode, and the capture's own ring after.
     let (tx, rx) = mpsc::sync_channel(256);
@@ -488,7 +486,7 @@ fn start_capture(
         .name("rech-capture".into())
         .spawn(move || {
             let _ = clock.set(Instant::now());
-            capture_loop(&mut capture, &tx, &stop);
+            capture_loop(&mut capture, &tx, &stopped);
             let dropped = capture.dropped_frames();
             if dropped > 0 && !quiet {
                 let _ = writeln!(
@@ -500,23 +498,31 @@ fn start_capture(
             None
         })
         .context("cannot start the capture thread")?;
-    Ok((rx, handle))
+    Ok(Running {
+        rx,
+        thread: handle,
+        stop,
+    })
 }
 
 fn start_reader(
     stream: Box<AudioStream>,
     realtime: bool,
-    stop: &Arc<AtomicBool>,
     clock: &Arc<OnceLock<Instant>>,
-) -> Result<(Receiver<Chunk>, JoinHandle<Option<Box<AudioStream>>>)> {
-    let stop = Arc::clone(stop);
+) -> Result<Running> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
     let clock = Arc::clone(clock);
     let (tx, rx) = mpsc::sync_channel(if realtime { 256 } else { 16 });
     let handle = std::thread::Builder::new()
         .name("rech-reader".into())
-        .spawn(move || file_loop(stream, realtime, &tx, &stop, &clock))
+        .spawn(move || file_loop(stream, realtime, &tx, &stopped, &clock))
         .context("cannot start the reader thread")?;
-    Ok((rx, handle))
+    Ok(Running {
+        rx,
+        thread: handle,
+        stop,
+    })
 }
 
 fn capture_loop(capture: &mut Capture, tx: &SyncSender<Chunk>, stop: &AtomicBool) {
