@@ -423,7 +423,11 @@ fn push_to_talk(
         sink.emit(&events, clock)?;
         match heard? {
             Heard::Stopped => say("stopped"),
-            Heard::Ended | Heard::Interrupted => return Ok(()),
+            Heard::Ended => {
+                say("the input has ended");
+                return Ok(());
+            }
+            Heard::Interrupted => return Ok(()),
             Heard::Failed(err) => return Err(err),
         }
     }

@@ -6,19 +6,18 @@
 #![cfg(target_os = "linux")]
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 use rech_ggml::generate::DecoderOutput;
-use rech_testkit::{micro_model, shared_dir};
+use rech_testkit::{micro_model, shared_dir, Running};
 
 /// A micro model whose decoder repeats one token.
 fn model() -> &'static Path {
@@ -175,6 +174,32 @@ impl Pulse {
         cmd
     }
 
+    /// How many recording streams clients have open (the remapped source's own stream has no
+    /// client): what tells whether rech holds the microphone.
+    fn recording_streams(&self) -> usize {
+        let out = Command::new("pactl")
+            .args(["list", "short", "source-outputs"])
+            .envs(self.client_env())
+            .output()
+            .expect("run pactl");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.split('\t').nth(2).is_some_and(|client| client != "-"))
+            .count()
+    }
+
+    /// Waits (up to 10 s) until `recording_streams` is `n`.
+    fn wait_for_streams(&self, n: usize) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if self.recording_streams() == n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     /// Kills the server now (its clients see the device vanish).
     fn kill(&mut self) {
         let _ = self.child.kill();
@@ -256,91 +281,6 @@ impl Drop for Feeder {
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
         }
-    }
-}
-
-/// A running `rech` whose stderr is read line by line on a thread.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stderr: Vec<String>,
-}
-
-impl Running {
-    fn spawn(cmd: &mut Command) -> Self {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            stderr: Vec::new(),
-        }
-    }
-
-    /// Waits for a stderr line containing `needle`.
-    fn wait_for(&mut self, needle: &str, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.stderr.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "no {needle:?} on stderr within {limit:?}: {:?}",
-                        self.stderr
-                    );
-                }
-            }
-        }
-    }
-
-    fn interrupt(&self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for the exit (killing it after `limit`); returns stdout, stderr and the code.
-    fn finish(mut self, limit: Duration) -> (String, String, Option<i32>) {
-        let started = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            if started.elapsed() > limit {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("rech ran longer than {limit:?}: {:?}", self.stderr);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let Output { status, stdout, .. } = self.child.wait_with_output().unwrap();
-        // The reader thread ends with the pipe.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.stderr.push(line);
-        }
-        (
-            String::from_utf8(stdout).unwrap(),
-            self.stderr.join("\n"),
-            status.code(),
-        )
     }
 }
 
@@ -545,4 +485,63 @@ fn dictation_hears_the_microphone() {
     );
     // ru_0031 holds about 5.2 s of speech (1.0 s to 6.2 s).
     assert!((4.7..5.8).contains(&(end - start)), "{start}..{end}");
+}
+
+#[test]
+fn push_to_talk_holds_the_microphone_only_while_listening() {
+    let Some(shared) = shared_dir() else { return };
+    let Some(pulse) = Pulse::start() else { return };
+    let spoken = speech(&shared, "ru_0031");
+    let feeder = Feeder::start(&pulse.fifo, with_lead_in(&spoken));
+    let socket = pulse.dir.path().join("dictate.sock");
+    let ctl = |command: &str| {
+        let out = pulse
+            .rech()
+            .args(["dictate", "ctl", command, "--socket"])
+            .arg(&socket)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let mut dictate = Running::spawn(
+        pulse
+            .rech()
+            .args(["dictate", "--format", "jsonl", "-t", "1", "--listen-on"])
+            .arg(&socket)
+            .arg("-m")
+            .arg(model())
+            .arg("--vad-model")
+            .arg(shared.join("models/ggml-silero-v6.2.0.bin")),
+    );
+    dictate.wait_for("controls listening", Duration::from_secs(30));
+    // Stopped: no recording stream at all, not one that is read and thrown away.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pulse.recording_streams(), 0);
+    assert_eq!(ctl("status"), "stopped");
+
+    assert_eq!(ctl("start"), "listening");
+    dictate.wait_for("listening to mic", Duration::from_secs(10));
+    assert!(pulse.wait_for_streams(1), "the microphone was not opened");
+    feeder.play();
+    std::thread::sleep(Duration::from_secs_f64(
+        0.3 + spoken.len() as f64 / RATE as f64 + 1.0,
+    ));
+    // Released: the phrase is finalised and the microphone closed.
+    assert_eq!(ctl("toggle"), "stopped");
+    dictate.wait_for("rech: stopped", Duration::from_secs(30));
+    assert!(pulse.wait_for_streams(0), "the microphone stayed open");
+
+    dictate.interrupt();
+    let (out, err, code) = dictate.finish(Duration::from_secs(30));
+    drop(feeder);
+    assert_eq!(code, Some(0), "{err}");
+    let finals = out.lines().filter(|l| l.contains("\"final\"")).count();
+    assert_eq!(finals, 1, "{out}\n{err}");
+    // The socket goes with the dictation.
+    assert!(!socket.exists());
 }

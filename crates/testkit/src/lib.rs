@@ -8,7 +8,10 @@
 pub mod display;
 pub mod formats;
 pub mod http;
+mod running;
 pub mod serve;
+
+pub use running::Running;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -69,11 +69,14 @@ fn failed(err: impl std::fmt::Display) -> TypeError {
 impl X11Typer {
     /// Connects to the session's X display; `Ok(None)` when the server has no XTest extension.
     pub(crate) fn open(session: &Session, delay: Duration) -> Result<Option<Self>, TypeError> {
-        let (conn, screen) =
-            x11rb::connect(session.x11.as_deref()).map_err(|e| TypeError::Unavailable {
-                backend: Backend::X11,
-                reason: format!("cannot connect to the X server: {e}"),
-            })?;
+        let display = session.x11.as_deref();
+        let (conn, screen) = x11rb::connect(display).map_err(|e| TypeError::Unavailable {
+            backend: Backend::X11,
+            reason: format!(
+                "cannot connect to the X server {}: {e}",
+                display.unwrap_or("(DISPLAY is not set)")
+            ),
+        })?;
         if conn
             .extension_information(xtest::X11_EXTENSION_NAME)
             .map_err(failed)?

@@ -213,7 +213,7 @@ fn a_missing_session_or_backend_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("cannot type with x11: cannot connect to the X server"),
+        err.starts_with("cannot type with x11: cannot connect to the X server :9999"),
         "{err}"
     );
 }
