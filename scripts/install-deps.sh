@@ -2,7 +2,8 @@
 # Installs what building and testing rech needs on Debian/Ubuntu, and nothing that is already
 # there: cmake and a C++ compiler for whisper.cpp and libopus, pkg-config and the ALSA headers
 # for cpal, PulseAudio for the microphone tests, ffmpeg for the tests of rech's ffmpeg fallback,
-# curl for the server tests;
+# curl for the server tests; Xvfb, setxkbmap, xmodmap, xev, xdotool and xclip for the X11 typing tests
+# and headless sway with wev, wtype and wl-clipboard for the Wayland ones;
 # and, in .venv-test, the pinned Python packages the tests use (scripts/requirements-test.txt:
 # ONNX Runtime, whose wheel holds the library rech loads for GigaAM, and onnx-asr, the reference
 # GigaAM implementation). Runs as root, or through sudo.
@@ -10,7 +11,8 @@
 # does this).
 set -euo pipefail
 
-packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins ffmpeg curl "$@")
+packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins ffmpeg curl
+    xvfb x11-xkb-utils x11-utils x11-xserver-utils xdotool xclip sway wev wtype wl-clipboard "$@")
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -59,7 +59,7 @@ fn typed_finals(out: &Output) -> String {
 #[test]
 fn finals_are_typed_into_an_x11_window_exactly_on_us_and_ru_layouts() {
     let Some(shared) = shared_dir() else { return };
-    if !programs_available(&["Xvfb", "setxkbmap", "xev"]) {
+    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
         return;
     }
     for layout in ["us", "ru"] {
@@ -103,7 +103,7 @@ fn finals_are_typed_into_a_wayland_window_exactly() {
 #[test]
 fn with_partials_committed_words_are_typed_early_and_the_whole_equals_the_finals() {
     let Some(shared) = shared_dir() else { return };
-    if !programs_available(&["Xvfb", "setxkbmap", "xev"]) {
+    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
         return;
     }
     let server = Xvfb::start("ru");

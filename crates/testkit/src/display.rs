@@ -51,17 +51,12 @@ impl Xvfb {
     /// Starts Xvfb on a free display and sets the keyboard layout (`us`, `ru`, `us,ru`, …).
     pub fn start(layout: &str) -> Self {
         // Xvfb picks a free display itself and prints its number once it accepts clients:
-        // no race between tests starting servers at the same time.
+        // no race between tests starting servers at the same time. `-noreset`: an X server
+        // resets when its last client leaves, and the reset forgets the layout that
+        // `setxkbmap` (itself a client that leaves) has just set.
         let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "800x600x24",
-                "-nolisten",
-                "tcp",
-            ])
+            .args(["-displayfd", "1", "-noreset", "-screen", "0", "800x600x24"])
+            .args(["-nolisten", "tcp"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -82,13 +77,30 @@ impl Xvfb {
         server
     }
 
-    /// `setxkbmap LAYOUT` on this server.
+    /// `setxkbmap LAYOUT` (`us`, `ru`, `ru,us`, …) on this server, checked by reading the
+    /// mapping back.
     pub fn set_layout(&self, layout: &str) {
         let status = Command::new("setxkbmap")
-            .args(["-display", &self.display, layout])
+            .args(["-display", &self.display, "-layout", layout])
             .status()
             .expect("run setxkbmap");
         assert!(status.success(), "setxkbmap {layout} failed");
+        // `ru` puts Cyrillic_ef on the key of the Latin A (keycode 38), `us` an a.
+        let first = layout.split(',').next().unwrap_or(layout);
+        let want = if first == "ru" { "Cyrillic_ef" } else { "a" };
+        let shown = Command::new("xmodmap")
+            .args(["-display", &self.display, "-pke"])
+            .output()
+            .expect("run xmodmap -pke");
+        let line = String::from_utf8_lossy(&shown.stdout)
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("38"))
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            line.split_whitespace().nth(3) == Some(want),
+            "the {layout} layout did not take: {line}"
+        );
     }
 
     /// `DISPLAY`'s value for it.
@@ -318,8 +330,15 @@ impl KeyLog {
             let ready = ready.to_owned();
             std::thread::spawn(move || {
                 let mut pressed = false;
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
+                let mut reader = BufReader::new(stdout);
+                let mut bytes = Vec::new();
+                // Lines are read as bytes: a client may print a byte that is not UTF-8 for a
+                // keysym it cannot convert, and that must not end the log.
+                while reader.read_until(b'\n', &mut bytes).unwrap_or(0) > 0 {
+                    let line = String::from_utf8_lossy(&bytes)
+                        .trim_end_matches('\n')
+                        .to_owned();
+                    bytes.clear();
                     let mut kept = lines.lock().unwrap_or_else(|p| p.into_inner());
                     if kept.len() < 200 {
                         kept.push(line.clone());

@@ -39,7 +39,7 @@ fn main() {
         .unwrap_or_else(|e| fail(&e.to_string()));
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "type: {} characters with {} in {seconds:.3} s{}",
+        "type: {} characters with {} in {seconds:.6} s{}",
         typed.chars,
         typer.backend(),
         if typed.untyped.is_empty() {

@@ -226,6 +226,11 @@ impl X11Typer {
                 take += 1;
             }
             let remapped = self.map_own(&needed, &mut layout.free)?;
+            eprintln!(
+                "chunk take={take} needed={} capacity={capacity} plain={} remapped={remapped}",
+                needed.len(),
+                layout.plain
+            );
             if remapped {
                 // Clients learn of a new mapping from an event and fetch it when they handle
                 // it: they get the time to do so before the first key that needs it.

@@ -50,7 +50,7 @@ fn keyboard_mapping(display: &str) -> Vec<u32> {
 
 #[test]
 fn x11_types_russian_text_exactly_on_us_and_ru_layouts() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xev"]) {
+    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
         return;
     }
     for layout in ["us", "ru", "ru,us"] {
@@ -75,7 +75,7 @@ fn x11_types_russian_text_exactly_on_us_and_ru_layouts() {
 
 #[test]
 fn x11_with_caps_lock_on_still_types_the_text_as_it_is() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xev", "xdotool"]) {
+    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev", "xdotool"]) {
         return;
     }
     let server = Xvfb::start("ru");
@@ -96,7 +96,7 @@ fn x11_with_caps_lock_on_still_types_the_text_as_it_is() {
 
 #[test]
 fn x11_more_distinct_characters_than_spare_keycodes_still_come_out_right() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xev"]) {
+    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
         return;
     }
     let server = Xvfb::start("us");
@@ -157,7 +157,7 @@ fn wayland_text_with_more_characters_than_one_keymap_holds_is_typed_in_several()
 
 #[test]
 fn the_clipboard_on_x11_holds_the_phrase_and_control_v_is_pressed() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xev", "xclip"]) {
+    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev", "xclip"]) {
         return;
     }
     let server = Xvfb::start("ru");
@@ -215,5 +215,27 @@ fn a_missing_session_or_backend_is_a_clear_error() {
     assert!(
         err.starts_with("cannot type with x11: cannot connect to the X server :9999"),
         "{err}"
+    );
+}
+
+#[test]
+fn x11_with_the_second_group_active_types_the_text_as_it_is() {
+    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev", "xdotool"]) {
+        return;
+    }
+    // `us,ru` switched to its second group (Russian).
+    let server = Xvfb::start("us,ru");
+    let log = server.key_log();
+    let toggle = Command::new("xdotool")
+        .args(["key", "ISO_Next_Group"])
+        .env("DISPLAY", server.display())
+        .status()
+        .unwrap();
+    assert!(toggle.success());
+    let mut typer = open(&x11_session(&server), Backend::X11);
+    typer.type_text(PHRASE).unwrap();
+    assert_eq!(
+        log.wait_for(PHRASE.chars().count(), Duration::from_secs(10)),
+        PHRASE
     );
 }
