@@ -52,14 +52,17 @@ pub struct CtlArgs {
     command: ControlCommand,
 
     /// The control socket of the `rech dictate --listen-on` to talk to [default:
-    /// $XDG_RUNTIME_DIR/rech-dictate.sock].
-    #[arg(long, value_name = "SOCKET", env = "RECH_DICTATE_SOCKET")]
+    /// $RECH_DICTATE_SOCKET, else $XDG_RUNTIME_DIR/rech-dictate.sock].
+    #[arg(long, value_name = "SOCKET")]
     socket: Option<PathBuf>,
 }
 
-/// Where the control socket is unless given: the user's runtime directory, or the temporary
-/// directory where there is none.
+/// Where the control socket is unless given: `RECH_DICTATE_SOCKET`, else the user's runtime
+/// directory, else the temporary directory.
 pub fn default_socket() -> PathBuf {
+    if let Some(path) = std::env::var_os("RECH_DICTATE_SOCKET").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => PathBuf::from(dir).join("rech-dictate.sock"),
         None => {

@@ -175,8 +175,9 @@ pub struct DictateArgs {
     type_delay: u32,
 
     /// Push-to-talk: listen only between `rech dictate ctl start` and `stop` (or `toggle`),
-    /// taken on this socket [default: $XDG_RUNTIME_DIR/rech-dictate.sock]; the microphone is
-    /// closed while stopped. With --input, the file is read only while listening.
+    /// taken on this socket [default: $RECH_DICTATE_SOCKET, else
+    /// $XDG_RUNTIME_DIR/rech-dictate.sock]; the microphone is closed while stopped. With
+    /// --input, the file is read only while listening.
     #[arg(long, value_name = "SOCKET", num_args = 0..=1)]
     listen_on: Option<Option<PathBuf>>,
 }
