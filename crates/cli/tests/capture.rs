@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 use rech_ggml::generate::DecoderOutput;
-use rech_testkit::{micro_model, shared_dir, Running};
+use rech_testkit::{assert_success, micro_model, shared_dir, Running};
 
 /// A micro model whose decoder repeats one token.
 fn model() -> &'static Path {
@@ -501,11 +501,7 @@ fn push_to_talk_holds_the_microphone_only_while_listening() {
             .arg(&socket)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let mut dictate = Running::spawn(

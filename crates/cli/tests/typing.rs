@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rech_ggml::generate::DecoderOutput;
 use rech_testkit::display::{programs_available, Sway, Xvfb};
-use rech_testkit::{assert_fails_last_line, micro_model, run, shared_dir, Running};
+use rech_testkit::{assert_fails_last_line, assert_success, micro_model, run, shared_dir, Running};
 use serde_json::Value;
 
 /// A micro model with a random decoder: varied Cyrillic with «ё», digits and spaces.
@@ -68,11 +68,7 @@ fn finals_are_typed_into_an_x11_window_exactly_on_us_and_ru_layouts() {
         let mut cmd = dictate(&speech(&shared), &["--type"]);
         server.apply(&mut cmd);
         let out = run(&mut cmd);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         let want = typed_finals(&out);
         // Every phrase has been typed by the time rech exits; nothing else comes after.
         let got = log.settle(Duration::from_millis(300));
@@ -92,11 +88,7 @@ fn finals_are_typed_into_a_wayland_window_exactly() {
     let mut cmd = dictate(&speech(&shared), &["--type", "--typer", "wayland"]);
     sway.apply(&mut cmd);
     let out = run(&mut cmd);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(log.settle(Duration::from_millis(300)), typed_finals(&out));
 }
 
@@ -115,11 +107,7 @@ fn with_partials_committed_words_are_typed_early_and_the_whole_equals_the_finals
     );
     server.apply(&mut cmd);
     let out = run(&mut cmd);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(log.settle(Duration::from_millis(300)), typed_finals(&out));
 }
 
@@ -160,11 +148,7 @@ fn ctl(socket: &Path, command: &str) -> Output {
 }
 
 fn answer(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(out);
     String::from_utf8(out.stdout.clone())
         .unwrap()
         .trim()
