@@ -5,7 +5,7 @@
 //! the `rech dictate` that made it.
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,7 +114,13 @@ impl Control {
     /// Binds `path` (refusing one another `rech dictate` answers on, taking over a stale one);
     /// dictation starts stopped.
     pub fn bind(path: &Path) -> Result<Self> {
-        if path.exists() {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                bail!(UsageError(format!(
+                    "{} exists and is not a socket: pass another path to --listen-on",
+                    path.display()
+                )));
+            }
             if UnixStream::connect(path).is_ok() {
                 bail!(UsageError(format!(
                     "{} is taken: another `rech dictate --listen-on` is running there",

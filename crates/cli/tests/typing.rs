@@ -180,6 +180,18 @@ fn the_control_socket_starts_stops_and_toggles_and_is_taken_once() {
     dictation.wait_for("controls listening", Duration::from_secs(30));
     assert_eq!(answer(&ctl(&socket, "status")), "stopped");
 
+    // A path that is not a socket is never removed to make room.
+    let file = dir.join("notes.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    let mut on_file = dictate(&speech(&shared), &["--listen-on"]);
+    on_file.arg(&file);
+    assert_fails_last_line(
+        &run(&mut on_file),
+        2,
+        &["exists and is not a socket", "notes.txt"],
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+
     // A second dictation on the same socket is refused; the first keeps it.
     let mut second = dictate(&speech(&shared), &["--listen-on"]);
     second.arg(&socket);

@@ -181,6 +181,56 @@ impl X11Typer {
     }
 
     pub(crate) fn type_text(&mut self, text: &str) -> Result<Typed, TypeError> {
+        // Modifiers the user holds (the key bound to `rech dictate ctl`, say) would turn the
+        // characters into shortcuts: they are released for the phrase and pressed again after,
+        // as `xdotool --clearmodifiers` does.
+        let held = self.held_modifiers()?;
+        for &keycode in &held {
+            self.fake(false, keycode)?;
+        }
+        let typed = self.type_plain(text);
+        for &keycode in held.iter().rev() {
+            self.fake(true, keycode)?;
+        }
+        if !held.is_empty() {
+            self.sync()?;
+        }
+        typed
+    }
+
+    /// Modifier keys held down now, but not Lock or Num Lock (Mod2), which are locks.
+    fn held_modifiers(&self) -> Result<Vec<Keycode>, TypeError> {
+        let pressed = self
+            .conn
+            .query_keymap()
+            .map_err(failed)?
+            .reply()
+            .map_err(failed)?
+            .keys;
+        let mapping = self
+            .conn
+            .get_modifier_mapping()
+            .map_err(failed)?
+            .reply()
+            .map_err(failed)?;
+        let per = usize::from(mapping.keycodes_per_modifier()).max(1);
+        let mut held = Vec::new();
+        for (modifier, keycodes) in mapping.keycodes.chunks(per).enumerate() {
+            // Shift, Lock, Control, Mod1, …, Mod5.
+            if modifier == 1 || modifier == 4 {
+                continue;
+            }
+            for &keycode in keycodes.iter().filter(|&&k| k != 0) {
+                let down = pressed[usize::from(keycode / 8)] & (1 << (keycode % 8)) != 0;
+                if down && !held.contains(&keycode) {
+                    held.push(keycode);
+                }
+            }
+        }
+        Ok(held)
+    }
+
+    fn type_plain(&mut self, text: &str) -> Result<Typed, TypeError> {
         let mut layout = self.layout()?;
         // Caps Lock would turn rech's own letters upper case: it is switched off for the
         // phrase, and on again after.

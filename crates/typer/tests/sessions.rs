@@ -239,3 +239,35 @@ fn x11_with_the_second_group_active_types_the_text_as_it_is() {
         PHRASE
     );
 }
+
+#[test]
+fn x11_modifiers_the_user_holds_are_released_for_the_phrase_and_pressed_again() {
+    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev", "xdotool"]) {
+        return;
+    }
+    let server = Xvfb::start("ru");
+    let log = server.key_log();
+    // Control held down, as by a push-to-talk binding still pressed.
+    let xdotool = |args: &[&str]| {
+        let status = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", server.display())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    xdotool(&["keydown", "Control_L"]);
+    let mut typer = open(&x11_session(&server), Backend::X11);
+    typer.type_text(PHRASE).unwrap();
+    assert_eq!(
+        log.wait_for(PHRASE.chars().count(), Duration::from_secs(10)),
+        PHRASE
+    );
+    // Still held afterwards: the next key is Control+V, the control character SYN.
+    xdotool(&["key", "v"]);
+    assert_eq!(
+        log.wait_for(PHRASE.chars().count() + 1, Duration::from_secs(10)),
+        format!("{PHRASE}\u{16}")
+    );
+    xdotool(&["keyup", "Control_L"]);
+}
