@@ -125,7 +125,8 @@ pub struct DictateArgs {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Spoken language (ISO 639-1 code), or `auto` to detect it for each utterance.
+    /// Spoken language: an ISO 639-1 code (`ru`) or Whisper's English name (`russian`), `auto`
+    /// to detect it for each utterance, or `list` to print the languages.
     #[arg(short, long, default_value = "ru", value_name = "LANG")]
     language: String,
 
@@ -223,6 +224,9 @@ enum Heard {
 pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(DictateCommand::Ctl(ctl)) = &args.command {
         control::run_ctl(ctl, ctx.quiet)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if engine::list_languages(&args.language)? {
         return Ok(ExitCode::SUCCESS);
     }
     let mut source = match &args.input {

@@ -4,6 +4,7 @@
 //! `-l/--language`, for `rech transcribe` and `rech dictate` alike. Everything after loading
 //! goes through rech-asr's engine trait; the subcommands only fill in plain options.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
@@ -137,12 +138,32 @@ pub fn install_log_routing() {
 /// `-l/--language`: `auto` (detect it) or a language code, lowercased. Anything that cannot be
 /// a code is a usage error; whether the engine knows the code is its own check.
 pub fn language_arg(text: &str) -> Result<Option<String>> {
-    if text == "auto" {
+    if text.eq_ignore_ascii_case("auto") {
         return Ok(None);
     }
     let lang = text.to_ascii_lowercase();
-    if lang.len() > 8 || !lang.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(UsageError(format!("--language {lang:?} is not a language code")).into());
+    // A code (`ru`, `RU`) or Whisper's English name (`russian`), as whisper.cpp takes them.
+    match rech_asr::languages::LANGUAGES
+        .iter()
+        .find(|(code, name)| *code == lang || *name == lang)
+    {
+        Some((code, _)) => Ok(Some((*code).to_owned())),
+        None => Err(UsageError(format!(
+            "--language {text:?} is not a language Whisper knows (`-l list` prints the codes)"
+        ))
+        .into()),
     }
-    Ok(Some(lang))
+}
+
+/// `-l list`: prints the language codes and names, one per line; true when it did.
+pub fn list_languages(text: &str) -> Result<bool> {
+    if !text.eq_ignore_ascii_case("list") {
+        return Ok(false);
+    }
+    let mut out = std::io::stdout().lock();
+    for (code, name) in rech_asr::languages::LANGUAGES {
+        writeln!(out, "{code}\t{name}")?;
+    }
+    writeln!(out, "auto\tdetect the language")?;
+    Ok(true)
 }

@@ -20,10 +20,30 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use rech_asr::CancelToken;
 
 /// Russian speech-to-text with Whisper (whisper.cpp) and GigaAM-v3 (ONNX Runtime).
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn clap_errors_become_one_line_with_their_tips() {
+        let rendered = "error: unexpected argument '--typ' found\n\n  tip: a similar argument exists: '--type'\n\nUsage: rech dictate --typ\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "unexpected argument '--typ' found; tip: a similar argument exists: '--type' (see --help)"
+        );
+        let missing = "error: the following required arguments were not provided:\n  <COMMAND>\n\nUsage: rech dictate ctl <COMMAND>\n";
+        assert_eq!(
+            one_line(missing),
+            "the following required arguments were not provided: <COMMAND> (see --help)"
+        );
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "rech", version, about, long_about = None, propagate_version = true)]
 struct Cli {
@@ -100,7 +120,10 @@ pub struct Context {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     init_logging(cli.verbose, cli.quiet);
     let interrupted = CancelToken::new();
     let flag = interrupted.clone();
@@ -128,6 +151,57 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => report(&err),
     }
+}
+
+/// A command line clap rejects, as one `rech: error: …` line with clap's own tip (the
+/// similar argument, the values allowed) and exit code 2; help and version are printed as clap
+/// prints them.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return if err.use_stderr() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let _ = writeln!(
+        io::stderr(),
+        "rech: error: {}",
+        one_line(&err.render().to_string())
+    );
+    ExitCode::from(2)
+}
+
+/// clap's message (the error and its tips, without the usage that follows) on one line: `unexpected argument '--typ' found; tip: a similar argument exists: '--type'`.
+fn one_line(rendered: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for line in rendered.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        match parts.last_mut() {
+            // The arguments listed under "were not provided:" go after it.
+            Some(last) if last.ends_with(':') => {
+                last.push(' ');
+                last.push_str(line);
+            }
+            _ => parts.push(line.to_owned()),
+        }
+    }
+    if parts.is_empty() {
+        return "invalid arguments (see --help)".into();
+    }
+    format!("{} (see --help)", parts.join("; "))
 }
 
 fn report(err: &anyhow::Error) -> ExitCode {

@@ -94,6 +94,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
+    if engine::list_languages(&args.language)? {
+        return Ok(ExitCode::SUCCESS);
+    }
     let language = language_arg(&args.language)?;
     let workers = usize::from(args.workers);
     let threads = match args.threads {

@@ -35,7 +35,8 @@ pub struct TranscribeArgs {
     /// Audio or video files, or directories of them, to transcribe (WAV, MP3, FLAC, Ogg,
     /// Opus, M4A/MP4/MOV, WebM/MKV, AIFF, CAF, W64; anything else through ffmpeg when it is
     /// installed); `-` reads stdin (a WAV there streams, e.g. from `ffmpeg -i IN -f wav -`).
-    #[arg(required_unless_present = "from_list", value_name = "INPUT")]
+    // Not required by clap: `-l list` needs none, and none is one usage error at run time.
+    #[arg(value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
     /// Also transcribe the audio files in subdirectories of directory inputs.
@@ -73,7 +74,8 @@ pub struct TranscribeArgs {
     #[arg(short, long, env = "RECH_MODEL", value_name = "NAME|PATH")]
     model: Option<PathBuf>,
 
-    /// Spoken language (ISO 639-1 code), or `auto` to detect it.
+    /// Spoken language: an ISO 639-1 code (`ru`) or Whisper's English name (`russian`), `auto`
+    /// to detect it, or `list` to print the languages.
     #[arg(short, long, default_value = "ru", value_name = "LANG")]
     language: String,
 
@@ -191,6 +193,11 @@ enum Destination {
 }
 
 pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
+    if engine::list_languages(&args.language)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Before any input is looked at: a wrong language is one usage error, not one per file.
+    language_arg(&args.language)?;
     let formats = formats_of(&args)?;
     let inputs = expand_inputs(
         &args.inputs,
@@ -204,7 +211,11 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
             log::warn!("shard {}/{} has no inputs", shard.index, shard.count);
             return Ok(ExitCode::SUCCESS);
         }
-        return Err(UsageError("no inputs to transcribe".into()).into());
+        return Err(UsageError(
+            "no inputs to transcribe (give files or directories, `-` for stdin, or --from-list)"
+                .into(),
+        )
+        .into());
     }
     let destination = plan_destination(&args, &inputs, &formats, ctx)?;
     let render = RenderOptions {

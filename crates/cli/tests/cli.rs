@@ -8,8 +8,8 @@ use std::process::{Command, Output, Stdio};
 use rech_ggml::generate::DecoderOutput;
 use rech_testkit::formats::{check_all_formats, check_json, sample_stem, SAMPLES};
 use rech_testkit::{
-    assert_fails, assert_success, micro_model, rech, run, samples_dir, shared_dir, stderr, stdout,
-    write_file,
+    assert_fails, assert_fails_last_line, assert_success, micro_model, rech, run, samples_dir,
+    shared_dir, stderr, stdout, write_file,
 };
 
 /// A micro model with random weights, generated once per test run.
@@ -206,6 +206,82 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(rech().arg("transcribe"));
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Every mistake clap catches is one `rech: error:` line with clap's tip, exit code 2; help and
+/// version still print in full and exit 0.
+#[test]
+fn command_line_mistakes_are_one_line_with_the_tip() {
+    let cases: [(&[&str], &[&str]); 5] = [
+        (
+            &["trancribe"],
+            &["unrecognized subcommand 'trancribe'", "'transcribe'"],
+        ),
+        (
+            &["dictate", "--typ"],
+            &["unexpected argument '--typ'", "'--type'"],
+        ),
+        (
+            &["dictate", "--type", "--typer", "foo"],
+            &["invalid value 'foo'", "x11, wayland"],
+        ),
+        (
+            &["transcribe", "--jobs", "0", "x.wav"],
+            &["invalid value '0' for '--jobs"],
+        ),
+        (&["dictate", "ctl"], &["were not provided", "<COMMAND>"]),
+    ];
+    for (args, needles) in cases {
+        let out = run(rech().args(args));
+        assert_fails_last_line(&out, 2, needles);
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("rech: error: "), "{args:?}: {err}");
+    }
+    let help = run(rech().args(["dictate", "--help"]));
+    assert_success(&help);
+    assert!(stdout(&help).contains("--listen-on"));
+    assert_success(&run(rech().arg("--version")));
+}
+
+/// `-l` takes codes and Whisper's names in any case, refuses anything else once and before any
+/// input is read or model loaded, and `-l list` prints them all.
+#[test]
+fn languages_are_checked_before_any_work_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch: Vec<PathBuf> = (0..5)
+        .map(|i| {
+            let path = dir.path().join(format!("{i}.wav"));
+            std::fs::copy(samples_dir().join("privet-16k-mono.wav"), &path).unwrap();
+            path
+        })
+        .collect();
+    for bad in ["xx", "klingon", "r1"] {
+        // The model does not exist: the language must be the error, and the only one.
+        let out = run(rech()
+            .args(["transcribe", "-m", "/nonexistent/model.bin", "-l", bad])
+            .args(&batch));
+        assert_fails_last_line(&out, 2, &[bad, "is not a language", "-l list"]);
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+    for good in ["RU", "russian", "Russian", "en", "auto"] {
+        let out = run(rech()
+            .args(["transcribe", "-m", "/nonexistent/model.bin", "-l", good])
+            .args(&batch));
+        let err = stderr(&out);
+        assert!(!err.contains("is not a language"), "{good}: {err}");
+        assert!(err.contains("/nonexistent/model.bin"), "{good}: {err}");
+    }
+    for command in ["transcribe", "dictate", "serve"] {
+        let out = run(rech().args([command, "-l", "list"]));
+        assert_success(&out);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.lines().any(|l| l == "ru\trussian"), "{text}");
+        assert_eq!(
+            text.lines().count(),
+            rech_asr::languages::LANGUAGES.len() + 1
+        );
+    }
 }
 
 fn wav_bytes(spec: hound::WavSpec, samples: &[f32]) -> Vec<u8> {
