@@ -47,6 +47,7 @@ const DICTATION_MODEL: &str = "small-q8_0";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DictateFormat {
     /// One line per finished utterance.
+    #[value(alias = "txt")]
     Text,
     /// One JSON object per line and event: partial and final.
     Jsonl,

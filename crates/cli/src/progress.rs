@@ -96,6 +96,20 @@ impl Progress {
     }
 }
 
+/// A real-time factor in words that say which way it goes: `0.31× real time (3.2× faster)`,
+/// `3.27× real time (3.3× slower)`.
+pub fn speed(real_time_factor: f64) -> String {
+    if !real_time_factor.is_finite() || real_time_factor <= 0.0 {
+        return "speed unknown".into();
+    }
+    let way = if real_time_factor <= 1.0 {
+        format!("{:.1}× faster", 1.0 / real_time_factor)
+    } else {
+        format!("{real_time_factor:.1}× slower")
+    };
+    format!("{real_time_factor:.2}× real time ({way})")
+}
+
 /// One file's bar, counting milliseconds of audio transcribed.
 pub struct FileBar {
     bar: ProgressBar,
@@ -108,10 +122,10 @@ impl FileBar {
         if seconds > 0.0 {
             let done = seconds as u64;
             self.bar.set_message(format!(
-                "{}:{:02} done, {:.2}× real time",
+                "{}:{:02} done, {}",
                 done / 60,
                 done % 60,
-                elapsed / seconds
+                speed(elapsed / seconds)
             ));
         }
     }
@@ -144,4 +158,17 @@ pub fn download_bar(quiet: bool, label: &str, total: Option<u64>) -> ProgressBar
     bar.set_style(style);
     bar.set_prefix(label.to_owned());
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::speed;
+
+    #[test]
+    fn the_speed_says_which_way_it_goes() {
+        assert_eq!(speed(0.31), "0.31× real time (3.2× faster)");
+        assert_eq!(speed(3.27), "3.27× real time (3.3× slower)");
+        assert_eq!(speed(1.0), "1.00× real time (1.0× faster)");
+        assert_eq!(speed(f64::NAN), "speed unknown");
+    }
 }

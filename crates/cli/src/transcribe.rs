@@ -459,14 +459,14 @@ fn transcribe_one(
     let transcript = result?;
     let elapsed = started.elapsed().as_secs_f64();
     log::info!(
-        "{}: {:.1} s of audio ({} Hz, {} ch, {}) in {:.2} s, {:.3}× real time, {} segments",
+        "{}: {:.1} s of audio ({} Hz, {} ch, {}) in {:.2} s, {}, {} segments",
         display(input),
         transcript.duration,
         source.sample_rate,
         source.channels,
         source.format,
         elapsed,
-        elapsed / transcript.duration.max(1e-9),
+        crate::progress::speed(elapsed / transcript.duration.max(1e-9)),
         transcript.segments.len()
     );
     Ok(transcript)

@@ -238,6 +238,9 @@ fn command_line_mistakes_are_one_line_with_the_tip() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("rech: error: "), "{args:?}: {err}");
     }
+    // `-f txt` is dictation's `text` too (as transcribe names it): the missing file is the error.
+    let out = run(rech().args(["dictate", "-f", "txt", "--input", "/nonexistent/a.wav"]));
+    assert_fails_last_line(&out, 1, &["/nonexistent/a.wav"]);
     let help = run(rech().args(["dictate", "--help"]));
     assert_success(&help);
     assert!(stdout(&help).contains("--listen-on"));
