@@ -47,7 +47,7 @@ pub struct TranscribeArgs {
     #[arg(long, value_name = "FILE")]
     from_list: Option<PathBuf>,
 
-    /// Transcribe N files at once, sharing one loaded model [default: 1].
+    /// Transcribe N files at once, sharing one loaded model.
     #[arg(short, long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: u16,

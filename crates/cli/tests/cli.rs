@@ -245,6 +245,21 @@ fn command_line_mistakes_are_one_line_with_the_tip() {
     assert_success(&help);
     assert!(stdout(&help).contains("--listen-on"));
     assert_success(&run(rech().arg("--version")));
+    // Each option shows its default once.
+    for command in ["transcribe", "dictate", "serve", "record"] {
+        let help = stdout(&run(rech().args([command, "--help"])));
+        let mut option = String::new();
+        let mut defaults = 0;
+        for line in help.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('-') && line.len() - trimmed.len() <= 6 {
+                option = trimmed.to_owned();
+                defaults = 0;
+            }
+            defaults += line.matches("[default:").count();
+            assert!(defaults <= 1, "{command} {option}: the default twice");
+        }
+    }
 }
 
 /// `-l` takes codes and Whisper's names in any case, refuses anything else once and before any
