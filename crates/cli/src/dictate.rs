@@ -288,11 +288,7 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let vad = if args.no_vad {
         None
     } else {
-        let wanted = if resolved.from_catalog {
-            VadWanted::Fetch
-        } else {
-            VadWanted::IfPresent
-        };
+        let wanted = VadWanted::for_model(resolved.from_catalog);
         match models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)? {
             Some(path) => Some(VoiceDetector::load(&path, VadOptions::default())?),
             None => {

@@ -157,6 +157,18 @@ pub enum VadWanted {
     IfPresent,
 }
 
+impl VadWanted {
+    /// The rule every subcommand follows without `--vad`: a catalogue model fetches the VAD
+    /// model with it; a model given as a file uses one only if it is downloaded.
+    pub fn for_model(model_from_catalog: bool) -> Self {
+        if model_from_catalog {
+            VadWanted::Fetch
+        } else {
+            VadWanted::IfPresent
+        }
+    }
+}
+
 /// The VAD model: `spec` (a file or `silero-v6.2.0`) when given, else the catalogue's VAD model
 /// when downloaded — or downloaded now when `wanted` says so.
 pub fn resolve_vad(

@@ -128,11 +128,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
     let vad_model = if args.no_vad {
         None
     } else {
-        let wanted = if resolved.from_catalog {
-            VadWanted::Fetch
-        } else {
-            VadWanted::IfPresent
-        };
+        let wanted = VadWanted::for_model(resolved.from_catalog);
         let vad = models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)?;
         if vad.is_none() && !ctx.quiet {
             let _ = writeln!(

@@ -788,10 +788,8 @@ fn vad_model(
     }
     let wanted = if args.vad {
         VadWanted::Required
-    } else if model_from_catalog {
-        VadWanted::Fetch
     } else {
-        VadWanted::IfPresent
+        VadWanted::for_model(model_from_catalog)
     };
     models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)
 }
