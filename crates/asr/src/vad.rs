@@ -37,6 +37,9 @@ pub struct VadOptions {
     pub min_silence_ms: u32,
     /// Padding added on both sides of each span, in milliseconds, so that no word is clipped.
     pub speech_pad_ms: u32,
+    /// Speech running longer than this, in seconds, is split (at its quietest frame, as
+    /// whisper.cpp does); `None` never splits.
+    pub max_speech_s: Option<f32>,
 }
 
 impl Default for VadOptions {
@@ -46,7 +49,27 @@ impl Default for VadOptions {
             min_speech_ms: 250,
             min_silence_ms: 300,
             speech_pad_ms: 200,
+            max_speech_s: None,
         }
+    }
+}
+
+impl VadOptions {
+    /// Refuses settings that mean nothing: a threshold outside 0..=1, a maximum that is not
+    /// above zero.
+    pub fn check(&self) -> Result<(), Error> {
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err(Error::InvalidOption(format!(
+                "VAD threshold {} is outside 0..=1",
+                self.threshold
+            )));
+        }
+        if let Some(max) = self.max_speech_s.filter(|m| !(m.is_finite() && *m > 0.0)) {
+            return Err(Error::InvalidOption(format!(
+                "VAD maximum speech length {max} s is not above zero"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -77,6 +100,7 @@ impl VoiceDetector {
     /// calling thread (about 0.06 s for 100 s of audio here: more threads would cost more in
     /// synchronisation than they save).
     pub fn load(path: &Path, options: VadOptions) -> Result<Self, Error> {
+        options.check()?;
         let bad = |reason: VadModelError| Error::InvalidVadModel {
             path: path.display().to_string(),
             reason,
@@ -120,6 +144,7 @@ impl VoiceDetector {
             threshold: self.options.threshold,
             min_speech_ms: i64::from(self.options.min_speech_ms),
             min_silence_ms: i64::from(self.options.min_silence_ms),
+            max_speech_s: self.options.max_speech_s.unwrap_or(f32::MAX),
             ..SegmentParams::default()
         };
         let total = samples.len() as f64 / RATE_F64;

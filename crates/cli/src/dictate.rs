@@ -288,16 +288,10 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let vad = if args.no_vad {
         None
     } else {
-        let wanted = VadWanted::for_model(resolved.from_catalog);
-        match models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)? {
+        match models::resolve_vad(args.vad_model.as_deref(), VadWanted::DEFAULT, ctx)? {
             Some(path) => Some(VoiceDetector::load(&path, VadOptions::default())?),
             None => {
-                if !ctx.quiet {
-                    let _ = writeln!(
-                        io::stderr(),
-                        "rech: no Silero VAD model (pass --vad-model or run `rech models download silero-v6.2.0`): detecting speech by loudness"
-                    );
-                }
+                models::vad_off_notice(ctx, "detecting speech by loudness");
                 None
             }
         }
@@ -611,7 +605,7 @@ fn options_from(args: &DictateArgs) -> Result<(DictationOptions, WhisperOptions)
     };
     let whisper = WhisperOptions {
         flash_attention: args.flash_attn,
-        temperature_fallback: false,
+        temperature_increment: 0.0,
         utterance_window: if args.full_window {
             EncoderWindow::Full
         } else {

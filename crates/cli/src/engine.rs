@@ -120,6 +120,8 @@ fn load_whisper(resolved: &ResolvedModel, options: WhisperOptions) -> Result<Whi
         | rech_asr::Error::ModelUnreadable { .. } => {
             anyhow!("{err}; {}", repair_hint(resolved))
         }
+        // An option value only the engine can judge (a regular expression): still a usage error.
+        rech_asr::Error::InvalidOption(why) => UsageError(why).into(),
         other => other.into(),
     })
 }

@@ -5,6 +5,7 @@
 
 mod batch;
 mod control;
+mod decoding;
 mod devices;
 mod dictate;
 mod engine;
@@ -15,6 +16,7 @@ mod progress;
 mod record;
 mod serve;
 mod transcribe;
+mod vad;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -44,19 +46,61 @@ mod tests {
     }
 }
 
+/// The command line, with `--version` saying what this build holds.
+fn parse_command_line() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    // Once per process: clap keeps the text for the life of the command.
+    let long_version: &'static str = Box::leak(build_info().into_boxed_str());
+    let matches = Cli::command()
+        .long_version(long_version)
+        .try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// rech's version, then the engines it was built with: whisper.cpp's version and back ends,
+/// the CPU features whisper.cpp uses here, and where ONNX Runtime comes from.
+fn build_info() -> String {
+    let mut backends = vec!["CPU"];
+    backends.extend(rech_whisper::compiled_backends());
+    let features = rech_whisper::cpu_features();
+    format!(
+        "{}\nwhisper.cpp {} (back ends: {}{})\nCPU features: {}\nONNX Runtime (GigaAM-v3): loaded at run time (RECH_ORT_LIB, or `rech models download onnxruntime`)",
+        env!("CARGO_PKG_VERSION"),
+        rech_whisper::whisper_cpp_version(),
+        backends.join(", "),
+        if rech_whisper::has_gpu_backend() {
+            ""
+        } else {
+            "; no GPU back end in this build"
+        },
+        if features.is_empty() {
+            "none reported".to_owned()
+        } else {
+            features.join(" ")
+        }
+    )
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "rech", version, about, long_about = None, propagate_version = true)]
 struct Cli {
     /// Print progress details; twice (-vv) adds whisper.cpp's own log.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     verbose: u8,
     /// Print nothing but results and errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
     quiet: bool,
     /// Never use the network: no model downloads.
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "RECH_OFFLINE",
         value_parser = clap::builder::FalseyValueParser::new()
     )]
@@ -68,7 +112,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Transcribe audio files (WAV, MP3, FLAC, OGG, M4A; `-` for stdin) into text or subtitles.
-    Transcribe(transcribe::TranscribeArgs),
+    Transcribe(Box<transcribe::TranscribeArgs>),
     /// List, download, locate and remove models (Whisper, GigaAM-v3, Silero VAD) and ONNX
     /// Runtime.
     Models(models::ModelsArgs),
@@ -120,11 +164,14 @@ pub struct Context {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_command_line() {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
     init_logging(cli.verbose, cli.quiet);
+    for line in build_info().lines() {
+        log::info!("{line}");
+    }
     let interrupted = CancelToken::new();
     let flag = interrupted.clone();
     // First Ctrl-C: ask the work to stop cleanly (no partial files). Second: leave now.
@@ -140,7 +187,7 @@ fn main() -> ExitCode {
         interrupted,
     };
     let result = match cli.command {
-        Command::Transcribe(args) => transcribe::run(args, &ctx),
+        Command::Transcribe(args) => transcribe::run(*args, &ctx),
         Command::Models(args) => models::run(args, &ctx),
         Command::Devices(args) => devices::run(args, &ctx),
         Command::Record(args) => record::run(args, &ctx),

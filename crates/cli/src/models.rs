@@ -10,7 +10,8 @@ use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand};
 use rech_asr::catalog::{
     self, human_size, is_valid_custom_name, multilingual_instead_of, normalize_sha256,
-    CatalogEntry, ModelKind, CATALOG, DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL,
+    CatalogEntry, ModelKind, ModelStore, CATALOG, DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL,
+    DEFAULT_VAD_MODEL,
 };
 use rech_asr::download::{self, DownloadError, DownloadEvent, DownloadOutcome, DownloadRequest};
 use rech_asr::resolve::{classify, unknown_model, ModelSettings, ModelSpec, ResolvedModel};
@@ -111,14 +112,7 @@ pub fn resolve_model(spec: Option<&Path>, default: &str, ctx: &Context) -> Resul
             .into());
         }
         let path = settings.store.entry_path(entry);
-        let installed = if entry.is_single_file() {
-            path.is_file()
-        } else {
-            settings
-                .store
-                .find_installed(entry.name)
-                .is_some_and(|m| m.size == entry.size())
-        };
+        let installed = installed_state(entry, &settings.store)?;
         if !installed {
             let why = if is_default {
                 "the default model"
@@ -146,27 +140,49 @@ pub fn resolve_model(spec: Option<&Path>, default: &str, ctx: &Context) -> Resul
 const MODEL_FLAG: &str = "--model PATH to a model file (whisper.cpp ggml, or GigaAM-v3 .onnx)";
 const VAD_FLAG: &str = "--vad-model PATH to a Silero VAD model file";
 
+/// Whether a catalogue model is installed whole (true) or not at all (false); a copy of the
+/// wrong size — what `rech models list` shows as `damaged` — is an error that says how to
+/// repair it, rather than a file handed to the engine.
+fn installed_state(entry: &CatalogEntry, store: &ModelStore) -> Result<bool> {
+    match store.find_installed(entry.name) {
+        None => Ok(false),
+        Some(found) if found.size == entry.size() => Ok(true),
+        Some(found) => Err(anyhow!(
+            "{} is damaged ({} on disk, {} expected: an interrupted copy or a changed file); run `rech models download {}` to download it again",
+            found.path.display(),
+            human_size(found.size),
+            human_size(entry.size()),
+            entry.name
+        )),
+    }
+}
+
+/// The one line that says VAD is off because no model was found (unless `-q`), with the
+/// command that installs it, and what is done instead.
+pub fn vad_off_notice(ctx: &Context, instead: &str) {
+    if !ctx.quiet {
+        let _ = writeln!(
+            io::stderr(),
+            "rech: VAD off: no Silero VAD model (run `rech models download {DEFAULT_VAD_MODEL}` or pass --vad-model): {instead}"
+        );
+    }
+}
+
 /// When the VAD model is wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VadWanted {
     /// `--vad`: fail if it cannot be had.
     Required,
-    /// First use of a catalogue model: fetch it too, but carry on without it if that fails.
+    /// Use it if downloaded, fetch it if downloads are allowed, carry on without it if that
+    /// fails.
     Fetch,
-    /// Use it if it is downloaded.
-    IfPresent,
 }
 
 impl VadWanted {
-    /// The rule every subcommand follows without `--vad`: a catalogue model fetches the VAD
-    /// model with it; a model given as a file uses one only if it is downloaded.
-    pub fn for_model(model_from_catalog: bool) -> Self {
-        if model_from_catalog {
-            VadWanted::Fetch
-        } else {
-            VadWanted::IfPresent
-        }
-    }
+    /// The rule every subcommand follows without `--vad`, however the speech model was named
+    /// (a catalogue name or a file): the VAD model is used when downloaded, fetched when
+    /// downloads are allowed, and otherwise VAD is off with [`vad_off_notice`].
+    pub const DEFAULT: Self = VadWanted::Fetch;
 }
 
 /// The VAD model: `spec` (a file or `silero-v6.2.0`) when given, else the catalogue's VAD model
@@ -203,18 +219,10 @@ pub fn resolve_vad(
         Err(e) => return Err(e),
     };
     let path = settings.store.entry_path(entry);
-    if path.is_file() {
+    if installed_state(entry, &settings.store)? {
         return Ok(Some(path));
     }
     match wanted {
-        VadWanted::IfPresent => {
-            log::info!(
-                "VAD off: {} is not downloaded (run `rech models download {}`)",
-                entry.name,
-                entry.name
-            );
-            Ok(None)
-        }
         VadWanted::Fetch if settings.offline => Ok(None),
         VadWanted::Fetch => match fetch(entry, &settings, ctx, "voice-activity detection", false, VAD_FLAG) {
             Ok(()) => Ok(Some(path)),

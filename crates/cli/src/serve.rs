@@ -128,13 +128,9 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
     let vad_model = if args.no_vad {
         None
     } else {
-        let wanted = VadWanted::for_model(resolved.from_catalog);
-        let vad = models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)?;
-        if vad.is_none() && !ctx.quiet {
-            let _ = writeln!(
-                io::stderr(),
-                "rech: no Silero VAD model (run `rech models download silero-v6.2.0` or pass --vad-model): transcribing silence too"
-            );
+        let vad = models::resolve_vad(args.vad_model.as_deref(), VadWanted::DEFAULT, ctx)?;
+        if vad.is_none() {
+            models::vad_off_notice(ctx, "transcribing silence too");
         }
         vad
     };

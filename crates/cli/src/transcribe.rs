@@ -18,16 +18,18 @@ use rech_asr::{
     Engine, TranscribeOptions, Transcriber, Transcript, VadOptions, VoiceDetector, WindowOptions,
     WindowedTranscription,
 };
-use rech_whisper::{Decoding, EncoderWindow, WhisperOptions};
+use rech_whisper::WhisperOptions;
 
 use crate::batch::{expand_inputs, Input, Shard};
+use crate::decoding::DecodingArgs;
 use crate::engine::{
     self, engine_kind, language_arg, refuse_whisper_only, EngineKind, WhisperOnly,
 };
 use crate::files::{check_writable_dir, write_atomically};
-use crate::models::{self, VadWanted};
+use crate::models;
 use crate::output::Format;
 use crate::progress::Progress;
+use crate::vad::VadArgs;
 use crate::{Context, Interrupted, UsageError};
 
 #[derive(Debug, Args)]
@@ -36,30 +38,39 @@ pub struct TranscribeArgs {
     /// Opus, M4A/MP4/MOV, WebM/MKV, AIFF, CAF, W64; anything else through ffmpeg when it is
     /// installed); `-` reads stdin (a WAV there streams, e.g. from `ffmpeg -i IN -f wav -`).
     // Not required by clap: `-l list` needs none, and none is one usage error at run time.
-    #[arg(value_name = "INPUT")]
+    #[arg(help_heading = "Input", value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
     /// Also transcribe the audio files in subdirectories of directory inputs.
-    #[arg(short, long)]
+    #[arg(help_heading = "Input", short, long)]
     recursive: bool,
 
     /// Read more input paths from FILE, one per line (`#` starts a comment; `-` is stdin).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Input", long, value_name = "FILE")]
     from_list: Option<PathBuf>,
 
     /// Transcribe N files at once, sharing one loaded model.
-    #[arg(short, long, value_name = "N", default_value_t = 1,
+    #[arg(help_heading = "Performance", short, long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: u16,
 
     /// Skip inputs whose output files all exist already, so an interrupted batch resumes.
-    #[arg(long)]
+    #[arg(help_heading = "Input", long)]
     skip_existing: bool,
 
     /// Transcribe only the K-th of N slices of the (sorted) input list, e.g. 3/8, to spread a
     /// batch over N machines.
-    #[arg(long, value_name = "K/N")]
+    #[arg(help_heading = "Input", long, value_name = "K/N")]
     shard: Option<Shard>,
+
+    /// Start this far into each input: seconds (90.5) or [HH:]MM:SS[.frac] (1:30). Times in
+    /// the output stay those of the whole file.
+    #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_time)]
+    offset: Option<f64>,
+
+    /// Transcribe only this much of each input (after --offset), in the same units.
+    #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_positive_time)]
+    duration: Option<f64>,
 
     /// Length of the windows a long recording is cut into, in seconds (cut at a pause).
     #[arg(long, value_name = "SECONDS", default_value_t = 180.0, hide = true,
@@ -71,17 +82,30 @@ pub struct TranscribeArgs {
     /// or a GigaAM-v3 .onnx file (its other files beside it) or directory [default:
     /// gigaam-v3-e2e-rnnt-int8 for Russian, medium-q8_0 with another -l, auto, --translate or
     /// another Whisper-only option; downloaded on first use].
-    #[arg(short, long, env = "RECH_MODEL", value_name = "NAME|PATH")]
+    #[arg(
+        help_heading = "Model",
+        short,
+        long,
+        env = "RECH_MODEL",
+        value_name = "NAME|PATH"
+    )]
     model: Option<PathBuf>,
 
     /// Spoken language: an ISO 639-1 code (`ru`) or Whisper's English name (`russian`), `auto`
     /// to detect it, or `list` to print the languages.
-    #[arg(short, long, default_value = "ru", value_name = "LANG")]
+    #[arg(
+        help_heading = "Model",
+        short,
+        long,
+        default_value = "ru",
+        value_name = "LANG"
+    )]
     language: String,
 
     /// Output format; repeat or separate with commas for several [default: the extension of
     /// -o FILE, else txt].
     #[arg(
+        help_heading = "Output",
         short,
         long = "format",
         value_enum,
@@ -92,93 +116,72 @@ pub struct TranscribeArgs {
 
     /// Write the result to FILE (`-` for stdout); one input and one format only. Its extension
     /// chooses the format when -f is not given (-o talk.srt writes SRT).
-    #[arg(short, long, value_name = "FILE", conflicts_with_all = ["output_dir", "output_template"])]
+    #[arg(help_heading = "Output", short, long, value_name = "FILE", conflicts_with_all = ["output_dir", "output_template"])]
     output: Option<PathBuf>,
 
     /// Write one file per input and format into DIR, named after the input (talk.mp3 →
     /// DIR/talk.srt); the files of a directory input keep their subdirectories
     /// (ep1/audio.mp3 → DIR/ep1/audio.srt).
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Output", long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
 
     /// Name each output file from a template (under --output-dir when given): {stem} (talk),
     /// {name} (talk.mp3), {dir} (the input's directory), {subdir} (its directory under the
     /// directory input it was found in), {ext} (srt), {format} (verbose_json), {lang} (ru).
     /// E.g. '{dir}/{stem}.{ext}' writes beside each input [default: {subdir}/{stem}.{ext}].
-    #[arg(long, value_name = "TEMPLATE")]
+    #[arg(help_heading = "Output", long, value_name = "TEMPLATE")]
     output_template: Option<String>,
 
     /// Subtitles (srt, vtt): characters per line, cut between words.
-    #[arg(long, value_name = "N", default_value_t = 42,
+    #[arg(help_heading = "Output", long, value_name = "N", default_value_t = 42,
           value_parser = clap::value_parser!(u16).range(8..=1000))]
     max_line_width: u16,
 
     /// Subtitles (srt, vtt): lines per cue.
-    #[arg(long, value_name = "N", default_value_t = 2,
+    #[arg(help_heading = "Output", long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u16).range(1..=20))]
     max_line_count: u16,
 
     /// Subtitles (srt, vtt): seconds a cue may stay on screen.
-    #[arg(long, value_name = "SECONDS", default_value_t = 7.0, value_parser = parse_cue_duration)]
+    #[arg(help_heading = "Output", long, value_name = "SECONDS", default_value_t = 7.0, value_parser = parse_cue_duration)]
     max_cue_duration: f64,
 
-    /// Skip silence with Silero VAD (on by default once the VAD model is downloaded; this
-    /// downloads it if needed).
-    #[arg(long, conflicts_with = "no_vad")]
-    vad: bool,
-
-    /// Transcribe everything, silence included.
-    #[arg(long)]
-    no_vad: bool,
-
-    /// Silero VAD model: a file in whisper.cpp format, or silero-v6.2.0 [default: silero-v6.2.0
-    /// when downloaded].
-    #[arg(long, env = "RECH_VAD_MODEL", value_name = "NAME|PATH")]
-    vad_model: Option<PathBuf>,
-
     /// CPU threads [default: all cores, at most 8].
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(help_heading = "Performance", short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: Option<u16>,
 
-    /// Beam search with N beams instead of greedy decoding (slower, sometimes better).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
-    beam_size: Option<u32>,
-
-    /// Text that precedes the audio: names, terms, punctuation style.
-    #[arg(long, value_name = "TEXT")]
-    prompt: Option<String>,
-
     /// Time every word (JSON gets a `words` list per segment).
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     word_timestamps: bool,
-
-    /// Translate into English instead of transcribing.
-    #[arg(long)]
-    translate: bool,
-
-    /// Split segments longer than N characters (at word boundaries).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    max_len: Option<u32>,
-
-    /// Do not retry at higher temperatures when decoding fails (faster, may loop).
-    #[arg(long)]
-    no_fallback: bool,
 
     /// Low-memory mode: whisper.cpp's flash attention, which does not hold the encoder's
     /// attention matrices (51 MiB tiny, 69 MiB base, 103 MiB small, 137 MiB medium), but is
     /// 1.6-2x slower on CPU (see BENCHMARKS.md).
-    #[arg(long)]
+    #[arg(help_heading = "Performance", long)]
     flash_attn: bool,
 
-    /// Encode only as much of Whisper's 30 s window as a short input fills (after VAD, the
-    /// speech it kept): a 5 s file costs a sixth of the encoder work. Whisper was trained on
-    /// full windows, so real models can lose some accuracy; longer inputs are not affected.
-    #[arg(long)]
-    fit_window: bool,
+    /// Run Whisper on the GPU; an error in a build without a GPU back end (see `rech
+    /// --version`) [default: on in GPU builds].
+    #[arg(help_heading = "Performance", long, conflicts_with = "no_gpu")]
+    gpu: bool,
+
+    /// Run Whisper on the CPU even in a GPU build.
+    #[arg(help_heading = "Performance", long)]
+    no_gpu: bool,
+
+    /// Which GPU, counting from 0.
+    #[arg(help_heading = "Performance", long, value_name = "N")]
+    gpu_device: Option<u32>,
 
     /// Keep segments that are only known Whisper hallucinations («Продолжение следует...»).
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     keep_hallucinations: bool,
+
+    #[command(flatten)]
+    vad: VadArgs,
+
+    #[command(flatten)]
+    decoding: DecodingArgs,
 }
 
 /// Where one input's results go.
@@ -267,12 +270,13 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let engine = engine::load(&resolved, kind, whisper_options, threads, ctx)?;
     let engine = engine.as_ref();
-    let vad_path = vad_model(&args, resolved.from_catalog, ctx)?;
+    let vad_path = args.vad.model(ctx)?;
+    let vad_options = args.vad.options();
     if let Some(path) = &vad_path {
         log::info!("voice activity detection with {}", path.display());
     }
     // Fail before any work if the model or VAD cannot make a transcriber.
-    let first = new_transcriber(engine, threads, vad_path.as_deref(), ctx)?;
+    let first = new_transcriber(engine, threads, vad_path.as_deref(), &vad_options, ctx)?;
 
     let progress = Progress::new(ctx.quiet, work.len());
     let next = AtomicUsize::new(0);
@@ -287,6 +291,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         destination: &destination,
         options: &options,
         windows: &windows,
+        clip: Clip::new(args.offset, args.duration),
         progress: &progress,
         next: &next,
         failed: &failed,
@@ -300,10 +305,11 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
             let transcriber = first.take();
             let shared = &shared;
             let vad_path = vad_path.as_deref();
+            let vad_options = &vad_options;
             scope.spawn(move || {
                 let transcriber = match transcriber {
                     Some(t) => Ok(t),
-                    None => new_transcriber(engine, threads, vad_path, shared.ctx),
+                    None => new_transcriber(engine, threads, vad_path, vad_options, shared.ctx),
                 };
                 match transcriber {
                     Ok(mut t) => worker(&mut t, shared),
@@ -341,6 +347,7 @@ struct Shared<'a> {
     destination: &'a Destination,
     options: &'a TranscribeOptions,
     windows: &'a WindowOptions,
+    clip: Clip,
     progress: &'a Progress,
     next: &'a AtomicUsize,
     failed: &'a AtomicUsize,
@@ -367,12 +374,13 @@ fn new_transcriber(
     engine: &dyn Engine,
     threads: usize,
     vad_path: Option<&Path>,
+    vad_options: &VadOptions,
     ctx: &Context,
 ) -> Result<Transcriber> {
     let mut transcriber = Transcriber::new(engine, threads)?;
     transcriber.set_cancel_token(ctx.interrupted.clone());
     if let Some(path) = vad_path {
-        let detector = VoiceDetector::load(path, VadOptions::default())?;
+        let detector = VoiceDetector::load(path, vad_options.clone())?;
         transcriber = transcriber.with_vad(detector);
     }
     Ok(transcriber)
@@ -436,14 +444,18 @@ fn transcribe_one(
     let started = Instant::now();
     let mut stream = rech_audio::open(input)?;
     let source = stream.info().clone();
-    let bar = shared.progress.file_bar(label, source.duration());
+    let mut clip = shared.clip;
+    let bar = shared
+        .progress
+        .file_bar(label, source.duration().map(|d| clip.length_of(d)));
     let mut run = WindowedTranscription::new(transcriber, shared.options, shared.windows);
     let mut report = |seconds: f64| bar.audio_done(seconds, started.elapsed().as_secs_f64());
     let mut chunk = Vec::new();
     let result = (|| -> Result<Transcript> {
         loop {
             chunk.clear();
-            let more = stream.next_chunk(&mut chunk)?;
+            let mut more = stream.next_chunk(&mut chunk)?;
+            more &= clip.keep(&mut chunk);
             run.push(&chunk, &mut report)
                 .map_err(|e| asr_error(input, e))?;
             if !more {
@@ -456,7 +468,8 @@ fn transcribe_one(
         run.finish(&mut report).map_err(|e| asr_error(input, e))
     })();
     bar.finish();
-    let transcript = result?;
+    let mut transcript = result?;
+    clip.shift_times(&mut transcript);
     let elapsed = started.elapsed().as_secs_f64();
     log::info!(
         "{}: {:.1} s of audio ({} Hz, {} ch, {}) in {:.2} s, {}, {} segments",
@@ -476,6 +489,103 @@ fn asr_error(input: &Path, err: rech_asr::Error) -> anyhow::Error {
     match err {
         rech_asr::Error::Cancelled => Interrupted.into(),
         e => anyhow!("{}: {e}", display(input)),
+    }
+}
+
+/// The part of each input `--offset` and `--duration` ask for, cut from the stream of samples
+/// as it is decoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Clip {
+    /// Seconds skipped at the start.
+    offset: f64,
+    /// Samples still to skip.
+    skip: usize,
+    /// Samples still to keep (`None`: all the rest).
+    keep: Option<usize>,
+}
+
+impl Clip {
+    fn new(offset: Option<f64>, duration: Option<f64>) -> Self {
+        let samples = |seconds: f64| (seconds * rech_asr::SAMPLE_RATE as f64).round() as usize;
+        let offset = offset.unwrap_or(0.0);
+        Self {
+            offset,
+            skip: samples(offset),
+            keep: duration.map(samples),
+        }
+    }
+
+    /// How much of an input of `seconds` is transcribed.
+    fn length_of(&self, seconds: f64) -> f64 {
+        let rest = (seconds - self.offset).max(0.0);
+        match self.keep {
+            Some(keep) => rest.min(keep as f64 / rech_asr::SAMPLE_RATE as f64),
+            None => rest,
+        }
+    }
+
+    /// Cuts `chunk` (the next samples of the input) down to the clip's part of it; false once
+    /// nothing more is wanted.
+    fn keep(&mut self, chunk: &mut Vec<f32>) -> bool {
+        let skipped = self.skip.min(chunk.len());
+        chunk.drain(..skipped);
+        self.skip -= skipped;
+        match &mut self.keep {
+            None => true,
+            Some(left) => {
+                chunk.truncate(*left);
+                *left -= chunk.len();
+                *left > 0
+            }
+        }
+    }
+
+    /// Makes the clip's times those of the whole input.
+    fn shift_times(&self, transcript: &mut Transcript) {
+        if self.offset == 0.0 {
+            return;
+        }
+        transcript.duration += self.offset;
+        for segment in &mut transcript.segments {
+            segment.start += self.offset;
+            segment.end += self.offset;
+            for word in &mut segment.words {
+                word.start += self.offset;
+                word.end += self.offset;
+            }
+        }
+    }
+}
+
+/// A time on the command line: seconds (`90.5`), `MM:SS` or `HH:MM:SS`, with an optional
+/// fraction.
+fn parse_time(text: &str) -> Result<f64, String> {
+    let invalid = || format!("{text:?} is not a time (seconds, MM:SS or HH:MM:SS)");
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    if parts.len() > 3 {
+        return Err(invalid());
+    }
+    let mut seconds = 0.0;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let value: f64 = if last {
+            part.parse().map_err(|_| invalid())?
+        } else {
+            part.parse::<u32>().map_err(|_| invalid())?.into()
+        };
+        if !value.is_finite() || value < 0.0 || (i > 0 && value >= 60.0) {
+            return Err(invalid());
+        }
+        seconds = seconds * 60.0 + value;
+    }
+    Ok(seconds)
+}
+
+/// A time above zero.
+fn parse_positive_time(text: &str) -> Result<f64, String> {
+    match parse_time(text)? {
+        t if t > 0.0 => Ok(t),
+        _ => Err(format!("{text:?} is not a duration above zero")),
     }
 }
 
@@ -710,88 +820,40 @@ fn check_destination_dir(output: &Path) -> Result<()> {
 /// The pipeline's options and the Whisper engine's.
 fn options_from(args: &TranscribeArgs) -> Result<(TranscribeOptions, WhisperOptions)> {
     let language = language_arg(&args.language)?;
-    if args.prompt.as_deref().is_some_and(|p| p.contains('\0')) {
-        return Err(UsageError("--prompt must not contain NUL characters".into()).into());
-    }
     let options = TranscribeOptions {
         language,
         word_timestamps: args.word_timestamps,
         filter_hallucinations: !args.keep_hallucinations,
     };
+    if (args.gpu || args.gpu_device.is_some()) && !rech_whisper::has_gpu_backend() {
+        return Err(UsageError(
+            "--gpu: this build of rech has no GPU back end (build it with --features cuda, vulkan, metal or hipblas; see the README)".into(),
+        )
+        .into());
+    }
     let whisper = WhisperOptions {
         flash_attention: args.flash_attn,
-        translate: args.translate,
-        decoding: match args.beam_size {
-            Some(beam_size) => Decoding::BeamSearch { beam_size },
-            None => Decoding::Greedy,
-        },
-        temperature: 0.0,
-        temperature_fallback: !args.no_fallback,
-        initial_prompt: args.prompt.clone(),
-        max_segment_chars: args.max_len,
-        encoder_window: if args.fit_window {
-            EncoderWindow::Fitted
-        } else {
-            EncoderWindow::Full
-        },
-        ..WhisperOptions::default()
+        gpu: !args.no_gpu,
+        gpu_device: args.gpu_device.unwrap_or(0),
+        ..args.decoding.whisper_options()?
     };
     Ok((options, whisper))
 }
 
 /// The options only Whisper can honour, as given.
-fn whisper_only(args: &TranscribeArgs) -> [WhisperOnly; 6] {
-    [
-        WhisperOnly {
-            flag: "--translate",
-            given: args.translate,
-            why: "GigaAM-v3 transcribes Russian and does not translate",
-        },
-        WhisperOnly {
-            flag: "--beam-size",
-            given: args.beam_size.is_some(),
-            why: "GigaAM-v3 decodes greedily, there is no beam to widen",
-        },
-        WhisperOnly {
-            flag: "--prompt",
-            given: args.prompt.is_some(),
-            why: "GigaAM-v3 takes no prompt",
-        },
-        WhisperOnly {
-            flag: "--fit-window",
-            given: args.fit_window,
-            why: "GigaAM-v3 has no 30 s window to fit",
-        },
-        WhisperOnly {
-            flag: "--flash-attn",
-            given: args.flash_attn,
-            why: "it is a whisper.cpp setting",
-        },
-        WhisperOnly {
-            flag: "--max-len",
-            given: args.max_len.is_some(),
-            why: "GigaAM-v3's segments end at pauses and sentence ends",
-        },
-    ]
-}
-
-/// The VAD model to use, if any: `--no-vad` wins; `--vad` insists on one (downloading it if
-/// needed); otherwise VAD is on whenever the model is there, and a first-run catalogue model
-/// brings it along.
-fn vad_model(
-    args: &TranscribeArgs,
-    model_from_catalog: bool,
-    ctx: &Context,
-) -> Result<Option<PathBuf>> {
-    if args.no_vad {
-        return Ok(None);
-    }
-    let wanted = if args.vad {
-        VadWanted::Required
-    } else {
-        VadWanted::for_model(model_from_catalog)
-    };
-    models::resolve_vad(args.vad_model.as_deref(), wanted, ctx)
+fn whisper_only(args: &TranscribeArgs) -> Vec<WhisperOnly> {
+    let mut options = args.decoding.whisper_only();
+    options.push(WhisperOnly {
+        flag: "--flash-attn",
+        given: args.flash_attn,
+        why: "it is a whisper.cpp setting",
+    });
+    options.push(WhisperOnly {
+        flag: "--gpu",
+        given: args.gpu || args.gpu_device.is_some(),
+        why: "rech runs GigaAM-v3 on ONNX Runtime's CPU provider",
+    });
+    options
 }
 
 /// Every input's output files, one per format, from `--output-template` (default
@@ -920,5 +982,52 @@ fn display(input: &Path) -> String {
         "<stdin>".to_owned()
     } else {
         input.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_seconds_or_clock_times() {
+        assert_eq!(parse_time("90.5"), Ok(90.5));
+        assert_eq!(parse_time("1:30"), Ok(90.0));
+        assert_eq!(parse_time("1:02:03.5"), Ok(3723.5));
+        for bad in ["", "-1", "1:60", "a", "1:2:3:4", "inf", "1:-5"] {
+            assert!(parse_time(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_positive_time("0").is_err());
+    }
+
+    #[test]
+    fn a_clip_keeps_its_part_of_the_stream_and_times_stay_the_files() {
+        let mut clip = Clip::new(Some(1.0), Some(0.5));
+        assert_eq!(clip.length_of(10.0), 0.5);
+        assert!((clip.length_of(1.2) - 0.2).abs() < 1e-9);
+        assert_eq!(clip.length_of(0.5), 0.0);
+        let mut chunk: Vec<f32> = (0..12_000).map(|i| i as f32).collect();
+        assert!(clip.keep(&mut chunk), "still inside the offset");
+        assert!(chunk.is_empty());
+        let mut chunk: Vec<f32> = (12_000..30_000).map(|i| i as f32).collect();
+        assert!(!clip.keep(&mut chunk), "the duration is reached");
+        assert_eq!(chunk.len(), 8_000);
+        assert_eq!(chunk[0], 16_000.0);
+        let mut transcript = Transcript {
+            language: "ru".into(),
+            duration: 0.5,
+            segments: vec![rech_asr::Segment {
+                start: 0.0,
+                end: 0.5,
+                text: "да".into(),
+                words: Vec::new(),
+                no_speech_probability: 0.0,
+            }],
+            word_times: false,
+        };
+        clip.shift_times(&mut transcript);
+        let segment = &transcript.segments[0];
+        assert_eq!((segment.start, segment.end), (1.0, 1.5));
+        assert_eq!(transcript.duration, 1.5);
     }
 }

@@ -168,6 +168,80 @@ fn vad_keeps_segments_out_of_silence() {
     }
 }
 
+/// whisper-cli's decoding knobs reach whisper.cpp: suppressing every text token leaves no text,
+/// `--offset`/`--duration` transcribe a part of the file on its own timeline, and a bad value is
+/// one line.
+#[test]
+fn decoding_knobs_reach_whisper_cpp() {
+    let Some(shared) = shared_dir() else { return };
+    let wav = shared.join("audio/ru/human/ru_0030.wav");
+    let json = |args: &[&str]| {
+        let out = run(transcribe(&[&["--no-vad", "-f", "json"], args].concat()).arg(&wav));
+        assert_success(&out);
+        check_json(&stdout(&out))
+    };
+    let text = |v: &serde_json::Value| v["text"].as_str().unwrap().trim().to_owned();
+    let plain = json(&[]);
+    assert!(!text(&plain).is_empty());
+    // Byte-wise (`-u`), as whisper.cpp's std::regex matches: a token can hold part of a letter.
+    assert_eq!(text(&json(&["--suppress-regex", "(?s-u).*"])), "");
+    let beam = json(&["--beam-size", "2", "--best-of", "2", "--max-context", "0"]);
+    assert!(!text(&beam).is_empty());
+
+    let part = json(&["--offset", "2.5", "--duration", "0:04"]);
+    let segments = part["segments"].as_array().unwrap();
+    assert!(!segments.is_empty());
+    for s in segments {
+        let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+        assert!(
+            start >= 2.5 && end <= 6.5 + 1e-6,
+            "{start}..{end} outside 2.5..6.5"
+        );
+    }
+
+    for (args, needle) in [
+        (&["--suppress-regex", "(["][..], "not a regular expression"),
+        (&["--best-of", "9"], "--best-of"),
+        (&["--temperature", "2"], "outside 0..=1"),
+        (&["--offset", "1:75"], "not a time"),
+        (&["--no-vad", "--vad-pad", "30"], "--vad-pad"),
+    ] {
+        let out = run(transcribe(args).arg(&wav));
+        assert_fails(&out, 2, &[needle]);
+    }
+}
+
+/// Without a VAD model VAD is off, and one line says so with the command that installs it,
+/// whether the model was a file or a catalogue name; `-q` and `--no-vad` silence it.
+#[test]
+fn vad_off_is_said_once_whatever_way_the_model_was_named() {
+    let wav = samples_dir().join("privet-16k-mono.wav");
+    let notice = "rech: VAD off: no Silero VAD model (run `rech models download silero-v6.2.0`";
+    let out = run(transcribe(&[]).arg(&wav));
+    assert_success(&out);
+    let err = stderr(&out);
+    assert_eq!(err.matches(notice).count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for quiet in ["-q", "--no-vad"] {
+        let out = run(transcribe(&[quiet]).arg(&wav));
+        assert_success(&out);
+        assert!(
+            !stderr(&out).contains("VAD off"),
+            "{quiet}: {}",
+            stderr(&out)
+        );
+    }
+    // A downloaded model named from the catalogue follows the same rule.
+    let models = tempfile::tempdir().unwrap();
+    std::fs::copy(model(), models.path().join("ggml-custom-micro.bin")).unwrap();
+    let out = run(rech()
+        .env("RECH_MODELS_DIR", models.path())
+        .args(["transcribe", "-t", "2", "-m", "custom-micro"])
+        .arg(&wav));
+    assert_success(&out);
+    assert_eq!(stderr(&out).matches(notice).count(), 1, "{}", stderr(&out));
+}
+
 /// Offline with no model downloaded: one line with the command to download the default model
 /// later and the flag to point at a file.
 #[test]
@@ -367,7 +441,10 @@ fn bad_audio_inputs() {
         ),
     ];
     for (path, message) in cases {
-        let out = run(transcribe(&["--output-dir"]).arg(&out_dir).arg(&path));
+        // --no-vad: without a VAD model, a notice line would come first.
+        let out = run(transcribe(&["--no-vad", "--output-dir"])
+            .arg(&out_dir)
+            .arg(&path));
         let shown = path.display().to_string();
         assert_fails(&out, 1, &[&shown, message]);
         let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
@@ -414,7 +491,11 @@ fn unreadable_input_and_unwritable_output_dir() {
         if !model_copy.exists() {
             std::fs::copy(model(), &model_copy).unwrap();
         }
-        cmd.arg("transcribe").arg("-m").arg(&model_copy).args(args);
+        cmd.arg("transcribe")
+            .arg("--no-vad")
+            .arg("-m")
+            .arg(&model_copy)
+            .args(args);
         run(&mut cmd)
     };
     let out = wrap(&[wav.as_os_str()]);

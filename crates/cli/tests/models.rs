@@ -379,7 +379,7 @@ fn a_damaged_catalogue_model_is_reported_at_load_and_repaired_by_download() {
         1,
         &[
             &small.display().to_string(),
-            "truncated",
+            "damaged",
             "rech models download small",
         ],
     );

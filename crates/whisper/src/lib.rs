@@ -35,6 +35,55 @@ pub fn whisper_cpp_version() -> &'static str {
     whisper_rs::WHISPER_CPP_VERSION
 }
 
+/// The back ends this build of whisper.cpp has beside the CPU: the Cargo features it was built
+/// with (`cuda`, `vulkan`, `metal`, `hipblas`, `openblas`).
+pub fn compiled_backends() -> Vec<&'static str> {
+    [
+        (cfg!(feature = "cuda"), "CUDA"),
+        (cfg!(feature = "vulkan"), "Vulkan"),
+        (cfg!(feature = "metal"), "Metal"),
+        (cfg!(feature = "hipblas"), "ROCm/hipBLAS"),
+        (cfg!(feature = "openblas"), "OpenBLAS"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
+}
+
+/// Whether a GPU back end is compiled in (so that `gpu` in [`WhisperOptions`] means something).
+pub fn has_gpu_backend() -> bool {
+    cfg!(any(
+        feature = "cuda",
+        feature = "vulkan",
+        feature = "metal",
+        feature = "hipblas"
+    ))
+}
+
+/// The CPU features whisper.cpp's CPU back end uses on this machine (`AVX2`, `FMA`, `F16C`,
+/// `OPENMP`...), from its system report.
+pub fn cpu_features() -> Vec<String> {
+    features_in_report(whisper_rs::print_system_info())
+}
+
+/// The `NAME = 1` entries of whisper.cpp's system report after its `CPU :` label.
+fn features_in_report(report: &str) -> Vec<String> {
+    let cpu = report.find("CPU :").map_or("", |at| &report[at + 5..]);
+    cpu.split('|')
+        .filter_map(|item| {
+            let (name, value) = item.split_once('=')?;
+            let name = name.trim();
+            // The next back end's label ("METAL : EMBED_LIBRARY") ends the CPU's list.
+            (value.trim() == "1" && !name.contains(':') && !name.is_empty())
+                .then(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// The most decoders whisper.cpp runs at once (`WHISPER_MAX_DECODERS`): the limit of both the
+/// beam size and `best_of`; whisper.cpp fails a run that asks for more.
+pub const MAX_DECODERS: u32 = 8;
+
 /// How tokens are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decoding {
@@ -71,14 +120,46 @@ pub struct WhisperOptions {
     pub decoding: Decoding,
     /// Sampling temperature of the first attempt (0 = deterministic).
     pub temperature: f32,
-    /// Retry a window at higher temperatures when the text looks like a loop or is unlikely
-    /// (never for partial dictation hypotheses).
-    pub temperature_fallback: bool,
+    /// Temperature fallback: a window whose text looks like a loop (token entropy below
+    /// `entropy_threshold`) or is unlikely (mean log-probability below `logprob_threshold`) is
+    /// decoded again at a temperature this much higher, up to 1.0; 0 never retries. Never
+    /// applied to partial dictation hypotheses. whisper-cli's and OpenAI Whisper's 0.2.
+    pub temperature_increment: f32,
+    /// Candidates sampled at each fallback temperature, the likeliest kept (whisper-cli's and
+    /// OpenAI Whisper's `best_of`, 5).
+    pub best_of: u32,
+    /// Retry when the entropy of a window's last tokens is below this: repeated text
+    /// (whisper-cli's 2.4, OpenAI Whisper's compression-ratio check in spirit).
+    pub entropy_threshold: f32,
+    /// Retry when the mean token log-probability is below this (-1.0).
+    pub logprob_threshold: f32,
+    /// A window whose no-speech probability is above this and whose text is unlikely (below
+    /// `logprob_threshold`) is silence: nothing is kept from it (0.6).
+    pub no_speech_threshold: f32,
+    /// The most tokens of preceding text given to the decoder as context (whisper-cli's
+    /// `--max-context`); `None` is whisper.cpp's own limit (16384), `Some(0)` gives none.
+    pub max_context_tokens: Option<u32>,
+    /// Never emit non-speech tokens (music notes, brackets, speaker labels...): whisper.cpp's
+    /// `suppress_nst`.
+    pub suppress_non_speech: bool,
+    /// Never emit a text token whose whole text matches this regular expression (Rust `regex`
+    /// syntax over each token's UTF-8, where whisper.cpp's `suppress_regex` uses `std::regex`
+    /// over bytes; `(?-u)` matches bytes too, which a token holding part of a letter needs);
+    /// e.g. `[0-9]+` keeps digits out, so numbers come as words.
+    pub suppress_regex: Option<String>,
+    /// Run on the GPU when a GPU back end is compiled in (the `cuda`, `vulkan`, `metal` or
+    /// `hipblas` feature); CPU-only builds ignore it.
+    pub gpu: bool,
+    /// Which GPU, counting from 0.
+    pub gpu_device: u32,
     /// Text that precedes the audio: names, terms, the style of punctuation wanted. The
     /// pipeline's context (the end of the previous window) follows it.
     pub initial_prompt: Option<String>,
     /// Split segments so that none is longer than this many characters.
     pub max_segment_chars: Option<u32>,
+    /// With `max_segment_chars`, split only between words (rech's default) instead of between
+    /// any two tokens (whisper-cli's default without `--split-on-word`).
+    pub split_on_word: bool,
     /// How much of the 30 s window the encoder runs over when a file's audio (after VAD, the
     /// speech it kept) is shorter than one window. [`EncoderWindow::Fitted`] makes a 5 s file
     /// cost a sixth of the encoder work; with real models it can cost some accuracy, since
@@ -96,12 +177,42 @@ impl Default for WhisperOptions {
             translate: false,
             decoding: Decoding::Greedy,
             temperature: 0.0,
-            temperature_fallback: true,
+            temperature_increment: 0.2,
+            best_of: 5,
+            entropy_threshold: 2.4,
+            logprob_threshold: -1.0,
+            no_speech_threshold: 0.6,
+            max_context_tokens: None,
+            suppress_non_speech: false,
+            suppress_regex: None,
+            gpu: true,
+            gpu_device: 0,
             initial_prompt: None,
             max_segment_chars: None,
+            split_on_word: true,
             encoder_window: EncoderWindow::Full,
             utterance_window: EncoderWindow::Fitted,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_features_are_read_from_whisper_cpps_report() {
+        let report = "WHISPER : COREML = 0 | OPENVINO = 0 | CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX512 = 0 | FMA = 1 | OPENMP = 1 | REPACK = 1 | ";
+        assert_eq!(
+            features_in_report(report),
+            ["SSE3", "SSSE3", "AVX", "FMA", "OPENMP", "REPACK"]
+        );
+        assert!(features_in_report("nothing here").is_empty());
+        assert!(
+            !cpu_features().is_empty(),
+            "{}",
+            whisper_rs::print_system_info()
+        );
     }
 }
 
@@ -118,9 +229,9 @@ impl WhisperOptions {
             ));
         }
         if let Decoding::BeamSearch { beam_size } = self.decoding {
-            if !(1..=16).contains(&beam_size) {
+            if !(1..=MAX_DECODERS).contains(&beam_size) {
                 return Err(Error::InvalidOption(format!(
-                    "beam size {beam_size} is outside 1..=16"
+                    "beam size {beam_size} is outside 1..={MAX_DECODERS}"
                 )));
             }
         }
@@ -129,6 +240,29 @@ impl WhisperOptions {
                 "temperature {} is outside 0..=1",
                 self.temperature
             )));
+        }
+        if !(0.0..=1.0).contains(&self.temperature_increment) {
+            return Err(Error::InvalidOption(format!(
+                "temperature increment {} is outside 0..=1",
+                self.temperature_increment
+            )));
+        }
+        if !(1..=MAX_DECODERS).contains(&self.best_of) {
+            return Err(Error::InvalidOption(format!(
+                "best-of {} is outside 1..={MAX_DECODERS}",
+                self.best_of
+            )));
+        }
+        for (name, value) in [
+            ("entropy threshold", self.entropy_threshold),
+            ("log-probability threshold", self.logprob_threshold),
+            ("no-speech threshold", self.no_speech_threshold),
+        ] {
+            if !value.is_finite() {
+                return Err(Error::InvalidOption(format!(
+                    "{name} {value} is not a number"
+                )));
+            }
         }
         Ok(())
     }

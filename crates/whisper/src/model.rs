@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub info: ModelFileInfo,
     pub options: WhisperOptions,
     pub capabilities: Capabilities,
+    /// The text tokens `options.suppress_regex` keeps out of the text.
+    pub suppressed_tokens: Vec<i32>,
 }
 
 impl std::fmt::Debug for WhisperEngine {
@@ -43,21 +45,31 @@ impl WhisperEngine {
     ///
     /// The whole file is validated first (magic, header ranges, vocabulary, every tensor's name,
     /// shape, type and extent): a file that fails is never handed to whisper.cpp. Options it
-    /// cannot take (a prompt with a NUL, a beam outside 1..=16, a temperature outside 0..=1) are
+    /// cannot take (a prompt with a NUL, a beam or best-of outside 1..=8, a temperature outside 0..=1) are
     /// refused before the file is read.
     pub fn load(path: &Path, options: WhisperOptions) -> Result<Self, Error> {
         options.check()?;
+        let suppress = options
+            .suppress_regex
+            .as_deref()
+            .map(whole_token_regex)
+            .transpose()?;
         let info = validate(path)?;
         install_log_routing();
         let mut params = WhisperContextParameters::default();
         params.flash_attn(options.flash_attention);
-        // rech's builds are CPU-only unless a GPU feature is enabled; whisper.cpp ignores this
-        // then, and uses the GPU when one is compiled in.
-        params.use_gpu(true);
+        // rech's builds are CPU-only unless a GPU feature is enabled; whisper.cpp ignores these
+        // then.
+        params.use_gpu(options.gpu);
+        params.gpu_device(options.gpu_device.min(i32::MAX as u32) as i32);
         let ctx = WhisperContext::new_with_params(path, params).map_err(|_| Error::ModelLoad {
             engine: ENGINE,
             path: path.display().to_string(),
         })?;
+        let suppressed_tokens = match &suppress {
+            Some(regex) => matching_text_tokens(&ctx, regex),
+            None => Vec::new(),
+        };
         let capabilities = capabilities(&info);
         Ok(Self {
             ctx: Arc::new(ctx),
@@ -66,6 +78,7 @@ impl WhisperEngine {
                 info,
                 options,
                 capabilities,
+                suppressed_tokens,
             }),
         })
     }
@@ -105,6 +118,36 @@ impl Engine for WhisperEngine {
     fn recognizer(&self, threads: usize) -> Result<Box<dyn Recognizer>, Error> {
         Ok(Box::new(WhisperRecognizer::new(self, threads)?))
     }
+}
+
+/// `pattern` anchored at both ends, for matching a token's whole text as `std::regex_match`
+/// does; an invalid pattern is one line saying why.
+fn whole_token_regex(pattern: &str) -> Result<regex::bytes::Regex, Error> {
+    regex::bytes::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+        let why = match &e {
+            regex::Error::Syntax(text) => text
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("error:"))
+                .map(|l| l.trim_start_matches("error:").trim().to_owned())
+                .unwrap_or_else(|| "a syntax error".to_owned()),
+            other => other.to_string(),
+        };
+        Error::InvalidOption(format!(
+            "the suppress regex {pattern:?} is not a regular expression: {why}"
+        ))
+    })
+}
+
+/// The text tokens (below end-of-text: special tokens are never suppressed) whose bytes
+/// `regex` matches.
+fn matching_text_tokens(ctx: &WhisperContext, regex: &regex::bytes::Regex) -> Vec<i32> {
+    (0..ctx.token_eot())
+        .filter(|&id| {
+            ctx.token_to_bytes(id)
+                .is_ok_and(|bytes| regex.is_match(bytes))
+        })
+        .collect()
 }
 
 /// What a Whisper model can do: every whisper.cpp language when it is multilingual (English

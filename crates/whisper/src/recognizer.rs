@@ -6,11 +6,11 @@ use rech_asr::{
     CancelToken, Error, Purpose, Recognition, Recognizer, Request, Token, TokenSegment,
     MIN_SAMPLES, SAMPLE_RATE,
 };
-use whisper_rs::{FullParams, SamplingStrategy, WhisperState};
+use whisper_rs::WhisperState;
 
-use crate::ffi;
+use crate::ffi::{self, RawParams, RawState};
 use crate::model::WhisperEngine;
-use crate::{Decoding, EncoderWindow, ENGINE};
+use crate::{Decoding, EncoderWindow, WhisperOptions, ENGINE};
 
 /// Whisper's window: 30 s of 16 kHz samples.
 const WINDOW_SAMPLES: usize = 480_000;
@@ -42,6 +42,33 @@ fn prompt(user: Option<&str>, context: Option<&str>) -> Option<String> {
     }
 }
 
+/// whisper.cpp's parameters for `options`, field by field as whisper-cli 1.8.3 sets them
+/// (`examples/cli/cli.cpp`), from whisper.cpp's defaults for the strategy. `greedy.best_of` is
+/// set under beam search too: whisper.cpp samples its fallback candidates from it whatever the
+/// strategy.
+fn decoding_params(options: &WhisperOptions, suppressed_tokens: &[i32]) -> RawParams {
+    let mut params = RawParams::new(match options.decoding {
+        Decoding::Greedy => None,
+        Decoding::BeamSearch { beam_size } => Some(beam_size),
+    });
+    let fields = params.fields();
+    fields.greedy.best_of = options.best_of.clamp(1, crate::MAX_DECODERS) as i32;
+    fields.translate = options.translate;
+    fields.temperature = options.temperature;
+    fields.temperature_inc = options.temperature_increment;
+    fields.entropy_thold = options.entropy_threshold;
+    fields.logprob_thold = options.logprob_threshold;
+    fields.no_speech_thold = options.no_speech_threshold;
+    fields.suppress_nst = options.suppress_non_speech;
+    if let Some(max) = options.max_context_tokens {
+        fields.n_max_text_ctx = max.min(i32::MAX as u32) as i32;
+    }
+    if !suppressed_tokens.is_empty() {
+        params.set_suppressed_tokens(suppressed_tokens.to_vec());
+    }
+    params
+}
+
 /// Settings an utterance adds to a whisper.cpp run.
 #[derive(Debug, Clone, Copy)]
 struct UtteranceRun {
@@ -53,18 +80,25 @@ struct UtteranceRun {
 pub struct WhisperRecognizer {
     engine: WhisperEngine,
     state: WhisperState,
+    /// `state`'s pointers, for calling whisper.cpp with rech's own parameter block.
+    raw: RawState,
     threads: usize,
 }
 
 impl WhisperRecognizer {
     pub(crate) fn new(engine: &WhisperEngine, threads: usize) -> Result<Self, Error> {
-        let state = engine.ctx.create_state().map_err(|_| Error::Engine {
+        let mut state = engine.ctx.create_state().map_err(|_| Error::Engine {
             engine: ENGINE,
             what: "allocating its state (error code -1)".to_owned(),
+        })?;
+        let raw = RawState::capture(&mut state).ok_or_else(|| Error::Engine {
+            engine: ENGINE,
+            what: "starting a run (it never reached the encoder)".to_owned(),
         })?;
         Ok(Self {
             engine: engine.clone(),
             state,
+            raw,
             threads,
         })
     }
@@ -106,70 +140,56 @@ impl WhisperRecognizer {
         utterance: Option<UtteranceRun>,
     ) -> Result<Recognition, Error> {
         let options = &self.engine.shared.options;
-        let strategy = match options.decoding {
-            Decoding::Greedy => SamplingStrategy::Greedy { best_of: 1 },
-            Decoding::BeamSearch { beam_size } => SamplingStrategy::BeamSearch {
-                beam_size: beam_size as i32,
-                patience: -1.0,
-            },
-        };
-        let mut params = FullParams::new(strategy);
-        params.set_n_threads(self.threads.clamp(1, 64) as i32);
-        params.set_language(Some(request.language.as_deref().unwrap_or("auto")));
-        params.set_translate(options.translate);
-        params.set_temperature(options.temperature);
-        // A partial hypothesis is thrown away soon: never worth a retry.
-        let fallback = options.temperature_fallback && request.purpose != Purpose::Partial;
-        params.set_temperature_inc(if fallback { 0.2 } else { 0.0 });
-        let prompt = prompt(
-            options.initial_prompt.as_deref(),
-            request.context.as_deref(),
-        );
-        if let Some(prompt) = &prompt {
-            params.set_initial_prompt(prompt);
+        let mut params = decoding_params(options, &self.engine.shared.suppressed_tokens);
+        params.set_language(request.language.as_deref().unwrap_or("auto"));
+        let fields = params.fields();
+        fields.n_threads = self.threads.clamp(1, 64) as i32;
+        if request.purpose == Purpose::Partial {
+            // A partial hypothesis is thrown away soon: never worth a retry.
+            fields.temperature_inc = 0.0;
         }
-        params.set_token_timestamps(request.word_timestamps);
+        fields.token_timestamps = request.word_timestamps;
         if let Some(max) = options.max_segment_chars {
-            params.set_max_len(max.min(i32::MAX as u32) as i32);
-            params.set_split_on_word(true);
+            fields.max_len = max.min(i32::MAX as u32) as i32;
+            fields.split_on_word = options.split_on_word;
         }
         if let Some(run) = utterance {
-            params.set_single_segment(true);
-            params.set_no_timestamps(true);
-            params.set_no_context(true);
-            params.set_audio_ctx(run.audio_ctx);
-            params.set_max_tokens(run.max_tokens);
+            fields.single_segment = true;
+            fields.no_timestamps = true;
+            fields.no_context = true;
+            fields.audio_ctx = run.audio_ctx;
+            fields.max_tokens = run.max_tokens;
         } else if options.encoder_window == EncoderWindow::Fitted && samples.len() <= WINDOW_SAMPLES
         {
             // Only within one window: whisper.cpp applies audio_ctx to every window it steps
             // through, and a fitted context on a full window would drop its end.
             let n_audio_ctx = self.engine.shared.info.hparams.n_audio_ctx;
-            params.set_audio_ctx(fitted_audio_ctx(samples.len(), n_audio_ctx));
+            fields.audio_ctx = fitted_audio_ctx(samples.len(), n_audio_ctx);
         }
-        params.set_print_special(false);
-        params.set_print_progress(false);
-        params.set_print_realtime(false);
-        params.set_print_timestamps(false);
-
-        ffi::install_abort_flag(&mut params, cancel.as_flag());
+        // No context tokens wanted: the previous window's text is not given either.
+        let context = request
+            .context
+            .as_deref()
+            .filter(|_| options.max_context_tokens != Some(0));
+        let prompt = prompt(options.initial_prompt.as_deref(), context);
+        if let Some(prompt) = &prompt {
+            params.set_initial_prompt(prompt);
+        }
         let mut on_percent = |percent: i32| progress(percent.clamp(0, 100) as f32 / 100.0);
-        let mut sink: ffi::ProgressFn<'_> = &mut on_percent;
-        ffi::install_progress(&mut params, &mut sink);
-
-        let result = self.state.full(params, samples);
+        let mut callbacks = ffi::Callbacks {
+            abort: cancel.as_flag(),
+            progress: &mut on_percent,
+        };
+        let status = ffi::full(&mut self.raw, &mut params, samples, &mut callbacks);
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        result.map_err(|e| Error::Engine {
-            engine: ENGINE,
-            what: format!(
-                "transcribing (error code {})",
-                match e {
-                    whisper_rs::WhisperError::GenericError(code) => code,
-                    _ => -1,
-                }
-            ),
-        })?;
+        if status != 0 {
+            return Err(Error::Engine {
+                engine: ENGINE,
+                what: format!("transcribing (error code {status})"),
+            });
+        }
         let detected_language = match &request.language {
             Some(_) => None,
             None => Some(
@@ -309,7 +329,7 @@ mod tests {
     /// Greedy decoding without temperature fallback: what makes pinned decoders deterministic.
     fn no_fallback() -> WhisperOptions {
         WhisperOptions {
-            temperature_fallback: false,
+            temperature_increment: 0.0,
             ..WhisperOptions::default()
         }
     }
@@ -376,10 +396,31 @@ mod tests {
             ),
             (
                 WhisperOptions {
-                    decoding: Decoding::BeamSearch { beam_size: 17 },
+                    decoding: Decoding::BeamSearch { beam_size: 9 },
                     ..WhisperOptions::default()
                 },
-                "invalid option: beam size 17 is outside 1..=16",
+                "invalid option: beam size 9 is outside 1..=8",
+            ),
+            (
+                WhisperOptions {
+                    best_of: 0,
+                    ..WhisperOptions::default()
+                },
+                "invalid option: best-of 0 is outside 1..=8",
+            ),
+            (
+                WhisperOptions {
+                    temperature_increment: 1.5,
+                    ..WhisperOptions::default()
+                },
+                "invalid option: temperature increment 1.5 is outside 0..=1",
+            ),
+            (
+                WhisperOptions {
+                    logprob_threshold: f32::NAN,
+                    ..WhisperOptions::default()
+                },
+                "invalid option: log-probability threshold NaN is not a number",
             ),
         ] {
             let err = WhisperEngine::load(&path, bad).unwrap_err();

@@ -14,7 +14,7 @@ const RATE: usize = 16_000;
 fn engine() -> WhisperEngine {
     let path = micro_model(5, DecoderOutput::Repeat);
     let options = WhisperOptions {
-        temperature_fallback: false,
+        temperature_increment: 0.0,
         ..WhisperOptions::default()
     };
     WhisperEngine::load(path, options).unwrap()

@@ -175,6 +175,7 @@ fn reference_spans(
     params.set_min_speech_duration(options.min_speech_ms as i32);
     params.set_min_silence_duration(options.min_silence_ms as i32);
     params.set_speech_pad(0);
+    params.set_max_speech_duration(options.max_speech_s.unwrap_or(f32::MAX));
     let segments = vad.segments_from_samples(params, samples).unwrap();
     let total = samples.len() as f64 / 16_000.0;
     let pad = f64::from(options.speech_pad_ms) / 1000.0;
@@ -209,12 +210,19 @@ fn spans_match_whisper_cpp() {
             min_speech_ms: 100,
             min_silence_ms: 100,
             speech_pad_ms: 30,
+            max_speech_s: None,
         },
         VadOptions {
             threshold: 0.7,
             min_speech_ms: 500,
             min_silence_ms: 600,
             speech_pad_ms: 400,
+            max_speech_s: None,
+        },
+        // whisper-cli's --vad-max-speech-duration-s: long speech split at its quietest frame.
+        VadOptions {
+            max_speech_s: Some(3.0),
+            ..VadOptions::default()
         },
     ];
     for options in options {
