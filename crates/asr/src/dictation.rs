@@ -25,7 +25,7 @@ use crate::engine::{
     CancelToken, Capabilities, Engine, Purpose, Recognizer, Request, MIN_SAMPLES, SAMPLE_RATE,
 };
 use crate::error::Error;
-use crate::filter::is_hallucination;
+use crate::filter::{cut_loop, is_hallucination};
 use crate::pipeline::{default_threads, TranscribeOptions};
 use crate::text::assemble;
 use crate::vad::{VoiceDetector, VAD_FRAME_SAMPLES};
@@ -634,7 +634,20 @@ impl Dictation {
             .into_iter()
             .map(|s| s.text)
             .collect();
-        Ok(texts.join(" ").trim().to_owned())
+        let text = texts.join(" ").trim().to_owned();
+        // A decoding loop (the engine repeating itself up to its token limit) is never shown:
+        // only the words before it and one copy of what it repeated.
+        let looped = match self.options.transcribe.filter_hallucinations {
+            true => cut_loop(&text),
+            false => None,
+        };
+        Ok(match looped {
+            Some((cut, dropped)) => {
+                log::warn!("dictation: cut a decoding loop ({dropped} repeated words)");
+                cut
+            }
+            None => text,
+        })
     }
 
     /// Drops audio and levels nobody will need again: everything before the pre-roll of the

@@ -1,6 +1,7 @@
 //! Drops the phrases Whisper is known to invent in Russian over silence and noise: credits and
 //! sign-offs from the subtitled videos it was trained on. A segment goes only when it consists of
-//! nothing but such phrases, so real speech that happens to contain the words survives.
+//! nothing but such phrases, so real speech that happens to contain the words survives. Also
+//! cuts decoding loops: the same words over and over until the token limit.
 
 /// Known hallucinations, normalised (lowercase, letters and digits only, single spaces).
 const RUSSIAN_HALLUCINATIONS: &[&str] = &[
@@ -60,8 +61,64 @@ pub fn is_hallucination(text: &str) -> bool {
     }
 }
 
+/// A loop is a run of at least this many copies of the same words at the end of a text...
+const LOOP_COPIES: usize = 4;
+/// ...covering at least this many words (so that «да, да, да» stays).
+const LOOP_WORDS: usize = 8;
+/// The longest phrase a loop repeats, in words.
+const LOOP_PERIOD: usize = 8;
+
+/// Where a decoding loop at the end of `text` begins to repeat itself: the text with the loop
+/// cut to its first copy, and how many words were cut; `None` when the text does not end in
+/// one. Words are compared as [`normalise`] leaves them (case and punctuation aside).
+pub fn cut_loop(text: &str) -> Option<(String, usize)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let keys: Vec<String> = words.iter().map(|w| normalise(w)).collect();
+    let n = keys.len();
+    let mut best: Option<(usize, usize)> = None; // (words kept, words cut)
+    for period in 1..=LOOP_PERIOD.min(n / LOOP_COPIES) {
+        let tail = &keys[n - period..];
+        if tail.iter().all(String::is_empty) {
+            continue;
+        }
+        let mut copies = 1;
+        while copies * period + period <= n {
+            let start = n - (copies + 1) * period;
+            if keys[start..start + period] != *tail {
+                break;
+            }
+            copies += 1;
+        }
+        if copies >= LOOP_COPIES && copies * period >= LOOP_WORDS {
+            let kept = n - (copies - 1) * period;
+            if best.is_none_or(|(k, _)| kept < k) {
+                best = Some((kept, n - kept));
+            }
+        }
+    }
+    best.map(|(kept, cut)| (words[..kept].join(" "), cut))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn loops_are_cut_to_one_copy_and_speech_stays() {
+        use super::cut_loop;
+        let looped = format!("Ну и вот, {}", "привет ".repeat(60));
+        assert_eq!(cut_loop(&looped), Some(("Ну и вот, привет".to_owned(), 59)));
+        let phrase = "как дела? Как дела, как дела. как дела как дела";
+        assert_eq!(cut_loop(phrase), Some(("как дела?".to_owned(), 8)));
+        for speech in [
+            "да, да, да",
+            "Мы шли, шли, шли и пришли.",
+            "",
+            "один два три четыре пять шесть семь восемь",
+            "- - - - - - - - - -",
+        ] {
+            assert_eq!(cut_loop(speech), None, "{speech}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -48,7 +48,7 @@ pub use engine::{
     TokenSegment, MIN_SAMPLES, SAMPLE_RATE,
 };
 pub use error::{describe_io, model_metadata, Error, VadModelError};
-pub use filter::is_hallucination;
+pub use filter::{cut_loop, is_hallucination};
 pub use long::{WindowOptions, WindowedTranscription};
 pub use pipeline::{default_threads, TranscribeOptions, Transcriber};
 pub use text::assemble;

@@ -8,7 +8,7 @@ use crate::engine::{
     MIN_SAMPLES, SAMPLE_RATE,
 };
 use crate::error::Error;
-use crate::filter::is_hallucination;
+use crate::filter::{cut_loop, is_hallucination};
 use crate::text::assemble;
 use crate::transcript::{Segment, Transcript};
 use crate::vad::{SpeechOnly, SpeechSpan, VoiceDetector};
@@ -26,7 +26,8 @@ pub struct TranscribeOptions {
     /// Fill each segment's `words` with timed words.
     pub word_timestamps: bool,
     /// Drop segments that are only known Russian hallucinations («Продолжение следует...»),
-    /// for engines that produce them.
+    /// for engines that produce them, and cut decoding loops (the same words over and over)
+    /// to one copy ([`cut_loop`](crate::cut_loop)).
     pub filter_hallucinations: bool,
 }
 
@@ -195,6 +196,11 @@ impl Transcriber {
                 }
             }
         }
+        if options.filter_hallucinations {
+            for segment in &mut segments {
+                cut_segment_loop(segment);
+            }
+        }
         let filter = options.filter_hallucinations && self.capabilities.hallucinates_on_silence;
         let keep = |s: &Segment| {
             let invented = filter && is_hallucination(&s.text);
@@ -335,6 +341,28 @@ pub(crate) fn quietest_cut(samples: &[f32], search: usize) -> usize {
 }
 
 /// Keeps every time inside `0..=duration`, ends after starts, and segments in order.
+/// Cuts a decoding loop at the end of a segment (the same words over and over, which Whisper
+/// writes when every fallback temperature failed) to its first copy, with a warning; timed
+/// words go with the words they time, and the segment then ends with its last word.
+pub(crate) fn cut_segment_loop(segment: &mut Segment) {
+    let Some((cut, dropped)) = cut_loop(&segment.text) else {
+        return;
+    };
+    log::warn!(
+        "{:.2}-{:.2} s: cut a decoding loop ({dropped} repeated words)",
+        segment.start,
+        segment.end
+    );
+    let kept_words = cut.split_whitespace().count();
+    if segment.words.len() == segment.text.split_whitespace().count() {
+        segment.words.truncate(kept_words);
+        if let Some(last) = segment.words.last() {
+            segment.end = last.end;
+        }
+    }
+    segment.text = cut;
+}
+
 pub(crate) fn clamp_times(segments: &mut [Segment], duration: f64) {
     let mut floor = 0.0f64;
     for segment in segments {

@@ -156,7 +156,8 @@ pub struct DictateArgs {
     #[arg(long)]
     flash_attn: bool,
 
-    /// Keep utterances that are only known Whisper hallucinations («Продолжение следует...»).
+    /// Keep utterances that are only known Whisper hallucinations («Продолжение следует...»),
+    /// and decoding loops whole instead of cut to one copy.
     #[arg(long)]
     keep_hallucinations: bool,
 

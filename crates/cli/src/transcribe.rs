@@ -173,7 +173,8 @@ pub struct TranscribeArgs {
     #[arg(help_heading = "Performance", long, value_name = "N")]
     gpu_device: Option<u32>,
 
-    /// Keep segments that are only known Whisper hallucinations («Продолжение следует...»).
+    /// Keep segments that are only known Whisper hallucinations («Продолжение следует...»),
+    /// and decoding loops (the same words over and over) whole instead of cut to one copy.
     #[arg(help_heading = "Output", long)]
     keep_hallucinations: bool,
 

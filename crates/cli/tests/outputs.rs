@@ -285,7 +285,13 @@ fn subtitles_within_limits_parse_with_real_parsers() {
     cmd.arg("transcribe")
         .arg("-m")
         .arg(micro_model(11, DecoderOutput::Repeat))
-        .args(["--no-fallback", "-t", "1", "--no-vad"]);
+        .args([
+            "--no-fallback",
+            "-t",
+            "1",
+            "--no-vad",
+            "--keep-hallucinations",
+        ]);
     cmd.args([
         "-f",
         "srt,vtt",

@@ -467,7 +467,8 @@ mod tests {
             texts.push(one.text());
         }
         assert_eq!(texts[0], "", "end of text at once");
-        assert!(texts[1].starts_with("при при при"), "{}", texts[1]);
+        // The decoder loops to the token limit, and the pipeline keeps one copy of the loop.
+        assert_eq!(texts[1], "при");
     }
 
     /// A micro model whose decoder repeats one token, so that any encoder output reads the same.

@@ -56,6 +56,10 @@ fn a_recording_longer_than_a_window_lands_on_one_timeline() {
         "{}",
         transcript.text()
     );
+    // The decoder loops to whisper.cpp's token limit in every window; what is kept is one copy.
+    for segment in &transcript.segments {
+        assert_eq!(segment.text, "при", "{segment:?}");
+    }
     assert_eq!(transcript.duration, 70.0);
     transcript.check_times().unwrap();
     assert!(transcript.segments.last().unwrap().start > 30.0);
@@ -93,7 +97,8 @@ fn dictation_finds_each_burst_and_decodes_it() {
             (start - a).abs() < 0.1 && (end - b).abs() < 0.1,
             "{finals:?}"
         );
-        assert!(text.starts_with("при"), "{text:?}");
+        // The loop cut at the utterance's token limit is not shown, only what it repeated.
+        assert_eq!(*text, "при");
     }
     assert!(dictation.stats().final_decodes >= 3);
 }
