@@ -196,26 +196,6 @@ impl Default for WhisperOptions {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_features_are_read_from_whisper_cpps_report() {
-        let report = "WHISPER : COREML = 0 | OPENVINO = 0 | CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX512 = 0 | FMA = 1 | OPENMP = 1 | REPACK = 1 | ";
-        assert_eq!(
-            features_in_report(report),
-            ["SSE3", "SSSE3", "AVX", "FMA", "OPENMP", "REPACK"]
-        );
-        assert!(features_in_report("nothing here").is_empty());
-        assert!(
-            !cpu_features().is_empty(),
-            "{}",
-            whisper_rs::print_system_info()
-        );
-    }
-}
-
 impl WhisperOptions {
     /// Refuses values whisper.cpp cannot take.
     fn check(&self) -> Result<(), Error> {
@@ -265,5 +245,25 @@ impl WhisperOptions {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_features_are_read_from_whisper_cpps_report() {
+        let report = "WHISPER : COREML = 0 | OPENVINO = 0 | CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX512 = 0 | FMA = 1 | OPENMP = 1 | REPACK = 1 | ";
+        assert_eq!(
+            features_in_report(report),
+            ["SSE3", "SSSE3", "AVX", "FMA", "OPENMP", "REPACK"]
+        );
+        assert!(features_in_report("nothing here").is_empty());
+        assert!(
+            !cpu_features().is_empty(),
+            "{}",
+            whisper_rs::print_system_info()
+        );
     }
 }
