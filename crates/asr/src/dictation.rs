@@ -643,7 +643,8 @@ impl Dictation {
         };
         Ok(match looped {
             Some((cut, dropped)) => {
-                log::warn!("dictation: cut a decoding loop ({dropped} repeated words)");
+                // Not a warning: it would break the line a terminal rewrites in place.
+                log::info!("dictation: cut a decoding loop ({dropped} repeated words)");
                 cut
             }
             None => text,

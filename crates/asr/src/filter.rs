@@ -70,7 +70,7 @@ const LOOP_PERIOD: usize = 8;
 
 /// Where a decoding loop at the end of `text` begins to repeat itself: the text with the loop
 /// cut to its first copy, and how many words were cut; `None` when the text does not end in
-/// one. Words are compared as [`normalise`] leaves them (case and punctuation aside).
+/// one. Words are compared lowercased, letters and digits only (case and punctuation aside).
 pub fn cut_loop(text: &str) -> Option<(String, usize)> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let keys: Vec<String> = words.iter().map(|w| normalise(w)).collect();

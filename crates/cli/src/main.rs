@@ -46,6 +46,29 @@ mod tests {
     }
 }
 
+/// Makes whisper.cpp's OpenMP threads sleep while they wait instead of spinning, unless the
+/// user chose (`OMP_WAIT_POLICY` set): with spinning, `-t 2` beside another busy process took
+/// 5.4× as long as idle, against 1.8× with passive waiting, which costs 16 % when the machine is
+/// idle (BENCHMARKS.md, `bench/threads.py`). libgomp reads the variable when it is loaded,
+/// before `main`, so rech runs itself again with it set; if that fails it carries on as it is.
+fn passive_openmp() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
+    // exec only returns when it failed.
+    let _ = std::process::Command::new(&exe)
+        .arg0(arg0)
+        .args(args)
+        .env("OMP_WAIT_POLICY", "passive")
+        .exec();
+}
+
 /// The command line, with `--version` saying what this build holds.
 fn parse_command_line() -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
@@ -168,6 +191,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
+    if matches!(cli.command, Command::Transcribe(_) | Command::Serve(_)) {
+        passive_openmp();
+    }
     init_logging(cli.verbose, cli.quiet);
     for line in build_info().lines() {
         log::info!("{line}");

@@ -28,7 +28,7 @@ use crate::engine::{
 use crate::files::{check_writable_dir, write_atomically};
 use crate::models;
 use crate::output::Format;
-use crate::progress::Progress;
+use crate::progress::{Progress, ProgressMode};
 use crate::vad::VadArgs;
 use crate::{Context, Interrupted, UsageError};
 
@@ -63,8 +63,8 @@ pub struct TranscribeArgs {
     #[arg(help_heading = "Input", long, value_name = "K/N")]
     shard: Option<Shard>,
 
-    /// Start this far into each input: seconds (90.5) or [HH:]MM:SS[.frac] (1:30). Times in
-    /// the output stay those of the whole file.
+    /// Start this far into each input: seconds (90.5), MM:SS (1:30) or HH:MM:SS, with an
+    /// optional fraction. Times in the output stay those of the whole file.
     #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_time)]
     offset: Option<f64>,
 
@@ -146,7 +146,7 @@ pub struct TranscribeArgs {
     #[arg(help_heading = "Output", long, value_name = "SECONDS", default_value_t = 7.0, value_parser = parse_cue_duration)]
     max_cue_duration: f64,
 
-    /// CPU threads [default: all cores, at most 8].
+    /// CPU threads per job [default: all cores, at most 8, shared among -j jobs].
     #[arg(help_heading = "Performance", short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: Option<u16>,
 
@@ -172,6 +172,17 @@ pub struct TranscribeArgs {
     /// Which GPU, counting from 0.
     #[arg(help_heading = "Performance", long, value_name = "N")]
     gpu_device: Option<u32>,
+
+    /// Progress on stderr: bars on a terminal (auto), bars, plain lines every few seconds for
+    /// logs and CI, or none.
+    #[arg(
+        help_heading = "Output",
+        long,
+        value_enum,
+        value_name = "HOW",
+        default_value = "auto"
+    )]
+    progress: ProgressMode,
 
     /// Keep segments that are only known Whisper hallucinations («Продолжение следует...»),
     /// and decoding loops (the same words over and over) whole instead of cut to one copy.
@@ -279,7 +290,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     // Fail before any work if the model or VAD cannot make a transcriber.
     let first = new_transcriber(engine, threads, vad_path.as_deref(), &vad_options, ctx)?;
 
-    let progress = Progress::new(ctx.quiet, work.len());
+    let progress = Progress::new(args.progress, ctx.quiet, work.len());
     let next = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
     let fatal: Mutex<Option<anyhow::Error>> = Mutex::new(None);
@@ -406,9 +417,12 @@ fn worker(transcriber: &mut Transcriber, shared: &Shared<'_>) {
         } else {
             display(input)
         };
-        let result = transcribe_one(input, &label, transcriber, shared)
-            .and_then(|transcript| deliver(index, input, &transcript, shared));
-        shared.progress.file_done();
+        let mut seconds = 0.0;
+        let result = transcribe_one(input, &label, transcriber, shared).and_then(|transcript| {
+            seconds = transcript.duration;
+            deliver(index, input, &transcript, shared)
+        });
+        shared.progress.file_done(seconds);
         match result {
             Ok(()) => {}
             Err(err)
@@ -468,7 +482,7 @@ fn transcribe_one(
         }
         run.finish(&mut report).map_err(|e| asr_error(input, e))
     })();
-    bar.finish();
+    bar.finish(result.as_ref().ok().map(|t| t.duration));
     let mut transcript = result?;
     clip.shift_times(&mut transcript);
     let elapsed = started.elapsed().as_secs_f64();

@@ -242,6 +242,38 @@ fn vad_off_is_said_once_whatever_way_the_model_was_named() {
     assert_eq!(stderr(&out).matches(notice).count(), 1, "{}", stderr(&out));
 }
 
+/// `--progress plain` is for logs: a line per file with the audio done and the speed, where
+/// the default prints nothing when stderr is not a terminal; `--version` names whisper.cpp's
+/// version, the back ends and the CPU features.
+#[test]
+fn plain_progress_for_logs_and_a_version_that_says_what_is_inside() {
+    let wav = samples_dir().join("privet-16k-mono.wav");
+    let out = run(transcribe(&["--no-vad", "--progress", "plain"]).arg(&wav));
+    assert_success(&out);
+    let err = stderr(&out);
+    let done = err
+        .lines()
+        .find(|l| l.contains("privet-16k-mono.wav: done, 0:0"))
+        .unwrap_or_else(|| panic!("no plain line: {err}"));
+    assert!(done.contains("× real time ("), "{done}");
+    let out = run(transcribe(&["--no-vad"]).arg(&wav));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+
+    let out = run(rech().arg("--version"));
+    assert_success(&out);
+    let text = stdout(&out);
+    for needle in [
+        "rech 0.1",
+        "whisper.cpp 1.8.3",
+        "back ends: CPU",
+        "CPU features: ",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    let out = run(transcribe(&["--gpu"]).arg(&wav));
+    assert_fails(&out, 2, &["--gpu", "no GPU back end"]);
+}
+
 /// Offline with no model downloaded: one line with the command to download the default model
 /// later and the flag to point at a file.
 #[test]
@@ -333,6 +365,19 @@ fn command_line_mistakes_are_one_line_with_the_tip() {
             defaults += line.matches("[default:").count();
             assert!(defaults <= 1, "{command} {option}: the default twice");
         }
+    }
+    // transcribe's options come in groups, as whisper-cli users look for them.
+    let help = stdout(&run(rech().args(["transcribe", "--help"])));
+    for heading in [
+        "Input:",
+        "Model:",
+        "Output:",
+        "Performance:",
+        "Voice-activity detection:",
+        "Decoding (Whisper models):",
+        "Global options:",
+    ] {
+        assert!(help.lines().any(|l| l == heading), "no {heading}\n{help}");
     }
 }
 

@@ -142,9 +142,10 @@ pub(crate) fn full(
     callbacks: &mut Callbacks<'_>,
 ) -> c_int {
     unsafe extern "C" fn abort_trampoline(user_data: *mut c_void) -> bool {
-        // SAFETY: user_data is the `Callbacks` passed below, alive for the whole call.
-        let callbacks = unsafe { &*(user_data as *const Callbacks<'_>) };
-        callbacks.abort.load(Ordering::Relaxed)
+        // SAFETY: user_data is the `&AtomicBool` passed below, alive for the whole call; ggml
+        // may ask from any of its threads, which an atomic allows.
+        let flag = unsafe { &*(user_data as *const AtomicBool) };
+        flag.load(Ordering::Relaxed)
     }
     unsafe extern "C" fn logits_trampoline(
         _ctx: *mut sys::whisper_context,
@@ -155,7 +156,8 @@ pub(crate) fn full(
         user_data: *mut c_void,
     ) {
         // SAFETY: user_data is the `Vec<c_int>` of token ids passed below, alive for the whole
-        // call; `logits` holds one value per vocabulary entry, and every id came from that
+        // call and only read (whisper.cpp filters its decoders' logits on several threads);
+        // `logits` holds one value per vocabulary entry, and every id came from that
         // vocabulary.
         unsafe {
             let suppressed = &*(user_data as *const Vec<c_int>);
@@ -170,16 +172,15 @@ pub(crate) fn full(
         progress: c_int,
         user_data: *mut c_void,
     ) {
-        // SAFETY: user_data is the `Callbacks` passed below; whisper.cpp calls this from the
+        // SAFETY: user_data is the `ProgressFn` passed below; whisper.cpp calls this from the
         // thread that runs `whisper_full`, so there is no concurrent access.
-        let callbacks = unsafe { &mut *(user_data as *mut Callbacks<'_>) };
-        (callbacks.progress)(progress);
+        let sink = unsafe { &mut *(user_data as *mut ProgressFn<'_>) };
+        sink(progress);
     }
     if samples.is_empty() {
         // whisper.cpp can crash on no samples (whisper-rs guards the same way).
         return -1;
     }
-    let user_data = callbacks as *mut Callbacks<'_> as *mut c_void;
     let mut raw = params.raw;
     raw.language = params
         .language
@@ -195,9 +196,9 @@ pub(crate) fn full(
             &params.suppressed as *const Vec<c_int> as *mut c_void;
     }
     raw.abort_callback = Some(abort_trampoline);
-    raw.abort_callback_user_data = user_data;
+    raw.abort_callback_user_data = callbacks.abort as *const AtomicBool as *mut c_void;
     raw.progress_callback = Some(progress_trampoline);
-    raw.progress_callback_user_data = user_data;
+    raw.progress_callback_user_data = &mut callbacks.progress as *mut ProgressFn<'_> as *mut c_void;
     let n_samples = samples.len().min(c_int::MAX as usize) as c_int;
     // SAFETY: the pointers come from whisper.cpp for a state that is still alive (RawState's
     // contract); the strings live in `params` and the callbacks' data in `callbacks`, both

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Threads on a busy machine: `rech transcribe` timed idle and beside a competing CPU load (a
+second rech job transcribing in a loop), with -t 1/2, -j 1/2 and OpenMP's waiting policies
+(libgomp spins before it sleeps unless OMP_WAIT_POLICY=passive). Every configuration runs in
+the same session, interleaved round by round, and the table gives medians.
+
+Usage: python3 bench/threads.py [--rounds 5]
+Needs: cargo build --release -p rech-cli && cargo build --release -p rech-ggml --example
+make-test-model; ../shared (or RECH_SHARED_DIR) for the speech.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+import wave
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("RECH_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+RELEASE = os.path.join(ROOT, "target", "release")
+RECH = os.path.join(RELEASE, "rech")
+
+
+def joined_speech(path, seconds):
+    """Shared recordings one after another until `seconds` of 16 kHz mono speech."""
+    human = os.path.join(SHARED, "audio", "ru", "human")
+    names = sorted(n for n in os.listdir(human) if n.startswith("ru_") and n.endswith(".wav"))
+    out = wave.open(path, "wb")
+    frames, first = 0, True
+    while frames < seconds * 16000:
+        for name in names:
+            w = wave.open(os.path.join(human, name))
+            if first:
+                out.setparams(w.getparams())
+                first = False
+            data = w.readframes(w.getnframes())
+            out.writeframes(data)
+            frames += w.getnframes()
+            if frames >= seconds * 16000:
+                break
+    out.close()
+
+
+def rech_cmd(model, inputs, threads=None, jobs=1):
+    cmd = [RECH, "transcribe", "-q", "--offline", "--no-vad", "--no-fallback", "-m", model,
+           "-j", str(jobs), "-f", "txt"]
+    if threads:
+        cmd += ["-t", str(threads)]
+    return cmd + inputs
+
+
+def timed(cmd, env):
+    started = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True)
+    return time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="rech-threads-")
+    model = os.path.join(tmp, "tiny.bin")
+    subprocess.run([os.path.join(RELEASE, "examples", "make-test-model"), "tiny", model,
+                    "--decoder", "eot"], check=True, stdout=subprocess.DEVNULL)
+    audio = [os.path.join(tmp, f"speech{i}.wav") for i in range(2)]
+    for path in audio:
+        joined_speech(path, 60)
+    # rech sets OMP_WAIT_POLICY=passive itself when it is unset (transcribe and serve).
+    base = dict(os.environ)
+    base.pop("OMP_WAIT_POLICY", None)
+    active = dict(base, OMP_WAIT_POLICY="active")
+    passive = dict(base, OMP_WAIT_POLICY="passive")
+    configs = [
+        ("-t 1", rech_cmd(model, audio[:1], 1), base),
+        ("-t 2, OMP_WAIT_POLICY=active (libgomp spins)", rech_cmd(model, audio[:1], 2), active),
+        ("-t 2, OMP_WAIT_POLICY=passive", rech_cmd(model, audio[:1], 2), passive),
+        ("-t 2, unset (rech's default)", rech_cmd(model, audio[:1], 2), base),
+        ("-j 2 (1 thread each, the default)", rech_cmd(model, audio, None, 2), base),
+        ("-j 2 -t 2, active", rech_cmd(model, audio, 2, 2), active),
+        ("-j 2 -t 2, passive", rech_cmd(model, audio, 2, 2), passive),
+    ]
+    results = {(name, load): [] for name, _, _ in configs for load in ("idle", "loaded")}
+    for _ in range(args.rounds):
+        for load in ("idle", "loaded"):
+            competitor = None
+            if load == "loaded":
+                # A second rech job with the default threads and waiting, over and over.
+                loop = "while :; do " + " ".join(rech_cmd(model, audio[1:])) + "; done"
+                competitor = subprocess.Popen(["bash", "-c", loop], env=base,
+                                              stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL, start_new_session=True)
+                time.sleep(1.0)
+            for name, cmd, env in configs:
+                results[(name, load)].append(timed(cmd, env))
+            if competitor:
+                os.killpg(competitor.pid, 9)
+                competitor.wait()
+    print(f"{os.cpu_count()} cores, tiny model (random weights, end-of-text decoder), 60 s of "
+          f"speech per file, --no-vad --no-fallback, {args.rounds} rounds, median seconds")
+    print("| configuration | idle | beside a second rech job | slowdown |")
+    print("| --- | --- | --- | --- |")
+    for name, _, _ in configs:
+        idle = statistics.median(results[(name, "idle")])
+        loaded = statistics.median(results[(name, "loaded")])
+        spread = max(results[(name, "loaded")])
+        print(f"| {name} | {idle:.2f} | {loaded:.2f} (max {spread:.2f}) | {loaded / idle:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()
