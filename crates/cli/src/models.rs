@@ -144,6 +144,16 @@ const VAD_FLAG: &str = "--vad-model PATH to a Silero VAD model file";
 /// wrong size — what `rech models list` shows as `damaged` — is an error that says how to
 /// repair it, rather than a file handed to the engine.
 fn installed_state(entry: &CatalogEntry, store: &ModelStore) -> Result<bool> {
+    // A model of several files with some still missing is a first download cut short: fetching
+    // it again resumes it.
+    let missing_file = !entry.is_single_file()
+        && entry
+            .files
+            .iter()
+            .any(|f| !store.file_path(entry, f).is_file());
+    if missing_file {
+        return Ok(false);
+    }
     match store.find_installed(entry.name) {
         None => Ok(false),
         Some(found) if found.size == entry.size() => Ok(true),
