@@ -49,11 +49,6 @@ pub struct TranscribeArgs {
     #[arg(help_heading = "Input", long, value_name = "FILE")]
     from_list: Option<PathBuf>,
 
-    /// Transcribe N files at once, sharing one loaded model.
-    #[arg(help_heading = "Performance", short, long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    jobs: u16,
-
     /// Skip inputs whose output files all exist already, so an interrupted batch resumes.
     #[arg(help_heading = "Input", long)]
     skip_existing: bool,
@@ -102,6 +97,12 @@ pub struct TranscribeArgs {
     )]
     language: String,
 
+    #[command(flatten)]
+    decoding: DecodingArgs,
+
+    #[command(flatten)]
+    vad: VadArgs,
+
     /// Output format; repeat or separate with commas for several [default: the extension of
     /// -o FILE, else txt].
     #[arg(
@@ -146,32 +147,9 @@ pub struct TranscribeArgs {
     #[arg(help_heading = "Output", long, value_name = "SECONDS", default_value_t = 7.0, value_parser = parse_cue_duration)]
     max_cue_duration: f64,
 
-    /// CPU threads per job [default: all cores, at most 8, shared among -j jobs].
-    #[arg(help_heading = "Performance", short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    threads: Option<u16>,
-
     /// Time every word (JSON gets a `words` list per segment).
     #[arg(help_heading = "Output", long)]
     word_timestamps: bool,
-
-    /// Low-memory mode: whisper.cpp's flash attention, which does not hold the encoder's
-    /// attention matrices (51 MiB tiny, 69 MiB base, 103 MiB small, 137 MiB medium), but is
-    /// 1.6-2x slower on CPU (see BENCHMARKS.md).
-    #[arg(help_heading = "Performance", long)]
-    flash_attn: bool,
-
-    /// Run Whisper on the GPU; an error in a build without a GPU back end (see `rech
-    /// --version`) [default: on in GPU builds].
-    #[arg(help_heading = "Performance", long, conflicts_with = "no_gpu")]
-    gpu: bool,
-
-    /// Run Whisper on the CPU even in a GPU build.
-    #[arg(help_heading = "Performance", long)]
-    no_gpu: bool,
-
-    /// Which GPU, counting from 0.
-    #[arg(help_heading = "Performance", long, value_name = "N")]
-    gpu_device: Option<u32>,
 
     /// Progress on stderr: bars on a terminal (auto), bars, plain lines every few seconds for
     /// logs and CI, or none.
@@ -189,11 +167,33 @@ pub struct TranscribeArgs {
     #[arg(help_heading = "Output", long)]
     keep_hallucinations: bool,
 
-    #[command(flatten)]
-    vad: VadArgs,
+    /// Transcribe N files at once, sharing one loaded model.
+    #[arg(help_heading = "Performance", short, long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
 
-    #[command(flatten)]
-    decoding: DecodingArgs,
+    /// CPU threads per job [default: all cores, at most 8, shared among -j jobs].
+    #[arg(help_heading = "Performance", short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
+
+    /// Run Whisper on the GPU; an error in a build without a GPU back end (see `rech
+    /// --version`) [default: on in GPU builds].
+    #[arg(help_heading = "Performance", long, conflicts_with = "no_gpu")]
+    gpu: bool,
+
+    /// Run Whisper on the CPU even in a GPU build.
+    #[arg(help_heading = "Performance", long)]
+    no_gpu: bool,
+
+    /// Which GPU, counting from 0.
+    #[arg(help_heading = "Performance", long, value_name = "N")]
+    gpu_device: Option<u32>,
+
+    /// Low-memory mode: whisper.cpp's flash attention, which does not hold the encoder's
+    /// attention matrices (51 MiB tiny, 69 MiB base, 103 MiB small, 137 MiB medium), but is
+    /// 1.6-2x slower on CPU (see BENCHMARKS.md).
+    #[arg(help_heading = "Performance", long)]
+    flash_attn: bool,
 }
 
 /// Where one input's results go.
