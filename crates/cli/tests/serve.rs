@@ -757,7 +757,7 @@ fn a_websocket_stream_gets_the_finals_rech_dictate_prints() {
         grown_mib < 60,
         "a fast client grew the server by {grown_mib} MiB"
     );
-    assert_eq!(served.metric("rech_streams_active"), 0.0);
+    assert_eq!(served.metric_settled("rech_streams_active", 0.0), 0.0);
 
     // Another rate, said in the first message.
     let url = format!("ws://{}/v1/listen", served.addr);

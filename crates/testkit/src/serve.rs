@@ -157,6 +157,19 @@ impl Served {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no metric {name} in:\n{}", reply.text()))
     }
+
+    /// A gauge once it has settled at `want` (the server counts a closed stream when its task
+    /// sees the close, a moment after the client's last read), or its value after 5 s.
+    pub fn metric_settled(&self, name: &str, want: f64) -> f64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let value = self.metric(name);
+            if value == want || std::time::Instant::now() > deadline {
+                return value;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for Served {
