@@ -101,24 +101,6 @@ pub fn cut_loop(text: &str) -> Option<(String, usize)> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn loops_are_cut_to_one_copy_and_speech_stays() {
-        use super::cut_loop;
-        let looped = format!("Ну и вот, {}", "привет ".repeat(60));
-        assert_eq!(cut_loop(&looped), Some(("Ну и вот, привет".to_owned(), 59)));
-        let phrase = "как дела? Как дела, как дела. как дела как дела";
-        assert_eq!(cut_loop(phrase), Some(("как дела?".to_owned(), 8)));
-        for speech in [
-            "да, да, да",
-            "Мы шли, шли, шли и пришли.",
-            "",
-            "один два три четыре пять шесть семь восемь",
-            "- - - - - - - - - -",
-        ] {
-            assert_eq!(cut_loop(speech), None, "{speech}");
-        }
-    }
-
     use super::*;
 
     #[test]
@@ -143,5 +125,22 @@ mod tests {
         assert!(!is_hallucination("Привет"));
         assert!(!is_hallucination(""));
         assert!(!is_hallucination("..."));
+    }
+
+    #[test]
+    fn loops_are_cut_to_one_copy_and_speech_stays() {
+        let looped = format!("Ну и вот, {}", "привет ".repeat(60));
+        assert_eq!(cut_loop(&looped), Some(("Ну и вот, привет".to_owned(), 59)));
+        let phrase = "как дела? Как дела, как дела. как дела как дела";
+        assert_eq!(cut_loop(phrase), Some(("как дела?".to_owned(), 8)));
+        for speech in [
+            "да, да, да",
+            "Мы шли, шли, шли и пришли.",
+            "",
+            "один два три четыре пять шесть семь восемь",
+            "- - - - - - - - - -",
+        ] {
+            assert_eq!(cut_loop(speech), None, "{speech}");
+        }
     }
 }

@@ -340,7 +340,6 @@ pub(crate) fn quietest_cut(samples: &[f32], search: usize) -> usize {
     best.1
 }
 
-/// Keeps every time inside `0..=duration`, ends after starts, and segments in order.
 /// Cuts a decoding loop at the end of a segment (the same words over and over, which Whisper
 /// writes when every fallback temperature failed) to its first copy, with a warning; timed
 /// words go with the words they time, and the segment then ends with its last word.
@@ -363,6 +362,7 @@ pub(crate) fn cut_segment_loop(segment: &mut Segment) {
     segment.text = cut;
 }
 
+/// Keeps every time inside `0..=duration`, ends after starts, and segments in order.
 pub(crate) fn clamp_times(segments: &mut [Segment], duration: f64) {
     let mut floor = 0.0f64;
     for segment in segments {

@@ -69,15 +69,16 @@ fn passive_openmp() {
         .exec();
 }
 
-/// The command line, with `--version` saying what this build holds.
-fn parse_command_line() -> Result<Cli, clap::Error> {
+/// The command line, with `--version` saying what this build holds; also returns that report,
+/// which `-v` logs.
+fn parse_command_line() -> Result<(Cli, &'static str), clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     // Once per process: clap keeps the text for the life of the command.
     let long_version: &'static str = Box::leak(build_info().into_boxed_str());
     let matches = Cli::command()
         .long_version(long_version)
         .try_get_matches()?;
-    Cli::from_arg_matches(&matches)
+    Ok((Cli::from_arg_matches(&matches)?, long_version))
 }
 
 /// rech's version, then the engines it was built with: whisper.cpp's version and back ends,
@@ -187,15 +188,15 @@ pub struct Context {
 }
 
 fn main() -> ExitCode {
-    let cli = match parse_command_line() {
-        Ok(cli) => cli,
+    let (cli, build) = match parse_command_line() {
+        Ok(parsed) => parsed,
         Err(err) => return usage_error(&err),
     };
     if matches!(cli.command, Command::Transcribe(_) | Command::Serve(_)) {
         passive_openmp();
     }
     init_logging(cli.verbose, cli.quiet);
-    for line in build_info().lines() {
+    for line in build.lines() {
         log::info!("{line}");
     }
     let interrupted = CancelToken::new();

@@ -419,7 +419,8 @@ fn worker(transcriber: &mut Transcriber, shared: &Shared<'_>) {
         };
         let mut seconds = 0.0;
         let result = transcribe_one(input, &label, transcriber, shared).and_then(|transcript| {
-            seconds = transcript.duration;
+            // The audio transcribed, without what --offset skipped.
+            seconds = (transcript.duration - shared.clip.offset).max(0.0);
             deliver(index, input, &transcript, shared)
         });
         shared.progress.file_done(seconds);
@@ -479,6 +480,14 @@ fn transcribe_one(
             if shared.ctx.interrupted.is_cancelled() {
                 return Err(Interrupted.into());
             }
+        }
+        if let Some(length) = clip.ended_inside_offset() {
+            return Err(anyhow!(
+                "{}: --offset {} is past the end of the audio ({})",
+                display(input),
+                crate::progress::clock(clip.offset),
+                crate::progress::clock(length)
+            ));
         }
         run.finish(&mut report).map_err(|e| asr_error(input, e))
     })();
@@ -553,6 +562,11 @@ impl Clip {
                 *left > 0
             }
         }
+    }
+
+    /// The input's length, when it ended before the offset was reached.
+    fn ended_inside_offset(&self) -> Option<f64> {
+        (self.skip > 0).then(|| self.offset - self.skip as f64 / rech_asr::SAMPLE_RATE as f64)
     }
 
     /// Makes the clip's times those of the whole input.
@@ -1024,6 +1038,11 @@ mod tests {
         let mut chunk: Vec<f32> = (0..12_000).map(|i| i as f32).collect();
         assert!(clip.keep(&mut chunk), "still inside the offset");
         assert!(chunk.is_empty());
+        assert_eq!(
+            clip.ended_inside_offset(),
+            Some(0.75),
+            "a 0.75 s input would end here"
+        );
         let mut chunk: Vec<f32> = (12_000..30_000).map(|i| i as f32).collect();
         assert!(!clip.keep(&mut chunk), "the duration is reached");
         assert_eq!(chunk.len(), 8_000);

@@ -24,7 +24,7 @@ pub struct VadArgs {
     pub no_vad: bool,
 
     /// Silero VAD model: a file in whisper.cpp format, or silero-v6.2.0 [default: silero-v6.2.0,
-    /// downloaded with the first model].
+    /// downloaded on first use].
     #[arg(long, env = "RECH_VAD_MODEL", value_name = "NAME|PATH")]
     pub vad_model: Option<PathBuf>,
 

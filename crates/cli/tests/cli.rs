@@ -209,6 +209,13 @@ fn decoding_knobs_reach_whisper_cpp() {
         let out = run(transcribe(args).arg(&wav));
         assert_fails(&out, 2, &[needle]);
     }
+    // An offset past the end is that file's error, named as such.
+    let out = run(transcribe(&["--no-vad", "--offset", "1:00"]).arg(&wav));
+    assert_fails(
+        &out,
+        1,
+        &["--offset 1:00 is past the end of the audio (0:10)"],
+    );
 }
 
 /// Without a VAD model VAD is off, and one line says so with the command that installs it,
