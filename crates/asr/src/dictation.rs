@@ -255,6 +255,13 @@ impl Dictation {
         self.cancel.clone()
     }
 
+    /// Makes `token` the one that stops a decode under way (a server ties a stream's work to
+    /// its client this way: the client leaves, the token is raised, the decode stops).
+    pub fn with_cancel_token(mut self, token: CancelToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &DictationStats {
         &self.stats
@@ -273,6 +280,9 @@ impl Dictation {
     /// runs in that call already, so that the final can be emitted the moment the pause is long
     /// enough to end the utterance.
     pub fn push(&mut self, samples: &[f32]) -> Result<Vec<DictationEvent>, Error> {
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         self.audio.extend_from_slice(samples);
         self.stats.audio_seconds += samples.len() as f64 / SAMPLE_RATE as f64;
         let mut events = Vec::new();

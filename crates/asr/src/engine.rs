@@ -19,6 +19,14 @@ pub const SAMPLE_RATE: usize = 16_000;
 /// word fits in less).
 pub const MIN_SAMPLES: usize = SAMPLE_RATE / 10;
 
+/// The stack every thread that runs a [`Recognizer`] (or [`Engine::check_prompt`]) should be
+/// given: 16 MiB. whisper.cpp tokenises a prompt with `std::regex`, which recurses once per
+/// byte of a word, and a stack overflow is not a panic: it ends the process. The longest
+/// prompt rech passes (4 KiB from the user and the carried context, 5,000 bytes) needs
+/// 1.55 MiB whatever the text (`examples/prompt-stack.rs`; `BENCHMARKS.md`): this is ten times
+/// that. Only the pages a thread touches take memory.
+pub const RECOGNIZER_STACK_BYTES: usize = 16 << 20;
+
 /// What an engine can do, so that the pipeline can adapt to it without knowing which it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
@@ -60,6 +68,15 @@ pub trait Engine: Send + Sync + fmt::Debug {
 
     /// A recognizer for one thread, running on `threads` CPU threads.
     fn recognizer(&self, threads: usize) -> Result<Box<dyn Recognizer>, Error>;
+
+    /// Checks a prompt (text given as the text before the audio) before any work: engines that
+    /// take one bound its length (Whisper: 224 tokens, as OpenAI's API does) and refuse a
+    /// longer one with [`Error::PromptTooLong`]. Engines that take no prompt accept anything,
+    /// since they never read it.
+    fn check_prompt(&self, prompt: &str) -> Result<(), Error> {
+        let _ = prompt;
+        Ok(())
+    }
 }
 
 /// What a recognition call is for; engines may decode differently for each (a dictated

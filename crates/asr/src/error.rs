@@ -70,6 +70,16 @@ pub enum Error {
         /// Length of the audio given.
         millis: u64,
     },
+    /// A prompt longer than the engine takes.
+    #[error("the prompt is {length} long; {engine} takes at most {limit}")]
+    PromptTooLong {
+        /// The engine (`whisper.cpp`).
+        engine: &'static str,
+        /// How long the prompt is, in the unit of the limit (`300 tokens`, `70000 bytes`).
+        length: String,
+        /// The limit (`224 tokens`).
+        limit: String,
+    },
     /// An option has a value the engine cannot take.
     #[error("invalid option: {0}")]
     InvalidOption(String),

@@ -45,7 +45,7 @@ pub mod subtitles;
 pub use dictation::{Dictation, DictationEvent, DictationOptions, DictationStats};
 pub use engine::{
     CancelToken, Capabilities, Engine, Purpose, Recognition, Recognizer, Request, Token,
-    TokenSegment, MIN_SAMPLES, SAMPLE_RATE,
+    TokenSegment, MIN_SAMPLES, RECOGNIZER_STACK_BYTES, SAMPLE_RATE,
 };
 pub use error::{describe_io, model_metadata, Error, VadModelError};
 pub use filter::{cut_loop, is_hallucination};

@@ -314,6 +314,7 @@ fn open_source(
         block: Vec::new(),
         native_frames: 0,
         finished: false,
+        frame_limit: None,
     })
 }
 
@@ -328,9 +329,20 @@ pub struct AudioStream {
     block: Vec<f32>,
     native_frames: u64,
     finished: bool,
+    /// The most input frames the stream may decode, and the input's size that set it (see
+    /// [`AudioStream::limit_seconds`]).
+    frame_limit: Option<(u64, u64)>,
 }
 
 impl AudioStream {
+    /// Refuses, as a malformed input, audio longer than `seconds`: what an input of
+    /// `input_bytes` can hold (ffmpeg's output: an input that decodes to more is not a
+    /// recording).
+    pub(crate) fn limit_seconds(&mut self, seconds: f64, input_bytes: u64) {
+        let frames = (seconds * f64::from(self.info.sample_rate)).ceil() as u64;
+        self.frame_limit = Some((frames, input_bytes));
+    }
+
     /// What the input is.
     pub fn info(&self) -> &SourceInfo {
         &self.info
@@ -375,6 +387,19 @@ impl AudioStream {
             *s = s.clamp(-MAX_SAMPLE_MAGNITUDE, MAX_SAMPLE_MAGNITUDE);
         }
         self.native_frames += self.block.len() as u64;
+        if let Some((limit, bytes)) = self.frame_limit {
+            if self.native_frames > limit {
+                self.finished = true;
+                return Err(AudioError::Malformed {
+                    path: self.name.clone(),
+                    detail: format!(
+                        "it decodes to more than {:.0} s of audio, more than {bytes} bytes hold \
+                         in any speech codec",
+                        limit as f64 / f64::from(self.info.sample_rate)
+                    ),
+                });
+            }
+        }
         self.resampler.push(&self.block, out);
         if !more {
             self.finished = true;

@@ -3,8 +3,15 @@
 //! as a pipe and reads the WAV it writes as it arrives: no temporary copy of the audio, memory
 //! flat for any length. Where it is not installed, the error names the format and says how to
 //! get it.
+//!
+//! ffmpeg follows references: an HLS playlist or an `ffconcat` list names other files, which
+//! it would open and decode (a server's own recordings, handed back to whoever uploaded the
+//! list; or the same file three hundred times). So ffmpeg reads the one input rech gives it,
+//! on its standard input, with `pipe` as the only protocol it may open; text (every playlist
+//! and list format is text) is refused before ffmpeg sees it; and the audio it returns may
+//! last no longer than the input's bytes can hold at the lowest bitrate of any speech codec.
 
-use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -21,6 +28,51 @@ pub(crate) const FFMPEG_HINT: &str =
 
 /// Bytes [`foreign_format`] looks at.
 pub(crate) const SNIFF_LEN: usize = 189;
+
+/// Bytes of an input looked at to tell text (a playlist, a list of files) from media.
+const TEXT_SNIFF_LEN: usize = 4096;
+
+/// The fewest bytes a second of audio takes in any codec rech hands to ffmpeg: 1 kbit/s, half
+/// of Speex's lowest mode (2.15 kbit/s; AMR-NB's lowest is 4.75). An input whose audio lasts
+/// longer than its size allows at this rate is not a recording.
+pub(crate) const MIN_BYTES_PER_SECOND: u64 = 128;
+
+/// What a text input handed to ffmpeg would be: the playlist and list formats ffmpeg follows,
+/// by their first line, or any other text. `None` for media.
+pub(crate) fn text_kind(head: &[u8]) -> Option<&'static str> {
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        // A letter cut at the end of the sniffed bytes is still text.
+        Err(e) if e.error_len().is_none() && e.valid_up_to() + 4 > head.len() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return None,
+    };
+    if text.is_empty()
+        || text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\x0c'))
+    {
+        return None;
+    }
+    let start = text.trim_start_matches('\u{feff}').trim_start();
+    let starts = |prefix: &str| {
+        start
+            .get(..prefix.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(prefix))
+    };
+    Some(if starts("#EXTM3U") || starts("#EXT") {
+        "an HLS or M3U playlist"
+    } else if starts("ffconcat") || starts("file ") || starts("file'") {
+        "an ffconcat list"
+    } else if starts("[playlist]") {
+        "a PLS playlist"
+    } else if starts("<") {
+        "an XML document (a DASH manifest or a playlist)"
+    } else {
+        "a text file"
+    })
+}
 
 /// The formats rech leaves to ffmpeg, told by their first bytes: what the error names.
 pub(crate) fn foreign_format(magic: &[u8]) -> Option<&'static str> {
@@ -85,10 +137,38 @@ pub(crate) fn open_with(
     native: AudioError,
     label: Option<&str>,
 ) -> Result<AudioStream, AudioError> {
+    let io_err = |source| AudioError::Io {
+        path: name.to_owned(),
+        source,
+    };
+    let mut input = File::open(path).map_err(io_err)?;
+    let len = input.metadata().map_err(io_err)?.len();
+    let mut head = vec![0u8; TEXT_SNIFF_LEN];
+    let got = crate::limits::read_up_to(&mut input, &mut head).map_err(io_err)?;
+    if let Some(kind) = text_kind(&head[..got]) {
+        return Err(AudioError::Unsupported {
+            path: name.to_owned(),
+            detail: format!(
+                "{kind}, not audio: rech does not decode text, nor let ffmpeg open the files a \
+                 playlist or list names"
+            ),
+        });
+    }
+    // ffmpeg gets the file as its standard input, from the start.
+    let input = File::open(path).map_err(io_err)?;
     let mut command = Command::new(program);
     command
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-i"])
-        .arg(input_arg(path))
+        .args([
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            // Nothing but the pipe: no `file:` (a playlist's entries), no network.
+            "-protocol_whitelist",
+            "pipe",
+            "-i",
+            "pipe:0",
+        ])
         .args([
             "-map",
             "0:a:0",
@@ -101,7 +181,7 @@ pub(crate) fn open_with(
             "wav",
             "-",
         ])
-        .stdin(Stdio::null())
+        .stdin(Stdio::from(input))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|e| AudioError::Unsupported {
@@ -142,6 +222,7 @@ pub(crate) fn open_with(
         Ok(mut stream) => {
             // What `-v` shows as the input's format.
             stream.set_format(format!("{} via ffmpeg", label.unwrap_or("decoded")));
+            stream.limit_seconds(len.max(1) as f64 / MIN_BYTES_PER_SECOND as f64, len);
             Ok(stream)
         }
         Err(failed) => match label {
@@ -155,14 +236,6 @@ pub(crate) fn open_with(
             None => Err(native),
         },
     }
-}
-
-/// The path as ffmpeg should see it: a name starting with `-` or holding `:` would otherwise be
-/// read as an option or a protocol (`http:`, `concat:`).
-fn input_arg(path: &Path) -> OsString {
-    let mut arg = OsString::from("file:");
-    arg.push(path.as_os_str());
-    arg
 }
 
 /// The interesting part of an error from the pipe: ffmpeg's own words when it said something.
@@ -239,8 +312,37 @@ mod tests {
     }
 
     #[test]
-    fn paths_cannot_become_ffmpeg_options_or_protocols() {
-        assert_eq!(input_arg(Path::new("-y")), "file:-y");
-        assert_eq!(input_arg(Path::new("concat:a|b")), "file:concat:a|b");
+    fn playlists_and_lists_are_text() {
+        let hls = b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n/srv/secret.mp3\n";
+        assert_eq!(text_kind(hls), Some("an HLS or M3U playlist"));
+        assert_eq!(
+            text_kind(b"\xef\xbb\xbf  #EXTINF:1,\nx.mp3\n"),
+            Some("an HLS or M3U playlist")
+        );
+        assert_eq!(
+            text_kind(b"ffconcat version 1.0\nfile a.mp3\n"),
+            Some("an ffconcat list")
+        );
+        assert_eq!(text_kind(b"file '/etc/x.flac'\n"), Some("an ffconcat list"));
+        assert_eq!(
+            text_kind(b"[playlist]\nFile1=/x.mp3\n"),
+            Some("a PLS playlist")
+        );
+        assert_eq!(
+            text_kind(b"<?xml version=\"1.0\"?><MPD/>"),
+            Some("an XML document (a DASH manifest or a playlist)")
+        );
+        assert_eq!(text_kind("Привет, мир\n".as_bytes()), Some("a text file"));
+        // A Cyrillic letter cut by the sniffing window is still text.
+        assert_eq!(text_kind(&"мир".as_bytes()[..5]), Some("a text file"));
+    }
+
+    #[test]
+    fn media_is_not_text() {
+        assert_eq!(text_kind(&[0x0b, 0x77, 0x12, 0x34]), None);
+        assert_eq!(text_kind(b"#!AMR\n\x3c\x91\x17\x16\xbe\x66\x78\x00"), None);
+        assert_eq!(text_kind(b".snd\x00\x00\x00\x18"), None);
+        assert_eq!(text_kind(b""), None);
+        assert_eq!(text_kind(&[0xff, 0xfe, 0x00]), None);
     }
 }

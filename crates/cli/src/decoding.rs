@@ -95,6 +95,18 @@ impl DecodingArgs {
         if self.prompt.as_deref().is_some_and(|p| p.contains('\0')) {
             return Err(UsageError("--prompt must not contain NUL characters".into()).into());
         }
+        // Before any model is downloaded; the token count needs the model (engine.rs).
+        if let Some(prompt) = self.prompt.as_deref() {
+            if prompt.len() > rech_whisper::MAX_PROMPT_BYTES {
+                return Err(UsageError(format!(
+                    "--prompt is {} bytes long; Whisper takes at most {} tokens ({} bytes)",
+                    prompt.len(),
+                    rech_whisper::MAX_PROMPT_TOKENS,
+                    rech_whisper::MAX_PROMPT_BYTES
+                ))
+                .into());
+            }
+        }
         let defaults = WhisperOptions::default();
         Ok(WhisperOptions {
             translate: self.translate,

@@ -122,6 +122,9 @@ fn load_whisper(resolved: &ResolvedModel, options: WhisperOptions) -> Result<Whi
         }
         // An option value only the engine can judge (a regular expression): still a usage error.
         rech_asr::Error::InvalidOption(why) => UsageError(why).into(),
+        err @ rech_asr::Error::PromptTooLong { .. } => {
+            UsageError(format!("--prompt: {err}")).into()
+        }
         other => other.into(),
     })
 }

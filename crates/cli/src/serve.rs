@@ -56,10 +56,33 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", default_value = "25M", value_parser = parse_size)]
     max_upload: u64,
 
-    /// Key clients must send as `Authorization: Bearer KEY` (WebSockets may pass ?api_key=);
-    /// /health, /ready and /metrics stay open.
+    /// Key clients must send as `Authorization: Bearer KEY` (the WebSocket upgrade of
+    /// /v1/listen may pass ?api_key=); /health, /ready and /metrics stay open. Prefer the
+    /// RECH_API_KEY variable: other users of the machine can read a command line.
     #[arg(long, env = "RECH_API_KEY", value_name = "KEY", hide_env_values = true)]
     api_key: Option<String>,
+
+    /// A host name clients may reach the server by, besides IP addresses and localhost (a DNS
+    /// name, `.example.com` for a domain and its subdomains, `*` for any); repeat for more.
+    /// Requests naming other hosts get 403, so that no DNS-rebinding page can reach it.
+    #[arg(
+        long = "allowed-host",
+        env = "RECH_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    allowed_hosts: Vec<String>,
+
+    /// An origin whose web pages may use the server (`https://app.example.com`, or `*`);
+    /// repeat for more. Browser requests from other origins get 403: by default only pages the
+    /// server itself serves.
+    #[arg(
+        long = "allow-origin",
+        env = "RECH_ALLOW_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    allowed_origins: Vec<String>,
 
     /// Language of requests that name none (ISO 639-1 code), or `auto` to detect it.
     #[arg(short, long, default_value = "ru", value_name = "LANG")]
@@ -91,6 +114,32 @@ pub struct ServeArgs {
     /// Transcribe everything, silence included (and find speech in streams by loudness).
     #[arg(long)]
     no_vad: bool,
+
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+
+    /// Seconds an upload may make no progress before it is answered 408 and its place freed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    read_timeout: u64,
+
+    /// Seconds a WebSocket stream may send no audio before the server closes it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    idle_timeout: u64,
+
+    /// Seconds a request may wait for a worker before it is answered 503 with Retry-After.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    queue_timeout: u64,
+
+    /// Connections served at once; more wait until one closes (keep it below the open-files
+    /// limit, `ulimit -n`).
+    #[arg(long, value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
 }
 
 pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
@@ -155,20 +204,28 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         },
         windows: rech_asr::WindowOptions::default(),
         dictation: DictationOptions::default(),
+        header_timeout: Duration::from_secs(args.header_timeout),
+        read_timeout: Duration::from_secs(args.read_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        queue_timeout: Duration::from_secs(args.queue_timeout),
+        max_connections: args.max_connections as usize,
+        allowed_hosts: args.allowed_hosts.clone(),
+        allowed_origins: args.allowed_origins.clone(),
     };
     let server = Server::bind(options, Arc::from(engine))?;
     let addr = server.local_addr();
-    if !ctx.quiet {
-        let open = if addr.ip().is_loopback() {
-            ""
-        } else if args.api_key.is_none() {
-            " — open to the network without --api-key"
-        } else {
-            ""
-        };
+    if !addr.ip().is_loopback() && args.api_key.is_none() {
+        // Not hidden by -q: whoever runs it exposed without a key must see it.
         let _ = writeln!(
             io::stderr(),
-            "rech: serving {model_id} on http://{addr} ({workers} worker{} × {threads} thread{}, queue {}, uploads up to {}){open}; Ctrl-C stops",
+            "rech: WARNING: serving on {addr}, reachable from the network, without an API key: \
+             anyone who can connect can use it; set RECH_API_KEY (or --api-key)"
+        );
+    }
+    if !ctx.quiet {
+        let _ = writeln!(
+            io::stderr(),
+            "rech: serving {model_id} on http://{addr} ({workers} worker{} × {threads} thread{}, queue {}, uploads up to {}); Ctrl-C stops",
             if workers == 1 { "" } else { "s" },
             if threads == 1 { "" } else { "s" },
             args.queue,

@@ -318,16 +318,23 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
             let shared = &shared;
             let vad_path = vad_path.as_deref();
             let vad_options = &vad_options;
-            scope.spawn(move || {
-                let transcriber = match transcriber {
-                    Some(t) => Ok(t),
-                    None => new_transcriber(engine, threads, vad_path, vad_options, shared.ctx),
-                };
-                match transcriber {
-                    Ok(mut t) => worker(&mut t, shared),
-                    Err(e) => shared.stop(e),
-                }
-            });
+            let spawned = std::thread::Builder::new()
+                .name("rech-worker".into())
+                // whisper.cpp's prompt tokenizer recurses: see RECOGNIZER_STACK_BYTES.
+                .stack_size(rech_asr::RECOGNIZER_STACK_BYTES)
+                .spawn_scoped(scope, move || {
+                    let transcriber = match transcriber {
+                        Some(t) => Ok(t),
+                        None => new_transcriber(engine, threads, vad_path, vad_options, shared.ctx),
+                    };
+                    match transcriber {
+                        Ok(mut t) => worker(&mut t, shared),
+                        Err(e) => shared.stop(e),
+                    }
+                });
+            if let Err(e) = spawned {
+                shared.stop(anyhow::anyhow!("cannot start a worker thread: {e}"));
+            }
         }
     });
     progress.finish();

@@ -17,7 +17,7 @@ use rech_asr::output::{openai_json, openai_verbose_json, Format};
 use rech_asr::{CancelToken, TranscribeOptions, Transcriber, Transcript, WindowedTranscription};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::error::ApiError;
+use crate::error::{excerpt, ApiError};
 use crate::pool::{panic_message, CancelOnDrop, JobFailure};
 use crate::upload::{read_form, Form};
 use crate::App;
@@ -43,6 +43,14 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     v1.merge(open)
         .route_layer(middleware::from_fn_with_state(Arc::clone(&app), count))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|request: Request| async move {
+            ApiError::method_not_allowed(request.method().as_str())
+        })
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            crate::browser::guard,
+        ))
+        .layer(middleware::from_fn(access_log))
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
         ))
@@ -66,31 +74,87 @@ async fn count(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
     response
 }
 
-/// Refuses `/v1` requests without the server's key, before their bodies are read. WebSocket
-/// clients in browsers cannot set headers, so `?api_key=` is taken too.
+/// One line per answer at `-v` (target `rech_server::access`): method, path (never the query,
+/// which may hold a key), status and time; never a key, a prompt or a body.
+async fn access_log(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = crate::error::excerpt(request.uri().path(), 200);
+    let started = Instant::now();
+    let response = next.run(request).await;
+    log::info!(
+        target: "rech_server::access",
+        "{method} {path} {} {:.0} ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// Refuses `/v1` requests without the server's key, before their bodies are read. The key
+/// comes as `Authorization: Bearer KEY` (the scheme in any case, RFC 7235); browsers cannot
+/// set headers on a WebSocket, so the upgrade of `/v1/listen` alone may pass it as
+/// `?api_key=` (URL-encoded, once).
 async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let Some(expected) = &app.options.api_key else {
         return next.run(request).await;
     };
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let query = request.uri().query().and_then(|q| {
-        q.split('&')
-            .find_map(|pair| pair.strip_prefix("api_key="))
-            .map(str::to_owned)
-    });
-    let given = bearer.map(str::to_owned).or(query);
+    let given = match given_key(&request) {
+        Ok(given) => given,
+        Err(err) => return err.into_response(),
+    };
     match given {
         Some(key) if same(key.as_bytes(), expected.as_bytes()) => next.run(request).await,
-        Some(_) => ApiError::unauthorized("incorrect API key provided").into_response(),
+        Some(_) => {
+            log::info!(target: "rech_server::access", "refused {} {}: incorrect API key", request.method(), crate::error::excerpt(request.uri().path(), 200));
+            ApiError::unauthorized("incorrect API key provided").into_response()
+        }
         None => {
+            log::info!(target: "rech_server::access", "refused {} {}: no API key", request.method(), crate::error::excerpt(request.uri().path(), 200));
             ApiError::unauthorized("no API key provided: send it as `Authorization: Bearer KEY`")
                 .into_response()
         }
+    }
+}
+
+/// The key a request carries, if any (see [`authorize`]).
+fn given_key(request: &Request) -> Result<Option<String>, ApiError> {
+    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
+        let value = value.to_str().unwrap_or_default().trim();
+        let (scheme, key) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
+            return Err(ApiError::unauthorized(
+                "the Authorization header must be `Bearer KEY`",
+            ));
+        }
+        return Ok(Some(key.trim().to_owned()));
+    }
+    let Some(query) = request.uri().query() else {
+        return Ok(None);
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let keys: Vec<&String> = pairs
+        .iter()
+        .filter(|(name, _)| name == "api_key")
+        .map(|(_, value)| value)
+        .collect();
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let upgrade = request.uri().path() == "/v1/listen"
+        && request
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return Err(ApiError::unauthorized(
+            "?api_key= is taken only on the WebSocket upgrade of /v1/listen: send the key as \
+             `Authorization: Bearer KEY`",
+        ));
+    }
+    match keys[..] {
+        [one] => Ok(Some(one.clone())),
+        _ => Err(ApiError::unauthorized("api_key is given more than once")),
     }
 }
 
@@ -203,8 +267,9 @@ impl Params {
                 return Err(ApiError::invalid_param(
                     "model",
                     format!(
-                        "the model {model:?} is not served here; this server serves {:?} \
+                        "the model {} is not served here; this server serves {:?} \
                          (whisper-1 means it too)",
+                        excerpt(model, 64),
                         app.options.model_id
                     ),
                 )
@@ -217,7 +282,8 @@ impl Params {
                 ApiError::invalid_param(
                     "response_format",
                     format!(
-                        "{name:?} is not a response format: use json, text, srt, vtt or verbose_json"
+                        "{} is not a response format: use json, text, srt, vtt or verbose_json",
+                        excerpt(name, 32)
                     ),
                 )
             })?,
@@ -229,13 +295,19 @@ impl Params {
             if rech_asr::languages::name(&code).is_none() {
                 return Err(ApiError::invalid_param(
                     "language",
-                    format!("{language:?} is not an ISO-639-1 language code (such as ru)"),
+                    format!(
+                        "{} is not an ISO-639-1 language code (such as ru)",
+                        excerpt(language, 16)
+                    ),
                 ));
             }
             if !capabilities.supports_language(&code) {
                 return Err(ApiError::invalid_param(
                     "language",
-                    format!("this server's model does not transcribe {language:?}"),
+                    format!(
+                        "this server's model does not transcribe {}",
+                        excerpt(language, 16)
+                    ),
                 )
                 .with_code("unsupported_language"));
             }
@@ -243,7 +315,10 @@ impl Params {
         }
         if let Some(temperature) = form.get("temperature").filter(|t| !t.is_empty()) {
             let value: f32 = temperature.parse().map_err(|_| {
-                ApiError::invalid_param("temperature", format!("{temperature:?} is not a number"))
+                ApiError::invalid_param(
+                    "temperature",
+                    format!("{} is not a number", excerpt(temperature, 32)),
+                )
             })?;
             if !(0.0..=1.0).contains(&value) {
                 return Err(ApiError::invalid_param(
@@ -261,7 +336,10 @@ impl Params {
                 other => {
                     return Err(ApiError::invalid_param(
                         "timestamp_granularities",
-                        format!("{other:?} is not a timestamp granularity: use segment or word"),
+                        format!(
+                            "{} is not a timestamp granularity: use segment or word",
+                            excerpt(other, 32)
+                        ),
                     ))
                 }
             }
@@ -285,6 +363,18 @@ impl Params {
                 "the prompt contains a NUL",
             ));
         }
+        if let Some(prompt) = prompt.filter(|_| capabilities.takes_prompt) {
+            app.pool
+                .engine()
+                .check_prompt(prompt)
+                .map_err(|e| match e {
+                    rech_asr::Error::PromptTooLong { .. } => {
+                        ApiError::invalid_param("prompt", e.to_string())
+                            .with_code("prompt_too_long")
+                    }
+                    other => ApiError::invalid_param("prompt", other.to_string()),
+                })?;
+        }
         Ok(Self {
             format,
             options,
@@ -302,11 +392,19 @@ enum FileError {
     Asr(rech_asr::Error),
 }
 
-/// `POST /v1/audio/transcriptions`.
+/// `POST /v1/audio/transcriptions`. A request still in flight when the shutdown's grace
+/// period ends is answered 503 (its work is cancelled as the handler is dropped).
 async fn transcriptions(State(app): State<Arc<App>>, request: Request) -> Response {
-    match transcribe(&app, request).await {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
+    let mut grace_over = app.grace_over.subscribe();
+    tokio::select! {
+        result = transcribe(&app, request) => match result {
+            Ok(response) => response,
+            Err(err) => err.into_response(),
+        },
+        () = crate::raised(&mut grace_over) => ApiError::unavailable(
+            "the server is shutting down and this request did not finish in its grace period",
+        )
+        .into_response(),
     }
 }
 
@@ -330,7 +428,13 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
                 rejection.body_text()
             ))
         })?;
-    let form = read_form(multipart, &app.upload_dir, app.options.max_upload).await?;
+    let form = read_form(
+        multipart,
+        &app.upload_dir,
+        app.options.max_upload,
+        app.options.read_timeout,
+    )
+    .await?;
     let params = Params::from_form(&form, app)?;
     let Some(upload) = form.upload else {
         return Err(ApiError::invalid_param(
@@ -367,7 +471,7 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
             )
         }
     };
-    let result = app.pool.run(token, job).await;
+    let result = app.pool.run(token, app.options.queue_timeout, job).await;
     guard.disarm();
     drop(admitted);
     let transcript = match result {
@@ -383,6 +487,15 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
             .with_code("invalid_audio"));
         }
         Err(JobFailure::Failed(FileError::Asr(err))) => return Err(asr_error(app, err)),
+        Err(JobFailure::QueueTimeout) => {
+            let waited = app.options.queue_timeout.as_secs();
+            return Err(ApiError {
+                retry_after: Some(app.retry_after()),
+                ..ApiError::unavailable(format!(
+                    "no worker became free in {waited} s: the server is overloaded; retry later"
+                ))
+            });
+        }
         Err(JobFailure::Panicked(message)) => {
             app.metrics.panicked();
             log::error!("a transcription panicked: {message}");

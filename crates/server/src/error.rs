@@ -124,6 +124,36 @@ impl ApiError {
         }
     }
 
+    /// 403: a browser page from an origin the server does not trust, or a host name it does not
+    /// answer to (a DNS-rebinding page).
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code: Some(code),
+            ..Self::new(StatusCode::FORBIDDEN, "invalid_request_error", message)
+        }
+    }
+
+    /// 405: the path exists, the method does not.
+    pub fn method_not_allowed(method: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            format!("{} is not a method of this endpoint", excerpt(method, 16)),
+        )
+    }
+
+    /// 408: the client stopped sending its request.
+    pub fn timeout(seconds: u64) -> Self {
+        Self {
+            code: Some("request_timeout"),
+            ..Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request_error",
+                format!("the request body made no progress for {seconds} s"),
+            )
+        }
+    }
+
     /// 500: the server failed.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", message)
@@ -166,6 +196,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What a client sent, quoted for an error message and cut to `max` characters: an answer never
+/// echoes a megabyte back.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        format!("{:?}…", head)
+    } else {
+        format!("{head:?}")
+    }
+}
+
 /// `25 MB`, `1.5 GB`, `512 bytes`: sizes in the units `--max-upload` takes.
 pub fn describe_size(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
@@ -202,6 +244,12 @@ mod tests {
         let response = ApiError::busy(3).into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+
+    #[test]
+    fn excerpts_are_short() {
+        assert_eq!(excerpt("ru", 16), "\"ru\"");
+        assert_eq!(excerpt(&"я".repeat(1000), 4), "\"яяяя\"…");
     }
 
     #[test]

@@ -14,6 +14,8 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod browser;
+mod connections;
 mod error;
 mod listen;
 mod metrics;
@@ -67,6 +69,23 @@ pub struct ServeOptions {
     pub windows: WindowOptions,
     /// Dictation defaults for WebSocket streams (pauses, partial interval).
     pub dictation: DictationOptions,
+    /// How long a client has to send a request's headers before its connection is closed.
+    pub header_timeout: Duration,
+    /// How long an upload may make no progress before it is answered 408 and its place freed.
+    pub read_timeout: Duration,
+    /// How long a WebSocket stream may send no audio before it is closed.
+    pub idle_timeout: Duration,
+    /// How long an admitted request may wait for a worker before it is answered 503.
+    pub queue_timeout: Duration,
+    /// Connections served at once; more wait in the system's queue until one closes.
+    pub max_connections: usize,
+    /// Names clients may use in `Host` besides IP addresses and `localhost` (`rech.example.com`,
+    /// `.example.com` for every subdomain, `*` for any name). A request naming another host is
+    /// refused (421), so that a DNS-rebinding page cannot reach the server.
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`https://app.example.com`, or `*`) whose pages may call the API from a browser
+    /// besides the server's own; a request with another `Origin` is refused (403).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ServeOptions {
@@ -86,6 +105,13 @@ impl Default for ServeOptions {
             transcribe: TranscribeOptions::default(),
             windows: WindowOptions::default(),
             dictation: DictationOptions::default(),
+            header_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
+            queue_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -99,6 +125,9 @@ pub(crate) struct App {
     /// Raised when shutdown starts: `/ready` says no, streams are ended.
     pub stopping: AtomicBool,
     pub stop_signal: tokio::sync::watch::Sender<bool>,
+    /// Raised when the grace period is over: what is still in flight is answered 503 (requests)
+    /// or closed (streams), its work cancelled.
+    pub grace_over: tokio::sync::watch::Sender<bool>,
     pub streams: AtomicUsize,
     /// Woken whenever a stream ends.
     pub stream_ended: tokio::sync::Notify,
@@ -174,6 +203,12 @@ impl Server {
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
         let (stop_signal, _) = tokio::sync::watch::channel(false);
+        let (grace_over, _) = tokio::sync::watch::channel(false);
+        if options.max_connections == 0 {
+            return Err(ServeError::InvalidOption(
+                "the server needs room for at least one connection".into(),
+            ));
+        }
         let app = App {
             options,
             pool: Arc::new(pool),
@@ -181,6 +216,7 @@ impl Server {
             upload_dir,
             stopping: AtomicBool::new(false),
             stop_signal,
+            grace_over,
             streams: AtomicUsize::new(0),
             stream_ended: tokio::sync::Notify::new(),
         };
@@ -198,12 +234,14 @@ impl Server {
 
     /// Serves until `stop` is raised (rech's Ctrl-C and SIGTERM handler raises it); then stops
     /// accepting connections, lets in-flight requests and streams finish within the grace
-    /// period, cancels what is left, and returns.
+    /// period, answers what is left 503 (streams are closed), cancels its work, and returns.
     pub fn run(self, stop: CancelToken) -> Result<(), ServeError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             // Connections and uploads only: the recognizers work on blocking threads.
             .worker_threads(2)
             .thread_name("rech-serve")
+            // Blocking threads run recognizers: whisper.cpp's prompt tokenizer recurses.
+            .thread_stack_size(rech_asr::RECOGNIZER_STACK_BYTES)
             .enable_all()
             .build()?;
         let app = self.app;
@@ -211,19 +249,18 @@ impl Server {
         let result = runtime.block_on(async {
             let listener = tokio::net::TcpListener::from_std(self.listener)?;
             let router = api::router(Arc::clone(&app));
-            let shutdown = {
+            {
                 let app = Arc::clone(&app);
                 let stop = stop.clone();
-                async move {
+                tokio::spawn(async move {
                     while !stop.is_cancelled() {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                     app.stopping.store(true, Ordering::SeqCst);
                     let _ = app.stop_signal.send(true);
                     log::info!("shutting down: finishing what is in flight");
-                }
-            };
-            let serve = axum::serve(listener, router).with_graceful_shutdown(shutdown);
+                });
+            }
             let deadline = async {
                 while !stop.is_cancelled() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -231,7 +268,7 @@ impl Server {
                 tokio::time::sleep(grace).await;
             };
             let finished = async {
-                serve.await?;
+                connections::serve(listener, router, &app).await;
                 // Upgraded WebSocket connections are not the HTTP server's any more.
                 while app.streams.load(Ordering::SeqCst) > 0 {
                     let ended = app.stream_ended.notified();
@@ -240,20 +277,23 @@ impl Server {
                     }
                     ended.await;
                 }
-                Ok::<(), std::io::Error>(())
             };
+            tokio::pin!(finished);
             tokio::select! {
-                result = finished => result,
+                () = &mut finished => {}
                 () = deadline => {
                     log::warn!(
-                        "grace period of {} s over: cancelling {} requests and {} streams",
+                        "grace period of {} s over: answering {} requests 503 and closing {} streams",
                         grace.as_secs(),
                         app.pool.busy() + app.pool.waiting(),
                         app.streams.load(Ordering::SeqCst)
                     );
-                    Ok(())
+                    let _ = app.grace_over.send(true);
+                    // Long enough to write the answers; not for the work, which is cancelled.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), &mut finished).await;
                 }
             }
+            Ok::<(), std::io::Error>(())
         });
         // Dropping the handlers cancels their jobs; give the workers a moment to see it.
         runtime.shutdown_timeout(Duration::from_secs(2));
@@ -267,4 +307,10 @@ fn bracket_ipv6(host: &str) -> String {
     } else {
         host.to_owned()
     }
+}
+
+/// Waits until the flag behind `rx` is raised (or its sender is gone). `wait_for` keeps a
+/// guard that is not `Send`; this drops it before returning.
+pub(crate) async fn raised(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|raised| *raised).await.map(|_| ());
 }

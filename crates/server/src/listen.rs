@@ -10,11 +10,19 @@
 //! Back-pressure: audio goes to the recognizer through a channel of a few messages, and the
 //! socket is not read while it is full, so a client that sends faster than the recognizer
 //! decodes is slowed down by TCP instead of growing the server's memory.
+//!
+//! The work ends with its client: the stream's worker and admission permits belong to the
+//! recognizer's blocking task as much as to the socket's (a [`StreamSlot`] shared by both, so
+//! `rech_workers_busy` and `rech_streams_active` count the stream until both have stopped);
+//! the dictation decodes with the stream's cancel token, raised the moment the socket closes,
+//! errs or goes quiet for `--idle-timeout`; and a message is pushed in pieces of at most
+//! [`PIECE_SECONDS`] of audio, with the token checked between them.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -25,7 +33,8 @@ use rech_audio::StreamResampler;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::error::ApiError;
+use crate::error::{excerpt, ApiError};
+use crate::pool::{Admitted, CancelOnDrop};
 use crate::App;
 
 /// Audio messages waiting for the recognizer before the socket is no longer read.
@@ -36,6 +45,38 @@ const MAX_MESSAGE: usize = 1 << 20;
 /// Close code for a stream the server ended because of its input (RFC 6455 1007/1008 family).
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_AWAY: u16 = 1001;
+
+/// The most audio one `Dictation::push` is given, in seconds: a large message (a megabyte at
+/// `sample_rate=1000` is nine minutes) is pushed piece by piece, the cancel token read
+/// between pieces.
+const PIECE_SECONDS: usize = 2;
+
+/// A stream's place in the server: its admission and worker permits, and its count in
+/// `streams`. Shared by the socket's handler and the recognizer's blocking task, so that it is
+/// given back only when both have stopped.
+struct StreamSlot {
+    app: Arc<App>,
+    _admitted: Admitted,
+    _worker: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl StreamSlot {
+    fn new(app: Arc<App>, admitted: Admitted, worker: tokio::sync::OwnedSemaphorePermit) -> Self {
+        app.streams.fetch_add(1, Ordering::SeqCst);
+        Self {
+            app,
+            _admitted: admitted,
+            _worker: worker,
+        }
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.app.streams.fetch_sub(1, Ordering::SeqCst);
+        self.app.stream_ended.notify_waiters();
+    }
+}
 
 /// How a stream is set up: `?sample_rate=&language=&partial=` or the first text message.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -61,9 +102,16 @@ enum Output {
 /// `GET /v1/listen`: upgrades to a WebSocket when a worker is free.
 pub(crate) async fn listen(
     State(app): State<Arc<App>>,
-    Query(config): Query<StreamConfig>,
+    query: Result<Query<StreamConfig>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let config = match query {
+        Ok(Query(config)) => config,
+        Err(rejection) => {
+            let why: String = rejection.body_text().chars().take(200).collect();
+            return ApiError::invalid(format!("bad query parameters: {why}")).into_response();
+        }
+    };
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => {
@@ -84,15 +132,10 @@ pub(crate) async fn listen(
     let (Some(admitted), Some(worker)) = (app.pool.admit(), app.pool.try_worker()) else {
         return ApiError::busy(app.retry_after()).into_response();
     };
+    let slot = Arc::new(StreamSlot::new(Arc::clone(&app), admitted, worker));
     upgrade
         .max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| async move {
-            let _held = (admitted, worker);
-            app.streams.fetch_add(1, Ordering::SeqCst);
-            stream(socket, Arc::clone(&app), config).await;
-            app.streams.fetch_sub(1, Ordering::SeqCst);
-            app.stream_ended.notify_waiters();
-        })
+        .on_upgrade(move |socket| stream(socket, app, config, slot))
 }
 
 fn check(app: &App, config: &StreamConfig) -> Result<(), ApiError> {
@@ -104,7 +147,10 @@ fn check(app: &App, config: &StreamConfig) -> Result<(), ApiError> {
         if !matches!(encoding.as_str(), "pcm_s16le" | "linear16") {
             return Err(ApiError::invalid_param(
                 "encoding",
-                format!("{encoding:?}: the stream must be 16-bit little-endian PCM (pcm_s16le)"),
+                format!(
+                    "{}: the stream must be 16-bit little-endian PCM (pcm_s16le)",
+                    excerpt(encoding, 32)
+                ),
             ));
         }
     }
@@ -113,17 +159,30 @@ fn check(app: &App, config: &StreamConfig) -> Result<(), ApiError> {
         if !app.pool.engine().capabilities().supports_language(&code) {
             return Err(ApiError::invalid_param(
                 "language",
-                format!("this server's model does not transcribe {language:?}"),
+                format!(
+                    "this server's model does not transcribe {}",
+                    excerpt(language, 16)
+                ),
             ));
         }
     }
     Ok(())
 }
 
-async fn stream(mut socket: WebSocket, app: Arc<App>, mut config: StreamConfig) {
+async fn stream(
+    mut socket: WebSocket,
+    app: Arc<App>,
+    mut config: StreamConfig,
+    slot: Arc<StreamSlot>,
+) {
     let (audio_tx, audio_rx) = mpsc::channel::<Input>(AUDIO_QUEUE);
     let (events_tx, mut events_rx) = mpsc::channel::<Output>(64);
     let cancel = CancelToken::new();
+    // However this function ends (a return, or the task dropped at shutdown), the work stops.
+    let _stop_work = CancelOnDrop::new(cancel.clone());
+    let idle_timeout = app.options.idle_timeout;
+    let mut idle_deadline = tokio::time::Instant::now() + idle_timeout;
+    let mut slot = Some(slot);
     let mut audio_tx = Some(audio_tx);
     let mut audio_rx = Some(audio_rx);
     let mut events_tx = Some(events_tx);
@@ -131,6 +190,7 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, mut config: StreamConfig) 
     let mut started = false;
     let mut stopping = app.stop_signal.subscribe();
     let mut server_stopping = false;
+    let mut grace_over = app.grace_over.subscribe();
 
     loop {
         // The recognizer starts with the first audio (or the end), once the config is known.
@@ -144,7 +204,12 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, mut config: StreamConfig) 
             let rate = config.sample_rate.unwrap_or(16_000);
             let app = Arc::clone(&app);
             let cancel = cancel.clone();
-            tokio::task::spawn_blocking(move || recognize(&app, options, rate, rx, &tx, &cancel));
+            let slot = slot.take();
+            tokio::task::spawn_blocking(move || {
+                // The worker stays taken until the recognizer has stopped.
+                let _slot = slot;
+                recognize(&app, options, rate, rx, &tx, &cancel);
+            });
         }
         // Set inside the branches, applied once the select has let go of the sender.
         let mut end_audio = false;
@@ -173,7 +238,10 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, mut config: StreamConfig) 
             },
             message = socket.recv(), if pending.is_none() && audio_tx.is_some() => match message {
                 Some(Ok(Message::Binary(bytes))) if bytes.is_empty() => end_audio = true,
-                Some(Ok(Message::Binary(bytes))) => pending = Some(bytes.to_vec()),
+                Some(Ok(Message::Binary(bytes))) => {
+                    idle_deadline = tokio::time::Instant::now() + idle_timeout;
+                    pending = Some(bytes.to_vec());
+                }
                 Some(Ok(Message::Text(text))) => match control(&text, started) {
                     Ok(Control::Config(new)) => {
                         if let Err(err) = check(&app, &new) {
@@ -203,6 +271,22 @@ async fn stream(mut socket: WebSocket, app: Arc<App>, mut config: StreamConfig) 
                     return;
                 }
             },
+            () = tokio::time::sleep_until(idle_deadline), if audio_tx.is_some() => {
+                cancel.cancel();
+                let message = format!(
+                    "no audio for {} s: the stream is closed",
+                    idle_timeout.as_secs()
+                );
+                let error = serde_json::json!({"type": "error", "message": message});
+                let _ = socket.send(Message::Text(error.to_string().into())).await;
+                close(&mut socket, CLOSE_POLICY, "no audio").await;
+                return;
+            }
+            () = crate::raised(&mut grace_over) => {
+                cancel.cancel();
+                close(&mut socket, CLOSE_AWAY, "the server is shutting down").await;
+                return;
+            }
             changed = stopping.changed(), if !server_stopping => {
                 // Shutdown: stop taking audio, finalise what was said, close.
                 server_stopping = true;
@@ -239,14 +323,17 @@ fn control(text: &str, started: bool) -> Result<Control, String> {
         #[serde(flatten)]
         config: StreamConfig,
     }
-    let message: Message = serde_json::from_str(text)
-        .map_err(|e| format!("a text message must be JSON with a \"type\": {e}"))?;
+    let message: Message = serde_json::from_str(text).map_err(|e| {
+        let why: String = e.to_string().chars().take(200).collect();
+        format!("a text message must be JSON with a \"type\": {why}")
+    })?;
     match message.kind.as_str() {
         "stop" | "CloseStream" => Ok(Control::Stop),
         "config" if started => Err("config must come before the audio".into()),
         "config" => Ok(Control::Config(message.config)),
         other => Err(format!(
-            "unknown message type {other:?} (use config or stop)"
+            "unknown message type {} (use config or stop)",
+            excerpt(other, 32)
         )),
     }
 }
@@ -305,7 +392,7 @@ fn recognize(
         Err(e) => return failed(e.to_string()),
     };
     let mut dictation = match Dictation::new(app.pool.engine().as_ref(), detector, options) {
-        Ok(d) => d,
+        Ok(d) => d.with_cancel_token(cancel.clone()),
         Err(e) => return failed(e.to_string()),
     };
     let mut resampler = match (rate != 16_000)
@@ -335,29 +422,41 @@ fn recognize(
         }
         true
     };
-    while let Some(Input::Audio(bytes)) = audio.blocking_recv() {
-        if cancel.is_cancelled() {
-            return;
-        }
-        samples.clear();
-        pcm16(&bytes, &mut odd_byte, &mut samples);
-        // Whatever else has arrived goes in with it: one decode catches up with all of it.
-        while let Ok(Input::Audio(more)) = audio.try_recv() {
-            pcm16(&more, &mut odd_byte, &mut samples);
-        }
-        let input = match &mut resampler {
-            Some(r) => {
-                resampled.clear();
-                r.push(&samples, &mut resampled);
-                &resampled
+    // A piece of at most PIECE_SECONDS at the stream's rate (an even number of bytes).
+    let piece_bytes = (rate as usize).max(1) * 2 * PIECE_SECONDS;
+    let mut bytes: Vec<u8> = Vec::new();
+    while let Some(Input::Audio(first)) = audio.blocking_recv() {
+        bytes.clear();
+        bytes.extend_from_slice(&first);
+        // Whatever else has arrived goes in with it, up to a piece: one decode catches up with
+        // all of it.
+        while bytes.len() < piece_bytes {
+            match audio.try_recv() {
+                Ok(Input::Audio(more)) => bytes.extend_from_slice(&more),
+                Err(_) => break,
             }
-            None => &samples,
-        };
-        total_samples += input.len() as u64;
-        match dictation.push(input) {
-            Ok(list) if emit(&list) => {}
-            Ok(_) => return,
-            Err(e) => return failed(e.to_string()),
+        }
+        for piece in bytes.chunks(piece_bytes) {
+            if cancel.is_cancelled() {
+                return;
+            }
+            samples.clear();
+            pcm16(piece, &mut odd_byte, &mut samples);
+            let input = match &mut resampler {
+                Some(r) => {
+                    resampled.clear();
+                    r.push(&samples, &mut resampled);
+                    &resampled
+                }
+                None => &samples,
+            };
+            total_samples += input.len() as u64;
+            match dictation.push(input) {
+                Ok(list) if emit(&list) => {}
+                Ok(_) => return,
+                Err(rech_asr::Error::Cancelled) => return,
+                Err(e) => return failed(e.to_string()),
+            }
         }
     }
     if cancel.is_cancelled() {

@@ -8,6 +8,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rech_asr::{CancelToken, Engine, Transcriber, VadOptions, VoiceDetector};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
@@ -19,6 +20,8 @@ pub(crate) enum JobFailure<E> {
     Failed(E),
     /// The job panicked; the message, when it had one.
     Panicked(String),
+    /// No worker became free within the queue timeout; the job never started.
+    QueueTimeout,
 }
 
 pub(crate) struct Pool {
@@ -131,15 +134,17 @@ impl Pool {
     pub async fn run<T, E>(
         self: &Arc<Self>,
         cancel: CancelToken,
+        queue_timeout: Duration,
         job: impl FnOnce(&mut Transcriber) -> Result<T, E> + Send + 'static,
     ) -> Result<T, JobFailure<E>>
     where
         T: Send + 'static,
         E: Send + 'static,
     {
-        let permit = Arc::clone(&self.workers)
-            .acquire_owned()
+        let waited = tokio::time::timeout(queue_timeout, Arc::clone(&self.workers).acquire_owned());
+        let permit = waited
             .await
+            .map_err(|_| JobFailure::QueueTimeout)?
             .map_err(|_| JobFailure::Panicked("the worker pool is closed".into()))?;
         let pool = Arc::clone(self);
         let task = tokio::task::spawn_blocking(move || {
@@ -258,6 +263,8 @@ mod tests {
         }
     }
 
+    const LONG: Duration = Duration::from_secs(60);
+
     fn pool(workers: usize, queue: usize) -> Arc<Pool> {
         let engine = Touchy(Capabilities {
             engine: "touchy",
@@ -286,7 +293,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_job_is_answered_and_the_worker_lives_on() {
         let pool = pool(1, 0);
-        let failed = pool.run(CancelToken::new(), transcribe(0.5)).await;
+        let failed = pool.run(CancelToken::new(), LONG, transcribe(0.5)).await;
         match failed {
             Err(JobFailure::Panicked(message)) => {
                 assert!(message.contains("positive"), "{message}")
@@ -295,7 +302,7 @@ mod tests {
         }
         // The one worker still serves.
         assert_eq!(
-            pool.run(CancelToken::new(), transcribe(-0.5))
+            pool.run(CancelToken::new(), LONG, transcribe(-0.5))
                 .await
                 .unwrap(),
             0
@@ -308,13 +315,32 @@ mod tests {
         let pool = pool(1, 0);
         let token = CancelToken::new();
         drop(CancelOnDrop::new(token.clone()));
-        let result = pool.run(token, transcribe(-0.5)).await;
+        let result = pool.run(token, LONG, transcribe(-0.5)).await;
         assert!(
             matches!(result, Err(JobFailure::Failed(rech_asr::Error::Cancelled))),
             "{result:?}"
         );
         assert_eq!(pool.busy(), 0);
         assert_eq!(pool.idle.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_that_waits_past_the_queue_timeout_never_runs() {
+        let pool = pool(1, 1);
+        let held = pool.try_worker().expect("the one worker");
+        let result = pool
+            .run(
+                CancelToken::new(),
+                Duration::from_millis(50),
+                transcribe(-0.5),
+            )
+            .await;
+        assert!(
+            matches!(result, Err(JobFailure::QueueTimeout)),
+            "{result:?}"
+        );
+        drop(held);
+        assert_eq!(pool.busy(), 0);
     }
 
     #[test]

@@ -1,21 +1,40 @@
 //! Reading an OpenAI transcription request's multipart form as it arrives: the `file` part is
 //! streamed into a temporary file (memory holds one chunk, whatever the upload's size) and
 //! refused with 413 the moment it passes `--max-upload`; the other parts are short text
-//! fields, bounded too. The temporary file keeps the upload's extension, which rech-audio
+//! fields, each bounded by what it can mean (a language code is a few bytes). A form that
+//! makes no progress for the read timeout is answered 408, freeing its place. The temporary file keeps the upload's extension, which rech-audio
 //! takes as a hint, and is deleted when the request is done with it.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use axum::extract::multipart::{Multipart, MultipartError};
 use axum::http::StatusCode;
 use tempfile::NamedTempFile;
 use tokio::io::AsyncWriteExt;
+use tokio::time::timeout;
 
-use crate::error::ApiError;
+use crate::error::{excerpt, ApiError};
 
-/// Longest text field accepted (a prompt is at most a few hundred characters).
-const MAX_FIELD_BYTES: usize = 64 * 1024;
+/// Longest text field accepted when the field has no bound of its own (unknown fields, which
+/// OpenAI's clients may add and rech ignores).
+const MAX_FIELD_BYTES: usize = 4 * 1024;
+/// Longest field name shown in a message.
+const SHOWN_NAME: usize = 40;
+
+/// The most bytes a field may hold: what its values can mean. A prompt's own limit is the
+/// engine's (Whisper: 224 tokens, 4 KiB), checked once the form is read.
+fn field_limit(name: &str) -> usize {
+    match name {
+        "language" => 16,
+        "response_format" | "temperature" => 32,
+        "timestamp_granularities" | "timestamp_granularities[]" => 16,
+        "model" => 256,
+        "prompt" => 8 * 1024,
+        _ => MAX_FIELD_BYTES,
+    }
+}
 /// Most parts a form may have.
 const MAX_FIELDS: usize = 64;
 
@@ -60,12 +79,15 @@ pub(crate) async fn read_form(
     mut multipart: Multipart,
     dir: &Path,
     max_upload: u64,
+    read_timeout: Duration,
 ) -> Result<Form, ApiError> {
+    // Each wait for more of the body is bounded: a client that stops sending is cut off.
+    let timed_out = || ApiError::timeout(read_timeout.as_secs().max(1));
     let mut form = Form::default();
     let mut parts = 0;
-    while let Some(mut field) = multipart
-        .next_field()
+    while let Some(mut field) = timeout(read_timeout, multipart.next_field())
         .await
+        .map_err(|_| timed_out())?
         .map_err(|e| multipart_error(&e, max_upload))?
     {
         parts += 1;
@@ -94,9 +116,9 @@ pub(crate) async fn read_form(
                 .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
             let mut out = tokio::fs::File::from_std(std_file);
             let mut bytes: u64 = 0;
-            while let Some(chunk) = field
-                .chunk()
+            while let Some(chunk) = timeout(read_timeout, field.chunk())
                 .await
+                .map_err(|_| timed_out())?
                 .map_err(|e| multipart_error(&e, max_upload))?
             {
                 bytes += chunk.len() as u64;
@@ -112,22 +134,26 @@ pub(crate) async fn read_form(
                 .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
             form.upload = Some(Upload { file, bytes });
         } else {
+            let limit = field_limit(&name);
             let mut text = Vec::new();
-            while let Some(chunk) = field
-                .chunk()
+            while let Some(chunk) = timeout(read_timeout, field.chunk())
                 .await
+                .map_err(|_| timed_out())?
                 .map_err(|e| multipart_error(&e, max_upload))?
             {
                 text.extend_from_slice(&chunk);
-                if text.len() > MAX_FIELD_BYTES {
+                if text.len() > limit {
                     return Err(ApiError::invalid(format!(
-                        "the form field {name:?} is longer than {} KiB",
-                        MAX_FIELD_BYTES / 1024
+                        "the form field {} is longer than {limit} bytes",
+                        excerpt(&name, SHOWN_NAME)
                     )));
                 }
             }
             let text = String::from_utf8(text).map_err(|_| {
-                ApiError::invalid(format!("the form field {name:?} is not UTF-8 text"))
+                ApiError::invalid(format!(
+                    "the form field {} is not UTF-8 text",
+                    excerpt(&name, SHOWN_NAME)
+                ))
             })?;
             form.fields.entry(name).or_default().push(text);
         }
@@ -149,7 +175,9 @@ fn multipart_error(err: &MultipartError, max_upload: u64) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::too_large(max_upload);
     }
-    ApiError::invalid(format!("malformed multipart form: {}", err.body_text()))
+    let why = err.body_text();
+    let why: String = why.chars().take(200).collect();
+    ApiError::invalid(format!("malformed multipart form: {why}"))
 }
 
 #[cfg(test)]

@@ -84,6 +84,15 @@ fn features_in_report(report: &str) -> Vec<String> {
 /// beam size and `best_of`; whisper.cpp fails a run that asks for more.
 pub const MAX_DECODERS: u32 = 8;
 
+/// The most tokens a prompt may have: OpenAI's limit for `prompt`, and all that whisper.cpp
+/// keeps of a prompt anyway (the last half of the text context).
+pub const MAX_PROMPT_TOKENS: usize = 224;
+
+/// The most bytes a prompt may have before it is tokenised at all: no 224-token text in a
+/// real language comes near it (Russian runs at about 5 bytes a token), and it bounds what
+/// whisper.cpp's recursive tokenizer is given (`rech_asr::RECOGNIZER_STACK_BYTES`).
+pub const MAX_PROMPT_BYTES: usize = 4096;
+
 /// How tokens are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decoding {
@@ -199,14 +208,8 @@ impl Default for WhisperOptions {
 impl WhisperOptions {
     /// Refuses values whisper.cpp cannot take.
     fn check(&self) -> Result<(), Error> {
-        if self
-            .initial_prompt
-            .as_deref()
-            .is_some_and(|p| p.contains('\0'))
-        {
-            return Err(Error::InvalidOption(
-                "the prompt contains a NUL character".to_owned(),
-            ));
+        if let Some(prompt) = &self.initial_prompt {
+            model::check_prompt_bytes(prompt)?;
         }
         if let Decoding::BeamSearch { beam_size } = self.decoding {
             if !(1..=MAX_DECODERS).contains(&beam_size) {

@@ -10,7 +10,7 @@ use rech_ggml::model_file::{self, GgmlType, ModelFileError, ModelFileInfo};
 use whisper_rs::{WhisperContext, WhisperContextParameters};
 
 use crate::recognizer::WhisperRecognizer;
-use crate::{WhisperOptions, ENGINE};
+use crate::{WhisperOptions, ENGINE, MAX_PROMPT_BYTES, MAX_PROMPT_TOKENS};
 
 /// A Whisper model in memory with the options it decodes with, shareable between threads
 /// (each recognizer has its own whisper.cpp state).
@@ -71,7 +71,7 @@ impl WhisperEngine {
             None => Vec::new(),
         };
         let capabilities = capabilities(&info);
-        Ok(Self {
+        let engine = Self {
             ctx: Arc::new(ctx),
             shared: Arc::new(Shared {
                 path: path.to_owned(),
@@ -80,7 +80,35 @@ impl WhisperEngine {
                 capabilities,
                 suppressed_tokens,
             }),
-        })
+        };
+        if let Some(prompt) = &engine.shared.options.initial_prompt {
+            engine.check_prompt(prompt)?;
+        }
+        Ok(engine)
+    }
+
+    /// How many tokens whisper.cpp makes of `text` (at most [`MAX_PROMPT_BYTES`] long: see
+    /// [`Engine::check_prompt`]). whisper.cpp's tokenizer recurses through `std::regex` once per
+    /// character of a word, so it runs on a thread of its own with the stack recognition
+    /// threads get, whatever the caller's stack is.
+    pub fn count_tokens(&self, text: &str) -> Result<usize, Error> {
+        check_prompt_bytes(text)?;
+        let ctx = Arc::clone(&self.ctx);
+        let text = text.to_owned();
+        let failed = |what: &str| Error::Engine {
+            engine: ENGINE,
+            what: format!("tokenising the prompt ({what})"),
+        };
+        std::thread::Builder::new()
+            .name("rech-tokenize".to_owned())
+            .stack_size(rech_asr::RECOGNIZER_STACK_BYTES)
+            // Every token is at least one byte: room for as many tokens as bytes means
+            // whisper.cpp never reports "too many" (which whisper-rs 0.16 mishandles).
+            .spawn(move || ctx.tokenize(&text, text.len() + 1).map(|t| t.len()))
+            .map_err(|e| failed(&e.to_string()))?
+            .join()
+            .map_err(|_| failed("the tokenizer panicked"))?
+            .map_err(|e| failed(&e.to_string()))
     }
 
     /// Where the model was loaded from.
@@ -118,6 +146,36 @@ impl Engine for WhisperEngine {
     fn recognizer(&self, threads: usize) -> Result<Box<dyn Recognizer>, Error> {
         Ok(Box::new(WhisperRecognizer::new(self, threads)?))
     }
+
+    /// At most [`MAX_PROMPT_TOKENS`] tokens (and [`MAX_PROMPT_BYTES`] bytes), no NUL.
+    fn check_prompt(&self, prompt: &str) -> Result<(), Error> {
+        let tokens = self.count_tokens(prompt)?;
+        if tokens > MAX_PROMPT_TOKENS {
+            return Err(Error::PromptTooLong {
+                engine: ENGINE,
+                length: format!("{tokens} tokens"),
+                limit: format!("{MAX_PROMPT_TOKENS} tokens"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The checks of a prompt that need no model: no NUL, at most [`MAX_PROMPT_BYTES`].
+pub(crate) fn check_prompt_bytes(prompt: &str) -> Result<(), Error> {
+    if prompt.contains('\0') {
+        return Err(Error::InvalidOption(
+            "the prompt contains a NUL character".to_owned(),
+        ));
+    }
+    if prompt.len() > MAX_PROMPT_BYTES {
+        return Err(Error::PromptTooLong {
+            engine: ENGINE,
+            length: format!("{} bytes", prompt.len()),
+            limit: format!("{MAX_PROMPT_TOKENS} tokens ({MAX_PROMPT_BYTES} bytes)"),
+        });
+    }
+    Ok(())
 }
 
 /// `pattern` anchored at both ends, for matching a token's whole text as `std::regex_match`
