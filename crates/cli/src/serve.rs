@@ -218,8 +218,8 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         // Not hidden by -q: whoever runs it exposed without a key must see it.
         let _ = writeln!(
             io::stderr(),
-            "rech: WARNING: serving on {addr}, reachable from the network, without an API key: \
-             anyone who can connect can use it; set RECH_API_KEY (or --api-key)"
+            "rech: WARNING: anyone who can reach http://{addr} can use this server: it listens \
+             beyond this machine without an API key; set RECH_API_KEY (or --api-key)"
         );
     }
     if !ctx.quiet {

@@ -23,6 +23,20 @@ const MAX_FIELD_BYTES: usize = 4 * 1024;
 /// Longest field name shown in a message.
 const SHOWN_NAME: usize = 40;
 
+/// The name of one of OpenAI's fields, as errors name it.
+fn known_param(name: &str) -> Option<&'static str> {
+    [
+        "language",
+        "response_format",
+        "temperature",
+        "timestamp_granularities",
+        "model",
+        "prompt",
+    ]
+    .into_iter()
+    .find(|known| name.trim_end_matches("[]") == *known)
+}
+
 /// The most bytes a field may hold: what its values can mean. A prompt's own limit is the
 /// engine's (Whisper: 224 tokens, 4 KiB), checked once the form is read.
 fn field_limit(name: &str) -> usize {
@@ -143,10 +157,14 @@ pub(crate) async fn read_form(
             {
                 text.extend_from_slice(&chunk);
                 if text.len() > limit {
-                    return Err(ApiError::invalid(format!(
+                    let message = format!(
                         "the form field {} is longer than {limit} bytes",
                         excerpt(&name, SHOWN_NAME)
-                    )));
+                    );
+                    return Err(match known_param(&name) {
+                        Some(param) => ApiError::invalid_param(param, message),
+                        None => ApiError::invalid(message),
+                    });
                 }
             }
             let text = String::from_utf8(text).map_err(|_| {

@@ -1,0 +1,474 @@
+//! `rech serve` against what a hostile client or web page does (the security review of issue
+//! 29, each finding turned into a test on the real binary): prompts that overflowed
+//! whisper.cpp's tokenizer, uploads that made ffmpeg read the server's own files, streams whose
+//! work outlived their client, clients that stall, DNS-rebinding and cross-origin pages. Each
+//! gets a bounded answer, and the server is left healthy and idle.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rech_ggml::generate::DecoderOutput;
+use rech_testkit::serve::{head, multipart, read_reply, Served};
+use rech_testkit::{micro_model, ort_lib, rech, run, shared_dir};
+
+struct Setup {
+    shared: PathBuf,
+    lib: PathBuf,
+}
+
+fn setup() -> Option<Setup> {
+    Some(Setup {
+        shared: shared_dir()?,
+        lib: ort_lib()?,
+    })
+}
+
+impl Setup {
+    fn vad(&self) -> PathBuf {
+        self.shared.join("models/ggml-silero-v6.2.0.bin")
+    }
+
+    fn speech(&self) -> Vec<u8> {
+        std::fs::read(self.shared.join("audio/ru/human/ru_0022.wav")).unwrap()
+    }
+
+    /// `rech serve` with the GigaAM-v3 micro model, one thread per worker, and `args`.
+    fn serve(&self, args: &[&str]) -> Served {
+        let mut cmd = rech();
+        cmd.env("RECH_ORT_LIB", &self.lib)
+            .arg("serve")
+            .arg("-m")
+            .arg(
+                self.shared
+                    .join("models/gigaam-v3-micro/v3_e2e_rnnt_encoder.onnx"),
+            )
+            .arg("--vad-model")
+            .arg(self.vad())
+            .args(["-t", "1"])
+            .args(args);
+        Served::start(cmd)
+    }
+}
+
+fn whisper_model() -> &'static std::path::Path {
+    micro_model(29, DecoderOutput::EndOfText)
+}
+
+/// The server's CPU time so far (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+fn assert_healthy(served: &Served) {
+    let reply = served.request("GET", "/health", &[], b"");
+    assert_eq!(reply.status, 200, "{}", served.stderr());
+}
+
+#[test]
+fn prompts_whisper_cannot_take_get_400_and_the_server_lives_on() {
+    let Some(setup) = setup() else { return };
+    let mut cmd = rech();
+    cmd.arg("serve")
+        .arg("-m")
+        .arg(whisper_model())
+        .arg("--vad-model")
+        .arg(setup.vad())
+        .args(["-l", "ru", "-t", "1"]);
+    let served = Served::start(cmd);
+    let speech = setup.speech();
+    // The prompts that aborted the server: 8,000 letters, 65 KB of digits, Cyrillic, spaces.
+    let hostile = [
+        "a".repeat(8_000),
+        "7".repeat(65_000),
+        "я".repeat(32_000),
+        " ".repeat(65_000),
+        "a".repeat(4_000),
+    ];
+    for prompt in &hostile {
+        let reply = served.transcribe(&[("prompt", prompt)], Some(("a.wav", &speech)));
+        let message = reply.assert_error(400, Some("prompt"));
+        assert!(message.len() < 300, "{message}");
+        assert_healthy(&served);
+    }
+    let reply = served.transcribe(&[("prompt", "Лекция о речи.")], Some(("a.wav", &speech)));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // The CLI refuses the same prompt in one line, before any work.
+    let out = run(rech()
+        .args([
+            "transcribe",
+            "-l",
+            "ru",
+            "--prompt",
+            &"a".repeat(8_000),
+            "-m",
+        ])
+        .arg(whisper_model())
+        .arg(setup.shared.join("audio/ru/human/ru_0022.wav")));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--prompt"), "{stderr}");
+}
+
+#[test]
+fn ffmpeg_never_opens_the_files_a_playlist_names() {
+    let Some(setup) = setup() else { return };
+    let served = setup.serve(&["-w", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let real = setup.shared.join("audio/ru/human/ru_0022.wav");
+    let missing = dir.path().join("no-such-recording.mp3");
+    let hls = |target: &std::path::Path| {
+        format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{}\n#EXT-X-ENDLIST\n",
+            target.display()
+        )
+    };
+    let concat = |target: &std::path::Path| {
+        format!(
+            "ffconcat version 1.0\nfile '{0}'\nfile '{0}'\n",
+            target.display()
+        )
+    };
+    let mut answers = Vec::new();
+    for (name, body) in [
+        ("list.au", hls(&real)),
+        ("list.au", hls(&missing)),
+        ("list.ts", hls(&real)),
+        ("list.mpg", concat(&real)),
+        ("list.mpg", concat(&missing)),
+    ] {
+        let reply = served.transcribe(&[], Some((name, body.as_bytes())));
+        let message = reply.assert_error(400, Some("file"));
+        assert!(
+            message.contains("playlist") || message.contains("ffconcat"),
+            "{name}: {message}"
+        );
+        answers.push(message);
+    }
+    // A file that exists and one that does not get the same answer: neither was opened.
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[3], answers[4]);
+    assert_eq!(served.metric("rech_audio_seconds_total"), 0.0);
+    assert_healthy(&served);
+    // The CLI refuses them in one line too.
+    let list = dir.path().join("list.ts");
+    std::fs::write(&list, concat(&real)).unwrap();
+    let out = run(rech()
+        .env("RECH_ORT_LIB", &setup.lib)
+        .args(["transcribe", "--no-vad", "-t", "1", "-m"])
+        .arg(
+            setup
+                .shared
+                .join("models/gigaam-v3-micro/v3_e2e_rnnt_encoder.onnx"),
+        )
+        .arg(&list));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ffconcat"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// Opens `/v1/listen`; `Err(status)` when the server refused the upgrade.
+fn open_stream(
+    addr: std::net::SocketAddr,
+    query: &str,
+) -> Result<tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>, u16> {
+    match tungstenite::connect(format!("ws://{addr}/v1/listen{query}")) {
+        Ok((socket, _)) => Ok(socket),
+        Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(e) => panic!("WebSocket: {e}"),
+    }
+}
+
+#[test]
+fn a_stream_holds_its_worker_until_its_work_has_stopped() {
+    let Some(setup) = setup() else { return };
+    let served = setup.serve(&["-w", "2", "--queue", "8"]);
+    // Two workers: two streams, never six.
+    let mut open = Vec::new();
+    let mut refused = Vec::new();
+    for _ in 0..6 {
+        match open_stream(served.addr, "") {
+            Ok(socket) => open.push(socket),
+            Err(status) => refused.push(status),
+        }
+    }
+    assert_eq!(open.len(), 2, "refused: {refused:?}");
+    assert_eq!(refused, [429, 429, 429, 429]);
+    assert_eq!(served.metric("rech_streams_active"), 2.0);
+    drop(open);
+    assert_eq!(served.metric_settled("rech_streams_active", 0.0), 0.0);
+    // One megabyte at 1 kHz is 524 s of audio; the client leaves at once.
+    let mut socket = open_stream(served.addr, "?sample_rate=1000").unwrap();
+    let speech = setup.speech();
+    let pcm: Vec<u8> = speech[44..].iter().cycle().take(1 << 20).copied().collect();
+    socket
+        .send(tungstenite::Message::Binary(pcm.into()))
+        .unwrap();
+    let busy = served.wait_for_metric("rech_workers_busy", Duration::from_secs(10), |v| v >= 1.0);
+    assert_eq!(busy, 1.0, "{}", served.stderr());
+    std::thread::sleep(Duration::from_millis(300));
+    let closed = Instant::now();
+    drop(socket);
+    let busy = served.wait_for_metric("rech_workers_busy", Duration::from_secs(5), |v| v == 0.0);
+    let freed = closed.elapsed();
+    assert_eq!(busy, 0.0, "the orphaned stream still holds its worker");
+    assert_eq!(served.metric_settled("rech_streams_active", 0.0), 0.0);
+    let before = cpu_seconds(served.pid());
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_seconds(served.pid()) - before;
+    eprintln!(
+        "worker freed {:.0} ms after the close; {used:.2} s of CPU in the 3 s after",
+        freed.as_secs_f64() * 1000.0
+    );
+    assert!(used < 1.0, "the server worked on: {used:.2} s of CPU");
+    assert_healthy(&served);
+}
+
+#[test]
+fn clients_that_stall_are_cut_off_and_their_places_freed() {
+    let Some(setup) = setup() else { return };
+    let served = setup.serve(&[
+        "-w",
+        "1",
+        "--queue",
+        "1",
+        "--header-timeout",
+        "1",
+        "--read-timeout",
+        "1",
+        "--idle-timeout",
+        "1",
+        "--queue-timeout",
+        "1",
+    ]);
+    // Headers that never end: the connection is closed.
+    let mut partial = TcpStream::connect(served.addr).unwrap();
+    partial
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    partial
+        .write_all(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = partial.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "open after {:?}",
+        started.elapsed()
+    );
+    // An upload that stops after 100 bytes: 408, and the place is free again.
+    let speech = setup.speech();
+    let (content_type, body) = multipart(&[], Some(("a.wav", &speech)));
+    let mut stalled = TcpStream::connect(served.addr).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stalled
+        .write_all(&head(
+            "POST",
+            "/v1/audio/transcriptions",
+            &[("Content-Type", &content_type)],
+            Some(body.len() as u64),
+        ))
+        .unwrap();
+    stalled.write_all(&body[..100]).unwrap();
+    let reply = read_reply(&mut stalled);
+    reply.assert_error(408, None);
+    assert_eq!(served.metric_settled("rech_queue_depth", 0.0), 0.0);
+    // A WebSocket that sends no audio is closed with a reason.
+    let mut socket = open_stream(served.addr, "").unwrap();
+    let mut reason = String::new();
+    loop {
+        match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => reason = text.to_string(),
+            Ok(tungstenite::Message::Close(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    assert!(reason.contains("no audio"), "{reason}");
+    assert_eq!(served.metric_settled("rech_workers_busy", 0.0), 0.0);
+    // A request that waits for the busy worker longer than --queue-timeout: 503, Retry-After.
+    let long: Vec<u8> = {
+        let mut wav = speech[..44].to_vec();
+        let data: Vec<u8> = speech[44..]
+            .iter()
+            .cycle()
+            .take(16_000 * 2 * 600)
+            .copied()
+            .collect();
+        wav[40..44].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        wav[4..8].copy_from_slice(&(data.len() as u32 + 36).to_le_bytes());
+        wav.extend_from_slice(&data);
+        wav
+    };
+    let addr = served.addr;
+    let holder = std::thread::spawn(move || {
+        let (content_type, body) = multipart(&[], Some(("long.wav", &long)));
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(&head(
+            "POST",
+            "/v1/audio/transcriptions",
+            &[("Content-Type", &content_type)],
+            Some(body.len() as u64),
+        ))
+        .unwrap();
+        s.write_all(&body).unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        // Leaves: the job is cancelled.
+    });
+    served.wait_for_metric("rech_workers_busy", Duration::from_secs(20), |v| v >= 1.0);
+    let reply = served.transcribe(&[], Some(("a.wav", &speech)));
+    reply.assert_error(503, None);
+    assert!(reply.header("retry-after").is_some());
+    holder.join().unwrap();
+    assert_eq!(served.metric_settled("rech_workers_busy", 0.0), 0.0);
+    assert_healthy(&served);
+}
+
+#[test]
+fn pages_from_elsewhere_and_rebound_names_are_refused() {
+    let Some(setup) = setup() else { return };
+    let served = setup.serve(&["--allowed-host", "rech.internal"]);
+    let speech = setup.speech();
+    let (content_type, body) = multipart(&[], Some(("a.wav", &speech)));
+    let post = |headers: &[(&str, &str)]| {
+        let mut all = vec![("Content-Type", content_type.as_str())];
+        all.extend_from_slice(headers);
+        served.request("POST", "/v1/audio/transcriptions", &all, &body)
+    };
+    // A DNS-rebinding page: its own name in Host.
+    let mut s = TcpStream::connect(served.addr).unwrap();
+    s.write_all(
+        b"GET /v1/models HTTP/1.1\r\nHost: attacker.example:8080\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        read_reply(&mut s)
+            .assert_error(403, None)
+            .contains("attacker.example"),
+        true
+    );
+    let mut s = TcpStream::connect(served.addr).unwrap();
+    s.write_all(
+        b"GET /v1/models HTTP/1.1\r\nHost: rech.internal:8080\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(read_reply(&mut s).status, 200);
+    // A foreign page's form POST (no preflight) and WebSocket.
+    post(&[("Origin", "http://evil.example")]).assert_error(403, None);
+    assert_eq!(post(&[("Origin", "http://localhost")]).status, 200);
+    assert_eq!(served.metric("rech_audio_seconds_total") > 0.0, true);
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(format!(
+        "ws://{}/v1/listen",
+        served.addr
+    ))
+    .unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", "http://evil.example".parse().unwrap());
+    match tungstenite::connect(request) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("a foreign page's WebSocket: {:?}", other.map(|_| ())),
+    }
+    // Every rejection is OpenAI's JSON, bounded in size.
+    served
+        .request("DELETE", "/v1/models", &[], b"")
+        .assert_error(405, None);
+    match tungstenite::connect(format!("ws://{}/v1/listen?sample_rate=lots", served.addr)) {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+            let body = response.body().as_deref().unwrap_or_default();
+            let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+            assert!(json["error"]["message"].is_string());
+        }
+        other => panic!("a bad sample rate: {:?}", other.map(|_| ())),
+    }
+    let huge = "x".repeat(1 << 20);
+    let reply = served.transcribe(&[("language", &huge)], Some(("a.wav", &speech)));
+    reply.assert_error(400, Some("language"));
+    assert!(reply.body.len() < 1024, "{} bytes", reply.body.len());
+    assert_healthy(&served);
+}
+
+#[test]
+fn keys_come_in_the_header_or_once_on_the_websocket_upgrade() {
+    let Some(setup) = setup() else { return };
+    let served = setup.serve(&["--api-key", "s3cret/+="]);
+    assert_eq!(
+        served
+            .request(
+                "GET",
+                "/v1/models",
+                &[("Authorization", "bearer s3cret/+=")],
+                b""
+            )
+            .status,
+        200
+    );
+    assert_eq!(
+        served
+            .request(
+                "GET",
+                "/v1/models",
+                &[("Authorization", "BEARER s3cret/+=")],
+                b""
+            )
+            .status,
+        200
+    );
+    served
+        .request("GET", "/v1/models?api_key=s3cret%2F%2B%3D", &[], b"")
+        .assert_error(401, None);
+    let key = "s3cret%2F%2B%3D";
+    assert!(open_stream(served.addr, &format!("?api_key={key}")).is_ok());
+    assert_eq!(
+        open_stream(served.addr, &format!("?api_key={key}&api_key=other")).err(),
+        Some(401)
+    );
+}
+
+#[test]
+fn past_the_grace_period_requests_are_answered_503_and_an_exposed_server_warns() {
+    let Some(setup) = setup() else { return };
+    let mut served = setup.serve(&["--grace", "1", "-q", "--host", "0.0.0.0"]);
+    assert!(served.stderr().contains("WARNING"), "{}", served.stderr());
+    let speech = setup.speech();
+    let long: Vec<u8> = {
+        let mut wav = speech[..44].to_vec();
+        let data: Vec<u8> = speech[44..]
+            .iter()
+            .cycle()
+            .take(16_000 * 2 * 600)
+            .copied()
+            .collect();
+        wav[40..44].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        wav[4..8].copy_from_slice(&(data.len() as u32 + 36).to_le_bytes());
+        wav.extend_from_slice(&data);
+        wav
+    };
+    let addr = served.addr;
+    let client = std::thread::spawn(move || {
+        let (content_type, body) = multipart(&[], Some(("long.wav", &long)));
+        rech_testkit::serve::request(
+            addr,
+            "POST",
+            "/v1/audio/transcriptions",
+            &[("Content-Type", &content_type)],
+            &body,
+        )
+    });
+    served.wait_for_metric("rech_workers_busy", Duration::from_secs(20), |v| v >= 1.0);
+    let code = served.terminate(Duration::from_secs(20));
+    let reply = client.join().unwrap();
+    reply.assert_error(503, None);
+    assert_eq!(code, Some(0));
+}
