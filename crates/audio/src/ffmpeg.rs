@@ -12,7 +12,7 @@
 //! last no longer than the input's bytes can hold at the lowest bitrate of any speech codec.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,7 @@ pub(crate) fn text_kind(head: &[u8]) -> Option<&'static str> {
     let text = match std::str::from_utf8(head) {
         Ok(text) => text,
         // A letter cut at the end of the sniffed bytes is still text.
-        Err(e) if e.error_len().is_none() && e.valid_up_to() + 4 > head.len() => {
+        Err(e) if e.error_len().is_none() => {
             std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
         }
         Err(_) => return None,
@@ -155,7 +155,7 @@ pub(crate) fn open_with(
         });
     }
     // ffmpeg gets the file as its standard input, from the start.
-    let input = File::open(path).map_err(io_err)?;
+    input.rewind().map_err(io_err)?;
     let mut command = Command::new(program);
     command
         .args([

@@ -8,129 +8,18 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rech_testkit::serve::{head, multipart, read_reply, Served};
-use rech_testkit::{assert_success, ort_lib, rech, run, shared_dir, stdout, test_venv};
+use rech_testkit::serve::{head, multipart, read_reply, ServeSetup};
+use rech_testkit::{assert_success, rech, run, stdout, test_venv};
 use serde_json::Value;
 
-struct Setup {
-    shared: PathBuf,
-    lib: PathBuf,
-}
+type Setup = ServeSetup;
 
 fn setup() -> Option<Setup> {
-    Some(Setup {
-        shared: shared_dir()?,
-        lib: ort_lib()?,
-    })
-}
-
-impl Setup {
-    fn model(&self) -> PathBuf {
-        self.shared
-            .join("models/gigaam-v3-micro/v3_e2e_rnnt_encoder.onnx")
-    }
-
-    fn vad(&self) -> PathBuf {
-        self.shared.join("models/ggml-silero-v6.2.0.bin")
-    }
-
-    fn recording(&self, name: &str) -> PathBuf {
-        self.shared.join("audio/ru").join(name)
-    }
-
-    /// Distinct recordings: the human ones, then the synthetic ones.
-    fn recordings(&self, n: usize) -> Vec<PathBuf> {
-        let manifest = std::fs::read_to_string(self.shared.join("audio/ru/manifest.tsv")).unwrap();
-        let files: Vec<PathBuf> = manifest
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split('\t').next())
-            .map(|p| self.recording(p))
-            .take(n)
-            .collect();
-        assert_eq!(
-            files.len(),
-            n,
-            "the shared audio has fewer than {n} recordings"
-        );
-        files
-    }
-
-    /// `rech serve` with the micro model, one thread per worker, and `args`.
-    fn serve(&self, args: &[&str]) -> Served {
-        let mut cmd = rech();
-        cmd.env("RECH_ORT_LIB", &self.lib)
-            .arg("serve")
-            .arg("-m")
-            .arg(self.model())
-            .arg("--vad-model")
-            .arg(self.vad())
-            .args(["-t", "1"])
-            .args(args);
-        Served::start(cmd)
-    }
-
-    /// What `rech transcribe` makes of `file` in `format`.
-    fn cli(&self, file: &Path, format: &str) -> String {
-        let mut cmd = rech();
-        cmd.env("RECH_ORT_LIB", &self.lib)
-            .arg("transcribe")
-            .arg("-m")
-            .arg(self.model())
-            .arg("--vad-model")
-            .arg(self.vad())
-            .args(["-t", "1", "-f", format])
-            .arg(file);
-        let out = run(&mut cmd);
-        assert_success(&out);
-        stdout(&out)
-    }
-
-    fn cli_text(&self, file: &Path) -> String {
-        let json: Value = serde_json::from_str(&self.cli(file, "json")).unwrap();
-        json["text"].as_str().unwrap().to_owned()
-    }
-}
-
-/// A WAV of `seconds` of the shared recordings, one after another.
-fn long_wav(setup: &Setup, seconds: usize) -> PathBuf {
-    let path = rech_testkit::tmp_dir().join(format!("serve-long-{seconds}.wav"));
-    if path.is_file() {
-        return path;
-    }
-    let mut samples: Vec<i16> = Vec::new();
-    let sources = setup.recordings(12);
-    'fill: loop {
-        for source in &sources {
-            let mut reader = hound::WavReader::open(source).unwrap();
-            if reader.spec().sample_rate != 16_000 {
-                continue;
-            }
-            samples.extend(reader.samples::<i16>().map(Result::unwrap));
-            if samples.len() >= seconds * 16_000 {
-                break 'fill;
-            }
-        }
-    }
-    samples.truncate(seconds * 16_000);
-    let part = path.with_extension(format!("{}.part", std::process::id()));
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&part, spec).unwrap();
-    for s in samples {
-        writer.write_sample(s).unwrap();
-    }
-    writer.finalize().unwrap();
-    std::fs::rename(&part, &path).unwrap();
-    path
+    ServeSetup::new()
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -566,7 +455,7 @@ fn bad_requests_get_400_with_the_field_named() {
 fn a_client_that_disconnects_frees_its_worker() {
     let Some(setup) = setup() else { return };
     let served = setup.serve(&["-w", "1", "--queue", "0"]);
-    let long = read(&long_wav(&setup, 600));
+    let long = read(&setup.long_wav(600));
     let (content_type, body) = multipart(&[], Some(("long.wav", &long)));
     let mut s = TcpStream::connect(served.addr).unwrap();
     s.write_all(&head(
@@ -605,7 +494,7 @@ fn a_client_that_disconnects_frees_its_worker() {
 fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
     let Some(setup) = setup() else { return };
     let mut served = setup.serve(&["-w", "2", "--grace", "60"]);
-    let file = long_wav(&setup, 120);
+    let file = setup.long_wav(120);
     let expected = setup.cli_text(&file);
     let audio = read(&file);
     let addr = served.addr;
@@ -701,7 +590,7 @@ fn a_websocket_stream_gets_the_finals_rech_dictate_prints() {
     let Some(setup) = setup() else { return };
     let served = setup.serve(&["-w", "2"]);
     // Three recordings with pauses between them: three utterances.
-    let file = long_wav(&setup, 24);
+    let file = setup.long_wav(24);
     let mut cmd = rech();
     cmd.env("RECH_ORT_LIB", &setup.lib)
         .arg("dictate")
@@ -750,7 +639,7 @@ fn a_websocket_stream_gets_the_finals_rech_dictate_prints() {
 
     // As fast as the socket takes it: the same finals, and the server's memory stays bounded.
     let before = served.rss_kib();
-    let fast = stream(served.addr, &long_wav(&setup, 240), "", false);
+    let fast = stream(served.addr, &setup.long_wav(240), "", false);
     assert!(finals(&fast).len() >= 10, "{fast:?}");
     let grown_mib = served.rss_kib().saturating_sub(before) / 1024;
     assert!(

@@ -6,50 +6,26 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rech_ggml::generate::DecoderOutput;
-use rech_testkit::serve::{head, multipart, read_reply, Served};
-use rech_testkit::{micro_model, ort_lib, rech, run, shared_dir};
+use rech_testkit::serve::{head, multipart, read_reply, ServeSetup, Served};
+use rech_testkit::{micro_model, rech, run};
 
-struct Setup {
-    shared: PathBuf,
-    lib: PathBuf,
-}
+type Setup = ServeSetup;
 
 fn setup() -> Option<Setup> {
-    Some(Setup {
-        shared: shared_dir()?,
-        lib: ort_lib()?,
-    })
+    ServeSetup::new()
 }
 
-impl Setup {
-    fn vad(&self) -> PathBuf {
-        self.shared.join("models/ggml-silero-v6.2.0.bin")
-    }
+/// A short recording's bytes.
+fn speech(setup: &Setup) -> Vec<u8> {
+    std::fs::read(setup.recording("human/ru_0022.wav")).unwrap()
+}
 
-    fn speech(&self) -> Vec<u8> {
-        std::fs::read(self.shared.join("audio/ru/human/ru_0022.wav")).unwrap()
-    }
-
-    /// `rech serve` with the GigaAM-v3 micro model, one thread per worker, and `args`.
-    fn serve(&self, args: &[&str]) -> Served {
-        let mut cmd = rech();
-        cmd.env("RECH_ORT_LIB", &self.lib)
-            .arg("serve")
-            .arg("-m")
-            .arg(
-                self.shared
-                    .join("models/gigaam-v3-micro/v3_e2e_rnnt_encoder.onnx"),
-            )
-            .arg("--vad-model")
-            .arg(self.vad())
-            .args(["-t", "1"])
-            .args(args);
-        Served::start(cmd)
-    }
+/// Ten minutes of speech: a request that keeps a worker busy for far longer than a test.
+fn ten_minutes(setup: &Setup) -> Vec<u8> {
+    std::fs::read(setup.long_wav(600)).unwrap()
 }
 
 fn whisper_model() -> &'static std::path::Path {
@@ -82,7 +58,7 @@ fn prompts_whisper_cannot_take_get_400_and_the_server_lives_on() {
         .arg(setup.vad())
         .args(["-l", "ru", "-t", "1"]);
     let served = Served::start(cmd);
-    let speech = setup.speech();
+    let speech = speech(&setup);
     // The prompts that aborted the server: 8,000 letters, 65 KB of digits, Cyrillic, spaces.
     let hostile = [
         "a".repeat(8_000),
@@ -110,7 +86,7 @@ fn prompts_whisper_cannot_take_get_400_and_the_server_lives_on() {
             "-m",
         ])
         .arg(whisper_model())
-        .arg(setup.shared.join("audio/ru/human/ru_0022.wav")));
+        .arg(setup.recording("human/ru_0022.wav")));
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
@@ -122,7 +98,7 @@ fn ffmpeg_never_opens_the_files_a_playlist_names() {
     let Some(setup) = setup() else { return };
     let served = setup.serve(&["-w", "1"]);
     let dir = tempfile::tempdir().unwrap();
-    let real = setup.shared.join("audio/ru/human/ru_0022.wav");
+    let real = setup.recording("human/ru_0022.wav");
     let missing = dir.path().join("no-such-recording.mp3");
     let hls = |target: &std::path::Path| {
         format!(
@@ -163,11 +139,7 @@ fn ffmpeg_never_opens_the_files_a_playlist_names() {
     let out = run(rech()
         .env("RECH_ORT_LIB", &setup.lib)
         .args(["transcribe", "--no-vad", "-t", "1", "-m"])
-        .arg(
-            setup
-                .shared
-                .join("models/gigaam-v3-micro/v3_e2e_rnnt_encoder.onnx"),
-        )
+        .arg(setup.model())
         .arg(&list));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -207,7 +179,7 @@ fn a_stream_holds_its_worker_until_its_work_has_stopped() {
     assert_eq!(served.metric_settled("rech_streams_active", 0.0), 0.0);
     // One megabyte at 1 kHz is 524 s of audio; the client leaves at once.
     let mut socket = open_stream(served.addr, "?sample_rate=1000").unwrap();
-    let speech = setup.speech();
+    let speech = speech(&setup);
     let pcm: Vec<u8> = speech[44..].iter().cycle().take(1 << 20).copied().collect();
     socket
         .send(tungstenite::Message::Binary(pcm.into()))
@@ -266,7 +238,7 @@ fn clients_that_stall_are_cut_off_and_their_places_freed() {
         started.elapsed()
     );
     // An upload that stops after 100 bytes: 408, and the place is free again.
-    let speech = setup.speech();
+    let speech = speech(&setup);
     let (content_type, body) = multipart(&[], Some(("a.wav", &speech)));
     let mut stalled = TcpStream::connect(served.addr).unwrap();
     stalled
@@ -297,19 +269,7 @@ fn clients_that_stall_are_cut_off_and_their_places_freed() {
     assert!(reason.contains("no audio"), "{reason}");
     assert_eq!(served.metric_settled("rech_workers_busy", 0.0), 0.0);
     // A request that waits for the busy worker longer than --queue-timeout: 503, Retry-After.
-    let long: Vec<u8> = {
-        let mut wav = speech[..44].to_vec();
-        let data: Vec<u8> = speech[44..]
-            .iter()
-            .cycle()
-            .take(16_000 * 2 * 600)
-            .copied()
-            .collect();
-        wav[40..44].copy_from_slice(&(data.len() as u32).to_le_bytes());
-        wav[4..8].copy_from_slice(&(data.len() as u32 + 36).to_le_bytes());
-        wav.extend_from_slice(&data);
-        wav
-    };
+    let long = ten_minutes(&setup);
     let addr = served.addr;
     let holder = std::thread::spawn(move || {
         let (content_type, body) = multipart(&[], Some(("long.wav", &long)));
@@ -338,7 +298,7 @@ fn clients_that_stall_are_cut_off_and_their_places_freed() {
 fn pages_from_elsewhere_and_rebound_names_are_refused() {
     let Some(setup) = setup() else { return };
     let served = setup.serve(&["--allowed-host", "rech.internal"]);
-    let speech = setup.speech();
+    let speech = speech(&setup);
     let (content_type, body) = multipart(&[], Some(("a.wav", &speech)));
     let post = |headers: &[(&str, &str)]| {
         let mut all = vec![("Content-Type", content_type.as_str())];
@@ -437,20 +397,7 @@ fn past_the_grace_period_requests_are_answered_503_and_an_exposed_server_warns()
     let Some(setup) = setup() else { return };
     let mut served = setup.serve(&["--grace", "1", "-q", "--host", "0.0.0.0"]);
     assert!(served.stderr().contains("WARNING"), "{}", served.stderr());
-    let speech = setup.speech();
-    let long: Vec<u8> = {
-        let mut wav = speech[..44].to_vec();
-        let data: Vec<u8> = speech[44..]
-            .iter()
-            .cycle()
-            .take(16_000 * 2 * 600)
-            .copied()
-            .collect();
-        wav[40..44].copy_from_slice(&(data.len() as u32).to_le_bytes());
-        wav[4..8].copy_from_slice(&(data.len() as u32 + 36).to_le_bytes());
-        wav.extend_from_slice(&data);
-        wav
-    };
+    let long = ten_minutes(&setup);
     let addr = served.addr;
     let client = std::thread::spawn(move || {
         let (content_type, body) = multipart(&[], Some(("long.wav", &long)));

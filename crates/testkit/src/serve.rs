@@ -5,9 +5,142 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// What the server tests serve: the shared GigaAM-v3 micro model (random weights, real
+/// architecture) with the shared Silero VAD, ONNX Runtime from the test environment, and the
+/// shared Russian recordings.
+pub struct ServeSetup {
+    /// The shared test data.
+    pub shared: PathBuf,
+    /// ONNX Runtime's library.
+    pub lib: PathBuf,
+}
+
+impl ServeSetup {
+    /// `None` (after a loud skip; a failure in CI) when the shared data or ONNX Runtime is
+    /// missing.
+    pub fn new() -> Option<Self> {
+        Some(Self {
+            shared: crate::shared_dir()?,
+            lib: crate::ort_lib()?,
+        })
+    }
+
+    /// The GigaAM-v3 micro model.
+    pub fn model(&self) -> PathBuf {
+        self.shared
+            .join("models/gigaam-v3-micro/v3_e2e_rnnt_encoder.onnx")
+    }
+
+    /// The Silero VAD model.
+    pub fn vad(&self) -> PathBuf {
+        self.shared.join("models/ggml-silero-v6.2.0.bin")
+    }
+
+    /// A shared recording, by its path under `audio/ru`.
+    pub fn recording(&self, name: &str) -> PathBuf {
+        self.shared.join("audio/ru").join(name)
+    }
+
+    /// `n` distinct recordings: the human ones, then the synthetic ones.
+    pub fn recordings(&self, n: usize) -> Vec<PathBuf> {
+        let manifest = std::fs::read_to_string(self.shared.join("audio/ru/manifest.tsv"))
+            .expect("read the shared audio's manifest");
+        let files: Vec<PathBuf> = manifest
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split('\t').next())
+            .map(|p| self.recording(p))
+            .take(n)
+            .collect();
+        assert_eq!(
+            files.len(),
+            n,
+            "the shared audio has fewer than {n} recordings"
+        );
+        files
+    }
+
+    /// `rech serve` with the micro model, one thread per worker, and `args`.
+    pub fn serve(&self, args: &[&str]) -> Served {
+        let mut cmd = crate::rech();
+        cmd.env("RECH_ORT_LIB", &self.lib)
+            .arg("serve")
+            .arg("-m")
+            .arg(self.model())
+            .arg("--vad-model")
+            .arg(self.vad())
+            .args(["-t", "1"])
+            .args(args);
+        Served::start(cmd)
+    }
+
+    /// What `rech transcribe` makes of `file` in `format`, with the same model.
+    pub fn cli(&self, file: &Path, format: &str) -> String {
+        let mut cmd = crate::rech();
+        cmd.env("RECH_ORT_LIB", &self.lib)
+            .arg("transcribe")
+            .arg("-m")
+            .arg(self.model())
+            .arg("--vad-model")
+            .arg(self.vad())
+            .args(["-t", "1", "-f", format])
+            .arg(file);
+        let out = crate::run(&mut cmd);
+        crate::assert_success(&out);
+        crate::stdout(&out)
+    }
+
+    /// The text `rech transcribe` makes of `file`.
+    pub fn cli_text(&self, file: &Path) -> String {
+        let json: serde_json::Value =
+            serde_json::from_str(&self.cli(file, "json")).expect("rech's JSON");
+        json["text"].as_str().expect("a text").to_owned()
+    }
+
+    /// A 16 kHz mono WAV of `seconds` of the shared recordings, one after another (made once
+    /// per test run).
+    pub fn long_wav(&self, seconds: usize) -> PathBuf {
+        let path = crate::tmp_dir().join(format!("serve-long-{seconds}.wav"));
+        if path.is_file() {
+            return path;
+        }
+        let mut samples: Vec<i16> = Vec::new();
+        let sources = self.recordings(12);
+        'fill: loop {
+            for source in &sources {
+                let mut reader = hound::WavReader::open(source).expect("a shared recording");
+                if reader.spec().sample_rate != 16_000 {
+                    continue;
+                }
+                samples.extend(reader.samples::<i16>().map(|s| s.expect("a sample")));
+                if samples.len() >= seconds * 16_000 {
+                    break 'fill;
+                }
+            }
+        }
+        samples.truncate(seconds * 16_000);
+        std::fs::create_dir_all(crate::tmp_dir()).expect("create the test directory");
+        let part = path.with_extension(format!("{}.part", std::process::id()));
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::create(&part, spec).expect("write the long WAV");
+        for s in samples {
+            writer.write_sample(s).expect("write the long WAV");
+        }
+        writer.finalize().expect("write the long WAV");
+        std::fs::rename(&part, &path).expect("move the long WAV into place");
+        path
+    }
+}
 
 /// A running `rech serve`; killed when dropped.
 pub struct Served {
