@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export RUSTC_BOOTSTRAP=1
-TARGETS=(decode_wav decode_any model_file vad_file)
+TARGETS=(decode_wav decode_any model_file vad_file serve_form serve_control)
 BIN_DIR=fuzz/target/x86_64-unknown-linux-gnu/release
 LOG_DIR=fuzz/target/logs
 
@@ -36,6 +36,7 @@ seeds_for() {
 max_len_for() {
     case $1 in
         decode_*) echo 65536 ;;
+        serve_*) echo 16384 ;;
         *) echo 131072 ;;
     esac
 }

@@ -316,3 +316,33 @@ pub fn vad_file(data: &[u8]) {
         Err(err) => check_line(&err.to_string()),
     }
 }
+
+/// Where the form target's uploads go while a form is read (each is deleted with its form).
+fn upload_dir() -> &'static std::path::Path {
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("rech-fuzz-uploads-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the upload directory");
+        dir
+    })
+}
+
+/// Reads `data` as a transcription request's multipart form (boundary
+/// `rech_server::fuzzing::BOUNDARY`) and checks its fields.
+pub fn serve_form(data: &[u8]) {
+    rech_server::fuzzing::form(data, upload_dir());
+}
+
+/// The lines of `data` as a WebSocket control message, a `/v1/listen` query, a Host and an
+/// Origin, each checked as the server checks them.
+pub fn serve_control(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut lines = text.split('\n');
+    let message = lines.next().unwrap_or_default();
+    let query = lines.next().unwrap_or_default();
+    let host = lines.next().unwrap_or_default();
+    let origin = lines.next().unwrap_or_default();
+    let allowed: Vec<String> = lines.map(str::to_owned).collect();
+    rech_server::fuzzing::control(message, query);
+    rech_server::fuzzing::host_and_origin(host, origin, &allowed);
+}

@@ -253,7 +253,7 @@ impl ResponseFormat {
 
 /// A transcription request's fields, checked.
 #[derive(Debug)]
-struct Params {
+pub(crate) struct Params {
     format: ResponseFormat,
     options: TranscribeOptions,
     prompt: Option<String>,
@@ -261,16 +261,22 @@ struct Params {
 }
 
 impl Params {
-    fn from_form(form: &Form, app: &App) -> Result<Self, ApiError> {
+    /// The request's fields checked against the server's `options` and what `engine` can do.
+    pub(crate) fn from_form(
+        form: &Form,
+        options: &crate::ServeOptions,
+        engine: &dyn rech_asr::Engine,
+    ) -> Result<Self, ApiError> {
+        let served = options;
         if let Some(model) = form.get("model") {
-            if model != app.options.model_id && !OPENAI_MODELS.contains(&model) {
+            if model != served.model_id && !OPENAI_MODELS.contains(&model) {
                 return Err(ApiError::invalid_param(
                     "model",
                     format!(
                         "the model {} is not served here; this server serves {:?} \
                          (whisper-1 means it too)",
                         excerpt(model, 64),
-                        app.options.model_id
+                        served.model_id
                     ),
                 )
                 .with_code("model_not_found"));
@@ -288,8 +294,8 @@ impl Params {
                 )
             })?,
         };
-        let capabilities = app.pool.engine().capabilities();
-        let mut options = app.options.transcribe.clone();
+        let capabilities = engine.capabilities();
+        let mut options = served.transcribe.clone();
         if let Some(language) = form.get("language").filter(|l| !l.is_empty()) {
             let code = language.to_ascii_lowercase();
             if rech_asr::languages::name(&code).is_none() {
@@ -364,16 +370,12 @@ impl Params {
             ));
         }
         if let Some(prompt) = prompt.filter(|_| capabilities.takes_prompt) {
-            app.pool
-                .engine()
-                .check_prompt(prompt)
-                .map_err(|e| match e {
-                    rech_asr::Error::PromptTooLong { .. } => {
-                        ApiError::invalid_param("prompt", e.to_string())
-                            .with_code("prompt_too_long")
-                    }
-                    other => ApiError::invalid_param("prompt", other.to_string()),
-                })?;
+            engine.check_prompt(prompt).map_err(|e| match e {
+                rech_asr::Error::PromptTooLong { .. } => {
+                    ApiError::invalid_param("prompt", e.to_string()).with_code("prompt_too_long")
+                }
+                other => ApiError::invalid_param("prompt", other.to_string()),
+            })?;
         }
         Ok(Self {
             format,
@@ -435,7 +437,7 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
         app.options.read_timeout,
     )
     .await?;
-    let params = Params::from_form(&form, app)?;
+    let params = Params::from_form(&form, &app.options, app.pool.engine().as_ref())?;
     let Some(upload) = form.upload else {
         return Err(ApiError::invalid_param(
             "file",

@@ -144,7 +144,7 @@ pub(crate) fn host_allowed(host: &str, allowed: &[String]) -> bool {
 }
 
 /// Whether `origin` (`scheme://host[:port]`) is the server reached as `host`.
-fn same_origin(origin: &str, host: &str) -> bool {
+pub(crate) fn same_origin(origin: &str, host: &str) -> bool {
     let Some((scheme, authority)) = origin.split_once("://") else {
         return false;
     };
@@ -161,7 +161,7 @@ fn same_origin(origin: &str, host: &str) -> bool {
 
 /// Whether `origin` is one of `allowed` (exact, without a trailing slash, case aside; `*` is
 /// any).
-fn origin_listed(origin: &str, allowed: &[String]) -> bool {
+pub(crate) fn origin_listed(origin: &str, allowed: &[String]) -> bool {
     let origin = origin.trim_end_matches('/');
     origin != "null"
         && allowed.iter().any(|entry| {

@@ -17,6 +17,9 @@ mod api;
 mod browser;
 mod connections;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod listen;
 mod metrics;
 mod pool;

@@ -310,12 +310,12 @@ async fn reserve(tx: Option<&mpsc::Sender<Input>>) -> Option<mpsc::Permit<'_, In
     }
 }
 
-enum Control {
+pub(crate) enum Control {
     Config(StreamConfig),
     Stop,
 }
 
-fn control(text: &str, started: bool) -> Result<Control, String> {
+pub(crate) fn control(text: &str, started: bool) -> Result<Control, String> {
     #[derive(Deserialize)]
     struct Message {
         #[serde(rename = "type")]
