@@ -61,7 +61,7 @@ pub(crate) fn text_kind(head: &[u8]) -> Option<&'static str> {
             .get(..prefix.len())
             .is_some_and(|s| s.eq_ignore_ascii_case(prefix))
     };
-    Some(if starts("#EXTM3U") || starts("#EXT") {
+    Some(if starts("#EXT") {
         "an HLS or M3U playlist"
     } else if starts("ffconcat") || starts("file ") || starts("file'") {
         "an ffconcat list"

@@ -120,3 +120,83 @@ fn absurd_float_samples_stay_finite() {
     assert_eq!(audio.samples.len(), SAMPLE_RATE as usize);
     assert!(audio.samples.iter().all(|s| s.is_finite()));
 }
+
+/// ffmpeg, which the project's scripts install; `None` (a loud skip, a failure in CI) without.
+fn ffmpeg_or_skip(test: &str) -> Option<PathBuf> {
+    let found = rech_audio::ffmpeg_program();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ffmpeg is not installed: scripts/install-deps.sh installs it"
+        );
+        eprintln!("SKIPPED: {test} (no ffmpeg on the PATH)");
+    }
+    found
+}
+
+/// A file in one of ffmpeg's formats that decodes to more audio than its size can hold (ten
+/// minutes of digital silence in 5 KB of WavPack) is refused, not decoded for ever.
+#[test]
+fn ffmpeg_output_is_bounded_by_the_input_size() {
+    let Some(ffmpeg) = ffmpeg_or_skip("ffmpeg_output_is_bounded_by_the_input_size") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("silence.wv");
+    let made = std::process::Command::new(ffmpeg)
+        .args([
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=8000:cl=mono",
+        ])
+        .args(["-t", "600"])
+        .arg(&bomb)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let size = std::fs::metadata(&bomb).unwrap().len();
+    assert!(size < 600 * 128, "{size} bytes");
+    match rech_audio::decode_file(&bomb) {
+        Err(e @ AudioError::Malformed { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("more than") && text.contains("bytes"),
+                "{text}"
+            );
+        }
+        other => panic!("{:?}", other.map(|a| a.duration())),
+    }
+}
+
+/// Playlists and lists in a name ffmpeg would take are refused before ffmpeg runs, whether the
+/// files they name exist or not.
+#[test]
+fn ffmpeg_never_sees_a_playlist() {
+    if ffmpeg_or_skip("ffmpeg_never_sees_a_playlist").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let real = samples_dir().join("privet-16k-mono.wav");
+    let missing = dir.path().join("missing.mp3");
+    let mut messages = Vec::new();
+    for target in [&real, &missing] {
+        let list = dir.path().join("list.au");
+        std::fs::write(
+            &list,
+            format!(
+                "#EXTM3U\n#EXTINF:1,\n{}\n#EXT-X-ENDLIST\n",
+                target.display()
+            ),
+        )
+        .unwrap();
+        match rech_audio::decode_file(&list) {
+            Err(e @ AudioError::Unsupported { .. }) => messages.push(e.to_string()),
+            other => panic!("{:?}", other.map(|a| a.duration())),
+        }
+    }
+    assert!(messages[0].contains("playlist"), "{}", messages[0]);
+    assert_eq!(messages[0], messages[1]);
+}

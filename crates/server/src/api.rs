@@ -78,7 +78,7 @@ async fn count(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
 /// which may hold a key), status and time; never a key, a prompt or a body.
 async fn access_log(request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path = crate::error::excerpt(request.uri().path(), 200);
+    let path = excerpt(request.uri().path(), 200);
     let started = Instant::now();
     let response = next.run(request).await;
     log::info!(
@@ -88,6 +88,16 @@ async fn access_log(request: Request, next: Next) -> Response {
         started.elapsed().as_secs_f64() * 1000.0
     );
     response
+}
+
+/// The access log's line for a request refused before it was served: why, never the key.
+pub(crate) fn log_refused(request: &Request, why: &str) {
+    log::info!(
+        target: "rech_server::access",
+        "refused {} {}: {why}",
+        request.method(),
+        excerpt(request.uri().path(), 200)
+    );
 }
 
 /// Refuses `/v1` requests without the server's key, before their bodies are read. The key
@@ -105,11 +115,11 @@ async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) ->
     match given {
         Some(key) if same(key.as_bytes(), expected.as_bytes()) => next.run(request).await,
         Some(_) => {
-            log::info!(target: "rech_server::access", "refused {} {}: incorrect API key", request.method(), crate::error::excerpt(request.uri().path(), 200));
+            log_refused(&request, "incorrect API key");
             ApiError::unauthorized("incorrect API key provided").into_response()
         }
         None => {
-            log::info!(target: "rech_server::access", "refused {} {}: no API key", request.method(), crate::error::excerpt(request.uri().path(), 200));
+            log_refused(&request, "no API key");
             ApiError::unauthorized("no API key provided: send it as `Authorization: Bearer KEY`")
                 .into_response()
         }

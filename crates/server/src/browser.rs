@@ -18,6 +18,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::api::log_refused;
 use crate::error::{excerpt, ApiError};
 use crate::App;
 
@@ -29,7 +30,7 @@ pub(crate) async fn guard(State(app): State<Arc<App>>, request: Request, next: N
         .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned());
     if let Some(host) = &host {
         if !host_allowed(host, &app.options.allowed_hosts) {
-            log::info!(target: "rech_server::access", "refused {} {}: host {}", request.method(), excerpt(request.uri().path(), 200), excerpt(host, 64));
+            log_refused(&request, &format!("host {}", excerpt(host, 64)));
             return ApiError::forbidden(
                 "host_not_allowed",
                 format!(
@@ -57,7 +58,7 @@ pub(crate) async fn guard(State(app): State<Arc<App>>, request: Request, next: N
         || request.uri().path() == "/v1/listen"
         || !matches!(*request.method(), Method::GET | Method::HEAD);
     if checked && !trusted {
-        log::info!(target: "rech_server::access", "refused {} {}: origin {}", request.method(), excerpt(request.uri().path(), 200), excerpt(&origin, 64));
+        log_refused(&request, &format!("origin {}", excerpt(&origin, 64)));
         return ApiError::forbidden(
             "origin_not_allowed",
             format!(

@@ -199,12 +199,21 @@ impl IntoResponse for ApiError {
 /// What a client sent, quoted for an error message and cut to `max` characters: an answer never
 /// echoes a megabyte back.
 pub(crate) fn excerpt(text: &str, max: usize) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(max).collect();
-    if chars.next().is_some() {
-        format!("{:?}…", head)
+    let head: String = text.chars().take(max).collect();
+    if head.len() < text.len() {
+        format!("{head:?}…")
     } else {
         format!("{head:?}")
+    }
+}
+
+/// A message (a parser's complaint, which may quote the input) cut to `max` characters.
+pub(crate) fn shortened(text: &str, max: usize) -> String {
+    let head: String = text.chars().take(max).collect();
+    if head.len() < text.len() {
+        format!("{head}…")
+    } else {
+        head
     }
 }
 

@@ -33,7 +33,7 @@ use rech_audio::StreamResampler;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::error::{excerpt, ApiError};
+use crate::error::{excerpt, shortened, ApiError};
 use crate::pool::{Admitted, CancelOnDrop};
 use crate::App;
 
@@ -108,7 +108,7 @@ pub(crate) async fn listen(
     let config = match query {
         Ok(Query(config)) => config,
         Err(rejection) => {
-            let why: String = rejection.body_text().chars().take(200).collect();
+            let why = shortened(&rejection.body_text(), 200);
             return ApiError::invalid(format!("bad query parameters: {why}")).into_response();
         }
     };
@@ -265,13 +265,17 @@ async fn stream(
                 }
             },
             permit = reserve(audio_tx.as_ref()), if pending.is_some() => match permit {
-                Some(permit) => permit.send(Input::Audio(pending.take().unwrap_or_default())),
+                Some(permit) => {
+                    permit.send(Input::Audio(pending.take().unwrap_or_default()));
+                    idle_deadline = tokio::time::Instant::now() + idle_timeout;
+                }
                 None => {
                     cancel.cancel();
                     return;
                 }
             },
-            () = tokio::time::sleep_until(idle_deadline), if audio_tx.is_some() => {
+            // Only while the socket is read: a client held back by a full queue is not idle.
+            () = tokio::time::sleep_until(idle_deadline), if audio_tx.is_some() && pending.is_none() => {
                 cancel.cancel();
                 let message = format!(
                     "no audio for {} s: the stream is closed",
@@ -324,7 +328,7 @@ pub(crate) fn control(text: &str, started: bool) -> Result<Control, String> {
         config: StreamConfig,
     }
     let message: Message = serde_json::from_str(text).map_err(|e| {
-        let why: String = e.to_string().chars().take(200).collect();
+        let why = shortened(&e.to_string(), 200);
         format!("a text message must be JSON with a \"type\": {why}")
     })?;
     match message.kind.as_str() {

@@ -15,7 +15,7 @@ use tempfile::NamedTempFile;
 use tokio::io::AsyncWriteExt;
 use tokio::time::timeout;
 
-use crate::error::{excerpt, ApiError};
+use crate::error::{excerpt, shortened, ApiError};
 
 /// Longest text field accepted when the field has no bound of its own (unknown fields, which
 /// OpenAI's clients may add and rech ignores).
@@ -193,9 +193,10 @@ fn multipart_error(err: &MultipartError, max_upload: u64) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::too_large(max_upload);
     }
-    let why = err.body_text();
-    let why: String = why.chars().take(200).collect();
-    ApiError::invalid(format!("malformed multipart form: {why}"))
+    ApiError::invalid(format!(
+        "malformed multipart form: {}",
+        shortened(&err.body_text(), 200)
+    ))
 }
 
 #[cfg(test)]

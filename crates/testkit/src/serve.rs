@@ -168,6 +168,12 @@ impl Served {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                // Logged first: whoever is told the address may read the line that gave it.
+                {
+                    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                    log.push_str(&line);
+                    log.push('\n');
+                }
                 if !sent {
                     if let Some(addr) = line
                         .split("http://")
@@ -179,9 +185,6 @@ impl Served {
                         sent = true;
                     }
                 }
-                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-                log.push_str(&line);
-                log.push('\n');
             }
         });
         let addr = match rx.recv_timeout(Duration::from_secs(60)) {
