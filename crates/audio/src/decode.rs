@@ -90,6 +90,23 @@ pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
         return open_reader(io::stdin(), STDIN_NAME);
     }
     let name = path.display().to_string();
+    open_file(path, true)?.ok_or(AudioError::UnknownFormat { path: name })
+}
+
+/// Checks, cheaply and before any model is loaded, that `path` is a readable, non-empty file
+/// that rech (or ffmpeg, for the formats only it decodes) can open: the header is read as
+/// [`open`] reads it, but ffmpeg is not started. `-` (stdin) is not read.
+pub fn check(path: &Path) -> Result<(), AudioError> {
+    if path == Path::new("-") {
+        return Ok(());
+    }
+    open_file(path, false).map(drop)
+}
+
+/// [`open`] for a file; without `ffmpeg`, a file that only ffmpeg could decode is accepted
+/// unopened (`None`).
+fn open_file(path: &Path, ffmpeg: bool) -> Result<Option<AudioStream>, AudioError> {
+    let name = path.display().to_string();
     let io_err = |source| AudioError::Io {
         path: name.clone(),
         source,
@@ -114,9 +131,11 @@ pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
     match native {
         Err(e @ AudioError::UnknownFormat { .. }) if !ffmpeg_named => Err(e),
         Err(e @ (AudioError::Unsupported { .. } | AudioError::UnknownFormat { .. })) => {
-            let label = sniff_foreign(path);
             match ffmpeg::ffmpeg_program() {
-                Some(program) => ffmpeg::open_with(&program, path, &name, e, label),
+                Some(_) if !ffmpeg => Ok(None),
+                Some(program) => {
+                    ffmpeg::open_with(&program, path, &name, e, sniff_foreign(path)).map(Some)
+                }
                 None => Err(match e {
                     AudioError::Unsupported { path, detail } => AudioError::Unsupported {
                         path,
@@ -126,7 +145,7 @@ pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
                 }),
             }
         }
-        other => other,
+        other => other.map(Some),
     }
 }
 

@@ -37,7 +37,7 @@ pub use capture::{
     ConfigRange, DeviceCapabilities, DeviceFailure, DeviceInfo,
 };
 pub use decode::{
-    decode_bytes, decode_file, open, open_bytes, open_reader, Audio, AudioStream, SourceInfo,
+    check, decode_bytes, decode_file, open, open_bytes, open_reader, Audio, AudioStream, SourceInfo,
 };
 pub use error::AudioError;
 pub use ffmpeg::ffmpeg_program;

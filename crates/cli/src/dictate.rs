@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use rech_asr::catalog::DEFAULT_RUSSIAN_MODEL;
 use rech_asr::output::dictation_event_json;
 use rech_asr::{
     Dictation, DictationEvent, DictationOptions, TranscribeOptions, VadOptions, VoiceDetector,
@@ -38,11 +37,6 @@ use crate::Context;
 
 /// Samples per chunk a file source sends: 100 ms, as a microphone would deliver them.
 const FILE_CHUNK: usize = 1_600;
-
-/// The Whisper model dictation uses for languages other than Russian unless told otherwise:
-/// smaller than `rech transcribe`'s, because here every phrase waits for its decode (about
-/// three times faster than medium). Russian gets GigaAM-v3, whose decode is cheaper still.
-const DICTATION_MODEL: &str = "small-q8_0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DictateFormat {
@@ -259,14 +253,11 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     };
     let mut sink = Sink::create(&args, typing)?;
 
-    let russian = options.transcribe.language.as_deref() == Some("ru")
-        && !args.full_window
-        && !args.flash_attn;
-    let default = if russian {
-        DEFAULT_RUSSIAN_MODEL
-    } else {
-        DICTATION_MODEL
-    };
+    let default = rech::default_model(
+        options.transcribe.language.as_deref(),
+        rech::Use::Dictation,
+        args.full_window || args.flash_attn,
+    );
     let spec = args.model.as_deref().unwrap_or(Path::new(default));
     let resolved = models::resolve_model(Some(spec), default, ctx)?;
     let kind = engine_kind(&resolved.path);
@@ -289,12 +280,15 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let vad = if args.no_vad {
         None
     } else {
-        match models::resolve_vad(args.vad_model.as_deref(), VadWanted::DEFAULT, ctx)? {
+        let found = models::resolve_vad(
+            args.vad_model.as_deref(),
+            VadWanted::DEFAULT,
+            "detecting speech by loudness",
+            ctx,
+        )?;
+        match found {
             Some(path) => Some(VoiceDetector::load(&path, VadOptions::default())?),
-            None => {
-                models::vad_off_notice(ctx, "detecting speech by loudness");
-                None
-            }
+            None => None,
         }
     };
     let mut dictation = Dictation::new(engine.as_ref(), vad, options)?;

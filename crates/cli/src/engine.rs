@@ -6,47 +6,20 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
-use rech_asr::resolve::{model_format, repair_hint, ModelFormat, ResolvedModel};
+use rech_asr::resolve::{repair_hint, ResolvedModel};
 use rech_asr::Engine;
-use rech_gigaam::{GigaamEngine, GigaamOptions};
-use rech_whisper::{WhisperEngine, WhisperOptions};
+use rech_whisper::WhisperOptions;
 
 use crate::{Context, UsageError};
 
-/// The engines a model can be for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineKind {
-    /// whisper.cpp (a ggml file).
-    Whisper,
-    /// GigaAM-v3 through ONNX Runtime (an ONNX file or a directory of them).
-    Gigaam,
-}
+pub use rech::EngineKind;
 
-/// Which engine the model at `path` is for, by content: an ONNX file, or a directory holding
-/// one, is GigaAM's, a ggml file Whisper's. Anything else goes to the engine its name suggests
-/// (`.onnx`: GigaAM), whose loader says what is wrong with it.
+/// Which engine the model at `path` is for, by content (see [`EngineKind::of`]).
 pub fn engine_kind(path: &Path) -> EngineKind {
-    match model_format(path) {
-        ModelFormat::Onnx => EngineKind::Gigaam,
-        ModelFormat::Directory if holds_onnx(path) => EngineKind::Gigaam,
-        ModelFormat::Directory => EngineKind::Whisper,
-        ModelFormat::Ggml => EngineKind::Whisper,
-        ModelFormat::Other if path.extension().is_some_and(|e| e == "onnx") => EngineKind::Gigaam,
-        ModelFormat::Other => EngineKind::Whisper,
-    }
-}
-
-/// Whether a directory holds a GigaAM-v3 file (`v3_*.onnx`).
-fn holds_onnx(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|read| {
-        read.flatten().any(|f| {
-            let name = f.file_name().to_string_lossy().into_owned();
-            name.starts_with("v3_") && name.ends_with(".onnx")
-        })
-    })
+    EngineKind::of(path)
 }
 
 /// An option given on the command line that only Whisper can honour, and why GigaAM cannot.
@@ -88,41 +61,19 @@ pub fn load(
     whisper: WhisperOptions,
     threads: usize,
     ctx: &Context,
-) -> Result<Box<dyn Engine>> {
-    if kind == EngineKind::Gigaam {
-        // The model's files first: a wrong path must not wait for a runtime download.
-        GigaamEngine::find_files(&resolved.path)?;
-        crate::models::ensure_runtime(ctx, "first use of GigaAM")?;
-    }
-    let started = Instant::now();
-    let engine: Box<dyn Engine> = match kind {
-        EngineKind::Whisper => Box::new(load_whisper(resolved, whisper)?),
-        EngineKind::Gigaam => {
-            let options = GigaamOptions {
-                threads,
-                ..GigaamOptions::default()
-            };
-            Box::new(GigaamEngine::load(&resolved.path, options)?)
-        }
-    };
-    log::info!(
-        "loaded {} in {:.2} s",
-        resolved.path.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(engine)
-}
-
-fn load_whisper(resolved: &ResolvedModel, options: WhisperOptions) -> Result<WhisperEngine> {
-    WhisperEngine::load(&resolved.path, options).map_err(|err| match err {
-        rech_asr::Error::ModelNotFound { .. }
-        | rech_asr::Error::InvalidModel { .. }
-        | rech_asr::Error::ModelUnreadable { .. } => {
-            anyhow!("{err}; {}", repair_hint(resolved))
-        }
+) -> Result<Arc<dyn Engine>> {
+    let options = rech::EngineOptions { whisper };
+    let mut fetcher = crate::models::fetcher(ctx)?;
+    rech::load(&resolved.path, &options, threads, &mut fetcher).map_err(|err| match err {
+        rech::Error::Fetch(e) => crate::models::explain(e, None),
+        rech::Error::Asr(
+            err @ (rech_asr::Error::ModelNotFound { .. }
+            | rech_asr::Error::InvalidModel { .. }
+            | rech_asr::Error::ModelUnreadable { .. }),
+        ) if kind == EngineKind::Whisper => anyhow!("{err}; {}", repair_hint(resolved)),
         // An option value only the engine can judge (a regular expression): still a usage error.
-        rech_asr::Error::InvalidOption(why) => UsageError(why).into(),
-        err @ rech_asr::Error::PromptTooLong { .. } => {
+        rech::Error::Asr(rech_asr::Error::InvalidOption(why)) => UsageError(why).into(),
+        rech::Error::Asr(err @ rech_asr::Error::PromptTooLong { .. }) => {
             UsageError(format!("--prompt: {err}")).into()
         }
         other => other.into(),

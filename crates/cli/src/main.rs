@@ -148,7 +148,7 @@ enum Command {
     Dictate(dictate::DictateArgs),
     /// Serve a model over HTTP: OpenAI's transcription API, live dictation over WebSocket,
     /// health, readiness and Prometheus metrics.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// A mistake in how rech was called: exit code 2.
@@ -219,7 +219,7 @@ fn main() -> ExitCode {
         Command::Devices(args) => devices::run(args, &ctx),
         Command::Record(args) => record::run(args, &ctx),
         Command::Dictate(args) => dictate::run(args, &ctx),
-        Command::Serve(args) => serve::run(args, &ctx),
+        Command::Serve(args) => serve::run(*args, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -8,12 +8,14 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand};
+pub use rech::fetch::VadWanted;
+use rech::fetch::{FetchEvent, Fetcher, VadModel};
+use rech::FetchError;
 use rech_asr::catalog::{
-    self, human_size, is_valid_custom_name, multilingual_instead_of, normalize_sha256,
-    CatalogEntry, ModelKind, ModelStore, CATALOG, DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL,
-    DEFAULT_VAD_MODEL,
+    self, human_size, is_valid_custom_name, multilingual_instead_of, normalize_sha256, ModelStore,
+    CATALOG, DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL,
 };
-use rech_asr::download::{self, DownloadError, DownloadEvent, DownloadOutcome, DownloadRequest};
+use rech_asr::download::{self, DownloadError, DownloadEvent, DownloadOutcome};
 use rech_asr::resolve::{classify, unknown_model, ModelSettings, ModelSpec, ResolvedModel};
 
 use crate::progress::download_bar;
@@ -86,84 +88,205 @@ pub fn settings(ctx: &Context) -> Result<ModelSettings> {
     })
 }
 
+/// A fetcher over the user's model settings that shows downloads on stderr (a bar per file,
+/// a line for each step) and stops at Ctrl-C.
+pub fn fetcher(ctx: &Context) -> Result<Fetcher> {
+    let settings = settings(ctx)?;
+    let quiet = ctx.quiet;
+    let mut shown = Shown::new(quiet);
+    Ok(Fetcher::new(settings)
+        .with_cancel_token(ctx.interrupted.clone())
+        .on_event(move |event| shown.event(event)))
+}
+
+/// What a fetcher's events look like on stderr.
+struct Shown {
+    quiet: bool,
+    bar: indicatif::ProgressBar,
+    /// Whether the download under way was asked for by name (its outcome is reported).
+    asked: bool,
+}
+
+impl Shown {
+    fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            bar: download_bar(true, "", None),
+            asked: false,
+        }
+    }
+
+    fn event(&mut self, event: &FetchEvent<'_>) {
+        let quiet = self.quiet;
+        match event {
+            FetchEvent::Downloading {
+                name,
+                size,
+                why,
+                dir,
+            } => {
+                self.asked = why.is_none() || *why == Some(ASKED_FOR);
+                let what = if *name == RUNTIME_NAME {
+                    format!("ONNX Runtime {}", rech_gigaam::runtime::ORT_VERSION)
+                } else {
+                    (*name).to_owned()
+                };
+                let size = match why {
+                    Some(why) => format!("{}, {why}", human_size(*size)),
+                    None => human_size(*size),
+                };
+                say_quietly(
+                    quiet,
+                    &format!("downloading {what} ({size}) into {}", dir.display()),
+                );
+            }
+            FetchEvent::File { label, event } => self.file_event(label, event),
+            FetchEvent::FileEnded { .. } => {
+                self.bar.finish_and_clear();
+                self.bar = download_bar(true, "", None);
+            }
+            FetchEvent::Intact { name, path } => say_quietly(
+                quiet,
+                &format!(
+                    "{name} is already downloaded and intact: {}",
+                    path.display()
+                ),
+            ),
+            FetchEvent::Damaged {
+                path,
+                actual,
+                expected,
+            } => say_quietly(
+                quiet,
+                &format!(
+                    "{} is damaged (sha256 {actual}, expected {expected}); downloading it again",
+                    path.display()
+                ),
+            ),
+            FetchEvent::Installed { name, path, .. } if *name == RUNTIME_NAME => {
+                say_quietly(quiet, &format!("ONNX Runtime is in {}", path.display()));
+            }
+            FetchEvent::Installed {
+                name,
+                path,
+                outcome,
+            } if self.asked => report_outcome(quiet, name, path, outcome),
+            _ => {}
+        }
+    }
+
+    fn file_event(&mut self, label: &str, event: &DownloadEvent) {
+        let quiet = self.quiet;
+        match event {
+            DownloadEvent::WaitingForLock if !quiet => {
+                let _ = writeln!(
+                    io::stderr(),
+                    "rech: waiting for another rech process that is downloading {label}"
+                );
+            }
+            DownloadEvent::Started {
+                total,
+                resumed_from,
+            } => {
+                self.bar.finish_and_clear();
+                self.bar = download_bar(quiet, label, *total);
+                self.bar.set_position(*resumed_from);
+                self.bar.reset_eta();
+                if *resumed_from > 0 && !quiet {
+                    self.bar.suspend(|| {
+                        let _ = writeln!(
+                            io::stderr(),
+                            "rech: resuming {label} after {}",
+                            human_size(*resumed_from)
+                        );
+                    });
+                }
+            }
+            DownloadEvent::Progress { downloaded } => self.bar.set_position(*downloaded),
+            DownloadEvent::Retrying { reason, downloaded } if !quiet => {
+                self.bar.suspend(|| {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "rech: {reason}; retrying from {}",
+                        human_size(*downloaded)
+                    );
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Why ONNX Runtime is downloaded when `rech models download` names it.
+const ASKED_FOR: &str = "asked for";
+
 /// The model to load for `-m/--model` (or `RECH_MODEL`): a file, or a model name; with
 /// neither, `default`. A catalogue model that is not downloaded yet is downloaded now, unless
 /// the network is off.
 pub fn resolve_model(spec: Option<&Path>, default: &str, ctx: &Context) -> Result<ResolvedModel> {
-    let name = match spec.map(classify) {
-        Some(ModelSpec::Path(path)) => {
-            return Ok(ResolvedModel {
-                path: path.to_owned(),
-                name: None,
-                from_catalog: false,
-            })
-        }
-        Some(ModelSpec::Name(name)) => name,
-        None => default,
-    };
-    let is_default = spec.is_none();
-    let settings = settings(ctx)?;
-    if let Some(entry) = catalog::find(name) {
-        if entry.kind == ModelKind::Vad {
-            return Err(UsageError(format!(
-                "{} is a voice-activity model, not a Whisper model; pass it as --vad-model",
-                entry.name
-            ))
-            .into());
-        }
-        let path = settings.store.entry_path(entry);
-        let installed = installed_state(entry, &settings.store)?;
-        if !installed {
-            let why = if is_default {
-                "the default model"
-            } else {
-                "first use"
-            };
-            fetch(entry, &settings, ctx, why, is_default, MODEL_FLAG)?;
-        }
-        return Ok(ResolvedModel {
-            path,
-            name: Some(entry.name.to_owned()),
-            from_catalog: true,
-        });
-    }
-    if let Some(found) = settings.store.find_installed(name) {
-        return Ok(ResolvedModel {
-            path: found.path,
-            name: Some(found.name),
-            from_catalog: false,
-        });
-    }
-    Err(UsageError(unknown_model(name, &settings.store)).into())
+    fetcher(ctx)?
+        .resolve(spec, default)
+        .map_err(|e| explain(e, Some(MODEL_FLAG)))
 }
 
 const MODEL_FLAG: &str = "--model PATH to a model file (whisper.cpp ggml, or GigaAM-v3 .onnx)";
 const VAD_FLAG: &str = "--vad-model PATH to a Silero VAD model file";
 
-/// Whether a catalogue model is installed whole (true) or not at all (false); a copy of the
-/// wrong size — what `rech models list` shows as `damaged` — is an error that says how to
-/// repair it, rather than a file handed to the engine.
-fn installed_state(entry: &CatalogEntry, store: &ModelStore) -> Result<bool> {
-    // A model of several files with some still missing is a first download cut short: fetching
-    // it again resumes it.
-    let missing_file = !entry.is_single_file()
-        && entry
-            .files
-            .iter()
-            .any(|f| !store.file_path(entry, f).is_file());
-    if missing_file {
-        return Ok(false);
-    }
-    match store.find_installed(entry.name) {
-        None => Ok(false),
-        Some(found) if found.size == entry.size() => Ok(true),
-        Some(found) => Err(anyhow!(
-            "{} is damaged ({} on disk, {} expected: an interrupted copy or a changed file); run `rech models download {}` to download it again",
-            found.path.display(),
-            human_size(found.size),
-            human_size(entry.size()),
-            entry.name
-        )),
+/// A fetch error in the binary's words: the command that repairs it, or the flag to use
+/// instead (`alternative`).
+pub fn explain(e: FetchError, alternative: Option<&str>) -> anyhow::Error {
+    match e {
+        FetchError::Cancelled => Interrupted.into(),
+        FetchError::NotASpeechModel { name } => UsageError(format!(
+            "{name} is a voice-activity model, not a Whisper model; pass it as --vad-model"
+        ))
+        .into(),
+        FetchError::NotAVadModel { name, vad } => UsageError(format!(
+            "--vad-model {name}: not a file, and the only VAD model in the catalogue is {vad}"
+        ))
+        .into(),
+        FetchError::UnknownModel { name, dir } => {
+            UsageError(unknown_model(&name, &ModelStore::new(dir))).into()
+        }
+        e @ FetchError::Damaged { .. } => {
+            let FetchError::Damaged { name, .. } = &e else {
+                unreachable!()
+            };
+            anyhow!("{e}; run `rech models download {name}` to download it again")
+        }
+        FetchError::Offline {
+            name,
+            size,
+            default,
+        } => {
+            let subject = if default {
+                format!(
+                    "no model yet: the default model {name} ({}) is not downloaded",
+                    human_size(size)
+                )
+            } else {
+                format!("model {name} is not downloaded")
+            };
+            let instead = alternative.map(|a| format!(", or pass {a}")).unwrap_or_default();
+            anyhow!(
+                "{subject}, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {name}` once online{instead}"
+            )
+        }
+        FetchError::RuntimeOffline { version } => anyhow!(
+            "GigaAM needs ONNX Runtime {version}, which is not downloaded, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {RUNTIME_NAME}` once online, or set RECH_ORT_LIB to libonnxruntime's path"
+        ),
+        FetchError::Download { name, source } if name == RUNTIME_NAME => with_retry_hint(
+            source,
+            &format!("rech models download {RUNTIME_NAME}"),
+            Some("or set RECH_ORT_LIB to libonnxruntime's path"),
+        ),
+        FetchError::Download { name, source } => with_retry_hint(
+            source,
+            &format!("rech models download {name}"),
+            alternative.map(|a| format!("or pass {a}")).as_deref(),
+        ),
+        FetchError::Settings(e) if e.is_usage() => UsageError(e.to_string()).into(),
+        other => anyhow!(other),
     }
 }
 
@@ -178,279 +301,62 @@ pub fn vad_off_notice(ctx: &Context, instead: &str) {
     }
 }
 
-/// When the VAD model is wanted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VadWanted {
-    /// `--vad`: fail if it cannot be had.
-    Required,
-    /// Use it if downloaded, fetch it if downloads are allowed, carry on without it if that
-    /// fails.
-    Fetch,
-}
-
-impl VadWanted {
-    /// The rule every subcommand follows without `--vad`, however the speech model was named
-    /// (a catalogue name or a file): the VAD model is used when downloaded, fetched when
-    /// downloads are allowed, and otherwise VAD is off with [`vad_off_notice`].
-    pub const DEFAULT: Self = VadWanted::Fetch;
-}
-
 /// The VAD model: `spec` (a file or `silero-v6.2.0`) when given, else the catalogue's VAD model
-/// when downloaded — or downloaded now when `wanted` says so.
+/// when downloaded — or downloaded now when `wanted` says so. Without one, VAD is off and one
+/// line says so (with what is done `instead`).
 pub fn resolve_vad(
+    spec: Option<&Path>,
+    wanted: VadWanted,
+    instead: &str,
+    ctx: &Context,
+) -> Result<Option<PathBuf>> {
+    let found = match (fetcher(ctx), spec) {
+        (Ok(mut fetcher), _) => vad_with(&mut fetcher, spec, wanted, ctx)?,
+        // A file needs no model directory.
+        (Err(_), Some(path)) if matches!(classify(path), ModelSpec::Path(_)) => {
+            Some(path.to_owned())
+        }
+        (Err(e), _) if wanted != VadWanted::Required => {
+            log::info!("no VAD: {e:#}");
+            None
+        }
+        (Err(e), _) => return Err(e),
+    };
+    if found.is_none() {
+        vad_off_notice(ctx, instead);
+    }
+    Ok(found)
+}
+
+fn vad_with(
+    fetcher: &mut Fetcher,
     spec: Option<&Path>,
     wanted: VadWanted,
     ctx: &Context,
 ) -> Result<Option<PathBuf>> {
-    let entry = catalog::find(DEFAULT_VAD_MODEL)
-        .ok_or_else(|| anyhow!("the catalogue has no VAD model"))?;
-    let wanted = match spec.map(classify) {
-        Some(ModelSpec::Path(path)) => return Ok(Some(path.to_owned())),
-        Some(ModelSpec::Name(name))
-            if catalog::find(name).is_some_and(|e| e.kind == ModelKind::Vad) =>
-        {
-            VadWanted::Required
-        }
-        Some(ModelSpec::Name(name)) => {
-            return Err(UsageError(format!(
-                "--vad-model {name}: not a file, and the only VAD model in the catalogue is {}",
-                entry.name
-            ))
-            .into())
-        }
-        None => wanted,
-    };
-    let settings = match settings(ctx) {
-        Ok(settings) => settings,
-        Err(e) if wanted != VadWanted::Required => {
-            log::info!("no VAD: {e:#}");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
-    let path = settings.store.entry_path(entry);
-    if installed_state(entry, &settings.store)? {
-        return Ok(Some(path));
-    }
-    match wanted {
-        VadWanted::Fetch if settings.offline => Ok(None),
-        VadWanted::Fetch => match fetch(entry, &settings, ctx, "voice-activity detection", false, VAD_FLAG) {
-            Ok(()) => Ok(Some(path)),
-            Err(e) if e.downcast_ref::<Interrupted>().is_some() => Err(e),
-            Err(e) => {
-                if !ctx.quiet {
-                    let _ = writeln!(
-                        io::stderr(),
-                        "rech: warning: {e:#}; transcribing without voice-activity detection"
-                    );
-                }
-                Ok(None)
-            }
-        },
-        VadWanted::Required if settings.offline => Err(UsageError(format!(
-            "--vad needs the Silero VAD model, which is not downloaded, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {}` once online, or pass --vad-model PATH",
-            entry.name
-        ))
-        .into()),
-        VadWanted::Required => {
-            fetch(entry, &settings, ctx, "voice-activity detection", false, VAD_FLAG)?;
-            Ok(Some(path))
-        }
-    }
-}
-
-/// Downloads a catalogue model, with a bar on stderr; offline, says what to do instead.
-fn fetch(
-    entry: &CatalogEntry,
-    settings: &ModelSettings,
-    ctx: &Context,
-    why: &str,
-    is_default: bool,
-    flag: &str,
-) -> Result<()> {
-    let command = format!("rech models download {}", entry.name);
-    if settings.offline {
-        let subject = if is_default {
-            format!(
-                "no model yet: the default model {} ({}) is not downloaded",
-                entry.name,
-                human_size(entry.size())
-            )
-        } else {
-            format!("model {} is not downloaded", entry.name)
-        };
-        return Err(anyhow!(
-            "{subject}, and downloads are off (--offline or RECH_OFFLINE); run `{command}` once online, or pass {flag}"
-        ));
-    }
-    if !ctx.quiet {
-        let _ = writeln!(
-            io::stderr(),
-            "rech: downloading {} ({}, {why}) into {}",
-            entry.name,
-            human_size(entry.size()),
-            settings.store.dir.display()
-        );
-    }
-    download_files(entry, settings, ctx)
-        .map_err(|e| with_retry_hint(e, &command, Some(&format!("or pass {flag}"))))?;
-    Ok(())
-}
-
-/// Downloads every file of a catalogue model, verified. A multi-file model is assembled in a
-/// directory of its own (`NAME.part/`, where an interrupted download resumes) and appears
-/// under its name only once every file is there and verified: all or nothing.
-fn download_files(
-    entry: &CatalogEntry,
-    settings: &ModelSettings,
-    ctx: &Context,
-) -> Result<DownloadOutcome> {
-    let request = |file: &rech_asr::catalog::CatalogFile, dest: PathBuf| DownloadRequest {
-        url: settings.url(file),
-        dest,
-        sha256: file.sha256.to_owned(),
-        size: Some(file.size),
-        timeout: settings.timeout,
-    };
-    let dest = settings.store.entry_path(entry);
-    if entry.is_single_file() {
-        return run_download(&request(entry.file(), dest), entry.name, ctx);
-    }
-    let staging = staging_dir(&dest);
-    std::fs::create_dir_all(&staging)
-        .with_context(|| format!("cannot create {}", staging.display()))?;
-    let mut bytes = 0;
-    for file in entry.files {
-        let label = format!("{} {}", entry.name, file.name);
-        run_download(&request(file, staging.join(file.name)), &label, ctx)?;
-        bytes += file.size;
-    }
-    if dest.exists() {
-        std::fs::remove_dir_all(&dest)
-            .with_context(|| format!("cannot replace {}", dest.display()))?;
-    }
-    std::fs::rename(&staging, &dest)
-        .with_context(|| format!("cannot move the download into {}", dest.display()))?;
-    Ok(DownloadOutcome::Downloaded {
-        bytes,
-        resumed_from: 0,
-    })
-}
-
-/// Where a multi-file model is assembled while it downloads.
-fn staging_dir(dest: &Path) -> PathBuf {
-    let mut name = dest.as_os_str().to_owned();
-    name.push(".part");
-    PathBuf::from(name)
-}
-
-/// Runs one download with a progress bar; `Ctrl-C` stops it (the partial file stays).
-fn run_download(request: &DownloadRequest, label: &str, ctx: &Context) -> Result<DownloadOutcome> {
-    let result = with_bar(label, ctx, |on_event| {
-        download::download(request, Some(&ctx.interrupted), on_event)
-    });
-    match result {
-        Ok(outcome) => Ok(outcome),
-        Err(DownloadError::Cancelled) => Err(Interrupted.into()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Runs `work` (a download) with a progress bar on stderr fed by its events.
-fn with_bar<T, E>(
-    label: &str,
-    ctx: &Context,
-    work: impl FnOnce(&mut dyn FnMut(&DownloadEvent)) -> Result<T, E>,
-) -> Result<T, E> {
-    let mut bar = download_bar(true, label, None);
-    let quiet = ctx.quiet;
-    let result = work(&mut |event| match event {
-        DownloadEvent::WaitingForLock if !quiet => {
-            let _ = writeln!(
-                io::stderr(),
-                "rech: waiting for another rech process that is downloading {label}"
-            );
-        }
-        DownloadEvent::Started {
-            total,
-            resumed_from,
-        } => {
-            bar.finish_and_clear();
-            bar = download_bar(quiet, label, *total);
-            bar.set_position(*resumed_from);
-            bar.reset_eta();
-            if *resumed_from > 0 && !quiet {
-                bar.suspend(|| {
-                    let _ = writeln!(
-                        io::stderr(),
-                        "rech: resuming {label} after {}",
-                        human_size(*resumed_from)
-                    );
-                });
-            }
-        }
-        DownloadEvent::Progress { downloaded } => bar.set_position(*downloaded),
-        DownloadEvent::Retrying { reason, downloaded } if !quiet => {
-            bar.suspend(|| {
+    match fetcher.vad(spec, wanted) {
+        Ok(VadModel::Found(path)) => Ok(Some(path)),
+        Ok(VadModel::Off) => Ok(None),
+        Ok(VadModel::Unavailable(e)) => {
+            if !ctx.quiet {
                 let _ = writeln!(
                     io::stderr(),
-                    "rech: {reason}; retrying from {}",
-                    human_size(*downloaded)
+                    "rech: warning: {:#}; transcribing without voice-activity detection",
+                    explain(e, Some(VAD_FLAG))
                 );
-            });
+            }
+            Ok(None)
         }
-        _ => {}
-    });
-    bar.finish_and_clear();
-    result
+        Err(FetchError::Offline { name, .. }) => Err(UsageError(format!(
+            "--vad needs the Silero VAD model, which is not downloaded, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {name}` once online, or pass --vad-model PATH"
+        ))
+        .into()),
+        Err(e) => Err(explain(e, Some(VAD_FLAG))),
+    }
 }
 
 /// The name `rech models download` takes for ONNX Runtime.
-pub const RUNTIME_NAME: &str = "onnxruntime";
-
-/// ONNX Runtime for GigaAM: the library already configured or fetched, or — where rech may go
-/// online — fetched now from the `onnxruntime` wheel on PyPI (verified like a model).
-pub fn ensure_runtime(ctx: &Context, why: &str) -> Result<()> {
-    if rech_gigaam::runtime::locate().is_some() {
-        return Ok(());
-    }
-    let settings = settings(ctx)?;
-    let archive = rech_gigaam::runtime::archive()
-        .ok_or_else(|| anyhow!("{}", rech_gigaam::runtime::FetchError::NoArchive))?;
-    if settings.offline {
-        return Err(anyhow!(
-            "GigaAM needs ONNX Runtime {}, which is not downloaded, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {RUNTIME_NAME}` once online, or set RECH_ORT_LIB to libonnxruntime's path",
-            rech_gigaam::runtime::ORT_VERSION
-        ));
-    }
-    say(
-        ctx,
-        &format!(
-            "downloading ONNX Runtime {} ({}, {why}) into {}",
-            rech_gigaam::runtime::ORT_VERSION,
-            human_size(archive.wheel.size),
-            settings.store.dir.display()
-        ),
-    );
-    let result = with_bar(RUNTIME_NAME, ctx, |on_event| {
-        rech_gigaam::runtime::fetch(&settings, &ctx.interrupted, on_event)
-    });
-    match result {
-        Ok(path) => {
-            say(ctx, &format!("ONNX Runtime is in {}", path.display()));
-            Ok(())
-        }
-        Err(rech_gigaam::runtime::FetchError::Download(DownloadError::Cancelled)) => {
-            Err(Interrupted.into())
-        }
-        Err(rech_gigaam::runtime::FetchError::Download(e)) => Err(with_retry_hint(
-            e.into(),
-            &format!("rech models download {RUNTIME_NAME}"),
-            Some("or set RECH_ORT_LIB to libonnxruntime's path"),
-        )),
-        Err(e) => Err(e.into()),
-    }
-}
+pub const RUNTIME_NAME: &str = rech::fetch::RUNTIME_NAME;
 
 fn list(ctx: &Context) -> Result<ExitCode> {
     let settings = settings(ctx)?;
@@ -548,40 +454,10 @@ fn list(ctx: &Context) -> Result<ExitCode> {
 
 /// `-`, or how much of a partial download is there.
 fn partial_state(dest: &Path, size: u64) -> String {
-    let staging = staging_dir(dest);
-    let have = if staging.is_dir() {
-        // A multi-file model: what its files (finished or partial) hold so far.
-        std::fs::read_dir(&staging).ok().map(|read| {
-            read.flatten()
-                .filter_map(|f| f.metadata().ok())
-                .map(|m| m.len())
-                .sum::<u64>()
-        })
-    } else {
-        std::fs::metadata(download::sibling(dest, "part"))
-            .ok()
-            .map(|m| m.len())
-    };
-    match have {
+    match rech::fetch::partial_bytes(dest) {
         Some(bytes) if size > 0 => format!("partial {}%", bytes.min(size) * 100 / size),
         _ => "-".into(),
     }
-}
-
-/// Removes a multi-file model's directory and any download of it under way; whether there was
-/// anything to remove.
-fn remove_dirs(dest: &Path) -> Result<bool, DownloadError> {
-    let mut removed = false;
-    for dir in [dest.to_owned(), staging_dir(dest)] {
-        if dir.is_dir() {
-            std::fs::remove_dir_all(&dir).map_err(|e| DownloadError::Io {
-                path: dir.display().to_string(),
-                detail: rech_asr::describe_io(&e),
-            })?;
-            removed = true;
-        }
-    }
-    Ok(removed)
 }
 
 fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
@@ -626,9 +502,13 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     let mut failed = 0;
+    let mut fetcher = fetcher(ctx)?;
     if runtime {
-        match ensure_runtime(ctx, "asked for") {
-            Ok(()) => {}
+        match fetcher
+            .runtime(Some(ASKED_FOR))
+            .map_err(|e| explain(e, None))
+        {
+            Ok(_) => {}
             Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
             Err(e) => {
                 failed += 1;
@@ -637,7 +517,7 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     for entry in &entries {
-        match download_entry(entry, &settings, ctx) {
+        match fetcher.download(entry).map_err(|e| explain(e, None)) {
             Ok(()) => {}
             Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
             Err(e) => {
@@ -657,71 +537,6 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Downloads one catalogue model; a copy already there is checked, and replaced if damaged.
-fn download_entry(entry: &CatalogEntry, settings: &ModelSettings, ctx: &Context) -> Result<()> {
-    let dest = settings.store.entry_path(entry);
-    if dest.exists() {
-        match damaged_file(entry, settings)? {
-            None => {
-                say(
-                    ctx,
-                    &format!(
-                        "{} is already downloaded and intact: {}",
-                        entry.name,
-                        dest.display()
-                    ),
-                );
-                return Ok(());
-            }
-            Some((path, actual, expected)) => {
-                say(
-                    ctx,
-                    &format!(
-                        "{} is damaged (sha256 {actual}, expected {expected}); downloading it again",
-                        path.display()
-                    ),
-                );
-                if entry.is_single_file() {
-                    download::remove(&dest).map_err(anyhow::Error::from)?;
-                }
-            }
-        }
-    }
-    say(
-        ctx,
-        &format!(
-            "downloading {} ({}) into {}",
-            entry.name,
-            human_size(entry.size()),
-            settings.store.dir.display()
-        ),
-    );
-    let outcome = download_files(entry, settings, ctx)
-        .map_err(|e| with_retry_hint(e, &format!("rech models download {}", entry.name), None))?;
-    report_outcome(ctx, entry.name, &dest, &outcome);
-    Ok(())
-}
-
-/// The first file of an installed catalogue model whose sha256 is not the catalogue's: its
-/// path, its sha256 (`missing` when it is not there) and the expected one.
-fn damaged_file(
-    entry: &CatalogEntry,
-    settings: &ModelSettings,
-) -> Result<Option<(PathBuf, String, &'static str)>> {
-    for file in entry.files {
-        let path = settings.store.file_path(entry, file);
-        if !path.is_file() {
-            return Ok(Some((path, "missing".to_owned(), file.sha256)));
-        }
-        let actual = download::sha256_file(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if actual != file.sha256 {
-            return Ok(Some((path, actual, file.sha256)));
-        }
-    }
-    Ok(None)
 }
 
 fn download_custom(
@@ -774,19 +589,13 @@ fn download_custom(
             settings.store.dir.display()
         ),
     );
-    let request = DownloadRequest {
-        url: url.to_owned(),
-        dest: dest.clone(),
-        sha256,
-        size: None,
-        timeout: settings.timeout,
-    };
-    let command = format!(
-        "rech models download --url {url} --sha256 {} --name {name}",
-        request.sha256
-    );
-    let outcome =
-        run_download(&request, name, ctx).map_err(|e| with_retry_hint(e, &command, None))?;
+    let command = format!("rech models download --url {url} --sha256 {sha256} --name {name}");
+    let outcome = fetcher(ctx)?
+        .download_file(name, url, &sha256, &dest)
+        .map_err(|e| match e {
+            FetchError::Download { source, .. } => with_retry_hint(source, &command, None),
+            other => explain(other, None),
+        })?;
     // The checksum proves these are the bytes the user meant; this proves whisper.cpp can use them.
     if let Err(e) = crate::engine::validate_model_file(&dest) {
         let _ = download::remove(&dest);
@@ -794,17 +603,13 @@ fn download_custom(
             "{url} is not a usable whisper.cpp model ({e}); the download was deleted"
         ));
     }
-    report_outcome(ctx, name, &dest, &outcome);
+    report_outcome(ctx.quiet, name, &dest, &outcome);
     Ok(())
 }
 
 /// Adds what to do next to a download error: the command to run again, and `alternative`
 /// (another way to get going) when there is one.
-fn with_retry_hint(e: anyhow::Error, command: &str, alternative: Option<&str>) -> anyhow::Error {
-    let e = match e.downcast::<DownloadError>() {
-        Ok(e) => e,
-        Err(e) => return e,
-    };
+fn with_retry_hint(e: DownloadError, command: &str, alternative: Option<&str>) -> anyhow::Error {
     let hint = match &e {
         DownloadError::Network { .. } | DownloadError::Stalled { .. } => format!(
             "check the network (and HTTPS_PROXY), then run `{command}` again: it resumes"
@@ -824,17 +629,17 @@ fn with_retry_hint(e: anyhow::Error, command: &str, alternative: Option<&str>) -
     }
 }
 
-fn report_outcome(ctx: &Context, name: &str, dest: &Path, outcome: &DownloadOutcome) {
+fn report_outcome(quiet: bool, name: &str, dest: &Path, outcome: &DownloadOutcome) {
     match outcome {
-        DownloadOutcome::AlreadyPresent => say(
-            ctx,
+        DownloadOutcome::AlreadyPresent => say_quietly(
+            quiet,
             &format!(
                 "{name} was downloaded by another rech process meanwhile: {}",
                 dest.display()
             ),
         ),
-        DownloadOutcome::Downloaded { bytes, .. } => say(
-            ctx,
+        DownloadOutcome::Downloaded { bytes, .. } => say_quietly(
+            quiet,
             &format!(
                 "{name}: {} verified, saved as {}",
                 human_size(*bytes),
@@ -879,12 +684,7 @@ fn remove_command(names: &[String], ctx: &Context) -> Result<ExitCode> {
                 continue;
             }
         };
-        let removed = if dest.is_dir() || staging_dir(&dest).is_dir() {
-            remove_dirs(&dest)
-        } else {
-            download::remove(&dest)
-        };
-        match removed {
+        match rech::fetch::remove(&dest) {
             Ok(true) => say(ctx, &format!("removed {name} ({})", dest.display())),
             Ok(false) => {
                 failed += 1;
@@ -916,7 +716,11 @@ fn remove_command(names: &[String], ctx: &Context) -> Result<ExitCode> {
 
 /// One line of information on stderr, unless `--quiet`.
 fn say(ctx: &Context, text: &str) {
-    if !ctx.quiet {
+    say_quietly(ctx.quiet, text);
+}
+
+fn say_quietly(quiet: bool, text: &str) {
+    if !quiet {
         let _ = writeln!(io::stderr(), "rech: {text}");
     }
 }

@@ -5,19 +5,17 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::decoding::DecodingArgs;
+use crate::engine::{self, engine_kind, language_arg, refuse_whisper_only, EngineKind};
+use crate::models;
+use crate::vad::VadArgs;
+use crate::{Context, UsageError};
 use anyhow::Result;
 use clap::Args;
-use rech_asr::catalog::{DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL};
 use rech_asr::{DictationOptions, TranscribeOptions};
 use rech_server::{describe_size, ServeOptions, Server};
-use rech_whisper::WhisperOptions;
-
-use crate::engine::{self, engine_kind, language_arg, refuse_whisper_only, EngineKind};
-use crate::models::{self, VadWanted};
-use crate::{Context, UsageError};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -106,14 +104,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     upload_dir: Option<PathBuf>,
 
-    /// Silero VAD model: a file in whisper.cpp format, or silero-v6.2.0 [default:
-    /// silero-v6.2.0 when downloaded].
-    #[arg(long, env = "RECH_VAD_MODEL", value_name = "NAME|PATH")]
-    vad_model: Option<PathBuf>,
+    #[command(flatten)]
+    vad: VadArgs,
 
-    /// Transcribe everything, silence included (and find speech in streams by loudness).
-    #[arg(long)]
-    no_vad: bool,
+    #[command(flatten)]
+    decoding: DecodingArgs,
 
     /// Seconds a client has to send a request's headers before its connection is closed.
     #[arg(long, value_name = "SECONDS", default_value_t = 10,
@@ -152,15 +147,11 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         Some(threads) => usize::from(threads),
         None => (rech_asr::default_threads() / workers).max(1),
     };
-    let default = if language.as_deref() == Some("ru") {
-        DEFAULT_RUSSIAN_MODEL
-    } else {
-        DEFAULT_MODEL
-    };
+    let default = rech::default_model(language.as_deref(), rech::Use::Server, false);
     let resolved = models::resolve_model(args.model.as_deref(), default, ctx)?;
     let kind = engine_kind(&resolved.path);
     if kind == EngineKind::Gigaam {
-        refuse_whisper_only(&[], language.as_deref())?;
+        refuse_whisper_only(&args.decoding.whisper_only(), language.as_deref())?;
     }
     let model_id = args.model_id.clone().unwrap_or_else(|| {
         resolved.name.clone().unwrap_or_else(|| {
@@ -173,16 +164,14 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
             name.map_or_else(|| "rech".to_owned(), |n| n.to_string_lossy().into_owned())
         })
     });
-    let engine = engine::load(&resolved, kind, WhisperOptions::default(), threads, ctx)?;
-    let vad_model = if args.no_vad {
-        None
-    } else {
-        let vad = models::resolve_vad(args.vad_model.as_deref(), VadWanted::DEFAULT, ctx)?;
-        if vad.is_none() {
-            models::vad_off_notice(ctx, "transcribing silence too");
-        }
-        vad
-    };
+    let engine = engine::load(
+        &resolved,
+        kind,
+        args.decoding.whisper_options()?,
+        threads,
+        ctx,
+    )?;
+    let vad_model = args.vad.model(ctx)?;
     if args.api_key.as_deref().is_some_and(str::is_empty) {
         return Err(UsageError("--api-key must not be empty".into()).into());
     }
@@ -198,6 +187,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         grace: Duration::from_secs(args.grace),
         upload_dir: args.upload_dir.clone(),
         vad_model,
+        vad: args.vad.options(),
         transcribe: TranscribeOptions {
             language: language.clone(),
             ..TranscribeOptions::default()
@@ -212,7 +202,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         allowed_hosts: args.allowed_hosts.clone(),
         allowed_origins: args.allowed_origins.clone(),
     };
-    let server = Server::bind(options, Arc::from(engine))?;
+    let server = Server::bind(options, engine)?;
     let addr = server.local_addr();
     if !addr.ip().is_loopback() && args.api_key.is_none() {
         // Not hidden by -q: whoever runs it exposed without a key must see it.

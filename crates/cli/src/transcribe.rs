@@ -11,12 +11,11 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
-use rech_asr::catalog::{DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL};
+use rech::file::{Clip, FileError, FileOptions, Input as Source};
 use rech_asr::output::RenderOptions;
 use rech_asr::subtitles::CueLimits;
 use rech_asr::{
     Engine, TranscribeOptions, Transcriber, Transcript, VadOptions, VoiceDetector, WindowOptions,
-    WindowedTranscription,
 };
 use rech_whisper::WhisperOptions;
 
@@ -247,9 +246,17 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         // Share the cores between the jobs rather than oversubscribing them.
         None => (rech_asr::default_threads() / jobs).max(1),
     };
-    let windows = WindowOptions {
-        window_seconds: args.window,
-        ..WindowOptions::default()
+    let options = FileOptions {
+        transcribe: options,
+        windows: WindowOptions {
+            window_seconds: args.window,
+            ..WindowOptions::default()
+        },
+        clip: Clip {
+            offset: args.offset.unwrap_or(0.0),
+            duration: args.duration,
+        },
+        prompt: None,
     };
 
     let work: Vec<usize> = (0..inputs.len())
@@ -266,19 +273,33 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     if work.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
+    let total = work.len();
+    // Before any model is resolved or fetched: an input that is missing, empty or not audio
+    // is one line now, and a run with nothing left to transcribe downloads nothing.
+    let work: Vec<usize> = work
+        .into_iter()
+        .filter(|&i| match rech_audio::check(&inputs[i].path) {
+            Ok(()) => true,
+            Err(e) => {
+                let _ = writeln!(io::stderr(), "rech: error: {e}");
+                false
+            }
+        })
+        .collect();
+    let unreadable = total - work.len();
+    if work.is_empty() {
+        return Ok(summary(unreadable, total));
+    }
 
-    // Russian without a Whisper-only option: GigaAM; anything else: Whisper.
-    let default = if options.language.as_deref() == Some("ru")
-        && !whisper_only(&args).iter().any(|o| o.given)
-    {
-        DEFAULT_RUSSIAN_MODEL
-    } else {
-        DEFAULT_MODEL
-    };
+    let default = rech::default_model(
+        options.transcribe.language.as_deref(),
+        rech::Use::Files,
+        whisper_only(&args).iter().any(|o| o.given),
+    );
     let resolved = models::resolve_model(args.model.as_deref(), default, ctx)?;
     let kind = engine_kind(&resolved.path);
     if kind == EngineKind::Gigaam {
-        refuse_whisper_only(&whisper_only(&args), options.language.as_deref())?;
+        refuse_whisper_only(&whisper_only(&args), options.transcribe.language.as_deref())?;
     }
     let engine = engine::load(&resolved, kind, whisper_options, threads, ctx)?;
     let engine = engine.as_ref();
@@ -287,8 +308,9 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(path) = &vad_path {
         log::info!("voice activity detection with {}", path.display());
     }
+    let make = || new_transcriber(engine, threads, vad_path.as_deref(), &vad_options, ctx);
     // Fail before any work if the model or VAD cannot make a transcriber.
-    let first = new_transcriber(engine, threads, vad_path.as_deref(), &vad_options, ctx)?;
+    let first = make()?;
 
     let progress = Progress::new(args.progress, ctx.quiet, work.len());
     let next = AtomicUsize::new(0);
@@ -302,8 +324,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         render: &render,
         destination: &destination,
         options: &options,
-        windows: &windows,
-        clip: Clip::new(args.offset, args.duration),
+        make: &make,
         progress: &progress,
         next: &next,
         failed: &failed,
@@ -316,19 +337,13 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         for _ in 0..jobs {
             let transcriber = first.take();
             let shared = &shared;
-            let vad_path = vad_path.as_deref();
-            let vad_options = &vad_options;
             let spawned = std::thread::Builder::new()
                 .name("rech-worker".into())
                 // whisper.cpp's prompt tokenizer recurses: see RECOGNIZER_STACK_BYTES.
                 .stack_size(rech_asr::RECOGNIZER_STACK_BYTES)
                 .spawn_scoped(scope, move || {
-                    let transcriber = match transcriber {
-                        Some(t) => Ok(t),
-                        None => new_transcriber(engine, threads, vad_path, vad_options, shared.ctx),
-                    };
-                    match transcriber {
-                        Ok(mut t) => worker(&mut t, shared),
+                    match transcriber.map_or_else(shared.make, Ok) {
+                        Ok(t) => worker(t, shared),
                         Err(e) => shared.stop(e),
                     }
                 });
@@ -341,11 +356,15 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(err) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(err);
     }
-    let failed = failed.load(Ordering::SeqCst);
+    Ok(summary(failed.load(Ordering::SeqCst) + unreadable, total))
+}
+
+/// The exit code of a run in which `failed` of `total` inputs failed, with a line that counts
+/// them when there were several.
+fn summary(failed: usize, total: usize) -> ExitCode {
     if failed == 0 {
-        return Ok(ExitCode::SUCCESS);
+        return ExitCode::SUCCESS;
     }
-    let total = work.len();
     if total > 1 {
         let _ = writeln!(
             io::stderr(),
@@ -353,7 +372,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
             total - failed
         );
     }
-    Ok(ExitCode::FAILURE)
+    ExitCode::FAILURE
 }
 
 /// What every worker thread reads.
@@ -364,9 +383,9 @@ struct Shared<'a> {
     formats: &'a [Format],
     render: &'a RenderOptions,
     destination: &'a Destination,
-    options: &'a TranscribeOptions,
-    windows: &'a WindowOptions,
-    clip: Clip,
+    options: &'a FileOptions,
+    /// Makes a worker's transcriber (again, after an engine panic).
+    make: &'a (dyn Fn() -> Result<Transcriber> + Sync),
     progress: &'a Progress,
     next: &'a AtomicUsize,
     failed: &'a AtomicUsize,
@@ -405,7 +424,7 @@ fn new_transcriber(
     Ok(transcriber)
 }
 
-fn worker(transcriber: &mut Transcriber, shared: &Shared<'_>) {
+fn worker(mut transcriber: Transcriber, shared: &Shared<'_>) {
     loop {
         if shared.stopped() {
             return;
@@ -425,9 +444,17 @@ fn worker(transcriber: &mut Transcriber, shared: &Shared<'_>) {
             display(input)
         };
         let mut seconds = 0.0;
-        let result = transcribe_one(input, &label, transcriber, shared).and_then(|transcript| {
+        let transcribed = transcribe_one(input, &label, &mut transcriber, shared);
+        if let Err(FileError::Panicked { .. }) = &transcribed {
+            // The engine state may be broken: this input fails, the next gets a new one.
+            match (shared.make)() {
+                Ok(fresh) => transcriber = fresh,
+                Err(e) => shared.stop(e),
+            }
+        }
+        let result = transcribed.map_err(file_error).and_then(|transcript| {
             // The audio transcribed, without what --offset skipped.
-            seconds = (transcript.duration - shared.clip.offset).max(0.0);
+            seconds = (transcript.duration - shared.options.clip.offset).max(0.0);
             deliver(index, input, &transcript, shared)
         });
         shared.progress.file_done(seconds);
@@ -456,55 +483,38 @@ fn worker(transcriber: &mut Transcriber, shared: &Shared<'_>) {
     }
 }
 
-/// Decodes `input` as a stream and transcribes it window by window: memory stays flat however
-/// long the recording is.
+/// Decodes `input` as a stream and transcribes it window by window (rech's one per-file
+/// path): memory stays flat however long the recording is.
 fn transcribe_one(
     input: &Path,
     label: &str,
     transcriber: &mut Transcriber,
     shared: &Shared<'_>,
-) -> Result<Transcript> {
+) -> Result<Transcript, FileError> {
     let started = Instant::now();
-    let mut stream = rech_audio::open(input)?;
-    let source = stream.info().clone();
-    let mut clip = shared.clip;
+    let name = display(input);
+    let input = if input.as_os_str() == "-" {
+        Source::from_stream(display(input), rech_audio::open(input)?)
+    } else {
+        Source::open(input)?
+    };
+    let source = input.info().clone();
+    let clip = shared.options.clip;
     let bar = shared
         .progress
         .file_bar(label, source.duration().map(|d| clip.length_of(d)));
-    let mut run = WindowedTranscription::new(transcriber, shared.options, shared.windows);
     let mut report = |seconds: f64| bar.audio_done(seconds, started.elapsed().as_secs_f64());
-    let mut chunk = Vec::new();
-    let result = (|| -> Result<Transcript> {
-        loop {
-            chunk.clear();
-            let mut more = stream.next_chunk(&mut chunk)?;
-            more &= clip.keep(&mut chunk);
-            run.push(&chunk, &mut report)
-                .map_err(|e| asr_error(input, e))?;
-            if !more {
-                break;
-            }
-            if shared.ctx.interrupted.is_cancelled() {
-                return Err(Interrupted.into());
-            }
-        }
-        if let Some(length) = clip.ended_inside_offset() {
-            return Err(anyhow!(
-                "{}: --offset {} is past the end of the audio ({})",
-                display(input),
-                crate::progress::clock(clip.offset),
-                crate::progress::clock(length)
-            ));
-        }
-        run.finish(&mut report).map_err(|e| asr_error(input, e))
-    })();
+    let result = input.transcribe(
+        transcriber,
+        shared.options,
+        &shared.ctx.interrupted,
+        &mut report,
+    );
     bar.finish(result.as_ref().ok().map(|t| t.duration));
-    let mut transcript = result?;
-    clip.shift_times(&mut transcript);
+    let transcript = result?;
     let elapsed = started.elapsed().as_secs_f64();
     log::info!(
-        "{}: {:.1} s of audio ({} Hz, {} ch, {}) in {:.2} s, {}, {} segments",
-        display(input),
+        "{name}: {:.1} s of audio ({} Hz, {} ch, {}) in {:.2} s, {}, {} segments",
         transcript.duration,
         source.sample_rate,
         source.channels,
@@ -516,80 +526,21 @@ fn transcribe_one(
     Ok(transcript)
 }
 
-fn asr_error(input: &Path, err: rech_asr::Error) -> anyhow::Error {
+/// A file's failure in the binary's words (Ctrl-C is [`Interrupted`]).
+fn file_error(err: FileError) -> anyhow::Error {
     match err {
-        rech_asr::Error::Cancelled => Interrupted.into(),
-        e => anyhow!("{}: {e}", display(input)),
-    }
-}
-
-/// The part of each input `--offset` and `--duration` ask for, cut from the stream of samples
-/// as it is decoded.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Clip {
-    /// Seconds skipped at the start.
-    offset: f64,
-    /// Samples still to skip.
-    skip: usize,
-    /// Samples still to keep (`None`: all the rest).
-    keep: Option<usize>,
-}
-
-impl Clip {
-    fn new(offset: Option<f64>, duration: Option<f64>) -> Self {
-        let samples = |seconds: f64| (seconds * rech_asr::SAMPLE_RATE as f64).round() as usize;
-        let offset = offset.unwrap_or(0.0);
-        Self {
+        e if e.is_cancelled() => Interrupted.into(),
+        FileError::OffsetPastEnd {
+            path,
             offset,
-            skip: samples(offset),
-            keep: duration.map(samples),
-        }
-    }
-
-    /// How much of an input of `seconds` is transcribed.
-    fn length_of(&self, seconds: f64) -> f64 {
-        let rest = (seconds - self.offset).max(0.0);
-        match self.keep {
-            Some(keep) => rest.min(keep as f64 / rech_asr::SAMPLE_RATE as f64),
-            None => rest,
-        }
-    }
-
-    /// Cuts `chunk` (the next samples of the input) down to the clip's part of it; false once
-    /// nothing more is wanted.
-    fn keep(&mut self, chunk: &mut Vec<f32>) -> bool {
-        let skipped = self.skip.min(chunk.len());
-        chunk.drain(..skipped);
-        self.skip -= skipped;
-        match &mut self.keep {
-            None => true,
-            Some(left) => {
-                chunk.truncate(*left);
-                *left -= chunk.len();
-                *left > 0
-            }
-        }
-    }
-
-    /// The input's length, when it ended before the offset was reached.
-    fn ended_inside_offset(&self) -> Option<f64> {
-        (self.skip > 0).then(|| self.offset - self.skip as f64 / rech_asr::SAMPLE_RATE as f64)
-    }
-
-    /// Makes the clip's times those of the whole input.
-    fn shift_times(&self, transcript: &mut Transcript) {
-        if self.offset == 0.0 {
-            return;
-        }
-        transcript.duration += self.offset;
-        for segment in &mut transcript.segments {
-            segment.start += self.offset;
-            segment.end += self.offset;
-            for word in &mut segment.words {
-                word.start += self.offset;
-                word.end += self.offset;
-            }
-        }
+            length,
+        } => anyhow!(
+            "{}: --offset {} is past the end of the audio ({})",
+            path.display(),
+            crate::progress::clock(offset),
+            crate::progress::clock(length)
+        ),
+        other => other.into(),
     }
 }
 
@@ -1034,41 +985,5 @@ mod tests {
             assert!(parse_time(bad).is_err(), "{bad:?}");
         }
         assert!(parse_positive_time("0").is_err());
-    }
-
-    #[test]
-    fn a_clip_keeps_its_part_of_the_stream_and_times_stay_the_files() {
-        let mut clip = Clip::new(Some(1.0), Some(0.5));
-        assert_eq!(clip.length_of(10.0), 0.5);
-        assert!((clip.length_of(1.2) - 0.2).abs() < 1e-9);
-        assert_eq!(clip.length_of(0.5), 0.0);
-        let mut chunk: Vec<f32> = (0..12_000).map(|i| i as f32).collect();
-        assert!(clip.keep(&mut chunk), "still inside the offset");
-        assert!(chunk.is_empty());
-        assert_eq!(
-            clip.ended_inside_offset(),
-            Some(0.75),
-            "a 0.75 s input would end here"
-        );
-        let mut chunk: Vec<f32> = (12_000..30_000).map(|i| i as f32).collect();
-        assert!(!clip.keep(&mut chunk), "the duration is reached");
-        assert_eq!(chunk.len(), 8_000);
-        assert_eq!(chunk[0], 16_000.0);
-        let mut transcript = Transcript {
-            language: "ru".into(),
-            duration: 0.5,
-            segments: vec![rech_asr::Segment {
-                start: 0.0,
-                end: 0.5,
-                text: "да".into(),
-                words: Vec::new(),
-                no_speech_probability: 0.0,
-            }],
-            word_times: false,
-        };
-        clip.shift_times(&mut transcript);
-        let segment = &transcript.segments[0];
-        assert_eq!((segment.start, segment.end), (1.0, 1.5));
-        assert_eq!(transcript.duration, 1.5);
     }
 }

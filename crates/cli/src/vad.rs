@@ -93,11 +93,12 @@ impl VadArgs {
         } else {
             VadWanted::DEFAULT
         };
-        let found = models::resolve_vad(self.vad_model.as_deref(), wanted, ctx)?;
-        if found.is_none() {
-            models::vad_off_notice(ctx, "transcribing silence too");
-        }
-        Ok(found)
+        models::resolve_vad(
+            self.vad_model.as_deref(),
+            wanted,
+            "transcribing silence too",
+            ctx,
+        )
     }
 }
 

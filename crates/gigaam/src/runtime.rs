@@ -108,7 +108,7 @@ pub fn fetch(
     on_event: &mut dyn FnMut(&DownloadEvent),
 ) -> Result<PathBuf, FetchError> {
     let archive = archive().ok_or(FetchError::NoArchive)?;
-    let lib = own_copy().ok_or(FetchError::NoDirectory)?;
+    let lib = own_copy_in(&settings.store);
     if lib.is_file() {
         return Ok(lib);
     }
@@ -198,28 +198,32 @@ pub fn library_name() -> String {
     }
 }
 
-/// Where rech keeps its own copy of the library: `onnxruntime-<version>/` in the model
-/// directory (`RECH_MODELS_DIR`, or the platform's cache).
+/// Where rech keeps its own copy of the library in the model directory of the environment
+/// (`RECH_MODELS_DIR`, or the platform's cache).
 pub fn own_copy() -> Option<PathBuf> {
-    let store = rech_asr::catalog::ModelStore::from_env()?;
-    Some(
-        store
-            .dir
-            .join(format!("onnxruntime-{ORT_VERSION}"))
-            .join(library_name()),
-    )
+    rech_asr::catalog::ModelStore::from_env().map(|store| own_copy_in(&store))
 }
 
-/// The library to load: `RECH_ORT_LIB`, `ORT_DYLIB_PATH`, or rech's own copy, whichever is
-/// set first (an environment variable counts even when its file is missing, so that the error
-/// names it).
+/// Where rech keeps its own copy of the library in `store`: `onnxruntime-<version>/`.
+pub fn own_copy_in(store: &rech_asr::catalog::ModelStore) -> PathBuf {
+    store
+        .dir
+        .join(format!("onnxruntime-{ORT_VERSION}"))
+        .join(library_name())
+}
+
+/// The library the environment names: `RECH_ORT_LIB`, else `ORT_DYLIB_PATH` (set even when its
+/// file is missing, so that the error names it).
+pub fn configured() -> Option<PathBuf> {
+    ["RECH_ORT_LIB", "ORT_DYLIB_PATH"]
+        .into_iter()
+        .find_map(|var| std::env::var_os(var).filter(|v| !v.is_empty()))
+        .map(PathBuf::from)
+}
+
+/// The library to load: [`configured`], or rech's own copy, whichever is found first.
 pub fn locate() -> Option<PathBuf> {
-    for var in ["RECH_ORT_LIB", "ORT_DYLIB_PATH"] {
-        if let Some(path) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            return Some(PathBuf::from(path));
-        }
-    }
-    own_copy().filter(|p| p.is_file())
+    configured().or_else(|| own_copy().filter(|p| p.is_file()))
 }
 
 /// Why ONNX Runtime cannot be used.

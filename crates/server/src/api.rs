@@ -3,7 +3,6 @@
 //! Requests are validated as OpenAI validates them, and answered in its shapes, so that its
 //! SDKs behave against rech as against the hosted API.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,8 +12,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use rech::file::{Clip, FileError, FileOptions, Input};
 use rech_asr::output::{openai_json, openai_verbose_json, Format};
-use rech_asr::{CancelToken, TranscribeOptions, Transcriber, Transcript, WindowedTranscription};
+use rech_asr::{CancelToken, TranscribeOptions, Transcriber, Transcript};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{excerpt, ApiError};
@@ -398,12 +398,6 @@ impl Params {
     }
 }
 
-/// Why a file was not transcribed.
-enum FileError {
-    Audio(rech_audio::AudioError),
-    Asr(rech_asr::Error),
-}
-
 /// `POST /v1/audio/transcriptions`. A request still in flight when the shutdown's grace
 /// period ends is answered 503 (its work is cancelled as the handler is dropped).
 async fn transcriptions(State(app): State<Arc<App>>, request: Request) -> Response {
@@ -465,22 +459,23 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
     let started = Instant::now();
     let temp_path = upload.file.path().to_owned();
     let job = {
-        let options = params.options.clone();
-        let windows = app.options.windows.clone();
-        let prompt = params.prompt.clone();
+        let options = FileOptions {
+            transcribe: params.options.clone(),
+            windows: app.options.windows.clone(),
+            clip: Clip::default(),
+            prompt: params.prompt.clone(),
+        };
         let token = token.clone();
         let path = temp_path.clone();
         move |transcriber: &mut Transcriber| {
             // The upload lives as long as its job, even when the client has gone.
             let _upload = upload;
-            transcribe_file(
-                transcriber,
-                &path,
-                &options,
-                &windows,
-                prompt.as_deref(),
-                &token,
-            )
+            let result = Input::open(&path)?.transcribe(transcriber, &options, &token, &mut |_| {});
+            if let Err(FileError::Panicked { message, .. }) = result {
+                // Caught where the file was read; the pool replaces the transcriber it broke.
+                std::panic::resume_unwind(Box::new(message));
+            }
+            result
         }
     };
     let result = app.pool.run(token, app.options.queue_timeout, job).await;
@@ -498,7 +493,10 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
             )
             .with_code("invalid_audio"));
         }
-        Err(JobFailure::Failed(FileError::Asr(err))) => return Err(asr_error(app, err)),
+        Err(JobFailure::Failed(FileError::Asr { source, .. })) => {
+            return Err(asr_error(app, *source))
+        }
+        Err(JobFailure::Failed(other)) => return Err(ApiError::internal(other.to_string())),
         Err(JobFailure::QueueTimeout) => {
             let waited = app.options.queue_timeout.as_secs();
             return Err(ApiError {
@@ -538,36 +536,6 @@ fn asr_error(app: &App, err: rech_asr::Error) -> ApiError {
             ApiError::internal(format!("transcription failed: {other}"))
         }
     }
-}
-
-/// Decodes the file as a stream and transcribes it window by window (flat memory, as
-/// `rech transcribe` does).
-fn transcribe_file(
-    transcriber: &mut Transcriber,
-    path: &Path,
-    options: &TranscribeOptions,
-    windows: &rech_asr::WindowOptions,
-    prompt: Option<&str>,
-    cancel: &CancelToken,
-) -> Result<Transcript, FileError> {
-    let mut stream = rech_audio::open(path).map_err(FileError::Audio)?;
-    let mut run = WindowedTranscription::new(transcriber, options, windows);
-    if let Some(prompt) = prompt {
-        run = run.with_context(prompt);
-    }
-    let mut chunk = Vec::new();
-    loop {
-        chunk.clear();
-        let more = stream.next_chunk(&mut chunk).map_err(FileError::Audio)?;
-        run.push(&chunk, &mut |_| {}).map_err(FileError::Asr)?;
-        if !more {
-            break;
-        }
-        if cancel.is_cancelled() {
-            return Err(FileError::Asr(rech_asr::Error::Cancelled));
-        }
-    }
-    run.finish(&mut |_| {}).map_err(FileError::Asr)
 }
 
 fn render(transcript: &Transcript, params: &Params) -> Response {

@@ -31,7 +31,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rech_asr::{CancelToken, DictationOptions, Engine, TranscribeOptions, WindowOptions};
+use rech_asr::{
+    CancelToken, DictationOptions, Engine, TranscribeOptions, VadOptions, WindowOptions,
+};
 
 pub use error::{describe_size, ServeError};
 
@@ -65,6 +67,9 @@ pub struct ServeOptions {
     pub upload_dir: Option<PathBuf>,
     /// The Silero VAD model the workers skip silence with, and streams find speech with.
     pub vad_model: Option<PathBuf>,
+    /// The VAD's tuning (threshold, shortest speech and silence, padding), as
+    /// `rech transcribe` takes it.
+    pub vad: VadOptions,
     /// Transcription defaults: the language of requests that name none, the hallucination
     /// filter.
     pub transcribe: TranscribeOptions,
@@ -105,6 +110,7 @@ impl Default for ServeOptions {
             grace: Duration::from_secs(25),
             upload_dir: None,
             vad_model: None,
+            vad: VadOptions::default(),
             transcribe: TranscribeOptions::default(),
             windows: WindowOptions::default(),
             dictation: DictationOptions::default(),
@@ -197,6 +203,7 @@ impl Server {
             options.threads,
             options.queue,
             options.vad_model.clone(),
+            options.vad.clone(),
         )?;
         let addr = format!("{}:{}", bracket_ipv6(&options.host), options.port);
         let listener = TcpListener::bind(&addr).map_err(|e| ServeError::Bind {

@@ -28,6 +28,7 @@ pub(crate) struct Pool {
     engine: Arc<dyn Engine>,
     threads: usize,
     vad_model: Option<PathBuf>,
+    vad_options: VadOptions,
     idle: Mutex<Vec<Transcriber>>,
     workers: Arc<Semaphore>,
     worker_count: usize,
@@ -49,11 +50,13 @@ impl Pool {
         threads: usize,
         queue: usize,
         vad_model: Option<PathBuf>,
+        vad_options: VadOptions,
     ) -> Result<Self, rech_asr::Error> {
         let pool = Self {
             engine,
             threads,
             vad_model,
+            vad_options,
             idle: Mutex::new(Vec::new()),
             workers: Arc::new(Semaphore::new(workers)),
             worker_count: workers,
@@ -80,7 +83,7 @@ impl Pool {
     pub fn voice_detector(&self) -> Result<Option<VoiceDetector>, rech_asr::Error> {
         self.vad_model
             .as_ref()
-            .map(|path| VoiceDetector::load(path, VadOptions::default()))
+            .map(|path| VoiceDetector::load(path, self.vad_options.clone()))
             .transpose()
     }
 
@@ -277,7 +280,17 @@ mod tests {
             hallucinates_on_silence: false,
             split_at_removed_pauses: false,
         });
-        Arc::new(Pool::new(Arc::new(engine), workers, 1, queue, None).unwrap())
+        Arc::new(
+            Pool::new(
+                Arc::new(engine),
+                workers,
+                1,
+                queue,
+                None,
+                VadOptions::default(),
+            )
+            .unwrap(),
+        )
     }
 
     fn transcribe(

@@ -1,0 +1,174 @@
+//! The facade's errors as typed data: which model, which path, what went wrong and whether
+//! trying again may help. Messages name no command or flag of the `rech` binary; the binary
+//! adds its own advice (`rech models download …`) from the fields.
+
+use std::path::PathBuf;
+
+use rech_asr::catalog::human_size;
+use rech_asr::download::DownloadError;
+
+/// Why a model could not be resolved, downloaded or made ready.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// A catalogue name of a voice-activity model where a speech model was wanted.
+    #[error("{name} is a voice-activity model, not a speech model")]
+    NotASpeechModel {
+        /// The name.
+        name: String,
+    },
+    /// A name that is not the catalogue's VAD model where one was wanted.
+    #[error("{name}: not a file, and the only VAD model in the catalogue is {vad}")]
+    NotAVadModel {
+        /// The name.
+        name: String,
+        /// The catalogue's VAD model.
+        vad: &'static str,
+    },
+    /// Neither a file, a catalogue name nor a downloaded model.
+    #[error("{}", unknown_model(name, dir))]
+    UnknownModel {
+        /// The name.
+        name: String,
+        /// The model directory that was searched.
+        dir: PathBuf,
+    },
+    /// A catalogue model on disk whose size is not the catalogue's: an interrupted copy or a
+    /// changed file. Downloading it again repairs it.
+    #[error("{} is damaged ({} on disk, {} expected: an interrupted copy or a changed file)", path.display(), human_size(*on_disk), human_size(*expected))]
+    Damaged {
+        /// The model.
+        name: String,
+        /// The file or directory.
+        path: PathBuf,
+        /// Its size.
+        on_disk: u64,
+        /// The catalogue's size.
+        expected: u64,
+    },
+    /// The model is not downloaded, and downloads are off.
+    #[error("model {name} ({}) is not downloaded, and downloads are off", human_size(*size))]
+    Offline {
+        /// The model.
+        name: String,
+        /// Its size.
+        size: u64,
+        /// Whether it was wanted as the default model (no model was named).
+        default: bool,
+    },
+    /// ONNX Runtime is not there, and downloads are off.
+    #[error("GigaAM needs ONNX Runtime {version}, which is not downloaded, and downloads are off")]
+    RuntimeOffline {
+        /// The version rech fetches.
+        version: &'static str,
+    },
+    /// A download failed; what arrived is kept where the cause allows resuming.
+    #[error("{source}")]
+    Download {
+        /// The model (or `onnxruntime`).
+        name: String,
+        /// Why.
+        source: DownloadError,
+    },
+    /// ONNX Runtime could not be fetched or loaded.
+    #[error("{0}")]
+    Runtime(String),
+    /// The model directory could not be written or read.
+    #[error("{}: {detail}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The model settings in the environment are wrong.
+    #[error(transparent)]
+    Settings(#[from] rech_asr::resolve::SettingsError),
+    /// The cancel token was raised; partial downloads are kept.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl FetchError {
+    /// Whether trying again may help (the network, a busy server, a full disk once space is
+    /// freed), rather than the request itself being wrong.
+    pub fn retry_may_help(&self) -> bool {
+        match self {
+            Self::Download { source, .. } => matches!(
+                source,
+                DownloadError::Network { .. }
+                    | DownloadError::Stalled { .. }
+                    | DownloadError::Status { .. }
+                    | DownloadError::ChecksumMismatch { .. }
+                    | DownloadError::WrongSize { .. }
+                    | DownloadError::NoSpace { .. }
+                    | DownloadError::Busy { .. }
+            ),
+            Self::Damaged { .. } | Self::Io { .. } | Self::Runtime(_) => false,
+            Self::Offline { .. } | Self::RuntimeOffline { .. } => false,
+            Self::Cancelled => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the caller named something wrong (a name, a setting), rather than the machine
+    /// or the network failing.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Self::NotASpeechModel { .. }
+            | Self::NotAVadModel { .. }
+            | Self::UnknownModel { .. } => true,
+            Self::Settings(e) => e.is_usage(),
+            _ => false,
+        }
+    }
+}
+
+/// The message for a name that is neither a file, a catalogue name nor a downloaded model (an
+/// English-only name gets the multilingual model to use instead).
+fn unknown_model(name: &str, dir: &std::path::Path) -> String {
+    match rech_asr::catalog::multilingual_instead_of(name) {
+        Some(instead) => format!(
+            "{name} is an English-only model and cannot transcribe Russian; use {instead} instead"
+        ),
+        None => format!(
+            "unknown model {name}: no such file, no catalogue model and nothing downloaded under that name in {}",
+            dir.display()
+        ),
+    }
+}
+
+/// Why the facade could not load a model or transcribe.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The model could not be found, downloaded or made ready.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The model's engine is not compiled in (a Cargo feature of `rech` is off).
+    #[error("{path} is a {engine} model, and this build of rech has no {engine} engine (Cargo feature `{feature}`)")]
+    EngineNotBuilt {
+        /// The model.
+        path: PathBuf,
+        /// The engine's name.
+        engine: &'static str,
+        /// The feature that adds it.
+        feature: &'static str,
+    },
+    /// An option the model's engine does not honour.
+    #[error("{option} is not taken by {engine} models: {why}")]
+    Unsupported {
+        /// The option, as the library names it (`beam search`, `language en`).
+        option: String,
+        /// The engine.
+        engine: &'static str,
+        /// Why it has no use for it.
+        why: String,
+    },
+    /// The model loaded badly, or recognition failed.
+    #[error(transparent)]
+    Asr(#[from] rech_asr::Error),
+    /// A file could not be transcribed.
+    #[error(transparent)]
+    File(#[from] crate::file::FileError),
+}

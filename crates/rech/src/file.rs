@@ -1,0 +1,297 @@
+//! The one per-file path, for library users, `rech transcribe` and `rech serve` alike: open any
+//! file rech reads as a stream, cut the part asked for (`offset`, `duration`), transcribe it
+//! window by window in flat memory, put the times back onto the whole file — and contain an
+//! engine's panic as an error of this file, so that one input cannot end a batch or a server.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use rech_asr::{
+    CancelToken, TranscribeOptions, Transcriber, Transcript, WindowOptions, WindowedTranscription,
+    SAMPLE_RATE,
+};
+use rech_audio::{AudioError, AudioStream, SourceInfo};
+
+/// Why one file could not be transcribed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The file could not be opened or decoded.
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    /// Recognition failed (or was cancelled: [`rech_asr::Error::Cancelled`]).
+    #[error("{}: {source}", path.display())]
+    Asr {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<rech_asr::Error>,
+    },
+    /// The offset asked for is past the end of the audio.
+    #[error("{}: the offset {offset:.3} s is past the end of the audio ({length:.3} s)", path.display())]
+    OffsetPastEnd {
+        /// The file.
+        path: PathBuf,
+        /// The offset, in seconds.
+        offset: f64,
+        /// The audio's length, in seconds.
+        length: f64,
+    },
+    /// The engine panicked on this file; the transcriber that ran it should not be used again.
+    #[error("{}: the engine failed ({message})", path.display())]
+    Panicked {
+        /// The file.
+        path: PathBuf,
+        /// The panic's message, when it had one.
+        message: String,
+    },
+}
+
+impl FileError {
+    /// Whether the work was cancelled rather than failed.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Asr { source, .. } if matches!(**source, rech_asr::Error::Cancelled))
+    }
+}
+
+/// The part of a file to transcribe: everything, or `duration` seconds from `offset`. Times in
+/// the transcript stay those of the whole file.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Clip {
+    /// Seconds skipped at the start.
+    pub offset: f64,
+    /// Seconds kept after the offset (`None`: the rest).
+    pub duration: Option<f64>,
+}
+
+impl Clip {
+    /// How much of an input of `seconds` is transcribed.
+    pub fn length_of(&self, seconds: f64) -> f64 {
+        let rest = (seconds - self.offset).max(0.0);
+        match self.duration {
+            Some(keep) => rest.min(keep),
+            None => rest,
+        }
+    }
+
+    fn cutter(&self) -> Cutter {
+        let samples = |seconds: f64| (seconds * SAMPLE_RATE as f64).round() as usize;
+        Cutter {
+            offset: self.offset,
+            skip: samples(self.offset),
+            keep: self.duration.map(samples),
+        }
+    }
+}
+
+/// How a file is transcribed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileOptions {
+    /// Language, word times, the hallucination filter.
+    pub transcribe: TranscribeOptions,
+    /// How long recordings are cut into windows.
+    pub windows: WindowOptions,
+    /// The part of the file.
+    pub clip: Clip,
+    /// Text that precedes the audio (names, terms), for engines that take a prompt.
+    pub prompt: Option<String>,
+}
+
+/// A file opened for transcription: its stream and what its header says.
+pub struct Input {
+    path: PathBuf,
+    stream: AudioStream,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("path", &self.path)
+            .field("source", self.stream.info())
+            .finish()
+    }
+}
+
+impl Input {
+    /// Opens `path` (any format rech reads; the content decides).
+    pub fn open(path: &Path) -> Result<Self, FileError> {
+        Ok(Self {
+            path: path.to_owned(),
+            stream: rech_audio::open(path)?,
+        })
+    }
+
+    /// An input over a stream opened elsewhere (stdin, a pipe), shown as `name`.
+    pub fn from_stream(name: impl Into<PathBuf>, stream: AudioStream) -> Self {
+        Self {
+            path: name.into(),
+            stream,
+        }
+    }
+
+    /// What the container says: rate, channels, format, duration when known.
+    pub fn info(&self) -> &SourceInfo {
+        self.stream.info()
+    }
+
+    /// Transcribes the input with `transcriber`; `progress` hears the seconds of audio done.
+    /// A panic of the engine is [`FileError::Panicked`]; the transcriber should then be
+    /// replaced.
+    pub fn transcribe(
+        mut self,
+        transcriber: &mut Transcriber,
+        options: &FileOptions,
+        cancel: &CancelToken,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<Transcript, FileError> {
+        let path = self.path.clone();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.run(transcriber, options, cancel, progress)
+        }));
+        outcome.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(FileError::Panicked { path, message })
+        })
+    }
+
+    fn run(
+        &mut self,
+        transcriber: &mut Transcriber,
+        options: &FileOptions,
+        cancel: &CancelToken,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<Transcript, FileError> {
+        let asr = |source| FileError::Asr {
+            path: self.path.clone(),
+            source: Box::new(source),
+        };
+        let mut cutter = options.clip.cutter();
+        let mut run =
+            WindowedTranscription::new(transcriber, &options.transcribe, &options.windows);
+        if let Some(prompt) = options.prompt.as_deref() {
+            run = run.with_context(prompt);
+        }
+        let mut chunk = Vec::new();
+        loop {
+            chunk.clear();
+            let mut more = self.stream.next_chunk(&mut chunk)?;
+            more &= cutter.keep(&mut chunk);
+            run.push(&chunk, progress).map_err(asr)?;
+            if !more {
+                break;
+            }
+            if cancel.is_cancelled() {
+                return Err(asr(rech_asr::Error::Cancelled));
+            }
+        }
+        if let Some(length) = cutter.ended_inside_offset() {
+            return Err(FileError::OffsetPastEnd {
+                path: self.path.clone(),
+                offset: cutter.offset,
+                length,
+            });
+        }
+        let mut transcript = run.finish(progress).map_err(asr)?;
+        cutter.shift_times(&mut transcript);
+        Ok(transcript)
+    }
+}
+
+/// Cuts the clip's part from the stream of samples as it is decoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cutter {
+    /// Seconds skipped at the start.
+    offset: f64,
+    /// Samples still to skip.
+    skip: usize,
+    /// Samples still to keep (`None`: all the rest).
+    keep: Option<usize>,
+}
+
+impl Cutter {
+    /// Cuts `chunk` (the next samples of the input) down to the clip's part of it; false once
+    /// nothing more is wanted.
+    fn keep(&mut self, chunk: &mut Vec<f32>) -> bool {
+        let skipped = self.skip.min(chunk.len());
+        chunk.drain(..skipped);
+        self.skip -= skipped;
+        match &mut self.keep {
+            None => true,
+            Some(left) => {
+                chunk.truncate(*left);
+                *left -= chunk.len();
+                *left > 0
+            }
+        }
+    }
+
+    /// The input's length, when it ended before the offset was reached.
+    fn ended_inside_offset(&self) -> Option<f64> {
+        (self.skip > 0).then(|| self.offset - self.skip as f64 / SAMPLE_RATE as f64)
+    }
+
+    /// Makes the clip's times those of the whole input.
+    fn shift_times(&self, transcript: &mut Transcript) {
+        if self.offset == 0.0 {
+            return;
+        }
+        transcript.duration += self.offset;
+        for segment in &mut transcript.segments {
+            segment.start += self.offset;
+            segment.end += self.offset;
+            for word in &mut segment.words {
+                word.start += self.offset;
+                word.end += self.offset;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clip_keeps_its_part_of_the_stream_and_times_stay_the_files() {
+        let clip = Clip {
+            offset: 1.0,
+            duration: Some(0.5),
+        };
+        assert_eq!(clip.length_of(10.0), 0.5);
+        assert!((clip.length_of(1.2) - 0.2).abs() < 1e-9);
+        assert_eq!(clip.length_of(0.5), 0.0);
+        let mut cutter = clip.cutter();
+        let mut chunk: Vec<f32> = (0..12_000).map(|i| i as f32).collect();
+        assert!(cutter.keep(&mut chunk), "still inside the offset");
+        assert!(chunk.is_empty());
+        assert_eq!(
+            cutter.ended_inside_offset(),
+            Some(0.75),
+            "a 0.75 s input would end here"
+        );
+        let mut chunk: Vec<f32> = (12_000..30_000).map(|i| i as f32).collect();
+        assert!(!cutter.keep(&mut chunk), "the duration is reached");
+        assert_eq!(chunk.len(), 8_000);
+        assert_eq!(chunk[0], 16_000.0);
+        let mut transcript = Transcript {
+            language: "ru".into(),
+            duration: 0.5,
+            segments: vec![rech_asr::Segment {
+                start: 0.0,
+                end: 0.5,
+                text: "да".into(),
+                words: Vec::new(),
+                no_speech_probability: 0.0,
+            }],
+            word_times: false,
+        };
+        cutter.shift_times(&mut transcript);
+        let segment = &transcript.segments[0];
+        assert_eq!((segment.start, segment.end), (1.0, 1.5));
+        assert_eq!(transcript.duration, 1.5);
+    }
+}
