@@ -22,10 +22,7 @@ use std::time::Instant;
 use rech_asr::{VadOptions, VoiceDetector};
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams};
 
-/// The shared test data (`RECH_SHARED_DIR` or `../shared`), as the tests find it.
-fn shared_dir() -> PathBuf {
-    rech_testkit::shared_dir().unwrap_or_else(|| PathBuf::from("../shared"))
-}
+use rech_testkit::shared_dir;
 
 fn median(times: &mut [f64]) -> f64 {
     times.sort_by(f64::total_cmp);

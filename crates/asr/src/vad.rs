@@ -563,12 +563,11 @@ mod tests {
 
     /// Fed whisper.cpp's own probabilities, the segment logic gives exactly whisper.cpp's
     /// segments, under settings that exercise each of its branches.
+    #[rech_testkit::needs(shared)]
     #[test]
     fn segments_match_whisper_cpp_on_its_probabilities() {
         use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
-        let Some(shared) = rech_testkit::shared_dir() else {
-            return;
-        };
+        let shared = rech_testkit::shared_dir();
         whisper_rs::install_logging_hooks();
         let model = shared.join("models/ggml-silero-v6.2.0.bin");
         let mut ctx_params = WhisperVadContextParams::new();

@@ -2,6 +2,7 @@
 //! list files, parallel jobs, resuming with --skip-existing, sharding, and windowed
 //! transcription of a recording longer than a window.
 
+use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -182,9 +183,10 @@ fn shards_split_a_list_without_overlap() {
 
 /// A recording longer than a window: windows are cut at pauses, timestamps land on the whole
 /// recording, segments do not overlap across cuts.
+#[needs(shared)]
 #[test]
 fn a_long_recording_is_transcribed_window_by_window() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let dir = tempfile::tempdir().unwrap();
     let long = dir.path().join("long.wav");
     let spec = hound::WavSpec {

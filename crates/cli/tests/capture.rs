@@ -5,6 +5,7 @@
 //! Ctrl-C, and when the server dies mid-recording), and `rech dictate` must hear it.
 #![cfg(target_os = "linux")]
 
+use rech_testkit::needs;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -353,9 +354,10 @@ fn with_lead_in(samples: &[f32]) -> Vec<f32> {
     out
 }
 
+#[needs(shared)]
 #[test]
 fn recording_from_the_default_input_captures_the_speech() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let Some(pulse) = Pulse::start() else { return };
     let dir = tempfile::tempdir().unwrap();
     let source = with_lead_in(&speech(&shared, "ru_0024"));
@@ -393,9 +395,10 @@ fn recording_from_the_default_input_captures_the_speech() {
     assert!(!err.contains("lost"), "{err}");
 }
 
+#[needs(shared)]
 #[test]
 fn ctrl_c_and_native_format_give_valid_files() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let Some(pulse) = Pulse::start() else { return };
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("native.wav");
@@ -419,9 +422,10 @@ fn ctrl_c_and_native_format_give_valid_files() {
     assert!((2.0..4.5).contains(&seconds), "{seconds} s recorded");
 }
 
+#[needs(shared)]
 #[test]
 fn a_vanishing_device_ends_the_recording_with_an_error_and_a_valid_file() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let Some(mut pulse) = Pulse::start() else {
         return;
     };
@@ -449,9 +453,10 @@ fn a_vanishing_device_ends_the_recording_with_an_error_and_a_valid_file() {
     assert!((1.0..3.5).contains(&seconds), "{seconds} s kept");
 }
 
+#[needs(shared)]
 #[test]
 fn dictation_hears_the_microphone() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let Some(pulse) = Pulse::start() else { return };
     let spoken = speech(&shared, "ru_0031");
     let feeder = Feeder::start(&pulse.fifo, with_lead_in(&spoken));
@@ -487,9 +492,10 @@ fn dictation_hears_the_microphone() {
     assert!((4.7..5.8).contains(&(end - start)), "{start}..{end}");
 }
 
+#[needs(shared)]
 #[test]
 fn push_to_talk_holds_the_microphone_only_while_listening() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let Some(pulse) = Pulse::start() else { return };
     let spoken = speech(&shared, "ru_0031");
     let feeder = Feeder::start(&pulse.fifo, with_lead_in(&spoken));

@@ -2,6 +2,7 @@
 //! format into every output format, VAD on real speech, and every bad input to its one-line
 //! error, its exit code and no output file.
 
+use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -99,9 +100,10 @@ fn flash_attention_and_a_fitted_window_still_give_a_transcript() {
     }
 }
 
+#[needs(shared)]
 #[test]
 fn real_speech_to_json_and_a_single_output_file() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("out.json");
     let out = run(transcribe(&["-f", "json", "--no-vad", "-o"])
@@ -114,9 +116,10 @@ fn real_speech_to_json_and_a_single_output_file() {
 }
 
 /// Three recordings joined by 2 s of silence: with VAD no segment lies inside a silence.
+#[needs(shared)]
 #[test]
 fn vad_keeps_segments_out_of_silence() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let dir = tempfile::tempdir().unwrap();
     let joined = dir.path().join("joined.wav");
     let spec = hound::WavSpec {
@@ -171,9 +174,10 @@ fn vad_keeps_segments_out_of_silence() {
 /// whisper-cli's decoding knobs reach whisper.cpp: suppressing every text token leaves no text,
 /// `--offset`/`--duration` transcribe a part of the file on its own timeline, and a bad value is
 /// one line.
+#[needs(shared)]
 #[test]
 fn decoding_knobs_reach_whisper_cpp() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let wav = shared.join("audio/ru/human/ru_0030.wav");
     let json = |args: &[&str]| {
         let out = run(transcribe(&[&["--no-vad", "-f", "json"], args].concat()).arg(&wav));
@@ -584,6 +588,7 @@ fn unreadable_input_and_unwritable_output_dir() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
 
+#[needs(shared)]
 #[test]
 fn bad_model_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -602,22 +607,17 @@ fn bad_model_files() {
         ),
         (write_file(dir.path(), "empty.bin", b""), "empty"),
     ];
-    if let Some(shared) = shared_dir() {
-        cases.push((
-            shared.join("models/for-tests-ggml-tiny.bin"),
-            "has no weights",
-        ));
-    }
+    cases.push((
+        shared_dir().join("models/for-tests-ggml-tiny.bin"),
+        "has no weights",
+    ));
     for (path, message) in cases {
         let out = run(rech().arg("transcribe").arg("-m").arg(&path).arg(&wav));
         assert_fails(&out, 1, &[&path.display().to_string(), message]);
     }
-    if let Some(shared) = shared_dir() {
-        // A Whisper model given as the VAD model.
-        let out = run(transcribe(&["--vad-model"]).arg(model()).arg(&wav));
-        assert_fails(&out, 1, &["not a Silero VAD model"]);
-        let _ = shared;
-    }
+    // A Whisper model given as the VAD model.
+    let out = run(transcribe(&["--vad-model"]).arg(model()).arg(&wav));
+    assert_fails(&out, 1, &["not a Silero VAD model"]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! give nothing, the committed prefix of partial results, and every bad input to its one-line
 //! error. The microphone itself is tested through PulseAudio in tests/capture.rs.
 
+use rech_testkit::needs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -147,9 +148,10 @@ fn joined(shared: &Path, dir: &Path) -> (PathBuf, Vec<(f64, f64)>) {
     (path, bounds)
 }
 
+#[needs(shared)]
 #[test]
 fn five_recordings_give_five_finals_at_the_right_times() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let dir = tempfile::tempdir().unwrap();
     let (input, truth) = joined(&shared, dir.path());
     let vad = shared.join("models/ggml-silero-v6.2.0.bin");
@@ -200,9 +202,10 @@ fn as_sizeless_stream(path: &Path) -> (Vec<u8>, usize) {
 
 /// `arecord -t wav | rech dictate --input -`: the pipe is read as it comes, so an utterance
 /// is finalised while the pipe is still open, not when it closes.
+#[needs(shared)]
 #[test]
 fn dictation_from_a_pipe_finalises_utterances_while_the_pipe_is_open() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let dir = tempfile::tempdir().unwrap();
     let (input, truth) = joined(&shared, dir.path());
     let (stream, samples_start) = as_sizeless_stream(&input);
@@ -266,9 +269,10 @@ fn dictation_from_a_pipe_finalises_utterances_while_the_pipe_is_open() {
     }
 }
 
+#[needs(shared)]
 #[test]
 fn the_energy_fallback_finds_the_utterances_too() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let dir = tempfile::tempdir().unwrap();
     let (input, truth) = joined(&shared, dir.path());
     // No VAD model anywhere (the model directory is empty): loudness decides, and rech says so.
@@ -290,6 +294,7 @@ fn the_energy_fallback_finds_the_utterances_too() {
     }
 }
 
+#[needs(shared)]
 #[test]
 fn silence_and_low_noise_give_no_final() {
     let shared = shared_dir();
@@ -310,13 +315,11 @@ fn silence_and_low_noise_give_no_final() {
     write_wav(&noisy, &noise);
     for input in [&silence, &noisy] {
         let mut runs = vec![dictate(&["--format", "jsonl", "--no-vad", "--input"])];
-        if let Some(shared) = &shared {
-            let mut with_vad = dictate(&["--format", "jsonl", "--vad-model"]);
-            with_vad
-                .arg(shared.join("models/ggml-silero-v6.2.0.bin"))
-                .arg("--input");
-            runs.push(with_vad);
-        }
+        let mut with_vad = dictate(&["--format", "jsonl", "--vad-model"]);
+        with_vad
+            .arg(shared.join("models/ggml-silero-v6.2.0.bin"))
+            .arg("--input");
+        runs.push(with_vad);
         for mut cmd in runs {
             let out = run(cmd.arg(input));
             assert_success(&out);
@@ -325,9 +328,10 @@ fn silence_and_low_noise_give_no_final() {
     }
 }
 
+#[needs(shared)]
 #[test]
 fn partials_never_change_their_committed_prefix() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let dir = tempfile::tempdir().unwrap();
     let mut audio = Vec::new();
     for name in ["ru_0024", "ru_0031"] {

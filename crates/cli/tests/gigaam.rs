@@ -6,6 +6,7 @@
 //! `../shared/models/gigaam-v3-micro` (random weights, real architecture); ONNX Runtime: the
 //! wheel's library in `.venv-test` (scripts/install-deps.sh).
 
+use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,9 +17,9 @@ use rech_testkit::{
 };
 use serde_json::Value;
 
-/// The shared data and the ONNX Runtime library, or `None` (a loud skip).
-fn setup() -> Option<(PathBuf, PathBuf)> {
-    Some((shared_dir()?, ort_lib()?))
+/// The shared data and the ONNX Runtime library (`#[needs(shared, venv)]`).
+fn setup() -> (PathBuf, PathBuf) {
+    (shared_dir(), ort_lib())
 }
 
 fn micro(shared: &Path) -> PathBuf {
@@ -42,9 +43,10 @@ fn transcribe(lib: &Path, model: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+#[needs(shared, venv)]
 #[test]
 fn every_sample_into_every_format() {
-    let Some((shared, lib)) = setup() else { return };
+    let (shared, lib) = setup();
     let model = micro(&shared).join("v3_e2e_rnnt_encoder.onnx");
     let out_dir = tempfile::tempdir().unwrap();
     let names = SAMPLES;
@@ -68,7 +70,7 @@ fn every_sample_into_every_format() {
 
 /// The text onnx-asr 0.12.0 gives for `wav` with `variant`.
 fn onnx_asr_text(shared: &Path, variant: &str, wav: &Path) -> String {
-    let venv = test_venv().expect("the test Python environment");
+    let venv = test_venv();
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../gigaam/tests/onnx_asr_reference.py");
     let out = Command::new(venv.join("bin/python"))
@@ -88,9 +90,10 @@ fn onnx_asr_text(shared: &Path, variant: &str, wav: &Path) -> String {
     v["text"].as_str().unwrap().trim().to_owned()
 }
 
+#[needs(shared, venv)]
 #[test]
 fn the_text_is_onnx_asrs_for_every_variant() {
-    let Some((shared, lib)) = setup() else { return };
+    let (shared, lib) = setup();
     let wav = shared.join("audio/ru/human/ru_0031.wav");
     for (variant, file) in [
         ("ctc", "v3_ctc.onnx"),
@@ -129,9 +132,10 @@ fn joined(shared: &Path, dir: &Path) -> (PathBuf, f64) {
     (path, samples.len() as f64 / 16_000.0)
 }
 
+#[needs(shared, venv)]
 #[test]
 fn a_long_recording_is_cut_into_pieces_and_mapped_back() {
-    let Some((shared, lib)) = setup() else { return };
+    let (shared, lib) = setup();
     let dir = tempfile::tempdir().unwrap();
     let (wav, seconds) = joined(&shared, dir.path());
     assert!(seconds > 30.0, "{seconds}");
@@ -158,9 +162,10 @@ fn a_long_recording_is_cut_into_pieces_and_mapped_back() {
     assert_ne!(texts[0], texts[1]);
 }
 
+#[needs(shared, venv)]
 #[test]
 fn dictation_with_gigaam_gives_a_final_per_utterance() {
-    let Some((shared, lib)) = setup() else { return };
+    let (shared, lib) = setup();
     let dir = tempfile::tempdir().unwrap();
     let (wav, _) = joined(&shared, dir.path());
     let out = run(rech_ort(&lib)
@@ -182,9 +187,10 @@ fn dictation_with_gigaam_gives_a_final_per_utterance() {
     }
 }
 
+#[needs(shared, venv)]
 #[test]
 fn whisper_only_options_and_other_languages_are_usage_errors() {
-    let Some((shared, lib)) = setup() else { return };
+    let (shared, lib) = setup();
     let model = micro(&shared).join("v3_ctc.onnx");
     let wav = samples_dir().join("privet-16k-mono.wav");
     for (args, needle) in [
@@ -218,9 +224,10 @@ fn ctc_copy(shared: &Path, dir: &Path) -> PathBuf {
     dir.join("v3_ctc.onnx")
 }
 
+#[needs(shared, venv)]
 #[test]
 fn bad_models_are_one_line_and_nothing_is_written() {
-    let Some((shared, lib)) = setup() else { return };
+    let (shared, lib) = setup();
     let wav = samples_dir().join("privet-16k-mono.wav");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -269,11 +276,10 @@ fn bad_models_are_one_line_and_nothing_is_written() {
     expect(&whisper, &["not a usable whisper model"]);
 }
 
+#[needs(shared, venv)]
 #[test]
 fn onnx_runtime_missing_too_old_or_not_a_library() {
-    let Some((shared, _lib)) = setup() else {
-        return;
-    };
+    let (shared, _lib) = setup();
     let model = micro(&shared).join("v3_ctc.onnx");
     let wav = samples_dir().join("privet-16k-mono.wav");
     let dir = tempfile::tempdir().unwrap();
@@ -331,14 +337,13 @@ fn onnx_runtime_missing_too_old_or_not_a_library() {
 /// On first use with the network allowed, rech fetches ONNX Runtime from the onnxruntime wheel
 /// (here from a local mirror through `RECH_ORT_BASE_URL`), verified, and then transcribes;
 /// a damaged wheel is refused with one line and leaves no library behind.
+#[needs(shared, venv)]
 #[test]
 fn onnx_runtime_is_fetched_on_first_use_and_verified() {
     use rech_testkit::http::TestServer;
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let archive = rech_gigaam::runtime::archive().expect("a runtime archive for this platform");
-    let Some(wheel) = rech_testkit::ort_wheel(archive.wheel.name) else {
-        return;
-    };
+    let wheel = rech_testkit::ort_wheel(archive.wheel.name);
     let path = archive
         .wheel
         .url

@@ -2,6 +2,7 @@
 //! HTTP server on 127.0.0.1 (`RECH_MODEL_BASE_URL`) serving a generated model, with every model
 //! directory a temporary one (`RECH_MODELS_DIR`). Nothing here reaches beyond 127.0.0.1.
 
+use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -23,9 +24,9 @@ fn wav() -> PathBuf {
 }
 
 /// The real Silero VAD file from `../shared/models` (or `RECH_SHARED_DIR`), if present.
-fn real_vad() -> Option<Vec<u8>> {
-    let shared = rech_testkit::shared_dir()?;
-    Some(std::fs::read(shared.join("models/ggml-silero-v6.2.0.bin")).expect("read the VAD model"))
+fn real_vad() -> Vec<u8> {
+    let shared = rech_testkit::shared_dir();
+    std::fs::read(shared.join("models/ggml-silero-v6.2.0.bin")).expect("read the VAD model")
 }
 
 /// A generated micro model: its file, bytes and sha256, made once per test run.
@@ -325,9 +326,10 @@ fn downloading_without_names_fetches_the_russian_first_run() {
     assert!(!models.path().join(catalog::DEFAULT_RUSSIAN_MODEL).exists());
 }
 
+#[needs(shared)]
 #[test]
 fn vad_is_downloaded_when_asked_for_and_used_by_default_afterwards() {
-    let Some(vad) = real_vad() else { return };
+    let vad = real_vad();
     let server = server();
     server.serve(VAD_PATH, vad.clone());
     let models = tempfile::tempdir().unwrap();
@@ -361,9 +363,10 @@ fn vad_is_downloaded_when_asked_for_and_used_by_default_afterwards() {
     assert_eq!(server.requests().len(), 1);
 }
 
+#[needs(shared)]
 #[test]
 fn a_damaged_catalogue_model_is_reported_at_load_and_repaired_by_download() {
-    let Some(vad) = real_vad() else { return };
+    let vad = real_vad();
     let server = server();
     server.serve(VAD_PATH, vad.clone());
     let models = tempfile::tempdir().unwrap();
@@ -462,6 +465,55 @@ fn two_downloads_of_the_same_model_at_once_fetch_it_once() {
         micro().1
     );
     assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
+}
+
+/// Inputs are checked before any model is resolved: a missing, empty or non-audio input is one
+/// line naming it, with or without -m, online or offline, and the mirror hears nothing.
+#[test]
+fn a_bad_input_is_one_line_before_any_model_is_fetched() {
+    let server = server();
+    let models = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = rech_testkit::write_file(dir.path(), "empty.wav", b"");
+    let text = rech_testkit::write_file(dir.path(), "notes.wav", b"just some words\n");
+    let missing = dir.path().join("missing.wav");
+    let cases: [(&Path, &str); 3] = [
+        (&missing, "no such file"),
+        (&empty, "the file is empty"),
+        (&text, "not a recognised audio file"),
+    ];
+    for (input, why) in cases {
+        for model in [None, Some("small"), Some(micro().0.to_str().unwrap())] {
+            for offline in [false, true] {
+                let mut cmd = rech(&server, models.path());
+                cmd.arg("transcribe");
+                if let Some(model) = model {
+                    cmd.args(["-m", model]);
+                }
+                if offline {
+                    cmd.arg("--offline");
+                }
+                let out = run(cmd.arg(input));
+                let shown = input.display().to_string();
+                assert_fails(&out, 1, &[&shown, why]);
+                assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+            }
+        }
+    }
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert!(files(models.path()).is_empty());
+    // One good input among bad ones: the bad ones are counted, the good one is transcribed.
+    let out = run(rech(&server, models.path())
+        .args(["transcribe", "--no-vad", "-m"])
+        .arg(&micro().0)
+        .arg(&missing)
+        .arg(wav()));
+    assert_fails(&out, 1, &["1 of 2 inputs failed, 1 transcribed"]);
+    assert!(
+        stderr(&out).contains("missing.wav: no such file"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

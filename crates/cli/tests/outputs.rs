@@ -3,6 +3,7 @@
 //! whisper-cli's JSON, subtitles a real parser accepts within their limits, and a header per
 //! input on stdout out.
 
+use rech_testkit::needs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -273,11 +274,10 @@ fn whisper_json_has_whisper_clis_layout() {
 
 /// SRT and WebVTT with tight limits, parsed by the `srt` and `webvtt-py` packages: every cue
 /// within the limits, none empty in time, none overlapping.
+#[needs(venv)]
 #[test]
 fn subtitles_within_limits_parse_with_real_parsers() {
-    let Some(venv) = test_venv() else {
-        return;
-    };
+    let venv = test_venv();
     let dir = tempfile::tempdir().unwrap();
     let input = samples_dir().join("chisla.mp3");
     // A model that writes many words, so that there is something to cut.

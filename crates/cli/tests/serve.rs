@@ -6,6 +6,7 @@
 //! truncated audio, a client that vanishes, SIGTERM mid-request — each get the answer OpenAI
 //! would give and leave the server serving.
 
+use rech_testkit::needs;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
@@ -18,7 +19,7 @@ use serde_json::Value;
 
 type Setup = ServeSetup;
 
-fn setup() -> Option<Setup> {
+fn setup() -> Setup {
     ServeSetup::new()
 }
 
@@ -26,10 +27,11 @@ fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
+#[needs(shared, venv)]
 #[test]
 fn the_openai_sdk_gets_every_format_as_from_the_hosted_api() {
-    let Some(setup) = setup() else { return };
-    let Some(venv) = test_venv() else { return };
+    let setup = setup();
+    let venv = test_venv();
     let served = setup.serve(&["--api-key", "sekret", "--model-id", "micro"]);
     let file = setup.recording("human/ru_0030.wav");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_client.py");
@@ -112,9 +114,10 @@ fn the_openai_sdk_gets_every_format_as_from_the_hosted_api() {
     assert_eq!(got["bad_language"]["param"], "language");
 }
 
+#[needs(shared, venv)]
 #[test]
 fn curl_posts_a_multipart_form() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&[]);
     let file = setup.recording("human/ru_0024.wav");
     let out = Command::new("curl")
@@ -153,9 +156,10 @@ fn curl_posts_a_multipart_form() {
     missing.assert_error(404, None);
 }
 
+#[needs(shared, venv)]
 #[test]
 fn sixteen_clients_on_two_workers_each_get_their_own_text() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let files = setup.recordings(16);
     let served = setup.serve(&["-w", "2", "--queue", "16"]);
     let audio: Vec<Vec<u8>> = files.iter().map(|f| read(f)).collect();
@@ -203,9 +207,10 @@ fn sixteen_clients_on_two_workers_each_get_their_own_text() {
     );
 }
 
+#[needs(shared, venv)]
 #[test]
 fn a_full_queue_is_answered_429_with_retry_after_and_the_server_recovers() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&["-w", "1", "--queue", "1"]);
     let file = read(&setup.recording("human/ru_0022.wav"));
     let (content_type, body) = multipart(&[], Some(("a.wav", &file)));
@@ -252,9 +257,10 @@ fn a_full_queue_is_answered_429_with_retry_after_and_the_server_recovers() {
     assert_eq!(served.request("GET", "/ready", &[], b"").status, 200);
 }
 
+#[needs(shared, venv)]
 #[test]
 fn an_upload_over_the_limit_is_refused_without_being_held_in_memory() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&["--max-upload", "48M"]);
     // Announced too large: 413 before a byte of the body is read.
     let mut s = TcpStream::connect(served.addr).unwrap();
@@ -318,9 +324,10 @@ fn an_upload_over_the_limit_is_refused_without_being_held_in_memory() {
     );
 }
 
+#[needs(shared, venv)]
 #[test]
 fn keys_are_checked_before_anything_is_read() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&["--api-key", "sekret"]);
     let file = read(&setup.recording("human/ru_0022.wav"));
     let (content_type, body) = multipart(&[], Some(("a.wav", &file)));
@@ -342,9 +349,10 @@ fn keys_are_checked_before_anything_is_read() {
     }
 }
 
+#[needs(shared, venv)]
 #[test]
 fn bad_requests_get_400_with_the_field_named() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&[]);
     let wav = read(&setup.recording("human/ru_0022.wav"));
     /// What is wrong, the form's fields, its file, and the field the error must name.
@@ -451,9 +459,10 @@ fn bad_requests_get_400_with_the_field_named() {
     assert_eq!(served.metric("rech_panics_total"), 0.0);
 }
 
+#[needs(shared, venv)]
 #[test]
 fn a_client_that_disconnects_frees_its_worker() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&["-w", "1", "--queue", "0"]);
     let long = read(&setup.long_wav(600));
     let (content_type, body) = multipart(&[], Some(("long.wav", &long)));
@@ -490,9 +499,10 @@ fn a_client_that_disconnects_frees_its_worker() {
     assert!(served.metric("rech_audio_seconds_total") < 600.0);
 }
 
+#[needs(shared, venv)]
 #[test]
 fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let mut served = setup.serve(&["-w", "2", "--grace", "60"]);
     let file = setup.long_wav(120);
     let expected = setup.cli_text(&file);
@@ -585,9 +595,10 @@ fn finals(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
+#[needs(shared, venv)]
 #[test]
 fn a_websocket_stream_gets_the_finals_rech_dictate_prints() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&["-w", "2"]);
     // Three recordings with pauses between them: three utterances.
     let file = setup.long_wav(24);
@@ -694,10 +705,11 @@ fn a_websocket_stream_gets_the_finals_rech_dictate_prints() {
     );
 }
 
+#[needs(shared, venv)]
 #[test]
 fn the_kubernetes_manifests_run_as_written() {
-    let Some(setup) = setup() else { return };
-    let Some(venv) = test_venv() else { return };
+    let setup = setup();
+    let venv = test_venv();
     let deploy = rech_testkit::workspace_dir().join("deploy");
     let out = Command::new(venv.join("bin/python"))
         .arg(rech_testkit::workspace_dir().join("scripts/check-deploy.py"))

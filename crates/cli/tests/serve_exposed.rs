@@ -4,6 +4,7 @@
 //! work outlived their client, clients that stall, DNS-rebinding and cross-origin pages. Each
 //! gets a bounded answer, and the server is left healthy and idle.
 
+use rech_testkit::needs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use rech_testkit::{micro_model, rech, run};
 
 type Setup = ServeSetup;
 
-fn setup() -> Option<Setup> {
+fn setup() -> Setup {
     ServeSetup::new()
 }
 
@@ -47,9 +48,10 @@ fn assert_healthy(served: &Served) {
     assert_eq!(reply.status, 200, "{}", served.stderr());
 }
 
+#[needs(shared, venv)]
 #[test]
 fn prompts_whisper_cannot_take_get_400_and_the_server_lives_on() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let mut cmd = rech();
     cmd.arg("serve")
         .arg("-m")
@@ -93,9 +95,10 @@ fn prompts_whisper_cannot_take_get_400_and_the_server_lives_on() {
     assert!(stderr.contains("--prompt"), "{stderr}");
 }
 
+#[needs(shared, venv)]
 #[test]
 fn ffmpeg_never_opens_the_files_a_playlist_names() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&["-w", "1"]);
     let dir = tempfile::tempdir().unwrap();
     let real = setup.recording("human/ru_0022.wav");
@@ -159,9 +162,10 @@ fn open_stream(
     }
 }
 
+#[needs(shared, venv)]
 #[test]
 fn a_stream_holds_its_worker_until_its_work_has_stopped() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&["-w", "2", "--queue", "8"]);
     // Two workers: two streams, never six.
     let mut open = Vec::new();
@@ -204,9 +208,10 @@ fn a_stream_holds_its_worker_until_its_work_has_stopped() {
     assert_healthy(&served);
 }
 
+#[needs(shared, venv)]
 #[test]
 fn clients_that_stall_are_cut_off_and_their_places_freed() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&[
         "-w",
         "1",
@@ -294,9 +299,10 @@ fn clients_that_stall_are_cut_off_and_their_places_freed() {
     assert_healthy(&served);
 }
 
+#[needs(shared, venv)]
 #[test]
 fn pages_from_elsewhere_and_rebound_names_are_refused() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&["--allowed-host", "rech.internal"]);
     let speech = speech(&setup);
     let (content_type, body) = multipart(&[], Some(("a.wav", &speech)));
@@ -355,9 +361,10 @@ fn pages_from_elsewhere_and_rebound_names_are_refused() {
     assert_healthy(&served);
 }
 
+#[needs(shared, venv)]
 #[test]
 fn keys_come_in_the_header_or_once_on_the_websocket_upgrade() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let served = setup.serve(&["--api-key", "s3cret/+="]);
     assert_eq!(
         served
@@ -392,9 +399,10 @@ fn keys_come_in_the_header_or_once_on_the_websocket_upgrade() {
     );
 }
 
+#[needs(shared, venv)]
 #[test]
 fn past_the_grace_period_requests_are_answered_503_and_an_exposed_server_warns() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let mut served = setup.serve(&["--grace", "1", "-q", "--host", "0.0.0.0"]);
     assert!(served.stderr().contains("WARNING"), "{}", served.stderr());
     let long = ten_minutes(&setup);

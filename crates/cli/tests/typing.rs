@@ -5,6 +5,7 @@
 //! `--listen-on` and `rech dictate ctl` (the microphone side of push-to-talk is tested with
 //! PulseAudio in tests/capture.rs).
 
+use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -56,9 +57,10 @@ fn typed_finals(out: &Output) -> String {
     finals.iter().map(|t| format!("{t} ")).collect()
 }
 
+#[needs(shared)]
 #[test]
 fn finals_are_typed_into_an_x11_window_exactly_on_us_and_ru_layouts() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
         return;
     }
@@ -77,9 +79,10 @@ fn finals_are_typed_into_an_x11_window_exactly_on_us_and_ru_layouts() {
     }
 }
 
+#[needs(shared)]
 #[test]
 fn finals_are_typed_into_a_wayland_window_exactly() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     if !programs_available(&["sway", "wev", "wtype", "setpriv"]) {
         return;
     }
@@ -92,9 +95,10 @@ fn finals_are_typed_into_a_wayland_window_exactly() {
     assert_eq!(log.settle(Duration::from_millis(300)), typed_finals(&out));
 }
 
+#[needs(shared)]
 #[test]
 fn with_partials_committed_words_are_typed_early_and_the_whole_equals_the_finals() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
         return;
     }
@@ -111,9 +115,10 @@ fn with_partials_committed_words_are_typed_early_and_the_whole_equals_the_finals
     assert_eq!(log.settle(Duration::from_millis(300)), typed_finals(&out));
 }
 
+#[needs(shared)]
 #[test]
 fn typing_without_a_session_or_with_a_missing_backend_is_one_line_before_the_model_loads() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let input = speech(&shared);
     // No model is loaded: a missing one would be the error otherwise.
     let mut none = dictate_with(Path::new("/nonexistent/model.bin"), &input, &["--type"]);
@@ -155,9 +160,10 @@ fn answer(out: &Output) -> String {
         .to_owned()
 }
 
+#[needs(shared)]
 #[test]
 fn the_control_socket_starts_stops_and_toggles_and_is_taken_once() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let dir = rech_testkit::tmp_dir().join(format!("ctl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let socket = dir.join("dictate.sock");

@@ -3,11 +3,13 @@
 //! refused for having no weights.
 
 use rech_ggml::model_file::{inspect, inspect_vad, read_vad, ModelFileError};
+use rech_testkit::needs;
 use rech_testkit::shared_dir;
 
+#[needs(shared)]
 #[test]
 fn the_real_silero_model_reads_clean() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let real = shared.join("models/ggml-silero-v6.2.0.bin");
     let info = inspect_vad(&real).expect("the real Silero model inspects clean");
     assert_eq!(info.tensor_count, 15);
@@ -19,9 +21,10 @@ fn the_real_silero_model_reads_clean() {
     assert_eq!(basis[256 + 128], -1.0);
 }
 
+#[needs(shared)]
 #[test]
 fn for_tests_file_has_no_weights() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let path = shared.join("models/for-tests-ggml-tiny.bin");
     match inspect(&path) {
         Err(ModelFileError::NoWeights { expected }) => assert_eq!(expected, 167),

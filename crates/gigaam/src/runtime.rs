@@ -268,6 +268,11 @@ pub fn use_library(path: &Path) -> Result<(), RuntimeError> {
         .map_err(Clone::clone)
 }
 
+/// Whether ONNX Runtime is loaded in this process already (by [`use_library`] or a model).
+pub fn is_loaded() -> bool {
+    ENVIRONMENT.get().is_some_and(Result::is_ok)
+}
+
 /// The process's ONNX Runtime environment, loading the library the first time.
 pub(crate) fn environment() -> Result<&'static Environment, RuntimeError> {
     ENVIRONMENT

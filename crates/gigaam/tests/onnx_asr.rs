@@ -3,6 +3,7 @@
 //! architecture, GigaAM's own export) and real Russian recordings: the front end's tables and
 //! features, and for every variant the text and every token's time.
 
+use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,13 +13,11 @@ use serde_json::Value;
 
 const RECORDINGS: [&str; 3] = ["ru_0022", "ru_0024", "ru_0031"];
 
-/// The shared data, the test Python and ONNX Runtime loaded, or `None` (a loud skip).
-fn setup() -> Option<(PathBuf, PathBuf)> {
-    let shared = rech_testkit::shared_dir()?;
-    let venv = rech_testkit::test_venv()?;
-    let lib = rech_testkit::ort_lib()?;
+/// The shared data and the test Python, with ONNX Runtime loaded (`#[needs(shared, venv)]`).
+fn setup() -> (PathBuf, PathBuf) {
+    let lib = rech_testkit::ort_lib();
     runtime::use_library(&lib).expect("load ONNX Runtime");
-    Some((shared, venv))
+    (rech_testkit::shared_dir(), rech_testkit::test_venv())
 }
 
 fn micro(shared: &Path) -> PathBuf {
@@ -57,9 +56,10 @@ fn floats(v: &Value) -> Vec<f32> {
         .collect()
 }
 
+#[needs(shared, venv)]
 #[test]
 fn the_window_and_filterbank_are_onnx_asrs() {
-    let Some((_, venv)) = setup() else { return };
+    let (_, venv) = setup();
     let tables = &reference(&venv, &["tables"])[0];
     assert_eq!(floats(&tables["window"]), rech_gigaam::features::window());
     let theirs = floats(&tables["filterbank"]);
@@ -84,11 +84,10 @@ fn the_window_and_filterbank_are_onnx_asrs() {
     }
 }
 
+#[needs(shared, venv)]
 #[test]
 fn features_equal_onnx_asrs_on_real_speech() {
-    let Some((shared, venv)) = setup() else {
-        return;
-    };
+    let (shared, venv) = setup();
     for name in RECORDINGS {
         let path = wav(&shared, name);
         let theirs = &reference(&venv, &["features", path.to_str().unwrap()])[0];
@@ -132,11 +131,10 @@ fn ours(engine: &GigaamEngine, samples: &[f32]) -> (String, Vec<f64>) {
     (String::from_utf8(text).unwrap(), times)
 }
 
+#[needs(shared, venv)]
 #[test]
 fn every_variant_gives_onnx_asrs_text_and_token_times() {
-    let Some((shared, venv)) = setup() else {
-        return;
-    };
+    let (shared, venv) = setup();
     let files: Vec<PathBuf> = RECORDINGS.iter().map(|n| wav(&shared, n)).collect();
     for variant in Variant::ALL {
         let dir = micro(&shared);

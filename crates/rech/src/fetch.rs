@@ -440,15 +440,15 @@ impl Fetcher {
         }
     }
 
-    /// ONNX Runtime for GigaAM: the library named by `RECH_ORT_LIB` or `ORT_DYLIB_PATH`, or
-    /// rech's own copy in this store — fetched now from the `onnxruntime` wheel on PyPI
-    /// (verified like a model) where downloads are allowed. The copy in this store is the one
-    /// loaded.
+    /// ONNX Runtime for GigaAM: the library loaded already (`rech::gigaam::runtime::
+    /// use_library`), the one named by `RECH_ORT_LIB` or `ORT_DYLIB_PATH`, or rech's own copy
+    /// in this store — fetched now from the `onnxruntime` wheel on PyPI (verified like a model)
+    /// where downloads are allowed, and loaded.
     #[cfg(feature = "gigaam")]
-    pub fn runtime(&mut self, why: Option<&str>) -> Result<PathBuf, FetchError> {
+    pub fn runtime(&mut self, why: Option<&str>) -> Result<(), FetchError> {
         use rech_gigaam::runtime;
-        if let Some(path) = runtime::configured() {
-            return Ok(path);
+        if runtime::is_loaded() || runtime::configured().is_some() {
+            return Ok(());
         }
         let own = runtime::own_copy_in(&self.settings.store);
         if !own.is_file() {
@@ -492,8 +492,7 @@ impl Fetcher {
                 },
             });
         }
-        runtime::use_library(&own).map_err(|e| FetchError::Runtime(e.to_string()))?;
-        Ok(own)
+        runtime::use_library(&own).map_err(|e| FetchError::Runtime(e.to_string()))
     }
 }
 

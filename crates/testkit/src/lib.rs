@@ -11,6 +11,8 @@ pub mod http;
 mod running;
 pub mod serve;
 
+/// `#[needs(shared)]`, `#[needs(venv)]`: a test whose data is missing is reported as ignored.
+pub use rech_testkit_macros::needs;
 pub use running::Running;
 
 use std::collections::HashMap;
@@ -33,25 +35,20 @@ pub fn samples_dir() -> PathBuf {
     workspace_dir().join("samples")
 }
 
-/// `RECH_SHARED_DIR`, or `../shared` beside the workspace, when it holds the Silero model and
-/// the Russian recordings. Missing data is a loud skip on a developer's machine and a failure
-/// in CI (`CI` set).
-pub fn shared_dir() -> Option<PathBuf> {
+/// `RECH_SHARED_DIR`, or `../shared` beside the workspace. A test that calls it carries
+/// `#[needs(shared)]`, which reports it as ignored where the data is missing; called anyway, it
+/// fails with the reason.
+pub fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("RECH_SHARED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_dir().join("../shared"));
     if dir.join("models/ggml-silero-v6.2.0.bin").is_file() && dir.join("audio/ru/human").is_dir() {
-        return Some(dir);
+        return dir;
     }
-    let message = format!(
-        "shared test data not found at {} (set RECH_SHARED_DIR)",
+    panic!(
+        "shared test data not found at {} (set RECH_SHARED_DIR; a test that needs it carries #[needs(shared)])",
         dir.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
+    )
 }
 
 /// Where the tests' generated files go: the target directory's `tmp` (what Cargo calls
@@ -65,35 +62,32 @@ pub fn tmp_dir() -> PathBuf {
 
 /// The Python environment `scripts/install-deps.sh` makes for the tests (`.venv-test` in the
 /// workspace, or `RECH_TEST_VENV`): pinned onnxruntime (whose wheel ships the ONNX Runtime
-/// library rech loads) and onnx-asr (the reference GigaAM implementation). Missing, it is a
-/// loud skip, and a failure in CI.
-pub fn test_venv() -> Option<PathBuf> {
+/// library rech loads) and onnx-asr (the reference GigaAM implementation). A test that calls it
+/// carries `#[needs(venv)]`; called anyway without it, it fails with the reason.
+pub fn test_venv() -> PathBuf {
     let venv = std::env::var_os("RECH_TEST_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_dir().join(".venv-test"));
     if venv.join("bin/python").is_file() {
-        return Some(venv);
+        return venv;
     }
-    let message = format!(
+    panic!(
         "the test Python environment is not at {} (run scripts/install-deps.sh, or set RECH_TEST_VENV)",
         venv.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
+    )
 }
 
 /// The ONNX Runtime library to test with: `RECH_ORT_LIB`, or the one in the onnxruntime wheel
-/// of [`test_venv`].
-pub fn ort_lib() -> Option<PathBuf> {
+/// of [`test_venv`] (`#[needs(venv)]`).
+pub fn ort_lib() -> PathBuf {
     if let Some(path) = std::env::var_os("RECH_ORT_LIB").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
+        return PathBuf::from(path);
     }
-    let venv = test_venv()?;
+    let venv = test_venv();
     let lib = std::fs::read_dir(venv.join("lib"))
-        .ok()?
+        .ok()
+        .into_iter()
+        .flatten()
         .flatten()
         .map(|python| python.path().join("site-packages/onnxruntime/capi"))
         .find(|capi| capi.is_dir())
@@ -107,32 +101,25 @@ pub fn ort_lib() -> Option<PathBuf> {
                         .is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so."))
                 })
         });
-    if lib.is_none() {
-        let message = format!("no libonnxruntime.so in {}", venv.display());
-        if std::env::var_os("CI").is_some() {
-            panic!("{message}");
-        }
-        eprintln!("SKIPPED: {message}");
-    }
-    lib
+    lib.unwrap_or_else(|| {
+        panic!(
+            "no libonnxruntime.so in {} (run scripts/install-deps.sh)",
+            venv.display()
+        )
+    })
 }
 
 /// The `onnxruntime` wheel `scripts/install-deps.sh` keeps in `.venv-test/wheels` (the one
-/// rech fetches ONNX Runtime from), for tests that serve it from a local mirror.
-pub fn ort_wheel(name: &str) -> Option<PathBuf> {
-    let wheel = test_venv()?.join("wheels").join(name);
-    if wheel.is_file() {
-        return Some(wheel);
-    }
-    let message = format!(
+/// rech fetches ONNX Runtime from), for tests that serve it from a local mirror
+/// (`#[needs(venv)]`).
+pub fn ort_wheel(name: &str) -> PathBuf {
+    let wheel = test_venv().join("wheels").join(name);
+    assert!(
+        wheel.is_file(),
         "{} is missing (run scripts/install-deps.sh)",
         wheel.display()
     );
-    if std::env::var_os("CI").is_some() {
-        panic!("{message}");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
+    wheel
 }
 
 /// A Whisper model with random weights, micro dimensions and the decoder pinned as `decoder`

@@ -4,6 +4,7 @@
 //! temperature fallback, on a generated model that decodes nonsense — which is what makes the
 //! fallback passes (five sampled candidates each) run.
 
+use rech_testkit::needs;
 use std::ffi::{CStr, CString};
 use std::path::Path;
 
@@ -170,11 +171,10 @@ fn recordings(shared: &Path) -> Vec<(String, Vec<f32>)> {
     ]
 }
 
+#[needs(shared)]
 #[test]
 fn rech_decodes_as_whisper_cli_with_and_without_fallback() {
-    let Some(shared) = shared_dir() else {
-        return;
-    };
+    let shared = shared_dir();
     rech_whisper::install_log_routing();
     let model = micro_model(11, DecoderOutput::Random);
     let mut fallback_ran = false;

@@ -2,6 +2,7 @@
 //! whisper-rs): on real Russian speech, silence and low noise, the per-frame speech
 //! probabilities agree to rounding and `VoiceDetector::detect` finds the same spans.
 
+use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 
 use rech_asr::{SpeechSpan, VadOptions, VoiceDetector, VAD_FRAME_SAMPLES};
@@ -93,9 +94,10 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+#[needs(shared)]
 #[test]
 fn probabilities_match_whisper_cpp() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let mut reference = whisper_vad(&shared);
     let mut ours = VoiceDetector::load(&model_path(&shared), VadOptions::default()).unwrap();
     let check = |name: &str,
@@ -194,9 +196,10 @@ fn reference_spans(
     spans
 }
 
+#[needs(shared)]
 #[test]
 fn spans_match_whisper_cpp() {
-    let Some(shared) = shared_dir() else { return };
+    let shared = shared_dir();
     let mut reference = whisper_vad(&shared);
     let long = long_audio(&shared);
     let options = [
