@@ -86,6 +86,11 @@ impl ServeSetup {
 
     /// What `rech transcribe` makes of `file` in `format`, with the same model.
     pub fn cli(&self, file: &Path, format: &str) -> String {
+        self.cli_with(file, format, &[])
+    }
+
+    /// What `rech transcribe` makes of `file` in `format` with the same model and `args`.
+    pub fn cli_with(&self, file: &Path, format: &str, args: &[&str]) -> String {
         let mut cmd = crate::rech();
         cmd.env("RECH_ORT_LIB", &self.lib)
             .arg("transcribe")
@@ -94,6 +99,7 @@ impl ServeSetup {
             .arg("--vad-model")
             .arg(self.vad())
             .args(["-t", "1", "-f", format])
+            .args(args)
             .arg(file);
         let out = crate::run(&mut cmd);
         crate::assert_success(&out);

@@ -1,0 +1,85 @@
+//! The `rech` crate as a Rust user meets it, against the binary: the crate page's three lines
+//! (with `Model::load(path)`) give the bytes `rech transcribe` writes, for a GigaAM-v3 model and
+//! a Whisper model; and `rech serve` and `rech transcribe`, which share one per-file path, give
+//! the same bytes for the same file and options, VAD tuning included.
+
+use std::path::Path;
+
+use rech_ggml::generate::DecoderOutput;
+use rech_testkit::serve::ServeSetup;
+use rech_testkit::{assert_success, micro_model, needs, run, stdout};
+
+/// `rech transcribe -f srt` of `file` with `model`, two threads and the shared VAD model.
+fn cli_srt(setup: &ServeSetup, model: &Path, file: &Path) -> String {
+    let out = run(rech_testkit::rech()
+        .env("RECH_ORT_LIB", &setup.lib)
+        .arg("transcribe")
+        .arg("-m")
+        .arg(model)
+        .arg("--vad-model")
+        .arg(setup.vad())
+        .args(["-t", "2", "-f", "srt"])
+        .arg(file));
+    assert_success(&out);
+    stdout(&out)
+}
+
+/// The crate page's program, with the same model, threads and VAD model as [`cli_srt`].
+fn library_srt(setup: &ServeSetup, model: &Path, file: &Path) -> String {
+    let models = tempfile::tempdir().unwrap();
+    let model = rech::Model::builder()
+        .model(model)
+        .threads(2)
+        .vad_model(setup.vad())
+        .offline(true)
+        .model_dir(models.path())
+        .load()
+        .expect("load the model");
+    let transcript = model.transcribe_file(file).expect("transcribe");
+    rech::Format::Srt.render(&transcript)
+}
+
+#[needs(shared, venv)]
+#[test]
+fn the_three_lines_give_the_binarys_bytes_for_both_engines() {
+    let setup = ServeSetup::new();
+    rech::gigaam::runtime::use_library(&setup.lib).expect("load ONNX Runtime");
+    let file = setup.recording("human/ru_0022.wav");
+    let whisper = micro_model(5, DecoderOutput::Random);
+    for model in [setup.model().as_path(), whisper] {
+        let ours = library_srt(&setup, model, &file);
+        assert!(ours.contains(" --> "), "{model:?}: {ours}");
+        assert_eq!(ours, cli_srt(&setup, model, &file), "{model:?}");
+    }
+}
+
+#[needs(shared, venv)]
+#[test]
+fn serve_and_transcribe_give_the_same_bytes_with_the_same_vad_tuning() {
+    let setup = ServeSetup::new();
+    let file = setup.long_wav(40);
+    let bytes = std::fs::read(&file).unwrap();
+    let tuning = [
+        "--vad-threshold",
+        "0.7",
+        "--vad-pad",
+        "20",
+        "--vad-min-silence",
+        "120",
+    ];
+    let served = setup.serve(&tuning);
+    for format in ["srt", "verbose_json"] {
+        let reply = served.transcribe(&[("response_format", format)], Some(("long.wav", &bytes)));
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(
+            reply.text(),
+            setup.cli_with(&file, format, &tuning),
+            "{format}"
+        );
+    }
+    // The tuning is applied, not ignored: without it the segments are others.
+    assert_ne!(
+        setup.cli_with(&file, "srt", &[]),
+        setup.cli_with(&file, "srt", &tuning)
+    );
+}
