@@ -647,7 +647,9 @@ impl Dictation {
         let text = texts.join(" ").trim().to_owned();
         // A decoding loop (the engine repeating itself up to its token limit) is never shown:
         // only the words before it and one copy of what it repeated.
-        let looped = match self.options.transcribe.filter_hallucinations {
+        let guarded = self.options.transcribe.filter_hallucinations
+            && self.capabilities.hallucinates_on_silence;
+        let looped = match guarded {
             true => cut_loop(&text),
             false => None,
         };

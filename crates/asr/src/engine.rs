@@ -45,9 +45,15 @@ pub struct Capabilities {
     pub takes_prompt: bool,
     /// Whether its tokens carry their own times when [`Request::word_timestamps`] is set.
     pub word_times: bool,
-    /// Whether it invents text on silence and noise, so that the pipeline's hallucination
-    /// filter applies to it.
+    /// Whether it invents text: phrases on silence and noise, and decoding loops (the same
+    /// words over and over). The pipeline's guards — the hallucination filter and the loop cut
+    /// — apply only to engines that do, so that a phrase really said four times stays whole.
     pub hallucinates_on_silence: bool,
+    /// Whether it takes decoding options beyond the [`Request`] (beam search, sampling
+    /// temperatures and their fallback, thresholds, token suppression, a user's prompt,
+    /// translation, segment length, its input window, GPU and memory settings). Front ends
+    /// refuse such options, given for an engine that takes none, with one message.
+    pub decoding_options: bool,
     /// Whether the pipeline may end one of its segments between two words that a pause the
     /// VAD removed separates (engines that segment at pauses themselves, but never see the
     /// pauses VAD takes out).

@@ -48,6 +48,7 @@ impl FakeEngine {
                 word_times: true,
                 hallucinates_on_silence: false,
                 split_at_removed_pauses: false,
+                decoding_options: true,
             },
             reply,
             contexts: Arc::default(),

@@ -196,12 +196,14 @@ impl Transcriber {
                 }
             }
         }
-        if options.filter_hallucinations {
+        // Loops and phrases invented on silence are guarded against only where the engine
+        // invents text: a real phrase said four times stays whole with an engine that does not.
+        let filter = options.filter_hallucinations && self.capabilities.hallucinates_on_silence;
+        if filter {
             for segment in &mut segments {
                 cut_segment_loop(segment);
             }
         }
-        let filter = options.filter_hallucinations && self.capabilities.hallucinates_on_silence;
         let keep = |s: &Segment| {
             let invented = filter && is_hallucination(&s.text);
             !s.text.is_empty() && !invented
@@ -457,6 +459,22 @@ mod tests {
                 .transcribe(&bursts(3), &TranscribeOptions::default())
                 .unwrap();
             assert_eq!(transcript.segments.len(), kept, "{hallucinates}");
+        }
+    }
+
+    #[test]
+    fn a_phrase_said_four_times_is_cut_only_for_engines_that_loop() {
+        const SAID: &str =
+            "раз два три четыре раз два три четыре раз два три четыре раз два три четыре";
+        for (loops, words) in [(true, 4), (false, 16)] {
+            let mut engine = engine(Reply::Says(SAID), None);
+            engine.caps.hallucinates_on_silence = loops;
+            let mut t = Transcriber::new(&engine, 1).unwrap();
+            let transcript = t
+                .transcribe(&bursts(1), &TranscribeOptions::default())
+                .unwrap();
+            let text = transcript.text();
+            assert_eq!(text.split_whitespace().count(), words, "{loops}: {text}");
         }
     }
 

@@ -142,77 +142,62 @@ impl DecodingArgs {
 
     /// The options here, as given, for refusing them with a GigaAM model.
     pub fn whisper_only(&self) -> Vec<WhisperOnly> {
-        const NO_FALLBACK: &str = "GigaAM-v3 decodes greedily at one temperature, once";
         vec![
             WhisperOnly {
                 flag: "--translate",
                 given: self.translate,
-                why: "GigaAM-v3 transcribes Russian and does not translate",
             },
             WhisperOnly {
                 flag: "--beam-size",
                 given: self.beam_size.is_some(),
-                why: "GigaAM-v3 decodes greedily, there is no beam to widen",
             },
             WhisperOnly {
                 flag: "--best-of",
                 given: self.best_of.is_some(),
-                why: NO_FALLBACK,
             },
             WhisperOnly {
                 flag: "--temperature",
                 given: self.temperature.is_some(),
-                why: NO_FALLBACK,
             },
             WhisperOnly {
                 flag: "--temperature-inc",
                 given: self.temperature_inc.is_some(),
-                why: NO_FALLBACK,
             },
             WhisperOnly {
                 flag: "--entropy-thold",
                 given: self.entropy_thold.is_some(),
-                why: NO_FALLBACK,
             },
             WhisperOnly {
                 flag: "--logprob-thold",
                 given: self.logprob_thold.is_some(),
-                why: NO_FALLBACK,
             },
             WhisperOnly {
                 flag: "--no-speech-thold",
                 given: self.no_speech_thold.is_some(),
-                why: "GigaAM-v3 has no no-speech estimate; VAD skips silence",
             },
             WhisperOnly {
                 flag: "--max-context",
                 given: self.max_context.is_some(),
-                why: "GigaAM-v3 takes no preceding text",
             },
             WhisperOnly {
                 flag: "--suppress-nst",
                 given: self.suppress_nst,
-                why: "GigaAM-v3's vocabulary has no non-speech tokens",
             },
             WhisperOnly {
                 flag: "--suppress-regex",
                 given: self.suppress_regex.is_some(),
-                why: "it filters Whisper's tokens",
             },
             WhisperOnly {
                 flag: "--prompt",
                 given: self.prompt.is_some(),
-                why: "GigaAM-v3 takes no prompt",
             },
             WhisperOnly {
                 flag: "--fit-window",
                 given: self.fit_window,
-                why: "GigaAM-v3 has no 30 s window to fit",
             },
             WhisperOnly {
                 flag: "--max-len",
                 given: self.max_len.is_some(),
-                why: "GigaAM-v3's segments end at pauses and sentence ends",
             },
         ]
     }

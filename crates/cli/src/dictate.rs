@@ -29,9 +29,7 @@ use rech_whisper::{EncoderWindow, WhisperOptions};
 
 use crate::control::{self, Control, CtlArgs};
 
-use crate::engine::{
-    self, engine_kind, language_arg, refuse_whisper_only, EngineKind, WhisperOnly,
-};
+use crate::engine::{self, engine_kind, language_arg, refuse_unsupported, WhisperOnly};
 use crate::models::{self, VadWanted};
 use crate::Context;
 
@@ -261,21 +259,17 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let spec = args.model.as_deref().unwrap_or(Path::new(default));
     let resolved = models::resolve_model(Some(spec), default, ctx)?;
     let kind = engine_kind(&resolved.path);
-    if kind == EngineKind::Gigaam {
-        let only = [
-            WhisperOnly {
-                flag: "--full-window",
-                given: args.full_window,
-                why: "GigaAM-v3 has no 30 s window",
-            },
-            WhisperOnly {
-                flag: "--flash-attn",
-                given: args.flash_attn,
-                why: "it is a whisper.cpp setting",
-            },
-        ];
-        refuse_whisper_only(&only, options.transcribe.language.as_deref())?;
-    }
+    let only = [
+        WhisperOnly {
+            flag: "--full-window",
+            given: args.full_window,
+        },
+        WhisperOnly {
+            flag: "--flash-attn",
+            given: args.flash_attn,
+        },
+    ];
+    refuse_unsupported(kind, &only, options.transcribe.language.as_deref())?;
     let engine = engine::load(&resolved, kind, whisper_options, options.threads, ctx)?;
     let vad = if args.no_vad {
         None

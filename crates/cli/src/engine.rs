@@ -22,29 +22,42 @@ pub fn engine_kind(path: &Path) -> EngineKind {
     EngineKind::of(path)
 }
 
-/// An option given on the command line that only Whisper can honour, and why GigaAM cannot.
+/// A decoding option given on the command line: honoured only by engines whose capabilities
+/// say they take decoding options (Whisper).
 pub struct WhisperOnly {
     /// The option as typed (`--beam-size`).
     pub flag: &'static str,
     /// Whether it was given.
     pub given: bool,
-    /// Why GigaAM-v3 has no use for it.
-    pub why: &'static str,
 }
 
-/// A usage error for the first Whisper-only option given with a GigaAM model, and for a
-/// language GigaAM does not speak.
-pub fn refuse_whisper_only(options: &[WhisperOnly], language: Option<&str>) -> Result<()> {
-    if let Some(option) = options.iter().find(|o| o.given) {
-        return Err(UsageError(format!(
-            "{} is for Whisper models: {}",
-            option.flag, option.why
-        ))
-        .into());
+/// The one usage error for the first option the model's engine does not honour, and for a
+/// language it does not speak, as its capabilities say (`rech::check_wanted`).
+pub fn refuse_unsupported(
+    kind: EngineKind,
+    options: &[WhisperOnly],
+    language: Option<&str>,
+) -> Result<()> {
+    let capabilities = kind.capabilities();
+    let given: Vec<rech::Wanted> = options
+        .iter()
+        .filter(|o| o.given)
+        .map(|o| rech::Wanted::DecodingOption(o.flag))
+        .collect();
+    if let Err(rech::Error::Unsupported {
+        option,
+        engine,
+        why,
+    }) = rech::check_wanted(&capabilities, &given)
+    {
+        return Err(UsageError(format!("{option} is for Whisper models: {engine} {why}")).into());
     }
-    if let Some(lang) = language.filter(|l| *l != "ru") {
+    if let Err(rech::Error::Unsupported { engine, why, .. }) =
+        rech::check_wanted(&capabilities, &[rech::Wanted::Language(language)])
+    {
+        let lang = language.unwrap_or("auto");
         return Err(UsageError(format!(
-            "-l {lang}: GigaAM-v3 transcribes Russian only; pass a Whisper model (-m) for other languages"
+            "-l {lang}: {engine} {why}; pass a Whisper model (-m) for other languages"
         ))
         .into());
     }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::decoding::DecodingArgs;
-use crate::engine::{self, engine_kind, language_arg, refuse_whisper_only, EngineKind};
+use crate::engine::{self, engine_kind, language_arg, refuse_unsupported};
 use crate::models;
 use crate::vad::VadArgs;
 use crate::{Context, UsageError};
@@ -150,9 +150,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
     let default = rech::default_model(language.as_deref(), rech::Use::Server, false);
     let resolved = models::resolve_model(args.model.as_deref(), default, ctx)?;
     let kind = engine_kind(&resolved.path);
-    if kind == EngineKind::Gigaam {
-        refuse_whisper_only(&args.decoding.whisper_only(), language.as_deref())?;
-    }
+    refuse_unsupported(kind, &args.decoding.whisper_only(), language.as_deref())?;
     let model_id = args.model_id.clone().unwrap_or_else(|| {
         resolved.name.clone().unwrap_or_else(|| {
             let path = &resolved.path;

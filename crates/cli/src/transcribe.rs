@@ -21,9 +21,7 @@ use rech_whisper::WhisperOptions;
 
 use crate::batch::{expand_inputs, Input, Shard};
 use crate::decoding::DecodingArgs;
-use crate::engine::{
-    self, engine_kind, language_arg, refuse_whisper_only, EngineKind, WhisperOnly,
-};
+use crate::engine::{self, engine_kind, language_arg, refuse_unsupported, WhisperOnly};
 use crate::files::{check_writable_dir, write_atomically};
 use crate::models;
 use crate::output::Format;
@@ -298,9 +296,11 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     );
     let resolved = models::resolve_model(args.model.as_deref(), default, ctx)?;
     let kind = engine_kind(&resolved.path);
-    if kind == EngineKind::Gigaam {
-        refuse_whisper_only(&whisper_only(&args), options.transcribe.language.as_deref())?;
-    }
+    refuse_unsupported(
+        kind,
+        &whisper_only(&args),
+        options.transcribe.language.as_deref(),
+    )?;
     let engine = engine::load(&resolved, kind, whisper_options, threads, ctx)?;
     let engine = engine.as_ref();
     let vad_path = args.vad.model(ctx)?;
@@ -833,12 +833,10 @@ fn whisper_only(args: &TranscribeArgs) -> Vec<WhisperOnly> {
     options.push(WhisperOnly {
         flag: "--flash-attn",
         given: args.flash_attn,
-        why: "it is a whisper.cpp setting",
     });
     options.push(WhisperOnly {
         flag: "--gpu",
         given: args.gpu || args.gpu_device.is_some(),
-        why: "rech runs GigaAM-v3 on ONNX Runtime's CPU provider",
     });
     options
 }

@@ -15,7 +15,7 @@ mod model;
 pub mod runtime;
 
 pub use files::{ModelFiles, Variant};
-pub use model::{GigaamEngine, GigaamRecognizer, ENGINE, MAX_SECONDS};
+pub use model::{capabilities, GigaamEngine, GigaamRecognizer, ENGINE, MAX_SECONDS};
 
 /// How GigaAM runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

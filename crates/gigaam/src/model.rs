@@ -134,17 +134,7 @@ impl GigaamEngine {
             Graphs::open(&files, options.threads).map_err(|e| open_error(&shown, e))?;
         let engine = Self {
             shared: Arc::new(Shared {
-                capabilities: Capabilities {
-                    engine: ENGINE,
-                    languages: vec!["ru".to_owned()],
-                    detects_language: false,
-                    min_samples: rech_asr::MIN_SAMPLES,
-                    max_samples: Some(MAX_SECONDS * SAMPLE_RATE),
-                    takes_prompt: false,
-                    word_times: true,
-                    hallucinates_on_silence: false,
-                    split_at_removed_pauses: true,
-                },
+                capabilities: capabilities(),
                 files,
                 vocab,
                 options,
@@ -417,4 +407,22 @@ impl Recognizer for GigaamRecognizer {
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+/// What GigaAM-v3 can do: Russian only, at most 22 s per call, token times, no prompt and
+/// none of Whisper's decoding options; it neither loops nor invents text on silence, and ends
+/// its segments at pauses.
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        engine: ENGINE,
+        languages: vec!["ru".to_owned()],
+        detects_language: false,
+        min_samples: rech_asr::MIN_SAMPLES,
+        max_samples: Some(MAX_SECONDS * SAMPLE_RATE),
+        takes_prompt: false,
+        word_times: true,
+        hallucinates_on_silence: false,
+        decoding_options: false,
+        split_at_removed_pauses: true,
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use rech_asr::catalog::{DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL};
 use rech_asr::resolve::{model_format, ModelFormat};
-use rech_asr::Engine;
+use rech_asr::{Capabilities, Engine};
 
 use crate::error::Error;
 use crate::fetch::Fetcher;
@@ -46,22 +46,88 @@ impl EngineKind {
         }
     }
 
-    /// Whether the engine takes Whisper's decoding options (beam search, temperatures and
-    /// their fallback, thresholds, token suppression, a prompt, translation, segment length,
-    /// its 30 s window, GPU and flash attention); known before the model is loaded, and the
-    /// same answer as the loaded engine's [`rech_asr::Capabilities::takes_prompt`] gives for
-    /// the prompt.
-    pub fn takes_decoding_options(self) -> bool {
-        self == Self::Whisper
-    }
-
-    /// Whether the engine transcribes `language` (an ISO 639-1 code; `None`: detect it),
-    /// known before the model is loaded.
-    pub fn speaks(self, language: Option<&str>) -> bool {
+    /// What the engine can do, as far as it is known before a model is loaded (a Whisper
+    /// model is taken to be multilingual: its file says whether it is). Without the engine's
+    /// Cargo feature, the answer is the one its crate would give.
+    pub fn capabilities(self) -> Capabilities {
         match self {
-            Self::Whisper => true,
-            Self::Gigaam => language == Some("ru"),
+            #[cfg(feature = "whisper")]
+            Self::Whisper => rech_whisper::capabilities(true),
+            #[cfg(feature = "gigaam")]
+            Self::Gigaam => rech_gigaam::capabilities(),
+            #[allow(unreachable_patterns)]
+            other => Capabilities {
+                engine: other.name(),
+                languages: vec!["ru".to_owned()],
+                detects_language: other == Self::Whisper,
+                min_samples: rech_asr::MIN_SAMPLES,
+                max_samples: None,
+                takes_prompt: other == Self::Whisper,
+                word_times: true,
+                hallucinates_on_silence: other == Self::Whisper,
+                decoding_options: other == Self::Whisper,
+                split_at_removed_pauses: other == Self::Gigaam,
+            },
         }
+    }
+}
+
+/// An option a caller wants that an engine may not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted<'a> {
+    /// One of Whisper's decoding options, named as the caller names it (see
+    /// [`Capabilities::decoding_options`]).
+    DecodingOption(&'a str),
+    /// A spoken language (`None`: detect it).
+    Language(Option<&'a str>),
+}
+
+/// The one rule for what an engine honours, answered from its [`Capabilities`]: the first
+/// wanted option they rule out, as [`Error::Unsupported`].
+pub fn check_wanted(capabilities: &Capabilities, wanted: &[Wanted<'_>]) -> Result<(), Error> {
+    for want in wanted {
+        let refusal = match *want {
+            Wanted::DecodingOption(option) if !capabilities.decoding_options => Some((
+                option.to_owned(),
+                "takes none of Whisper's decoding options".to_owned(),
+            )),
+            Wanted::DecodingOption(_) => None,
+            Wanted::Language(language) => {
+                let spoken = match language {
+                    Some(code) => capabilities.supports_language(code),
+                    None => capabilities.detects_language,
+                };
+                (!spoken).then(|| {
+                    let names: Vec<String> = capabilities
+                        .languages
+                        .iter()
+                        .map(|c| language_name(c))
+                        .collect();
+                    (
+                        format!("language {}", language.unwrap_or("auto")),
+                        format!("transcribes {} only", names.join(", ")),
+                    )
+                })
+            }
+        };
+        if let Some((option, why)) = refusal {
+            return Err(Error::Unsupported {
+                option,
+                engine: capabilities.engine,
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A language's English name, capitalised (`Russian`), or its code.
+fn language_name(code: &str) -> String {
+    let name = rech_asr::languages::name(code).unwrap_or(code);
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -106,7 +172,7 @@ pub fn default_model(language: Option<&str>, purpose: Use, whisper_options: bool
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineOptions {
     /// Whisper's decoding options (ignored for GigaAM models; whether any differs from the
-    /// default is what [`EngineKind::takes_decoding_options`] is asked about).
+    /// default is what [`Capabilities::decoding_options`] is asked about).
     #[cfg(feature = "whisper")]
     pub whisper: rech_whisper::WhisperOptions,
 }
@@ -208,7 +274,21 @@ mod tests {
         assert_eq!(EngineKind::of(dir.path()), EngineKind::Whisper);
         std::fs::write(dir.path().join("v3_ctc.onnx"), b"").unwrap();
         assert_eq!(EngineKind::of(dir.path()), EngineKind::Gigaam);
-        assert!(!EngineKind::Gigaam.speaks(Some("en")));
-        assert!(EngineKind::Whisper.speaks(None));
+        let gigaam = EngineKind::Gigaam.capabilities();
+        let refused = check_wanted(&gigaam, &[Wanted::Language(Some("en"))]).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "GigaAM-v3 does not take language en: it transcribes Russian only"
+        );
+        assert!(check_wanted(&gigaam, &[Wanted::DecodingOption("beam search")]).is_err());
+        let whisper = EngineKind::Whisper.capabilities();
+        assert!(check_wanted(
+            &whisper,
+            &[
+                Wanted::Language(None),
+                Wanted::DecodingOption("beam search")
+            ]
+        )
+        .is_ok());
     }
 }

@@ -156,13 +156,13 @@ pub enum Error {
         feature: &'static str,
     },
     /// An option the model's engine does not honour.
-    #[error("{option} is not taken by {engine} models: {why}")]
+    #[error("{engine} does not take {option}: it {why}")]
     Unsupported {
-        /// The option, as the library names it (`beam search`, `language en`).
+        /// The option, as the caller named it (`--beam-size`, `language en`).
         option: String,
         /// The engine.
         engine: &'static str,
-        /// Why it has no use for it.
+        /// What the engine does instead, as a predicate (`transcribes Russian only`).
         why: String,
     },
     /// The model loaded badly, or recognition failed.

@@ -82,7 +82,10 @@ pub mod fetch;
 pub mod file;
 mod model;
 
-pub use engines::{default_model, load, EngineKind, EngineOptions, Use, DEFAULT_DICTATION_MODEL};
+pub use engines::{
+    check_wanted, default_model, load, EngineKind, EngineOptions, Use, Wanted,
+    DEFAULT_DICTATION_MODEL,
+};
 pub use error::{Error, FetchError};
 pub use file::{Clip, FileError, FileOptions};
 pub use model::{Model, ModelBuilder, Transcriber, Vad};

@@ -11,7 +11,7 @@ use rech_asr::{
     VoiceDetector,
 };
 
-use crate::engines::{self, default_model, EngineOptions, Use};
+use crate::engines::{self, default_model, EngineOptions, Use, Wanted};
 use crate::error::{Error, FetchError};
 use crate::fetch::{FetchEvent, Fetcher, OnFetchEvent, VadModel, VadWanted};
 use crate::file::{Clip, FileError, FileOptions, Input};
@@ -386,13 +386,15 @@ impl ModelBuilder {
         let default = default_model(language.as_deref(), purpose, false);
         let resolved = fetcher.resolve(self.model.as_deref(), default)?;
         let kind = engines::EngineKind::of(&resolved.path);
-        if !kind.speaks(language.as_deref()) {
-            return Err(Error::Unsupported {
-                option: format!("language {}", language.as_deref().unwrap_or("auto")),
-                engine: kind.name(),
-                why: "it transcribes Russian only".to_owned(),
-            });
+        let mut wanted = vec![Wanted::Language(language.as_deref())];
+        if self.file.prompt.is_some() {
+            wanted.push(Wanted::DecodingOption("a prompt"));
         }
+        #[cfg(feature = "whisper")]
+        if self.engine.whisper != rech_whisper::WhisperOptions::default() {
+            wanted.push(Wanted::DecodingOption("Whisper's options"));
+        }
+        engines::check_wanted(&kind.capabilities(), &wanted)?;
         let threads = self.threads.unwrap_or_else(rech_asr::default_threads);
         let engine = engines::load(&resolved.path, &self.engine, threads, &mut fetcher)?;
         let vad_model = match self.vad {

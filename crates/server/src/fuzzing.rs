@@ -67,6 +67,7 @@ pub fn form(body: &[u8], dir: &Path) -> bool {
         word_times: true,
         hallucinates_on_silence: false,
         split_at_removed_pauses: false,
+        decoding_options: false,
     });
     let options = crate::ServeOptions::default();
     let request = Request::builder()

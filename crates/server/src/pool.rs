@@ -279,6 +279,7 @@ mod tests {
             word_times: false,
             hallucinates_on_silence: false,
             split_at_removed_pauses: false,
+            decoding_options: false,
         });
         Arc::new(
             Pool::new(

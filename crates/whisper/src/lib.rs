@@ -24,7 +24,7 @@ mod recognizer;
 
 use rech_asr::Error;
 
-pub use model::{install_log_routing, validate, WhisperEngine};
+pub use model::{capabilities, install_log_routing, validate, WhisperEngine};
 pub use recognizer::WhisperRecognizer;
 
 /// The engine's name in messages.

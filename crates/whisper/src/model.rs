@@ -70,7 +70,7 @@ impl WhisperEngine {
             Some(regex) => matching_text_tokens(&ctx, regex),
             None => Vec::new(),
         };
-        let capabilities = capabilities(&info);
+        let capabilities = capabilities(info.hparams.is_multilingual());
         let engine = Self {
             ctx: Arc::new(ctx),
             shared: Arc::new(Shared {
@@ -210,9 +210,9 @@ fn matching_text_tokens(ctx: &WhisperContext, regex: &regex::bytes::Regex) -> Ve
 
 /// What a Whisper model can do: every whisper.cpp language when it is multilingual (English
 /// only otherwise), any length (it steps through 30 s windows itself), a prompt, token times,
-/// and hallucinations on silence.
-fn capabilities(info: &ModelFileInfo) -> Capabilities {
-    let languages = if info.hparams.is_multilingual() {
+/// whisper-cli's decoding options, and hallucinations on silence.
+pub fn capabilities(multilingual: bool) -> Capabilities {
+    let languages = if multilingual {
         (0..=whisper_rs::get_lang_max_id())
             .filter_map(whisper_rs::get_lang_str)
             .map(str::to_owned)
@@ -230,6 +230,7 @@ fn capabilities(info: &ModelFileInfo) -> Capabilities {
         word_times: true,
         hallucinates_on_silence: true,
         split_at_removed_pauses: false,
+        decoding_options: true,
     }
 }
 
