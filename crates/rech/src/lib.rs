@@ -80,6 +80,7 @@ mod engines;
 mod error;
 pub mod fetch;
 pub mod file;
+pub mod inputs;
 mod model;
 
 pub use engines::{
