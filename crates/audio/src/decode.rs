@@ -21,6 +21,7 @@ use crate::gapless::{Container, ContainerNotes, Trimmer};
 use crate::limits::{check_stream, read_up_to, unsupported};
 use crate::opus::{OpusDecoder, OpusHead, OPUS_RATE};
 use crate::resample::StreamResampler;
+use crate::source::{downmix_into, BlockSource, SourceInfo};
 use crate::w64::{is_w64, W64Source};
 use crate::SAMPLE_RATE;
 use crate::{ffmpeg, guard, prescan};
@@ -29,26 +30,6 @@ use crate::{ffmpeg, guard, prescan};
 const WAV_BLOCK_FRAMES: usize = 4096;
 /// Decoded samples are clipped to ± this (full scale is 1).
 const MAX_SAMPLE_MAGNITUDE: f32 = 1000.0;
-
-/// What the input was before conversion.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceInfo {
-    /// Container or codec, lowercase: `wav`, `mp3`, `flac`, `vorbis`, `aac`, ….
-    pub format: String,
-    /// The input's own sample rate in hertz.
-    pub sample_rate: u32,
-    /// The input's own channel count (all are averaged into one).
-    pub channels: u16,
-    /// Frames (samples per channel) the header announces, when it does.
-    pub frames: Option<u64>,
-}
-
-impl SourceInfo {
-    /// Duration the header announces, in seconds, when it does.
-    pub fn duration(&self) -> Option<f64> {
-        self.frames.map(|f| f as f64 / f64::from(self.sample_rate))
-    }
-}
 
 /// A whole input, converted: 16 kHz mono samples in `[-1, 1]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +115,7 @@ fn open_file(path: &Path, ffmpeg: bool) -> Result<Option<AudioStream>, AudioErro
             match ffmpeg::ffmpeg_program() {
                 Some(_) if !ffmpeg => Ok(None),
                 Some(program) => {
-                    ffmpeg::open_with(&program, path, &name, e, sniff_foreign(path)).map(Some)
+                    through_ffmpeg(&program, path, &name, e, sniff_foreign(path)).map(Some)
                 }
                 None => Err(match e {
                     AudioError::Unsupported { path, detail } => AudioError::Unsupported {
@@ -146,6 +127,37 @@ fn open_file(path: &Path, ffmpeg: bool) -> Result<Option<AudioStream>, AudioErro
             }
         }
         other => other.map(Some),
+    }
+}
+
+/// `path` decoded by ffmpeg (`program`): its WAV output read as a stream, bounded by what the
+/// input's size allows; when ffmpeg cannot either, the error says so (or, for a file rech did
+/// not recognise, is `native`, rech's own).
+fn through_ffmpeg(
+    program: &Path,
+    path: &Path,
+    name: &str,
+    native: AudioError,
+    label: Option<&str>,
+) -> Result<AudioStream, AudioError> {
+    let (pipe, len) = ffmpeg::spawn(program, path, name, label)?;
+    match open_reader(pipe, name) {
+        Ok(mut stream) => {
+            // What `-v` shows as the input's format.
+            stream.set_format(format!("{} via ffmpeg", label.unwrap_or("decoded")));
+            stream.limit_seconds(len.max(1) as f64 / ffmpeg::MIN_BYTES_PER_SECOND as f64, len);
+            Ok(stream)
+        }
+        Err(failed) => match label {
+            Some(label) => Err(AudioError::Unsupported {
+                path: name.to_owned(),
+                detail: format!(
+                    "{label}: rech does not decode it itself, and ffmpeg could not: {}",
+                    ffmpeg::reason(&failed)
+                ),
+            }),
+            None => Err(native),
+        },
     }
 }
 
@@ -484,27 +496,6 @@ fn contain<T>(
             detail: format!("{decoder} failed on it"),
         })
     })
-}
-
-/// One decoder behind a common face: appends mono samples at the input's own rate.
-pub(crate) trait BlockSource: Send {
-    fn info(&self) -> &SourceInfo;
-    /// Appends the next block of mono samples; returns `false` when the input has ended.
-    fn next_block(&mut self, mono: &mut Vec<f32>) -> Result<bool, AudioError>;
-}
-
-/// Averages interleaved frames into one channel.
-pub(crate) fn downmix_into(interleaved: &[f32], channels: usize, mono: &mut Vec<f32>) {
-    if channels == 1 {
-        mono.extend_from_slice(interleaved);
-        return;
-    }
-    let scale = 1.0 / channels as f32;
-    mono.extend(
-        interleaved
-            .chunks_exact(channels)
-            .map(|frame| frame.iter().sum::<f32>() * scale),
-    );
 }
 
 /// A [`WavSource`], or the input handed back for symphonia (see [`WavSource::new`]).

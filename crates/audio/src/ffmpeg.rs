@@ -18,7 +18,6 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::decode::{open_reader, AudioStream};
 use crate::error::AudioError;
 
 /// What the user can do when rech cannot decode a file and has no ffmpeg to ask.
@@ -126,17 +125,15 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-/// Decodes `path` through `program`: 32-bit float WAV at the input's own rate and channel
-/// count, so that rech's own downmix and resampler do the rest, as for any file. `native` is
-/// what rech's own decoders said; it is what the user sees when ffmpeg cannot decode the file
-/// either, with ffmpeg's reason when the format was one rech knows to be ffmpeg's.
-pub(crate) fn open_with(
+/// Starts ffmpeg (`program`) on `path`, given to it as its standard input, with WAV on its
+/// standard output; the output to read and the input's size. Text (a playlist, a list) is
+/// refused before ffmpeg sees it.
+pub(crate) fn spawn(
     program: &Path,
     path: &Path,
     name: &str,
-    native: AudioError,
     label: Option<&str>,
-) -> Result<AudioStream, AudioError> {
+) -> Result<(FfmpegOutput, u64), AudioError> {
     let io_err = |source| AudioError::Io {
         path: name.to_owned(),
         source,
@@ -193,7 +190,10 @@ pub(crate) fn open_with(
         ),
     })?;
     let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(native);
+        return Err(AudioError::Unsupported {
+            path: name.to_owned(),
+            detail: "ffmpeg started without its pipes".to_owned(),
+        });
     };
     // ffmpeg's complaints, kept (the last few kilobytes) for the error message.
     let complaints = Arc::new(Mutex::new(Vec::new()));
@@ -218,28 +218,11 @@ pub(crate) fn open_with(
         stderr_thread: Some(reader_thread),
         finished: false,
     };
-    match open_reader(pipe, name) {
-        Ok(mut stream) => {
-            // What `-v` shows as the input's format.
-            stream.set_format(format!("{} via ffmpeg", label.unwrap_or("decoded")));
-            stream.limit_seconds(len.max(1) as f64 / MIN_BYTES_PER_SECOND as f64, len);
-            Ok(stream)
-        }
-        Err(failed) => match label {
-            Some(label) => Err(AudioError::Unsupported {
-                path: name.to_owned(),
-                detail: format!(
-                    "{label}: rech does not decode it itself, and ffmpeg could not: {}",
-                    reason(&failed)
-                ),
-            }),
-            None => Err(native),
-        },
-    }
+    Ok((pipe, len))
 }
 
 /// The interesting part of an error from the pipe: ffmpeg's own words when it said something.
-fn reason(err: &AudioError) -> String {
+pub(crate) fn reason(err: &AudioError) -> String {
     match err {
         AudioError::Io { source, .. } => source.to_string(),
         other => other.to_string(),
@@ -248,7 +231,7 @@ fn reason(err: &AudioError) -> String {
 
 /// ffmpeg's standard output, which reports ffmpeg's failure (its exit status and last message)
 /// as a read error where the stream ends, rather than as a short recording.
-struct FfmpegOutput {
+pub(crate) struct FfmpegOutput {
     stdout: ChildStdout,
     child: Child,
     complaints: Arc<Mutex<Vec<u8>>>,

@@ -28,6 +28,7 @@ mod limits;
 mod opus;
 mod prescan;
 mod resample;
+mod source;
 mod w64;
 mod wav_writer;
 
@@ -37,11 +38,12 @@ pub use capture::{
     ConfigRange, DeviceCapabilities, DeviceFailure, DeviceInfo,
 };
 pub use decode::{
-    check, decode_bytes, decode_file, open, open_bytes, open_reader, Audio, AudioStream, SourceInfo,
+    check, decode_bytes, decode_file, open, open_bytes, open_reader, Audio, AudioStream,
 };
 pub use error::AudioError;
 pub use ffmpeg::ffmpeg_program;
 pub use resample::{resample_to_16k, StreamResampler, UnsupportedRate};
+pub use source::SourceInfo;
 pub use wav_writer::WavRecorder;
 
 /// The sample rate every stream is converted to, in hertz: what Whisper expects.

@@ -6,9 +6,9 @@ use std::io::{self, Read, SeekFrom};
 
 use symphonia::core::io::MediaSource;
 
-use crate::decode::{downmix_into, BlockSource, SourceInfo};
 use crate::error::AudioError;
 use crate::limits::{check_stream, read_up_to, unsupported};
+use crate::source::{downmix_into, BlockSource, SourceInfo};
 
 /// The file's first GUID ("riff" in W64's spelling).
 const RIFF: [u8; 16] = [

@@ -14,8 +14,8 @@
 //! divides by the window size, and runs with uninitialised weights when the file holds none. So
 //! [`inspect_vad`] walks a VAD model file the same way.
 //!
-//! Outside its tests this file uses only `std` and `thiserror`: the fuzz targets in `fuzz/`
-//! compile it on its own (`#[path]`), so that fuzzing it does not build whisper.cpp.
+//! Outside its tests this file uses only `std` and `thiserror`, so that the fuzz targets in
+//! `fuzz/`, which depend on `rech-ggml`, never build whisper.cpp.
 
 use std::collections::HashMap;
 use std::fmt;

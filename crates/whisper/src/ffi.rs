@@ -4,8 +4,8 @@
 //!
 //! whisper-rs 0.16's `FullParams` cannot set `greedy.best_of` under beam search (so fallback
 //! passes would sample one candidate where whisper-cli samples five), nor `suppress_regex`;
-//! its `set_abort_callback_safe` reads its boxed closure with the wrong type (see DESIGN.md),
-//! and its safe progress callback leaks a box per call. So rech builds whisper.cpp's own
+//! its `set_abort_callback_safe` casts its user data to the wrong type (the boxed closure is
+//! read as the closure itself), and its safe progress callback leaks a box per call. So rech builds whisper.cpp's own
 //! `whisper_full_params` ([`RawParams`]) and calls `whisper_full_with_state` on the context and
 //! state pointers whisper.cpp hands to its callbacks ([`RawState::capture`]); results are read
 //! back through whisper-rs's [`WhisperState`], which owns the same state.
