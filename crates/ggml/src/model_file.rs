@@ -723,20 +723,7 @@ pub fn inspect_reader<R: Read + Seek>(
     reader: R,
     file_len: u64,
 ) -> Result<ModelFileInfo, ModelFileError> {
-    let mut c = Cursor {
-        inner: reader,
-        pos: 0,
-        len: file_len,
-    };
-    c.inner.seek(SeekFrom::Start(0))?;
-    if file_len == 0 {
-        return Err(ModelFileError::Empty);
-    }
-
-    let magic = c.u32(|| "magic number".to_owned())?;
-    if magic != GGML_MAGIC {
-        return Err(ModelFileError::BadMagic { found: magic });
-    }
+    let mut c = Cursor::at_magic(reader, file_len)?;
 
     let hparams_at = c.pos;
     let mut raw = [0u8; 44];
@@ -1064,19 +1051,7 @@ fn walk_vad<R: Read + Seek>(
     reader: R,
     file_len: u64,
 ) -> Result<(VadFileInfo, R, Vec<u64>), ModelFileError> {
-    let mut c = Cursor {
-        inner: reader,
-        pos: 0,
-        len: file_len,
-    };
-    c.inner.seek(SeekFrom::Start(0))?;
-    if file_len == 0 {
-        return Err(ModelFileError::Empty);
-    }
-    let magic = c.u32(|| "magic number".to_owned())?;
-    if magic != GGML_MAGIC {
-        return Err(ModelFileError::BadMagic { found: magic });
-    }
+    let mut c = Cursor::at_magic(reader, file_len)?;
     let type_len = c.i32_at(4, || "model type".to_owned())?;
     if N_VOCAB_RANGE.contains(&type_len) {
         return Err(ModelFileError::NotVadModel {
@@ -1231,6 +1206,25 @@ struct Cursor<R> {
 }
 
 impl<R: Read + Seek> Cursor<R> {
+    /// A cursor over a whole ggml file (Whisper or Silero: both start the same), rewound and
+    /// past the magic number, which must be ggml's; an empty file is refused as such.
+    fn at_magic(reader: R, file_len: u64) -> Result<Self, ModelFileError> {
+        let mut c = Cursor {
+            inner: reader,
+            pos: 0,
+            len: file_len,
+        };
+        c.inner.seek(SeekFrom::Start(0))?;
+        if file_len == 0 {
+            return Err(ModelFileError::Empty);
+        }
+        let magic = c.u32(|| "magic number".to_owned())?;
+        if magic != GGML_MAGIC {
+            return Err(ModelFileError::BadMagic { found: magic });
+        }
+        Ok(c)
+    }
+
     /// Fails with `Truncated` (naming the part that starts at `start`) unless `n` more bytes
     /// exist.
     fn need(&self, n: u64, start: u64, what: impl Fn() -> String) -> Result<(), ModelFileError> {
