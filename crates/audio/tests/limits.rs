@@ -1,6 +1,7 @@
 //! Resource limits: a header's claims never decide how much is allocated, the rate and channel
 //! limits hold exactly at their edges, and absurd sample values cannot turn into infinities.
 
+use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 
 use rech_audio::{decode_bytes, AudioError, SAMPLE_RATE};
@@ -121,26 +122,17 @@ fn absurd_float_samples_stay_finite() {
     assert!(audio.samples.iter().all(|s| s.is_finite()));
 }
 
-/// ffmpeg, which the project's scripts install; `None` (a loud skip, a failure in CI) without.
-fn ffmpeg_or_skip(test: &str) -> Option<PathBuf> {
-    let found = rech_audio::ffmpeg_program();
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "ffmpeg is not installed: scripts/install-deps.sh installs it"
-        );
-        eprintln!("SKIPPED: {test} (no ffmpeg on the PATH)");
-    }
-    found
+/// ffmpeg, which the project's scripts install (the test carries `#[needs(programs(ffmpeg))]`).
+fn ffmpeg() -> PathBuf {
+    rech_audio::ffmpeg_program().expect("ffmpeg on the PATH")
 }
 
 /// A file in one of ffmpeg's formats that decodes to more audio than its size can hold (ten
 /// minutes of digital silence in 5 KB of WavPack) is refused, not decoded for ever.
+#[needs(programs(ffmpeg))]
 #[test]
 fn ffmpeg_output_is_bounded_by_the_input_size() {
-    let Some(ffmpeg) = ffmpeg_or_skip("ffmpeg_output_is_bounded_by_the_input_size") else {
-        return;
-    };
+    let ffmpeg = ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let bomb = dir.path().join("silence.wv");
     let made = std::process::Command::new(ffmpeg)
@@ -173,11 +165,10 @@ fn ffmpeg_output_is_bounded_by_the_input_size() {
 
 /// Playlists and lists in a name ffmpeg would take are refused before ffmpeg runs, whether the
 /// files they name exist or not.
+#[needs(programs(ffmpeg))]
 #[test]
 fn ffmpeg_never_sees_a_playlist() {
-    if ffmpeg_or_skip("ffmpeg_never_sees_a_playlist").is_none() {
-        return;
-    }
+    ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let real = samples_dir().join("privet-16k-mono.wav");
     let missing = dir.path().join("missing.mp3");

@@ -5,12 +5,13 @@
 use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use rech_ggml::generate::DecoderOutput;
 use rech_testkit::formats::{check_all_formats, check_json, sample_stem, SAMPLES};
 use rech_testkit::{
     assert_fails, assert_fails_last_line, assert_success, micro_model, rech, run, samples_dir,
-    shared_dir, stderr, stdout, write_file,
+    shared_dir, stderr, stdout, write_file, Running,
 };
 
 /// A micro model with random weights, generated once per test run.
@@ -666,19 +667,16 @@ fn ctrl_c_leaves_no_output_and_exits_130() {
         .collect();
     std::fs::write(&long, wav_bytes(PCM16, &noise)).unwrap();
     let out_dir = dir.path().join("out");
-    let child = transcribe(&["--no-fallback", "--output-dir"])
-        .arg(&out_dir)
-        .arg(&long)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let pid = child.id().to_string();
-    let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(stderr(&out).contains("interrupted"));
+    let mut running = Running::spawn(
+        transcribe(&["-v", "--no-fallback", "--output-dir"])
+            .arg(&out_dir)
+            .arg(&long),
+    );
+    // Interrupted once the model is loaded, with the five minutes still ahead.
+    running.wait_for("loaded", Duration::from_secs(60));
+    running.interrupt();
+    let (_, err, code) = running.finish(Duration::from_secs(60));
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
     assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0);
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use rech_ggml::generate::DecoderOutput;
-use rech_testkit::display::{programs_available, Sway, Xvfb};
+use rech_testkit::display::{Sway, Xvfb};
 use rech_testkit::{assert_fails_last_line, assert_success, micro_model, run, shared_dir, Running};
 use serde_json::Value;
 
@@ -57,13 +57,10 @@ fn typed_finals(out: &Output) -> String {
     finals.iter().map(|t| format!("{t} ")).collect()
 }
 
-#[needs(shared)]
+#[needs(shared, programs(Xvfb setxkbmap xmodmap xev))]
 #[test]
 fn finals_are_typed_into_an_x11_window_exactly_on_us_and_ru_layouts() {
     let shared = shared_dir();
-    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
-        return;
-    }
     for layout in ["us", "ru"] {
         let server = Xvfb::start(layout);
         let log = server.key_log();
@@ -79,13 +76,10 @@ fn finals_are_typed_into_an_x11_window_exactly_on_us_and_ru_layouts() {
     }
 }
 
-#[needs(shared)]
+#[needs(shared, programs(sway wev wtype setpriv))]
 #[test]
 fn finals_are_typed_into_a_wayland_window_exactly() {
     let shared = shared_dir();
-    if !programs_available(&["sway", "wev", "wtype", "setpriv"]) {
-        return;
-    }
     let sway = Sway::start();
     let log = sway.key_log();
     let mut cmd = dictate(&speech(&shared), &["--type", "--typer", "wayland"]);
@@ -95,13 +89,10 @@ fn finals_are_typed_into_a_wayland_window_exactly() {
     assert_eq!(log.settle(Duration::from_millis(300)), typed_finals(&out));
 }
 
-#[needs(shared)]
+#[needs(shared, programs(Xvfb setxkbmap xmodmap xev))]
 #[test]
 fn with_partials_committed_words_are_typed_early_and_the_whole_equals_the_finals() {
     let shared = shared_dir();
-    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
-        return;
-    }
     let server = Xvfb::start("ru");
     let log = server.key_log();
     let mut cmd = dictate_with(
@@ -180,7 +171,10 @@ fn the_control_socket_starts_stops_and_toggles_and_is_taken_once() {
     );
 
     // ru_0024 (8.4 s) at real-time pace, heard only while listening.
-    let mut cmd = dictate(&speech(&shared), &["--realtime", "--listen-on"]);
+    let mut cmd = dictate(
+        &speech(&shared),
+        &["--realtime", "--partial", "--listen-on"],
+    );
     cmd.arg(&socket);
     let mut dictation = Running::spawn(&mut cmd);
     dictation.wait_for("controls listening", Duration::from_secs(30));
@@ -206,12 +200,14 @@ fn the_control_socket_starts_stops_and_toggles_and_is_taken_once() {
 
     assert_eq!(answer(&ctl(&socket, "start")), "listening");
     dictation.wait_for("rech: listening", Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(3));
+    // Stopped once speech has been heard and decoded (its first partial), not after a guess.
+    dictation.wait_for_output("\"partial\"", Duration::from_secs(30));
     assert_eq!(answer(&ctl(&socket, "stop")), "stopped");
     dictation.wait_for("rech: stopped", Duration::from_secs(30));
     assert_eq!(answer(&ctl(&socket, "status")), "stopped");
 
-    // Nothing is read while stopped: the file goes on where it stopped, and ends.
+    // Nothing is read while stopped: the file goes on where it stopped, and ends. The pause is
+    // what is tested (two seconds of real time the file must not advance in), not a wait.
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(answer(&ctl(&socket, "toggle")), "listening");
     dictation.wait_for("the input has ended", Duration::from_secs(30));

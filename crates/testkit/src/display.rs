@@ -10,26 +10,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Whether `program` is on the PATH.
-fn installed(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
-/// Whether the programs a display test needs are installed; outside CI a missing one skips the
-/// test (loudly), in CI it fails it: `scripts/install-deps.sh` installs them all.
-pub fn programs_available(programs: &[&str]) -> bool {
-    let missing: Vec<&str> = programs.iter().copied().filter(|p| !installed(p)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{missing:?} not installed: scripts/install-deps.sh installs them");
-    }
-    eprintln!("SKIPPED: {missing:?} not installed (scripts/install-deps.sh installs them)");
-    false
-}
-
 fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let started = Instant::now();
     while started.elapsed() < limit {

@@ -3,10 +3,11 @@
 //! arrives must be the text, byte for byte, whatever the layout, the modifiers or the number
 //! of distinct characters.
 
+use rech_testkit::needs;
 use std::process::Command;
 use std::time::Duration;
 
-use rech_testkit::display::{programs_available, Sway, Xvfb};
+use rech_testkit::display::{Sway, Xvfb};
 use rech_typer::{Backend, Session, TypeError, Typer, TyperOptions};
 use x11rb::connection::Connection as _;
 use x11rb::protocol::xproto::ConnectionExt as _;
@@ -48,11 +49,9 @@ fn keyboard_mapping(display: &str) -> Vec<u32> {
         .keysyms
 }
 
+#[needs(programs(Xvfb setxkbmap xmodmap xev))]
 #[test]
 fn x11_types_russian_text_exactly_on_us_and_ru_layouts() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
-        return;
-    }
     for layout in ["us", "ru", "ru,us"] {
         let server = Xvfb::start(layout);
         let before = keyboard_mapping(server.display());
@@ -73,11 +72,9 @@ fn x11_types_russian_text_exactly_on_us_and_ru_layouts() {
     }
 }
 
+#[needs(programs(Xvfb setxkbmap xmodmap xev xdotool))]
 #[test]
 fn x11_with_caps_lock_on_still_types_the_text_as_it_is() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev", "xdotool"]) {
-        return;
-    }
     let server = Xvfb::start("ru");
     let log = server.key_log();
     let status = Command::new("xdotool")
@@ -94,11 +91,9 @@ fn x11_with_caps_lock_on_still_types_the_text_as_it_is() {
     );
 }
 
+#[needs(programs(Xvfb setxkbmap xmodmap xev))]
 #[test]
 fn x11_more_distinct_characters_than_spare_keycodes_still_come_out_right() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev"]) {
-        return;
-    }
     let server = Xvfb::start("us");
     // Every Cyrillic letter of Russian and Ukrainian, Greek, and symbols: far more
     // characters than a `us` keyboard has keycodes to spare, so keycodes are reused.
@@ -119,11 +114,9 @@ fn x11_more_distinct_characters_than_spare_keycodes_still_come_out_right() {
     );
 }
 
+#[needs(programs(sway wev wtype setpriv))]
 #[test]
 fn wayland_virtual_keyboard_types_the_text_exactly() {
-    if !programs_available(&["sway", "wev", "wtype", "setpriv"]) {
-        return;
-    }
     let sway = Sway::start();
     let log = sway.key_log();
     let session = wayland_session(&sway);
@@ -138,11 +131,9 @@ fn wayland_virtual_keyboard_types_the_text_exactly() {
     );
 }
 
+#[needs(programs(sway wev wtype setpriv))]
 #[test]
 fn wayland_text_with_more_characters_than_one_keymap_holds_is_typed_in_several() {
-    if !programs_available(&["sway", "wev", "wtype", "setpriv"]) {
-        return;
-    }
     let sway = Sway::start();
     let log = sway.key_log();
     let mut typer = open(&wayland_session(&sway), Backend::Wayland);
@@ -155,11 +146,9 @@ fn wayland_text_with_more_characters_than_one_keymap_holds_is_typed_in_several()
     );
 }
 
+#[needs(programs(Xvfb setxkbmap xmodmap xev xclip))]
 #[test]
 fn the_clipboard_on_x11_holds_the_phrase_and_control_v_is_pressed() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev", "xclip"]) {
-        return;
-    }
     let server = Xvfb::start("ru");
     let log = server.key_log();
     let mut typer = open(&x11_session(&server), Backend::Clipboard);
@@ -176,11 +165,9 @@ fn the_clipboard_on_x11_holds_the_phrase_and_control_v_is_pressed() {
     assert_eq!(String::from_utf8_lossy(&pasted.stdout), PHRASE);
 }
 
+#[needs(programs(sway wev wtype setpriv wl-copy wl-paste))]
 #[test]
 fn the_clipboard_on_wayland_without_ydotool_leaves_the_paste_to_the_user() {
-    if !programs_available(&["sway", "wev", "wtype", "setpriv", "wl-copy", "wl-paste"]) {
-        return;
-    }
     let sway = Sway::start();
     let session = wayland_session(&sway);
     let mut typer = open(&session, Backend::Clipboard);
@@ -218,11 +205,9 @@ fn a_missing_session_or_backend_is_a_clear_error() {
     );
 }
 
+#[needs(programs(Xvfb setxkbmap xmodmap xev xdotool))]
 #[test]
 fn x11_with_the_second_group_active_types_the_text_as_it_is() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev", "xdotool"]) {
-        return;
-    }
     // `us,ru` switched to its second group (Russian).
     let server = Xvfb::start("us,ru");
     let log = server.key_log();
@@ -240,11 +225,9 @@ fn x11_with_the_second_group_active_types_the_text_as_it_is() {
     );
 }
 
+#[needs(programs(Xvfb setxkbmap xmodmap xev xdotool))]
 #[test]
 fn x11_modifiers_the_user_holds_are_released_for_the_phrase_and_pressed_again() {
-    if !programs_available(&["Xvfb", "setxkbmap", "xmodmap", "xev", "xdotool"]) {
-        return;
-    }
     let server = Xvfb::start("ru");
     let log = server.key_log();
     // Control held down, as by a push-to-talk binding still pressed.

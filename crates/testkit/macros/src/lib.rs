@@ -1,11 +1,12 @@
-//! `#[needs(shared)]`, `#[needs(venv)]`, `#[needs(shared, venv)]` above a `#[test]`: where what
+//! `#[needs(shared)]`, `#[needs(venv)]`, `#[needs(programs(ffmpeg))]` and combinations such as
+//! `#[needs(shared, programs(Xvfb xev))]`, above a `#[test]`: where what
 //! the test needs is missing when it is compiled, the test is marked `#[ignore]` with the
 //! reason, so that the runner's summary counts it as not run — never as passed after an early
 //! return. Where the data is there, the test is left as it is. In CI (`CI` set) nothing is
 //! ignored: a test without its data fails there, loudly.
 //!
 //! The check happens when the test is compiled: the macro makes the compiler track
-//! `RECH_SHARED_DIR` and `RECH_TEST_VENV` (through `option_env!`) and a small file of each
+//! `RECH_SHARED_DIR`, `RECH_TEST_VENV`, `CI` and `PATH` (through `option_env!`) and a small file of each
 //! place it found, so that changing the variables or removing the data rebuilds the test; data
 //! added at the default place later needs a rebuild (`cargo clean -p` of the test's crate).
 
@@ -22,11 +23,31 @@ pub fn needs(attr: TokenStream, item: TokenStream) -> TokenStream {
             .unwrap_or_default();
     }
     let wanted = attr.to_string();
-
     let mut missing = Vec::new();
     let mut tracked = Vec::new();
-    for what in wanted.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-        let (found, marker, hint) = match what {
+    for what in split_top_level(&wanted) {
+        if let Some(list) = what
+            .strip_prefix("programs")
+            .map(str::trim_start)
+            .and_then(|rest| rest.strip_prefix('('))
+            .and_then(|rest| rest.strip_suffix(')'))
+        {
+            // `wl-copy` arrives as `wl - copy`.
+            let list = list.replace(" - ", "-");
+            let absent: Vec<&str> = list
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && !on_path(p))
+                .collect();
+            if !absent.is_empty() {
+                missing.push(format!(
+                    "{} on the PATH (scripts/install-deps.sh installs them)",
+                    absent.join(", ")
+                ));
+            }
+            continue;
+        }
+        let (found, marker, hint) = match what.as_str() {
             "shared" => {
                 let dir = shared_dir();
                 let found = dir.join("models/ggml-silero-v6.2.0.bin").is_file()
@@ -53,7 +74,7 @@ pub fn needs(attr: TokenStream, item: TokenStream) -> TokenStream {
             }
             other => {
                 return format!(
-                    "compile_error!(\"#[needs({other})]: rech's tests need `shared` or `venv`\");"
+                    "compile_error!(\"#[needs({other})]: rech's tests need `shared`, `venv` or `programs(NAME ...)`\");"
                 )
                 .parse()
                 .unwrap_or_default();
@@ -81,6 +102,37 @@ pub fn needs(attr: TokenStream, item: TokenStream) -> TokenStream {
     out
 }
 
+/// The comma-separated parts of `text`, commas inside parentheses kept.
+fn split_top_level(text: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut depth = 0;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(last) = parts.last_mut() {
+            last.push(c);
+        }
+    }
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Whether `program` is a file in one of the `PATH`'s directories.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
 /// Whether `item` still carries `#[test]` (it does when `#[needs]` is written above it; below,
 /// the test harness has taken the function already and an `#[ignore]` would come too late).
 fn has_test_attribute(item: &TokenStream) -> bool {
@@ -104,8 +156,8 @@ fn has_test_attribute(item: &TokenStream) -> bool {
 /// goes away (unused constants: nothing reaches the binary).
 fn tracking(files: &[PathBuf]) -> TokenStream {
     let mut text = String::from(
-        "const _: (Option<&str>, Option<&str>, Option<&str>) = \
-         (option_env!(\"RECH_SHARED_DIR\"), option_env!(\"RECH_TEST_VENV\"), option_env!(\"CI\"));",
+        "const _: [Option<&str>; 4] = [option_env!(\"RECH_SHARED_DIR\"), \
+         option_env!(\"RECH_TEST_VENV\"), option_env!(\"CI\"), option_env!(\"PATH\")];",
     );
     for file in files {
         text.push_str(&format!(
