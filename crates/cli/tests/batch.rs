@@ -4,25 +4,12 @@
 
 use rech_testkit::needs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use rech_ggml::generate::DecoderOutput;
-use rech_testkit::{micro_model, samples_dir, shared_dir};
+use rech_testkit::{model, samples_dir, shared_dir, transcribe};
 
-fn model() -> &'static Path {
-    micro_model(11, DecoderOutput::Random)
-}
-
-fn transcribe(args: &[&str]) -> Command {
-    let mut cmd = rech_testkit::rech();
-    cmd.arg("transcribe")
-        .arg("-m")
-        .arg(model())
-        .args(["--no-fallback", "-t", "1"])
-        .args(args)
-        .stdin(Stdio::null());
-    cmd
-}
+/// The flags every `rech transcribe` of these tests runs with.
+const FLAGS: &[&str] = &["--no-fallback", "-t", "1"];
 
 #[track_caller]
 fn ok(out: &Output) -> String {
@@ -66,13 +53,15 @@ fn names(dir: &Path) -> Vec<String> {
 fn directories_recursively_in_parallel() {
     let input = tree();
     let out = tempfile::tempdir().unwrap();
-    ok(
-        &transcribe(&["-r", "-j", "2", "-f", "json", "--output-dir"])
-            .arg(out.path())
-            .arg(input.path())
-            .output()
-            .unwrap(),
-    );
+    ok(&transcribe(
+        model(),
+        FLAGS,
+        &["-r", "-j", "2", "-f", "json", "--output-dir"],
+    )
+    .arg(out.path())
+    .arg(input.path())
+    .output()
+    .unwrap());
     // The tree is mirrored: sub/d.ogg → sub/d.json.
     assert_eq!(names(out.path()), ["a.json", "b.json", "c.json", "sub"]);
     assert_eq!(names(&out.path().join("sub")), ["d.json", "e.json"]);
@@ -83,7 +72,7 @@ fn directories_recursively_in_parallel() {
     }
     // Without -r only the top level.
     let flat = tempfile::tempdir().unwrap();
-    ok(&transcribe(&["--output-dir"])
+    ok(&transcribe(model(), FLAGS, &["--output-dir"])
         .arg(flat.path())
         .arg(input.path())
         .output()
@@ -94,8 +83,11 @@ fn directories_recursively_in_parallel() {
 #[test]
 fn parallel_jobs_print_in_input_order() {
     let input = tree();
-    let serial = ok(&transcribe(&["-r"]).arg(input.path()).output().unwrap());
-    let parallel = ok(&transcribe(&["-r", "-j", "3"])
+    let serial = ok(&transcribe(model(), FLAGS, &["-r"])
+        .arg(input.path())
+        .output()
+        .unwrap());
+    let parallel = ok(&transcribe(model(), FLAGS, &["-r", "-j", "3"])
         .arg(input.path())
         .output()
         .unwrap());
@@ -106,7 +98,7 @@ fn parallel_jobs_print_in_input_order() {
 fn skip_existing_resumes_a_batch() {
     let input = tree();
     let out = tempfile::tempdir().unwrap();
-    let first = transcribe(&["--output-dir"])
+    let first = transcribe(model(), FLAGS, &["--output-dir"])
         .arg(out.path())
         .arg(input.path().join("a.wav"))
         .output()
@@ -116,7 +108,7 @@ fn skip_existing_resumes_a_batch() {
         .unwrap()
         .modified()
         .unwrap();
-    let second = transcribe(&["--skip-existing", "--output-dir"])
+    let second = transcribe(model(), FLAGS, &["--skip-existing", "--output-dir"])
         .arg(out.path())
         .arg(input.path())
         .output()
@@ -147,12 +139,16 @@ fn shards_split_a_list_without_overlap() {
     let mut all = Vec::new();
     for k in 1..=2 {
         let out = tempfile::tempdir().unwrap();
-        ok(&transcribe(&["--shard", &format!("{k}/2"), "--output-dir"])
-            .arg(out.path())
-            .arg("--from-list")
-            .arg(&list)
-            .output()
-            .unwrap());
+        ok(&transcribe(
+            model(),
+            FLAGS,
+            &["--shard", &format!("{k}/2"), "--output-dir"],
+        )
+        .arg(out.path())
+        .arg("--from-list")
+        .arg(&list)
+        .output()
+        .unwrap());
         all.extend(names(out.path()));
     }
     all.sort();
@@ -160,7 +156,7 @@ fn shards_split_a_list_without_overlap() {
 
     // The list can come from stdin.
     let out = tempfile::tempdir().unwrap();
-    let mut child = transcribe(&["--from-list", "-", "--output-dir"])
+    let mut child = transcribe(model(), FLAGS, &["--from-list", "-", "--output-dir"])
         .arg(out.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -177,7 +173,10 @@ fn shards_split_a_list_without_overlap() {
     ok(&child.wait_with_output().unwrap());
     assert_eq!(names(out.path()).len(), 5);
 
-    let bad = transcribe(&["--shard", "3/2"]).arg(&list).output().unwrap();
+    let bad = transcribe(model(), FLAGS, &["--shard", "3/2"])
+        .arg(&list)
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
 
@@ -223,10 +222,14 @@ fn a_long_recording_is_transcribed_window_by_window() {
     let seconds = f64::from(total) / 16_000.0;
     assert!(seconds > 90.0);
 
-    let out = ok(&transcribe(&["--window", "30", "-f", "json", "--no-vad"])
-        .arg(&long)
-        .output()
-        .unwrap());
+    let out = ok(&transcribe(
+        model(),
+        FLAGS,
+        &["--window", "30", "-f", "json", "--no-vad"],
+    )
+    .arg(&long)
+    .output()
+    .unwrap());
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!((v["duration"].as_f64().unwrap() - seconds).abs() < 0.001);
     let segments = v["segments"].as_array().unwrap();

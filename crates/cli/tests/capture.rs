@@ -17,13 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
-use rech_ggml::generate::DecoderOutput;
-use rech_testkit::{assert_success, micro_model, shared_dir, Running};
-
-/// A micro model whose decoder repeats one token.
-fn model() -> &'static Path {
-    micro_model(12, DecoderOutput::Repeat)
-}
+use rech_testkit::{assert_success, looping_model, shared_dir, Running};
 
 /// Linux's O_NONBLOCK: the test writes to the fifo without ever blocking on it.
 const O_NONBLOCK: i32 = 0o4000;
@@ -464,7 +458,7 @@ fn dictation_hears_the_microphone() {
         pulse
             .rech()
             .args(["dictate", "--format", "jsonl", "-t", "1", "-m"])
-            .arg(model())
+            .arg(looping_model())
             .arg("--vad-model")
             .arg(shared.join("models/ggml-silero-v6.2.0.bin")),
     );
@@ -514,7 +508,7 @@ fn push_to_talk_holds_the_microphone_only_while_listening() {
             .args(["dictate", "--format", "jsonl", "-t", "1", "--listen-on"])
             .arg(&socket)
             .arg("-m")
-            .arg(model())
+            .arg(looping_model())
             .arg("--vad-model")
             .arg(shared.join("models/ggml-silero-v6.2.0.bin")),
     );

@@ -3,43 +3,34 @@
 //! error, its exit code and no output file.
 
 use rech_testkit::needs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use rech_ggml::generate::DecoderOutput;
 use rech_testkit::formats::{check_all_formats, check_json, sample_stem, SAMPLES};
 use rech_testkit::{
-    assert_fails, assert_fails_last_line, assert_success, micro_model, rech, run, samples_dir,
-    shared_dir, stderr, stdout, write_file, Running,
+    assert_fails, assert_fails_last_line, assert_success, model, rech, run, samples_dir,
+    shared_dir, stderr, stdout, transcribe, write_file, Running,
 };
 
-/// A micro model with random weights, generated once per test run.
-fn model() -> &'static Path {
-    micro_model(42, DecoderOutput::Random)
-}
-
-fn transcribe(args: &[&str]) -> Command {
-    let mut cmd = rech();
-    cmd.arg("transcribe")
-        .arg("-m")
-        .arg(model())
-        .args(["-t", "2"])
-        .args(args);
-    cmd
-}
+/// The flags every `rech transcribe` of these tests runs with.
+const FLAGS: &[&str] = &["-t", "2"];
 
 #[test]
 fn every_sample_into_every_format() {
     let out_dir = tempfile::tempdir().unwrap();
     let names = SAMPLES;
     let inputs: Vec<PathBuf> = names.iter().map(|n| samples_dir().join(n)).collect();
-    let out = run(transcribe(&[
-        "-f",
-        "txt,srt,vtt,json,tsv",
-        "--word-timestamps",
-        "--output-dir",
-    ])
+    let out = run(transcribe(
+        model(),
+        FLAGS,
+        &[
+            "-f",
+            "txt,srt,vtt,json,tsv",
+            "--word-timestamps",
+            "--output-dir",
+        ],
+    )
     .arg(out_dir.path())
     .args(&inputs));
     assert_success(&out);
@@ -55,13 +46,16 @@ fn every_sample_into_every_format() {
 
 #[test]
 fn plain_text_on_stdout_by_default_and_stdin_input() {
-    let out = run(transcribe(&[]).arg(samples_dir().join("privet-16k-mono.wav")));
+    let out = run(transcribe(model(), FLAGS, &[]).arg(samples_dir().join("privet-16k-mono.wav")));
     assert_success(&out);
     let by_path = stdout(&out);
     assert!(!by_path.contains('\u{FFFD}'));
 
     let file = std::fs::File::open(samples_dir().join("privet-16k-mono.wav")).unwrap();
-    let out = transcribe(&["-"]).stdin(file).output().unwrap();
+    let out = transcribe(model(), FLAGS, &["-"])
+        .stdin(file)
+        .output()
+        .unwrap();
     assert_success(&out);
     assert_eq!(
         stdout(&out),
@@ -78,7 +72,10 @@ fn plain_text_on_stdout_by_default_and_stdin_input() {
     let piped_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(piped_file.path(), &piped).unwrap();
     let stdin = std::fs::File::open(piped_file.path()).unwrap();
-    let out = transcribe(&["-"]).stdin(stdin).output().unwrap();
+    let out = transcribe(model(), FLAGS, &["-"])
+        .stdin(stdin)
+        .output()
+        .unwrap();
     assert_success(&out);
     assert_eq!(stdout(&out), by_path, "a sizeless WAV on stdin reads whole");
 }
@@ -94,7 +91,7 @@ fn flash_attention_and_a_fitted_window_still_give_a_transcript() {
     ] {
         let mut args = vec!["-f", "json"];
         args.extend_from_slice(extra);
-        let out = run(transcribe(&args).arg(&wav));
+        let out = run(transcribe(model(), FLAGS, &args).arg(&wav));
         assert_success(&out);
         let v = check_json(&stdout(&out));
         assert!(v["duration"].as_f64().unwrap() > 0.5, "{extra:?}");
@@ -107,9 +104,11 @@ fn real_speech_to_json_and_a_single_output_file() {
     let shared = shared_dir();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("out.json");
-    let out = run(transcribe(&["-f", "json", "--no-vad", "-o"])
-        .arg(&target)
-        .arg(shared.join("audio/ru/human/ru_0032.wav")));
+    let out = run(
+        transcribe(model(), FLAGS, &["-f", "json", "--no-vad", "-o"])
+            .arg(&target)
+            .arg(shared.join("audio/ru/human/ru_0032.wav")),
+    );
     assert_success(&out);
     assert!(stdout(&out).is_empty());
     let v = check_json(&std::fs::read_to_string(&target).unwrap());
@@ -152,11 +151,13 @@ fn vad_keeps_segments_out_of_silence() {
     }
     writer.finalize().unwrap();
 
-    let out = run(
-        transcribe(&["-f", "json", "--word-timestamps", "--vad-model"])
-            .arg(shared.join("models/ggml-silero-v6.2.0.bin"))
-            .arg(&joined),
-    );
+    let out = run(transcribe(
+        model(),
+        FLAGS,
+        &["-f", "json", "--word-timestamps", "--vad-model"],
+    )
+    .arg(shared.join("models/ggml-silero-v6.2.0.bin"))
+    .arg(&joined));
     assert_success(&out);
     let v = check_json(&stdout(&out));
     let segments = v["segments"].as_array().unwrap();
@@ -181,7 +182,12 @@ fn decoding_knobs_reach_whisper_cpp() {
     let shared = shared_dir();
     let wav = shared.join("audio/ru/human/ru_0030.wav");
     let json = |args: &[&str]| {
-        let out = run(transcribe(&[&["--no-vad", "-f", "json"], args].concat()).arg(&wav));
+        let out = run(transcribe(
+            model(),
+            FLAGS,
+            &[&["--no-vad", "-f", "json"], args].concat(),
+        )
+        .arg(&wav));
         assert_success(&out);
         check_json(&stdout(&out))
     };
@@ -211,11 +217,11 @@ fn decoding_knobs_reach_whisper_cpp() {
         (&["--offset", "1:75"], "not a time"),
         (&["--no-vad", "--vad-pad", "30"], "--vad-pad"),
     ] {
-        let out = run(transcribe(args).arg(&wav));
+        let out = run(transcribe(model(), FLAGS, args).arg(&wav));
         assert_fails(&out, 2, &[needle]);
     }
     // An offset past the end is that file's error, named as such.
-    let out = run(transcribe(&["--no-vad", "--offset", "1:00"]).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &["--no-vad", "--offset", "1:00"]).arg(&wav));
     assert_fails(
         &out,
         1,
@@ -229,13 +235,13 @@ fn decoding_knobs_reach_whisper_cpp() {
 fn vad_off_is_said_once_whatever_way_the_model_was_named() {
     let wav = samples_dir().join("privet-16k-mono.wav");
     let notice = "rech: VAD off: no Silero VAD model (run `rech models download silero-v6.2.0`";
-    let out = run(transcribe(&[]).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &[]).arg(&wav));
     assert_success(&out);
     let err = stderr(&out);
     assert_eq!(err.matches(notice).count(), 1, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     for quiet in ["-q", "--no-vad"] {
-        let out = run(transcribe(&[quiet]).arg(&wav));
+        let out = run(transcribe(model(), FLAGS, &[quiet]).arg(&wav));
         assert_success(&out);
         assert!(
             !stderr(&out).contains("VAD off"),
@@ -260,7 +266,7 @@ fn vad_off_is_said_once_whatever_way_the_model_was_named() {
 #[test]
 fn plain_progress_for_logs_and_a_version_that_says_what_is_inside() {
     let wav = samples_dir().join("privet-16k-mono.wav");
-    let out = run(transcribe(&["--no-vad", "--progress", "plain"]).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &["--no-vad", "--progress", "plain"]).arg(&wav));
     assert_success(&out);
     let err = stderr(&out);
     let done = err
@@ -268,7 +274,7 @@ fn plain_progress_for_logs_and_a_version_that_says_what_is_inside() {
         .find(|l| l.contains("privet-16k-mono.wav: done, 0:0"))
         .unwrap_or_else(|| panic!("no plain line: {err}"));
     assert!(done.contains("× real time ("), "{done}");
-    let out = run(transcribe(&["--no-vad"]).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &["--no-vad"]).arg(&wav));
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 
     let out = run(rech().arg("--version"));
@@ -282,7 +288,7 @@ fn plain_progress_for_logs_and_a_version_that_says_what_is_inside() {
     ] {
         assert!(text.contains(needle), "{needle}: {text}");
     }
-    let out = run(transcribe(&["--gpu"]).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &["--gpu"]).arg(&wav));
     assert_fails(&out, 2, &["--gpu", "no GPU back end"]);
 }
 
@@ -314,13 +320,15 @@ fn without_a_model_the_error_says_what_to_do() {
 #[test]
 fn usage_errors_exit_2() {
     let wav = samples_dir().join("privet-16k-mono.wav");
-    let out = run(transcribe(&["-o", "x.txt"]).arg(&wav).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &["-o", "x.txt"])
+        .arg(&wav)
+        .arg(&wav));
     assert_fails(&out, 2, &["--output-dir"]);
-    let out = run(transcribe(&["-f", "srt,json"]).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &["-f", "srt,json"]).arg(&wav));
     assert_fails(&out, 2, &["--output-dir"]);
-    let out = run(transcribe(&["--vad"]).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &["--vad"]).arg(&wav));
     assert_fails(&out, 2, &["--vad-model"]);
-    let out = run(transcribe(&["-f", "doc"]).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &["-f", "doc"]).arg(&wav));
     assert_eq!(out.status.code(), Some(2));
     let out = run(rech().arg("transcribe"));
     assert_eq!(out.status.code(), Some(2));
@@ -499,7 +507,7 @@ fn bad_audio_inputs() {
     ];
     for (path, message) in cases {
         // --no-vad: without a VAD model, a notice line would come first.
-        let out = run(transcribe(&["--no-vad", "--output-dir"])
+        let out = run(transcribe(model(), FLAGS, &["--no-vad", "--output-dir"])
             .arg(&out_dir)
             .arg(&path));
         let shown = path.display().to_string();
@@ -509,7 +517,7 @@ fn bad_audio_inputs() {
     }
     // A directory is expanded into its audio files; one without any is a usage error.
     let empty = tempfile::tempdir().unwrap();
-    let out = run(transcribe(&[]).arg(empty.path()));
+    let out = run(transcribe(model(), FLAGS, &[]).arg(empty.path()));
     assert_fails(
         &out,
         2,
@@ -583,7 +591,7 @@ fn unreadable_input_and_unwritable_output_dir() {
     assert_eq!(std::fs::read_dir(&locked_dir).unwrap().count(), 0);
 
     // A regular file where a directory should be fails for root too.
-    let out = run(transcribe(&["--output-dir"])
+    let out = run(transcribe(model(), FLAGS, &["--output-dir"])
         .arg(wav.join("sub"))
         .arg(&readable));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -617,7 +625,9 @@ fn bad_model_files() {
         assert_fails(&out, 1, &[&path.display().to_string(), message]);
     }
     // A Whisper model given as the VAD model.
-    let out = run(transcribe(&["--vad-model"]).arg(model()).arg(&wav));
+    let out = run(transcribe(model(), FLAGS, &["--vad-model"])
+        .arg(model())
+        .arg(&wav));
     assert_fails(&out, 1, &["not a Silero VAD model"]);
 }
 
@@ -626,7 +636,7 @@ fn one_bad_input_does_not_stop_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
     let bad = write_file(dir.path(), "bad.wav", b"garbage");
-    let out = run(transcribe(&["--output-dir"])
+    let out = run(transcribe(model(), FLAGS, &["--output-dir"])
         .arg(&out_dir)
         .arg(&bad)
         .arg(samples_dir().join("privet.ogg")));
@@ -640,7 +650,7 @@ fn one_bad_input_does_not_stop_the_others() {
 
 #[test]
 fn closed_stdout_is_a_quiet_exit() {
-    let mut child = transcribe(&["-f", "json", "--word-timestamps"])
+    let mut child = transcribe(model(), FLAGS, &["-f", "json", "--word-timestamps"])
         .arg(samples_dir().join("pogoda.flac"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -668,7 +678,7 @@ fn ctrl_c_leaves_no_output_and_exits_130() {
     std::fs::write(&long, wav_bytes(PCM16, &noise)).unwrap();
     let out_dir = dir.path().join("out");
     let mut running = Running::spawn(
-        transcribe(&["-v", "--no-fallback", "--output-dir"])
+        transcribe(model(), FLAGS, &["-v", "--no-fallback", "--output-dir"])
             .arg(&out_dir)
             .arg(&long),
     );

@@ -11,14 +11,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rech_ggml::generate::DecoderOutput;
-use rech_testkit::{assert_fails, assert_success, micro_model, run, shared_dir, stderr};
+use rech_testkit::{assert_fails, assert_success, looping_model, run, shared_dir, stderr};
 use serde_json::Value;
-
-/// A micro model whose decoder repeats one token: every utterance gets (nonsense) text.
-fn model() -> &'static Path {
-    micro_model(11, DecoderOutput::Repeat)
-}
 
 /// The five recordings joined for the endpointing test: one passage read by one speaker, each
 /// without an inner pause as long as the 600 ms that ends an utterance.
@@ -42,7 +36,7 @@ fn dictate(args: &[&str]) -> Command {
     let mut cmd = rech();
     cmd.arg("dictate")
         .arg("-m")
-        .arg(model())
+        .arg(looping_model())
         .args(["-t", "1"])
         .args(args);
     cmd

@@ -5,33 +5,22 @@
 //! no output file is left behind; the inputs that must work are checked to work.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use rech_ggml::generate::{
-    vad_model_bytes as vad_bytes, write_model_file, DecoderOutput, GenerateOptions,
-};
+use rech_ggml::generate::{vad_model_bytes as vad_bytes, write_model_file, GenerateOptions};
 use rech_ggml::model_file::Hparams;
-use rech_testkit::{assert_fails, assert_success, micro_model, rech, run, samples_dir, write_file};
+use rech_testkit::{
+    assert_fails, assert_success, model, rech, run, samples_dir, transcribe, write_file,
+};
 
-/// A micro model with random weights, generated once per test run.
-fn model() -> &'static Path {
-    micro_model(42, DecoderOutput::Random)
-}
 use serde_json::Value;
+
+/// The flags every `rech transcribe` of these tests runs with.
+const FLAGS: &[&str] = &["-t", "2", "--no-vad"];
 
 fn regressions_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../audio/tests/regressions")
-}
-
-fn transcribe(args: &[&str]) -> Command {
-    let mut cmd = rech();
-    cmd.arg("transcribe")
-        .arg("-m")
-        .arg(model())
-        .args(["-t", "2", "--no-vad"])
-        .args(args);
-    cmd
 }
 
 /// A WAV of `frames` frames of a 300 Hz tone at half scale, every channel the same.
@@ -128,7 +117,9 @@ fn walk(dir: &Path, cases: &[(PathBuf, &str)]) {
     let out_dir = dir.join("out");
     for (path, message) in cases {
         let started = Instant::now();
-        let out = run(transcribe(&["--output-dir"]).arg(&out_dir).arg(path));
+        let out = run(transcribe(model(), FLAGS, &["--output-dir"])
+            .arg(&out_dir)
+            .arg(path));
         let shown = path.display().to_string();
         assert_fails(&out, 1, &[&shown, message]);
         // Refused from the header, not after reading or allocating what it claims.
@@ -278,7 +269,7 @@ fn garbage_and_nothing_on_stdin() {
         (png_bytes(), "<stdin>: not a recognised audio file"),
         (Vec::new(), "<stdin>: the file is empty"),
     ] {
-        let mut child = transcribe(&["-"])
+        let mut child = transcribe(model(), FLAGS, &["-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -324,7 +315,7 @@ fn misnamed_telephone_and_surround_audio_works() {
         write_file(d, "surround-7.1-96k.wav", &wav_bytes(surround, 192_000)),
     ];
     let out_dir = d.join("out");
-    let out = run(transcribe(&["-f", "json", "--output-dir"])
+    let out = run(transcribe(model(), FLAGS, &["-f", "json", "--output-dir"])
         .arg(&out_dir)
         .args(&inputs));
     assert_success(&out);

@@ -8,25 +8,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use rech_ggml::generate::DecoderOutput;
 use rech_testkit::{
-    assert_fails_last_line, assert_success, micro_model, run, samples_dir, stdout, test_venv,
+    assert_fails_last_line, assert_success, model, run, samples_dir, stdout, test_venv, transcribe,
 };
 
-fn model() -> &'static Path {
-    micro_model(11, DecoderOutput::Random)
-}
-
-fn transcribe(args: &[&str]) -> Command {
-    let mut cmd = rech_testkit::rech();
-    cmd.arg("transcribe")
-        .arg("-m")
-        .arg(model())
-        .args(["--no-fallback", "-t", "1", "--no-vad"])
-        .args(args)
-        .stdin(Stdio::null());
-    cmd
-}
+/// The flags every `rech transcribe` of these tests runs with.
+const FLAGS: &[&str] = &["--no-fallback", "-t", "1", "--no-vad"];
 
 fn formats_dir() -> PathBuf {
     samples_dir().join("formats")
@@ -54,13 +41,17 @@ fn voice_messages_and_containers_transcribe_with_one_duration() {
         "voice.caf",
         "voice.w64",
     ];
-    let mut cmd = transcribe(&[
-        "-f",
-        "json",
-        "--output-template",
-        "{name}.{ext}",
-        "--output-dir",
-    ]);
+    let mut cmd = transcribe(
+        model(),
+        FLAGS,
+        &[
+            "-f",
+            "json",
+            "--output-template",
+            "{name}.{ext}",
+            "--output-dir",
+        ],
+    );
     cmd.arg(out.path());
     for name in names {
         cmd.arg(formats_dir().join(name));
@@ -85,17 +76,21 @@ fn the_output_extension_chooses_the_format() {
     let dir = tempfile::tempdir().unwrap();
     let srt = dir.path().join("lecture.srt");
     let input = samples_dir().join("privet-16k-mono.wav");
-    assert_success(&run(transcribe(&["-o"]).arg(&srt).arg(&input)));
+    assert_success(&run(transcribe(model(), FLAGS, &["-o"])
+        .arg(&srt)
+        .arg(&input)));
     let text = std::fs::read_to_string(&srt).unwrap();
     assert!(text.starts_with("1\n00:00:"), "{text}");
     let vtt = dir.path().join("lecture.VTT");
-    assert_success(&run(transcribe(&["-o"]).arg(&vtt).arg(&input)));
+    assert_success(&run(transcribe(model(), FLAGS, &["-o"])
+        .arg(&vtt)
+        .arg(&input)));
     assert!(std::fs::read_to_string(&vtt)
         .unwrap()
         .starts_with("WEBVTT\n"));
     // -f wins over the extension.
     let forced = dir.path().join("plain.srt");
-    assert_success(&run(transcribe(&["-f", "txt", "-o"])
+    assert_success(&run(transcribe(model(), FLAGS, &["-f", "txt", "-o"])
         .arg(&forced)
         .arg(&input)));
     assert!(!std::fs::read_to_string(&forced).unwrap().contains("-->"));
@@ -105,7 +100,7 @@ fn the_output_extension_chooses_the_format() {
 fn a_format_name_given_to_o_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let input = samples_dir().join("privet-16k-mono.wav");
-    let out = run(transcribe(&["-o", "srt"])
+    let out = run(transcribe(model(), FLAGS, &["-o", "srt"])
         .current_dir(dir.path())
         .arg(&input));
     assert_fails_last_line(&out, 2, &["rech: error:", "-f srt"]);
@@ -149,7 +144,9 @@ fn outputs_follow_the_umask_and_keep_an_existing_files_mode() {
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&fresh), 0o644);
     std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o604)).unwrap();
-    assert_success(&run(transcribe(&["-o"]).arg(&fresh).arg(&input)));
+    assert_success(&run(transcribe(model(), FLAGS, &["-o"])
+        .arg(&fresh)
+        .arg(&input)));
     assert_eq!(mode(&fresh), 0o604);
 }
 
@@ -166,7 +163,7 @@ fn output_dir_mirrors_the_input_tree() {
         .unwrap();
     }
     let out = tempfile::tempdir().unwrap();
-    let mut cmd = transcribe(&["-r", "-f", "srt,json", "--output-dir"]);
+    let mut cmd = transcribe(model(), FLAGS, &["-r", "-f", "srt,json", "--output-dir"]);
     cmd.arg(out.path()).arg(input.path());
     assert_success(&run(&mut cmd));
     for episode in ["ep1", "ep2"] {
@@ -176,25 +173,33 @@ fn output_dir_mirrors_the_input_tree() {
         }
     }
     // --skip-existing finds them there.
-    let again = run(
-        transcribe(&["-r", "-f", "srt,json", "--skip-existing", "--output-dir"])
-            .arg(out.path())
-            .arg(input.path()),
-    );
+    let again = run(transcribe(
+        model(),
+        FLAGS,
+        &["-r", "-f", "srt,json", "--skip-existing", "--output-dir"],
+    )
+    .arg(out.path())
+    .arg(input.path()));
     assert_success(&again);
     assert!(rech_testkit::stderr(&again).contains("skipping 2 of 2"));
     // Two JSON formats into one name is refused up front; {format} tells them apart.
-    let clash = run(transcribe(&["-f", "json,verbose_json", "--output-dir"])
-        .arg(out.path())
-        .arg(samples_dir().join("chisla.mp3")));
+    let clash = run(
+        transcribe(model(), FLAGS, &["-f", "json,verbose_json", "--output-dir"])
+            .arg(out.path())
+            .arg(samples_dir().join("chisla.mp3")),
+    );
     assert_fails_last_line(&clash, 2, &["would both be written to", "{format}"]);
-    let apart = run(transcribe(&[
-        "-f",
-        "json,verbose_json",
-        "--output-template",
-        "{stem}.{format}.{ext}",
-        "--output-dir",
-    ])
+    let apart = run(transcribe(
+        model(),
+        FLAGS,
+        &[
+            "-f",
+            "json,verbose_json",
+            "--output-template",
+            "{stem}.{format}.{ext}",
+            "--output-dir",
+        ],
+    )
     .arg(out.path())
     .arg(samples_dir().join("chisla.mp3")));
     assert_success(&apart);
@@ -206,7 +211,8 @@ fn output_dir_mirrors_the_input_tree() {
 #[test]
 fn verbose_json_matches_openais_schema() {
     let input = samples_dir().join("pogoda.flac");
-    let out = run(transcribe(&["-f", "verbose_json", "--word-timestamps"]).arg(&input));
+    let out =
+        run(transcribe(model(), FLAGS, &["-f", "verbose_json", "--word-timestamps"]).arg(&input));
     assert_success(&out);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["task"], "transcribe");
@@ -245,10 +251,10 @@ fn verbose_json_matches_openais_schema() {
         assert_eq!(keys, ["word", "start", "end"]);
     }
     // Without word times there are no made-up ones.
-    let plain = run(transcribe(&["-f", "verbose_json"]).arg(&input));
+    let plain = run(transcribe(model(), FLAGS, &["-f", "verbose_json"]).arg(&input));
     let v: serde_json::Value = serde_json::from_str(&stdout(&plain)).unwrap();
     assert!(v.get("words").is_none());
-    let json = run(transcribe(&["-f", "json"]).arg(&input));
+    let json = run(transcribe(model(), FLAGS, &["-f", "json"]).arg(&input));
     let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert!(v["text"].is_string());
     assert!(v["segments"]
@@ -260,7 +266,9 @@ fn verbose_json_matches_openais_schema() {
 
 #[test]
 fn whisper_json_has_whisper_clis_layout() {
-    let out = run(transcribe(&["-f", "whisper-json"]).arg(samples_dir().join("pogoda.flac")));
+    let out =
+        run(transcribe(model(), FLAGS, &["-f", "whisper-json"])
+            .arg(samples_dir().join("pogoda.flac")));
     assert_success(&out);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["result"]["language"], "ru");
@@ -284,7 +292,7 @@ fn subtitles_within_limits_parse_with_real_parsers() {
     let mut cmd = rech_testkit::rech();
     cmd.arg("transcribe")
         .arg("-m")
-        .arg(micro_model(11, DecoderOutput::Repeat))
+        .arg(rech_testkit::looping_model())
         .args([
             "--no-fallback",
             "-t",
@@ -339,7 +347,7 @@ print(len(subs))
 fn several_inputs_on_stdout_each_get_a_header() {
     let a = samples_dir().join("privet-16k-mono.wav");
     let b = samples_dir().join("pogoda.flac");
-    let out = run(transcribe(&[]).arg(&a).arg(&b));
+    let out = run(transcribe(model(), FLAGS, &[]).arg(&a).arg(&b));
     assert_success(&out);
     let text = stdout(&out);
     let first = format!("==> {} <==\n", a.display());
@@ -347,6 +355,6 @@ fn several_inputs_on_stdout_each_get_a_header() {
     assert!(text.starts_with(&first), "{text}");
     assert!(text.contains(&format!("\n\n{second}")), "{text}");
     // -q: the texts alone, as before.
-    let quiet = run(transcribe(&["-q"]).arg(&a).arg(&b));
+    let quiet = run(transcribe(model(), FLAGS, &["-q"]).arg(&a).arg(&b));
     assert!(!stdout(&quiet).contains("==>"));
 }

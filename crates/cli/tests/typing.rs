@@ -10,15 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use rech_ggml::generate::DecoderOutput;
 use rech_testkit::display::{Sway, Xvfb};
-use rech_testkit::{assert_fails_last_line, assert_success, micro_model, run, shared_dir, Running};
+use rech_testkit::{assert_fails_last_line, assert_success, model, run, shared_dir, Running};
 use serde_json::Value;
-
-/// A micro model with a random decoder: varied Cyrillic with «ё», digits and spaces.
-fn model() -> &'static Path {
-    micro_model(11, DecoderOutput::Random)
-}
 
 fn speech(shared: &Path) -> PathBuf {
     shared.join("audio/ru/human/ru_0024.wav")

@@ -122,6 +122,31 @@ pub fn ort_wheel(name: &str) -> PathBuf {
     wheel
 }
 
+/// The Whisper model the binary's tests transcribe with: micro dimensions, random weights
+/// (its text is nonsense, its work real).
+pub fn model() -> &'static Path {
+    micro_model(11, DecoderOutput::Random)
+}
+
+/// A Whisper model whose decoder repeats one token up to whisper.cpp's limit: every window
+/// decodes as much as it can (for dictation, typing and timing tests).
+pub fn looping_model() -> &'static Path {
+    micro_model(11, DecoderOutput::Repeat)
+}
+
+/// `rech transcribe -m MODEL FLAGS ARGS` in the hermetic environment of [`rech`], stdin
+/// closed: the one way the tests build a transcription.
+pub fn transcribe(model: &Path, flags: &[&str], args: &[&str]) -> Command {
+    let mut cmd = rech();
+    cmd.arg("transcribe")
+        .arg("-m")
+        .arg(model)
+        .args(flags)
+        .args(args)
+        .stdin(Stdio::null());
+    cmd
+}
+
 /// A Whisper model with random weights, micro dimensions and the decoder pinned as `decoder`
 /// says, written once (atomically, so that test binaries running at once can share it) and
 /// then reused by every test that asks for the same seed and decoder.
