@@ -9,7 +9,6 @@ mod decoding;
 mod devices;
 mod dictate;
 mod engine;
-mod files;
 mod models;
 mod output;
 mod progress;

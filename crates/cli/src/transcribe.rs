@@ -1,7 +1,7 @@
 //! `rech transcribe`: decode each input, transcribe it with one loaded model, and write every
 //! requested format; one bad input does not stop the others.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,12 +22,12 @@ use rech_whisper::WhisperOptions;
 use crate::batch::{expand_inputs, Input, Shard};
 use crate::decoding::DecodingArgs;
 use crate::engine::{self, engine_kind, language_arg, refuse_unsupported, WhisperOnly};
-use crate::files::{check_writable_dir, write_atomically};
 use crate::models;
 use crate::output::Format;
 use crate::progress::{Progress, ProgressMode};
 use crate::vad::VadArgs;
 use crate::{Context, Interrupted, UsageError};
+use rech::outputs::{self, check_writable_dir, write_atomically, NamingError};
 
 #[derive(Debug, Args)]
 pub struct TranscribeArgs {
@@ -609,7 +609,7 @@ fn deliver(index: usize, input: &Path, transcript: &Transcript, shared: &Shared<
                         anyhow!(
                             "cannot create {}: {}",
                             parent.display(),
-                            crate::files::describe(&e)
+                            outputs::describe(&e)
                         )
                     })?;
                 }
@@ -793,7 +793,7 @@ fn check_destination_dir(output: &Path) -> Result<()> {
                 "cannot write {}: {}: {}",
                 output.display(),
                 dir.display(),
-                crate::files::describe(&e)
+                outputs::describe(&e)
             ))
         }
     }
@@ -801,7 +801,7 @@ fn check_destination_dir(output: &Path) -> Result<()> {
         // An existing file is rewritten; whether that is allowed shows when it is opened.
         return Ok(());
     }
-    check_writable_dir(dir)
+    Ok(check_writable_dir(dir)?)
 }
 
 /// The pipeline's options and the Whisper engine's.
@@ -841,125 +841,59 @@ fn whisper_only(args: &TranscribeArgs) -> Vec<WhisperOnly> {
     options
 }
 
-/// Every input's output files, one per format, from `--output-template` (default
-/// `{subdir}/{stem}.{ext}`) under `--output-dir`. With the default, inputs of one directory
-/// that share a stem (talk.mp3, talk.wav) are told apart by their whole name (talk.mp3.srt);
-/// any other clash is a usage error rather than a silent overwrite.
+/// Every input's output files, one per format (`rech::outputs::output_paths`), with a bad
+/// template or a clash as a usage error that names the flag.
 fn output_paths(
     args: &TranscribeArgs,
     inputs: &[Input],
     formats: &[Format],
 ) -> Result<Vec<Vec<PathBuf>>> {
-    const DEFAULT: &str = "{subdir}/{stem}.{ext}";
-    let template = args.output_template.as_deref().unwrap_or(DEFAULT);
+    let formats: Vec<_> = formats.iter().map(|f| f.0).collect();
     let base = args.output_dir.clone().unwrap_or_default();
-    let lang = args.language.to_ascii_lowercase();
-    let expand = |input: &Input, format: &Format, whole_name: bool| -> Result<PathBuf> {
-        let stem = output_stem(&input.path);
-        let name = input
-            .path
-            .file_name()
-            .map_or_else(|| stem.clone(), |n| n.to_string_lossy().into_owned());
-        let dir = input
-            .path
-            .parent()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let subdir = input.subdir.to_string_lossy().into_owned();
-        let mut out = String::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let Some(close) = rest[open..].find('}') else {
-                return Err(UsageError(format!(
-                    "--output-template {template:?} has an unclosed {{"
-                ))
-                .into());
-            };
-            let key = &rest[open + 1..open + close];
-            out.push_str(match key {
-                "stem" if whole_name => &name,
-                "stem" => &stem,
-                "name" => &name,
-                "dir" => &dir,
-                "subdir" => &subdir,
-                "ext" => format.extension(),
-                "format" => format.name(),
-                "lang" => &lang,
-                other => {
-                    return Err(UsageError(format!(
-                        "--output-template: unknown placeholder {{{other}}} (use {{stem}}, \
-                         {{name}}, {{dir}}, {{subdir}}, {{ext}}, {{format}} or {{lang}})"
-                    ))
-                    .into())
-                }
-            });
-            rest = &rest[open + close + 1..];
-        }
-        out.push_str(rest);
-        // `{subdir}/` with an empty subdir, `{dir}/` for a file in the current directory: an
-        // empty placeholder leaves no empty or root component behind (only a template that
-        // itself starts with `/`, or a `{dir}` that is absolute, is absolute).
-        let absolute =
-            template.starts_with('/') || (template.starts_with("{dir}") && dir.starts_with('/'));
-        let mut relative = PathBuf::from(if absolute { "/" } else { "" });
-        relative.extend(out.split('/').filter(|part| !part.is_empty()));
-        if relative.as_os_str().is_empty() {
-            return Err(UsageError(format!(
-                "--output-template {template:?} makes an empty file name"
-            ))
-            .into());
-        }
-        Ok(base.join(relative))
-    };
-    // Stems that several inputs of one subdirectory share.
-    let mut stems: HashMap<(PathBuf, String), usize> = HashMap::new();
-    for input in inputs {
-        *stems
-            .entry((input.subdir.clone(), output_stem(&input.path)))
-            .or_default() += 1;
-    }
-    let mut seen: HashMap<PathBuf, (&Path, Format)> = HashMap::new();
-    let mut all = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let shared_stem = stems[&(input.subdir.clone(), output_stem(&input.path))] > 1;
-        let whole_name = args.output_template.is_none() && shared_stem;
-        let mut paths = Vec::with_capacity(formats.len());
-        for format in formats {
-            let path = expand(input, format, whole_name)?;
-            if let Some((other, other_format)) = seen.insert(path.clone(), (&input.path, *format)) {
-                let what = if other == input.path {
+    outputs::output_paths(
+        args.output_template.as_deref(),
+        &base,
+        inputs,
+        &formats,
+        &args.language,
+    )
+    .map_err(|e| {
+        UsageError(match e {
+            NamingError::Unclosed { template } => {
+                format!("--output-template {template:?} has an unclosed {{")
+            }
+            NamingError::UnknownPlaceholder { placeholder, .. } => format!(
+                "--output-template: unknown placeholder {{{placeholder}}} (use {{stem}}, \
+                 {{name}}, {{dir}}, {{subdir}}, {{ext}}, {{format}} or {{lang}})"
+            ),
+            NamingError::Empty { template } => {
+                format!("--output-template {template:?} makes an empty file name")
+            }
+            NamingError::Clash {
+                path,
+                first,
+                second,
+            } => {
+                let what = if first.0 == second.0 {
                     format!(
                         "the {} and {} outputs of {}",
-                        other_format.name(),
-                        format.name(),
-                        other.display()
+                        first.1.name(),
+                        second.1.name(),
+                        first.0.display()
                     )
                 } else {
-                    format!("{} and {}", other.display(), input.path.display())
+                    format!("{} and {}", first.0.display(), second.0.display())
                 };
-                return Err(UsageError(format!(
+                format!(
                     "{what} would both be written to {}; name the outputs apart with \
                      --output-template (e.g. {{stem}}.{{format}}.{{ext}})",
                     path.display()
-                ))
-                .into());
+                )
             }
-            paths.push(path);
-        }
-        all.push(paths);
-    }
-    Ok(all)
-}
-
-fn output_stem(input: &Path) -> String {
-    if input.as_os_str() == "-" {
-        return "stdin".to_owned();
-    }
-    input
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".to_owned())
+            other => other.to_string(),
+        })
+        .into()
+    })
 }
 
 fn display(input: &Path) -> String {

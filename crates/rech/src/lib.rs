@@ -82,6 +82,7 @@ pub mod fetch;
 pub mod file;
 pub mod inputs;
 mod model;
+pub mod outputs;
 
 pub use engines::{
     check_wanted, default_model, load, EngineKind, EngineOptions, Use, Wanted,
