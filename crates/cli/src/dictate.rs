@@ -245,7 +245,7 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let control = match &args.listen_on {
         Some(path) => {
             let path = path.clone().unwrap_or_else(control::default_socket);
-            Some(Control::bind(&path)?)
+            Some(control::bind(&path)?)
         }
         None => None,
     };
