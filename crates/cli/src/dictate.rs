@@ -11,19 +11,17 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use rech::live::{self, Heard, PushToTalk, Source};
 use rech_asr::output::dictation_event_json;
 use rech_asr::{
     Dictation, DictationEvent, DictationOptions, TranscribeOptions, VadOptions, VoiceDetector,
 };
-use rech_audio::{AudioStream, Capture, CaptureOptions};
+use rech_audio::CaptureOptions;
 use rech_typer::{Backend, Typer, TyperOptions};
 use rech_whisper::{EncoderWindow, WhisperOptions};
 
@@ -32,9 +30,6 @@ use crate::control::{self, Control, CtlArgs};
 use crate::engine::{self, engine_kind, language_arg, refuse_unsupported, WhisperOnly};
 use crate::models::{self, VadWanted};
 use crate::Context;
-
-/// Samples per chunk a file source sends: 100 ms, as a microphone would deliver them.
-const FILE_CHUNK: usize = 1_600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DictateFormat {
@@ -177,44 +172,6 @@ pub struct DictateArgs {
     listen_on: Option<Option<PathBuf>>,
 }
 
-/// What the source thread sends.
-enum Chunk {
-    Audio(Vec<f32>),
-    /// The source failed; what it captured before has been sent.
-    Failed(anyhow::Error),
-}
-
-/// Where audio comes from, opened before the model is loaded so that a bad device or file
-/// fails at once.
-enum Source {
-    Microphone(CaptureOptions),
-    File {
-        /// `None` while its reader thread has it, and once it has ended.
-        stream: Option<Box<AudioStream>>,
-        realtime: bool,
-    },
-}
-
-/// A source being read: its chunks, and the thread that reads them, which gives a file's
-/// stream back when stopped before its end.
-struct Running {
-    rx: Receiver<Chunk>,
-    thread: JoinHandle<Option<Box<AudioStream>>>,
-    stop: Arc<AtomicBool>,
-}
-
-/// Why listening ended.
-enum Heard {
-    /// The file ended.
-    Ended,
-    /// `rech dictate ctl stop`.
-    Stopped,
-    /// Ctrl-C.
-    Interrupted,
-    /// The source failed; what it delivered before has been heard.
-    Failed(anyhow::Error),
-}
-
 pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(DictateCommand::Ctl(ctl)) = &args.command {
         control::run_ctl(ctl, ctx.quiet)?;
@@ -224,20 +181,12 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut source = match &args.input {
-        Some(path) => Source::File {
-            stream: Some(Box::new(rech_audio::open(path)?)),
-            realtime: args.realtime,
-        },
-        None => {
-            let options = CaptureOptions {
-                device: args.device.clone(),
-                ..CaptureOptions::default()
-            };
-            // Fail on a missing or broken device before loading the model; it is opened for
-            // good once the model is ready, so that no audio piles up meanwhile.
-            drop(Capture::open(&options)?);
-            Source::Microphone(options)
-        }
+        Some(path) => Source::file(path, args.realtime)?,
+        // A missing or broken device fails here, before the model is loaded.
+        None => Source::microphone(CaptureOptions {
+            device: args.device.clone(),
+            ..CaptureOptions::default()
+        })?,
     };
     let (options, whisper_options) = options_from(&args)?;
     // The display and the socket are checked before the model is loaded, like the source.
@@ -290,14 +239,21 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let clock: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
     let outcome = match &control {
         None => {
-            let running = source.start(&clock, ctx)?;
-            let heard = listen(&mut dictation, &running.rx, &mut sink, &clock, ctx, None);
-            source.stop(running);
+            let feed = source.start(&clock)?;
+            announce(&feed, ctx);
+            let heard = live::listen(
+                &mut dictation,
+                &feed,
+                &ctx.interrupted,
+                None,
+                &mut |events| sink.emit(events, &clock),
+            );
+            report_lost(source.stop(feed), ctx);
             let events = dictation.finish()?;
             sink.emit(&events, &clock)?;
             match heard? {
-                Heard::Failed(err) => Err(err),
-                Heard::Ended | Heard::Stopped | Heard::Interrupted => Ok(()),
+                Heard::Failed(err) => Err(err.into()),
+                _ => Ok(()),
             }
         }
         Some(control) => push_to_talk(&mut dictation, &mut source, &mut sink, &clock, ctx, control),
@@ -317,61 +273,7 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Feeds the recogniser until the source ends or fails, Ctrl-C, or (with a control socket) a
-/// stop; everything captured before a stop is heard. The utterance under way is left to the
-/// caller to finalise.
-fn listen(
-    dictation: &mut Dictation,
-    rx: &Receiver<Chunk>,
-    sink: &mut Sink,
-    clock: &OnceLock<Instant>,
-    ctx: &Context,
-    control: Option<&Control>,
-) -> Result<Heard> {
-    let mut pending = Vec::new();
-    loop {
-        if ctx.interrupted.is_cancelled() {
-            return Ok(Heard::Interrupted);
-        }
-        let stopping = control.is_some_and(|c| !c.listening());
-        if !stopping {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(Chunk::Audio(samples)) => pending.extend_from_slice(&samples),
-                Ok(Chunk::Failed(err)) => {
-                    let events = dictation.push(&pending)?;
-                    sink.emit(&events, clock)?;
-                    return Ok(Heard::Failed(err));
-                }
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return Ok(Heard::Ended),
-            }
-        }
-        // Whatever else has piled up goes in with it.
-        let mut failure = None;
-        loop {
-            match rx.try_recv() {
-                Ok(Chunk::Audio(samples)) => pending.extend_from_slice(&samples),
-                Ok(Chunk::Failed(err)) => {
-                    failure = Some(err);
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        let events = dictation.push(&pending)?;
-        pending.clear();
-        sink.emit(&events, clock)?;
-        if let Some(err) = failure {
-            return Ok(Heard::Failed(err));
-        }
-        if stopping {
-            return Ok(Heard::Stopped);
-        }
-    }
-}
-
-/// `--listen-on`: waits for `rech dictate ctl start`, listens until `stop`, finalises the
-/// phrase under way, and waits again; the source is closed while stopped.
+/// `--listen-on`: rech::live's push-to-talk, with a line on stderr at each change.
 fn push_to_talk(
     dictation: &mut Dictation,
     source: &mut Source,
@@ -385,82 +287,43 @@ fn push_to_talk(
             let _ = writeln!(io::stderr(), "rech: {line}");
         }
     };
-    say(&format!(
-        "stopped; `rech dictate ctl start|stop|toggle` on {} controls listening",
-        control.path().display()
-    ));
-    loop {
-        while !control.listening() {
-            if ctx.interrupted.is_cancelled() {
-                return Ok(());
+    let heard = live::push_to_talk(
+        dictation,
+        source,
+        control,
+        clock,
+        &ctx.interrupted,
+        &mut |event| -> Result<()> {
+            match event {
+                PushToTalk::Waiting => say(&format!(
+                    "stopped; `rech dictate ctl start|stop|toggle` on {} controls listening",
+                    control.path().display()
+                )),
+                PushToTalk::Listening(feed) => {
+                    announce(feed, ctx);
+                    say("listening");
+                }
+                PushToTalk::Events(events) => sink.emit(events, clock)?,
+                PushToTalk::Stopped(stopped) => {
+                    report_lost(stopped, ctx);
+                    say("stopped");
+                }
+                _ => {}
             }
-            control.wait(Duration::from_millis(100));
-        }
-        if source.ended() {
-            say("the input has ended");
-            return Ok(());
-        }
-        let running = source.start(clock, ctx)?;
-        say("listening");
-        let heard = listen(dictation, &running.rx, sink, clock, ctx, Some(control));
-        source.stop(running);
-        let events = dictation.restart()?;
-        sink.emit(&events, clock)?;
-        match heard? {
-            Heard::Stopped => say("stopped"),
-            Heard::Ended => {
-                say("the input has ended");
-                return Ok(());
-            }
-            Heard::Interrupted => return Ok(()),
-            Heard::Failed(err) => return Err(err),
-        }
+            Ok(())
+        },
+    )?;
+    match heard {
+        Heard::Ended => say("the input has ended"),
+        Heard::Failed(err) => return Err(err.into()),
+        _ => {}
     }
+    Ok(())
 }
 
-impl Source {
-    fn ended(&self) -> bool {
-        matches!(self, Source::File { stream: None, .. })
-    }
-
-    /// Opens the microphone, or resumes reading the file, on a thread of its own.
-    fn start(&mut self, clock: &Arc<OnceLock<Instant>>, ctx: &Context) -> Result<Running> {
-        match self {
-            Source::Microphone(options) => start_capture(options, clock, ctx),
-            Source::File { stream, realtime } => {
-                let stream = stream
-                    .take()
-                    .ok_or_else(|| anyhow!("the input has already ended"))?;
-                start_reader(stream, *realtime, clock)
-            }
-        }
-    }
-
-    /// Stops the thread (closing the microphone) and keeps what is left of a file.
-    fn stop(&mut self, running: Running) {
-        running.stop.store(true, Ordering::SeqCst);
-        // Unblock a source waiting on a full channel, then let it end.
-        drop(running.rx);
-        let rest = running.thread.join().ok().flatten();
-        if let Source::File { stream, .. } = self {
-            *stream = rest;
-        }
-    }
-}
-
-fn start_capture(
-    options: &CaptureOptions,
-    clock: &Arc<OnceLock<Instant>>,
-    ctx: &Context,
-) -> Result<Running> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::clone(&stop);
-    let clock = Arc::clone(clock);
-    // 25 s of 100 ms chunks: room for a slow decode, and the capture's own ring after.
-    let (tx, rx) = mpsc::sync_channel(256);
-    let mut capture = Capture::open(options)?;
-    if !ctx.quiet {
-        let info = capture.info();
+/// The microphone being listened to, on stderr.
+fn announce(feed: &live::Feed, ctx: &Context) {
+    if let (Some(info), false) = (&feed.capture, ctx.quiet) {
         let _ = writeln!(
             io::stderr(),
             "rech: listening to {} ({} Hz, {} ch, {}); Ctrl-C stops",
@@ -470,110 +333,18 @@ fn start_capture(
             info.device_format
         );
     }
-    let quiet = ctx.quiet;
-    let handle = std::thread::Builder::new()
-        .name("rech-capture".into())
-        .spawn(move || {
-            let _ = clock.set(Instant::now());
-            capture_loop(&mut capture, &tx, &stopped);
-            let dropped = capture.dropped_frames();
-            if dropped > 0 && !quiet {
-                let _ = writeln!(
-                    io::stderr(),
-                    "rech: warning: {dropped} frames ({:.2} s) of audio were lost (the system was too busy)",
-                    dropped as f64 / f64::from(capture.info().device_rate)
-                );
-            }
-            None
-        })
-        .context("cannot start the capture thread")?;
-    Ok(Running {
-        rx,
-        thread: handle,
-        stop,
-    })
 }
 
-fn start_reader(
-    stream: Box<AudioStream>,
-    realtime: bool,
-    clock: &Arc<OnceLock<Instant>>,
-) -> Result<Running> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::clone(&stop);
-    let clock = Arc::clone(clock);
-    let (tx, rx) = mpsc::sync_channel(if realtime { 256 } else { 16 });
-    let handle = std::thread::Builder::new()
-        .name("rech-reader".into())
-        .spawn(move || file_loop(stream, realtime, &tx, &stopped, &clock))
-        .context("cannot start the reader thread")?;
-    Ok(Running {
-        rx,
-        thread: handle,
-        stop,
-    })
-}
-
-fn capture_loop(capture: &mut Capture, tx: &SyncSender<Chunk>, stop: &AtomicBool) {
-    let mut buf = Vec::new();
-    while !stop.load(Ordering::SeqCst) {
-        buf.clear();
-        match capture.read(&mut buf, Duration::from_millis(100)) {
-            Ok(0) => {}
-            Ok(_) => {
-                if tx.send(Chunk::Audio(std::mem::take(&mut buf))).is_err() {
-                    return;
-                }
-            }
-            Err(err) => {
-                let _ = tx.send(Chunk::Failed(err.into()));
-                return;
-            }
-        }
+/// Audio the microphone lost, on stderr.
+fn report_lost(stopped: live::Stopped, ctx: &Context) {
+    if stopped.dropped_frames > 0 && !ctx.quiet {
+        let _ = writeln!(
+            io::stderr(),
+            "rech: warning: {} frames ({:.2} s) of audio were lost (the system was too busy)",
+            stopped.dropped_frames,
+            stopped.dropped_frames as f64 / f64::from(stopped.device_rate.max(1))
+        );
     }
-}
-
-/// Sends the file in microphone-sized chunks; returns the stream when stopped before its end.
-fn file_loop(
-    mut stream: Box<AudioStream>,
-    realtime: bool,
-    tx: &SyncSender<Chunk>,
-    stop: &AtomicBool,
-    clock: &OnceLock<Instant>,
-) -> Option<Box<AudioStream>> {
-    clock.get_or_init(Instant::now);
-    // Real-time pace counts from this start: a stopped file does not catch up afterwards.
-    let start = Instant::now();
-    let mut decoded = Vec::new();
-    let mut sent: u64 = 0;
-    let mut more = true;
-    while !stop.load(Ordering::SeqCst) && (more || !decoded.is_empty()) {
-        while more && decoded.len() < FILE_CHUNK {
-            match stream.next_chunk(&mut decoded) {
-                Ok(m) => more = m,
-                Err(err) => {
-                    let _ = tx.send(Chunk::Failed(err.into()));
-                    return None;
-                }
-            }
-        }
-        let n = decoded.len().min(FILE_CHUNK);
-        let chunk: Vec<f32> = decoded.drain(..n).collect();
-        sent += n as u64;
-        if realtime {
-            // A microphone delivers a chunk once its last sample has been spoken.
-            let due = start + Duration::from_secs_f64(sent as f64 / 16_000.0);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
-        }
-        if tx.send(Chunk::Audio(chunk)).is_err() {
-            break;
-        }
-    }
-    // Stopped with audio left: what was decoded ahead is dropped, as a microphone's would be.
-    (more && stop.load(Ordering::SeqCst)).then_some(stream)
 }
 
 /// Dictation's options and the Whisper engine's.

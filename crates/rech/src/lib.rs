@@ -82,6 +82,7 @@ mod error;
 pub mod fetch;
 pub mod file;
 pub mod inputs;
+pub mod live;
 mod model;
 pub mod outputs;
 
