@@ -93,12 +93,6 @@ pub fn load(
     })
 }
 
-/// Whether a downloaded file is a model the engine can load (the checksum only proves it is
-/// the file the user named).
-pub fn validate_model_file(path: &Path) -> Result<(), rech_asr::Error> {
-    rech_whisper::validate(path).map(|_| ())
-}
-
 /// Routes the engines' own logs into `log`, silent unless asked for.
 pub fn install_log_routing() {
     rech_whisper::install_log_routing();

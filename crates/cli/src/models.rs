@@ -597,7 +597,7 @@ fn download_custom(
             other => explain(other, None),
         })?;
     // The checksum proves these are the bytes the user meant; this proves whisper.cpp can use them.
-    if let Err(e) = crate::engine::validate_model_file(&dest) {
+    if let Err(e) = rech::whisper::validate(&dest) {
         let _ = download::remove(&dest);
         return Err(anyhow!(
             "{url} is not a usable whisper.cpp model ({e}); the download was deleted"

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
+use rech::batch::Step;
 use rech::file::{Clip, FileError, FileOptions, Input as Source};
 use rech_asr::output::RenderOptions;
 use rech_asr::subtitles::CueLimits;
@@ -313,9 +314,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     let first = make()?;
 
     let progress = Progress::new(args.progress, ctx.quiet, work.len());
-    let next = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
-    let fatal: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let stdout = Mutex::new(OrderedStdout::new(&work));
     let shared = Shared {
         inputs: &inputs,
@@ -324,38 +323,21 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         render: &render,
         destination: &destination,
         options: &options,
-        make: &make,
         progress: &progress,
-        next: &next,
         failed: &failed,
-        fatal: &fatal,
         stdout: &stdout,
         ctx,
     };
-    std::thread::scope(|scope| {
-        let mut first = Some(first);
-        for _ in 0..jobs {
-            let transcriber = first.take();
-            let shared = &shared;
-            let spawned = std::thread::Builder::new()
-                .name("rech-worker".into())
-                // whisper.cpp's prompt tokenizer recurses: see RECOGNIZER_STACK_BYTES.
-                .stack_size(rech_asr::RECOGNIZER_STACK_BYTES)
-                .spawn_scoped(scope, move || {
-                    match transcriber.map_or_else(shared.make, Ok) {
-                        Ok(t) => worker(t, shared),
-                        Err(e) => shared.stop(e),
-                    }
-                });
-            if let Err(e) = spawned {
-                shared.stop(anyhow::anyhow!("cannot start a worker thread: {e}"));
-            }
-        }
-    });
+    let finished = rech::batch::run(
+        jobs,
+        work.len(),
+        first,
+        &make,
+        &ctx.interrupted,
+        &|slot, t| transcribe_slot(slot, t, &shared),
+    );
     progress.finish();
-    if let Some(err) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(err);
-    }
+    finished?;
     Ok(summary(failed.load(Ordering::SeqCst) + unreadable, total))
 }
 
@@ -384,28 +366,10 @@ struct Shared<'a> {
     render: &'a RenderOptions,
     destination: &'a Destination,
     options: &'a FileOptions,
-    /// Makes a worker's transcriber (again, after an engine panic).
-    make: &'a (dyn Fn() -> Result<Transcriber> + Sync),
     progress: &'a Progress,
-    next: &'a AtomicUsize,
     failed: &'a AtomicUsize,
-    /// The error that stops the whole run (Ctrl-C, a closed stdout), if any.
-    fatal: &'a Mutex<Option<anyhow::Error>>,
     stdout: &'a Mutex<OrderedStdout>,
     ctx: &'a Context,
-}
-
-impl Shared<'_> {
-    fn stop(&self, err: anyhow::Error) {
-        let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
-        fatal.get_or_insert(err);
-        // Make the other workers' engine calls return soon.
-        self.ctx.interrupted.cancel();
-    }
-
-    fn stopped(&self) -> bool {
-        self.fatal.lock().map(|f| f.is_some()).unwrap_or(true)
-    }
 }
 
 fn new_transcriber(
@@ -424,60 +388,52 @@ fn new_transcriber(
     Ok(transcriber)
 }
 
-fn worker(mut transcriber: Transcriber, shared: &Shared<'_>) {
-    loop {
-        if shared.stopped() {
-            return;
+/// The `slot`-th input still to do, transcribed and delivered: a failure is one line and
+/// counts; Ctrl-C and a closed stdout end the batch.
+fn transcribe_slot(
+    slot: usize,
+    transcriber: &mut Transcriber,
+    shared: &Shared<'_>,
+) -> Step<anyhow::Error> {
+    if shared.ctx.interrupted.is_cancelled() {
+        return Step::Stop(Interrupted.into());
+    }
+    let index = shared.work[slot];
+    let input = &shared.inputs[index].path;
+    let label = if shared.inputs.len() > 1 {
+        format!("[{}/{}] {}", slot + 1, shared.work.len(), display(input))
+    } else {
+        display(input)
+    };
+    let mut seconds = 0.0;
+    let transcribed = transcribe_one(input, &label, transcriber, shared);
+    // The engine state may be broken after a panic: this input fails, the next gets a new one.
+    let step = match &transcribed {
+        Err(FileError::Panicked { .. }) => Step::Renew,
+        _ => Step::Next,
+    };
+    let result = transcribed.map_err(file_error).and_then(|transcript| {
+        // The audio transcribed, without what --offset skipped.
+        seconds = (transcript.duration - shared.options.clip.offset).max(0.0);
+        deliver(index, input, &transcript, shared)
+    });
+    shared.progress.file_done(seconds);
+    match result {
+        Ok(()) => step,
+        Err(err) if err.downcast_ref::<Interrupted>().is_some() || crate::is_broken_pipe(&err) => {
+            Step::Stop(err)
         }
-        let slot = shared.next.fetch_add(1, Ordering::SeqCst);
-        let Some(&index) = shared.work.get(slot) else {
-            return;
-        };
-        if shared.ctx.interrupted.is_cancelled() {
-            shared.stop(Interrupted.into());
-            return;
-        }
-        let input = &shared.inputs[index].path;
-        let label = if shared.inputs.len() > 1 {
-            format!("[{}/{}] {}", slot + 1, shared.work.len(), display(input))
-        } else {
-            display(input)
-        };
-        let mut seconds = 0.0;
-        let transcribed = transcribe_one(input, &label, &mut transcriber, shared);
-        if let Err(FileError::Panicked { .. }) = &transcribed {
-            // The engine state may be broken: this input fails, the next gets a new one.
-            match (shared.make)() {
-                Ok(fresh) => transcriber = fresh,
-                Err(e) => shared.stop(e),
-            }
-        }
-        let result = transcribed.map_err(file_error).and_then(|transcript| {
-            // The audio transcribed, without what --offset skipped.
-            seconds = (transcript.duration - shared.options.clip.offset).max(0.0);
-            deliver(index, input, &transcript, shared)
-        });
-        shared.progress.file_done(seconds);
-        match result {
-            Ok(()) => {}
-            Err(err)
-                if err.downcast_ref::<Interrupted>().is_some() || crate::is_broken_pipe(&err) =>
-            {
-                shared.stop(err);
-                return;
-            }
-            Err(err) => {
-                shared.failed.fetch_add(1, Ordering::SeqCst);
-                shared.progress.println(&format!("rech: error: {err:#}"));
-                if let Err(e) = shared
-                    .stdout
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .complete(index, None)
-                {
-                    shared.stop(e);
-                    return;
-                }
+        Err(err) => {
+            shared.failed.fetch_add(1, Ordering::SeqCst);
+            shared.progress.println(&format!("rech: error: {err:#}"));
+            let done = shared
+                .stdout
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .complete(index, None);
+            match done {
+                Ok(()) => step,
+                Err(e) => Step::Stop(e),
             }
         }
     }

@@ -682,8 +682,12 @@ fn ctrl_c_leaves_no_output_and_exits_130() {
             .arg(&out_dir)
             .arg(&long),
     );
-    // Interrupted once the model is loaded, with the five minutes still ahead.
-    running.wait_for("loaded", Duration::from_secs(60));
+    // Interrupted once the model is loaded (`-v`'s line for it), with the five minutes still
+    // ahead.
+    running.wait_for(
+        &format!("loaded {} in", model().display()),
+        Duration::from_secs(60),
+    );
     running.interrupt();
     let (_, err, code) = running.finish(Duration::from_secs(60));
     assert_eq!(code, Some(130), "{err}");

@@ -76,6 +76,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod control;
 mod engines;
 mod error;

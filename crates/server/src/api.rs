@@ -17,7 +17,7 @@ use rech_asr::output::{openai_json, openai_verbose_json, Format};
 use rech_asr::{CancelToken, TranscribeOptions, Transcriber, Transcript};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::error::{excerpt, ApiError};
+use crate::error::{excerpt, log_refused, ApiError};
 use crate::pool::{panic_message, CancelOnDrop, JobFailure};
 use crate::upload::{read_form, Form};
 use crate::App;
@@ -88,16 +88,6 @@ async fn access_log(request: Request, next: Next) -> Response {
         started.elapsed().as_secs_f64() * 1000.0
     );
     response
-}
-
-/// The access log's line for a request refused before it was served: why, never the key.
-pub(crate) fn log_refused(request: &Request, why: &str) {
-    log::info!(
-        target: "rech_server::access",
-        "refused {} {}: {why}",
-        request.method(),
-        excerpt(request.uri().path(), 200)
-    );
 }
 
 /// Refuses `/v1` requests without the server's key, before their bodies are read. The key

@@ -18,8 +18,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::log_refused;
-use crate::error::{excerpt, ApiError};
+use crate::error::{excerpt, log_refused, ApiError};
 use crate::App;
 
 /// The Host and Origin checks, then the request.

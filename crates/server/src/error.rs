@@ -196,6 +196,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The access log's line for a request refused before it was served: why, never the key.
+pub(crate) fn log_refused(request: &axum::extract::Request, why: &str) {
+    log::info!(
+        target: "rech_server::access",
+        "refused {} {}: {why}",
+        request.method(),
+        excerpt(request.uri().path(), 200)
+    );
+}
+
 /// What a client sent, quoted for an error message and cut to `max` characters: an answer never
 /// echoes a megabyte back.
 pub(crate) fn excerpt(text: &str, max: usize) -> String {
