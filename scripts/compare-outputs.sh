@@ -69,7 +69,7 @@ for i in "${!commands[@]}"; do
     echo "same  rech ${commands[$i]}"
   else
     echo "DIFF  rech ${commands[$i]}"
-    diff -r "$work/runs/old/$i" "$work/runs/new/$i" | head -n 6 | sed 's/^/      /'
+    diff -r "$work/runs/old/$i" "$work/runs/new/$i" | head -n 6 | sed 's/^/      /'  || true
     differ=$((differ + 1))
   fi
 done
