@@ -1,14 +1,14 @@
 //! From what a user typed for a model to a file on disk, the same for every front end (the
 //! CLI, a server, a library user): where models live and how they are fetched (from the
-//! environment), whether `-m small` names a file or a model, what to suggest for a name that
-//! is neither, and how to repair a model that failed to load. Fetching itself is
-//! [`crate::download`]; deciding to fetch, and showing it, is the caller's.
+//! environment), and whether `-m small` names a file or a model. Fetching itself is
+//! [`crate::download`]; deciding to fetch, and showing it, is the caller's, and so is the
+//! advice a front end gives (its commands and flags).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::catalog::{
-    self, is_valid_custom_name, multilingual_instead_of, CatalogFile, ModelStore, DEFAULT_MODEL,
+    self, is_valid_custom_name, multilingual_instead_of, CatalogFile, ModelStore,
 };
 
 /// How long a silent server is waited for unless `RECH_DOWNLOAD_TIMEOUT` says otherwise.
@@ -152,39 +152,6 @@ pub struct ResolvedModel {
     pub from_catalog: bool,
 }
 
-/// The message for a model name that is neither a file, a catalogue name nor a downloaded
-/// model (an English-only name gets the multilingual model to use instead).
-pub fn unknown_model(name: &str, store: &ModelStore) -> String {
-    if let Some(instead) = multilingual_instead_of(name) {
-        return format!(
-            "{name} is an English-only model and cannot transcribe Russian; use {instead} instead"
-        );
-    }
-    format!(
-        "unknown model {name}: no such file, no catalogue model and nothing downloaded under that name in {}; see `rech models list`",
-        store.dir.display()
-    )
-}
-
-/// What to tell a user whose model file failed to load.
-pub fn repair_hint(model: &ResolvedModel) -> String {
-    match (&model.name, model.from_catalog) {
-        (Some(name), true) => format!("run `rech models download {name}` to replace it with a verified copy"),
-        (Some(name), false) => format!(
-            "download it again with `rech models download --url URL --sha256 HEX --name {name}` after `rech models remove {name}`"
-        ),
-        (None, _) => match catalog::entry_for_path(&model.path) {
-            Some(entry) => format!(
-                "run `rech models download {}` for a verified copy, or pass --model PATH to another ggml model",
-                entry.name
-            ),
-            None => format!(
-                "pass --model PATH to a whisper.cpp ggml model, or a model name such as {DEFAULT_MODEL} (see `rech models list`)"
-            ),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,27 +206,5 @@ mod tests {
         assert_eq!(model_format(&file("y.onnx", b"hello")), ModelFormat::Other);
         assert_eq!(model_format(dir.path()), ModelFormat::Directory);
         assert_eq!(model_format(&dir.path().join("none")), ModelFormat::Other);
-    }
-
-    #[test]
-    fn hints_name_the_command_that_repairs() {
-        let store = ModelStore::new("/m");
-        assert!(unknown_model("small.en", &store).ends_with("use small instead"));
-        assert!(unknown_model("nope", &store).contains("in /m; see `rech models list`"));
-        let catalogue = ResolvedModel {
-            path: PathBuf::from("/m/ggml-small.bin"),
-            name: Some("small".to_owned()),
-            from_catalog: true,
-        };
-        assert_eq!(
-            repair_hint(&catalogue),
-            "run `rech models download small` to replace it with a verified copy"
-        );
-        let file = ResolvedModel {
-            name: None,
-            from_catalog: false,
-            ..catalogue
-        };
-        assert!(repair_hint(&file).starts_with("run `rech models download small` for a verified"));
     }
 }

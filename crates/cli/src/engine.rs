@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
-use rech_asr::resolve::{repair_hint, ResolvedModel};
+use rech_asr::resolve::ResolvedModel;
+
+use crate::models::repair_hint;
 use rech_asr::Engine;
 use rech_whisper::WhisperOptions;
 
@@ -77,7 +79,7 @@ pub fn load(
 ) -> Result<Arc<dyn Engine>> {
     let options = rech::EngineOptions { whisper };
     let mut fetcher = crate::models::fetcher(ctx)?;
-    rech::load(&resolved.path, &options, threads, &mut fetcher).map_err(|err| match err {
+    rech::load_engine(&resolved.path, &options, threads, &mut fetcher).map_err(|err| match err {
         rech::Error::Fetch(e) => crate::models::explain(e, None),
         rech::Error::Asr(
             err @ (rech_asr::Error::ModelNotFound { .. }

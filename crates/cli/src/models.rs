@@ -16,7 +16,7 @@ use rech_asr::catalog::{
     CATALOG, DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL,
 };
 use rech_asr::download::{self, DownloadError, DownloadEvent, DownloadOutcome};
-use rech_asr::resolve::{classify, unknown_model, ModelSettings, ModelSpec, ResolvedModel};
+use rech_asr::resolve::{classify, ModelSettings, ModelSpec, ResolvedModel};
 
 use crate::progress::download_bar;
 use crate::{Context, Interrupted, UsageError};
@@ -722,5 +722,65 @@ fn say(ctx: &Context, text: &str) {
 fn say_quietly(quiet: bool, text: &str) {
     if !quiet {
         let _ = writeln!(io::stderr(), "rech: {text}");
+    }
+}
+
+/// The message for a model name that is neither a file, a catalogue name nor a downloaded
+/// model (an English-only name gets the multilingual model to use instead).
+pub fn unknown_model(name: &str, store: &ModelStore) -> String {
+    if let Some(instead) = multilingual_instead_of(name) {
+        return format!(
+            "{name} is an English-only model and cannot transcribe Russian; use {instead} instead"
+        );
+    }
+    format!(
+        "unknown model {name}: no such file, no catalogue model and nothing downloaded under that name in {}; see `rech models list`",
+        store.dir.display()
+    )
+}
+
+/// What to tell a user whose model file failed to load.
+pub fn repair_hint(model: &ResolvedModel) -> String {
+    match (&model.name, model.from_catalog) {
+        (Some(name), true) => format!("run `rech models download {name}` to replace it with a verified copy"),
+        (Some(name), false) => format!(
+            "download it again with `rech models download --url URL --sha256 HEX --name {name}` after `rech models remove {name}`"
+        ),
+        (None, _) => match catalog::entry_for_path(&model.path) {
+            Some(entry) => format!(
+                "run `rech models download {}` for a verified copy, or pass --model PATH to another ggml model",
+                entry.name
+            ),
+            None => format!(
+                "pass --model PATH to a whisper.cpp ggml model, or a model name such as {DEFAULT_MODEL} (see `rech models list`)"
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_the_command_that_repairs() {
+        let store = ModelStore::new("/m");
+        assert!(unknown_model("small.en", &store).ends_with("use small instead"));
+        assert!(unknown_model("nope", &store).contains("in /m; see `rech models list`"));
+        let catalogue = ResolvedModel {
+            path: PathBuf::from("/m/ggml-small.bin"),
+            name: Some("small".to_owned()),
+            from_catalog: true,
+        };
+        assert_eq!(
+            repair_hint(&catalogue),
+            "run `rech models download small` to replace it with a verified copy"
+        );
+        let file = ResolvedModel {
+            name: None,
+            from_catalog: false,
+            ..catalogue
+        };
+        assert!(repair_hint(&file).starts_with("run `rech models download small` for a verified"));
     }
 }

@@ -181,7 +181,7 @@ pub struct EngineOptions {
 /// `threads` threads (the first recognizer's), and ONNX Runtime is made ready through
 /// `fetcher` first (after the model's files are found, so a wrong path never waits for a
 /// download).
-pub fn load(
+pub fn load_engine(
     path: &Path,
     options: &EngineOptions,
     threads: usize,

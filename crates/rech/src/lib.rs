@@ -88,7 +88,7 @@ mod model;
 pub mod outputs;
 
 pub use engines::{
-    check_wanted, default_model, load, EngineKind, EngineOptions, Use, Wanted,
+    check_wanted, default_model, load_engine, EngineKind, EngineOptions, Use, Wanted,
     DEFAULT_DICTATION_MODEL,
 };
 pub use error::{Error, FetchError};

@@ -396,7 +396,7 @@ impl ModelBuilder {
         }
         engines::check_wanted(&kind.capabilities(), &wanted)?;
         let threads = self.threads.unwrap_or_else(rech_asr::default_threads);
-        let engine = engines::load(&resolved.path, &self.engine, threads, &mut fetcher)?;
+        let engine = engines::load_engine(&resolved.path, &self.engine, threads, &mut fetcher)?;
         let vad_model = match self.vad {
             Vad::Off => None,
             Vad::Required => fetcher
