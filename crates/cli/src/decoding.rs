@@ -143,62 +143,20 @@ impl DecodingArgs {
     /// The options here, as given, for refusing them with a GigaAM model.
     pub fn whisper_only(&self) -> Vec<WhisperOnly> {
         vec![
-            WhisperOnly {
-                flag: "--translate",
-                given: self.translate,
-            },
-            WhisperOnly {
-                flag: "--beam-size",
-                given: self.beam_size.is_some(),
-            },
-            WhisperOnly {
-                flag: "--best-of",
-                given: self.best_of.is_some(),
-            },
-            WhisperOnly {
-                flag: "--temperature",
-                given: self.temperature.is_some(),
-            },
-            WhisperOnly {
-                flag: "--temperature-inc",
-                given: self.temperature_inc.is_some(),
-            },
-            WhisperOnly {
-                flag: "--entropy-thold",
-                given: self.entropy_thold.is_some(),
-            },
-            WhisperOnly {
-                flag: "--logprob-thold",
-                given: self.logprob_thold.is_some(),
-            },
-            WhisperOnly {
-                flag: "--no-speech-thold",
-                given: self.no_speech_thold.is_some(),
-            },
-            WhisperOnly {
-                flag: "--max-context",
-                given: self.max_context.is_some(),
-            },
-            WhisperOnly {
-                flag: "--suppress-nst",
-                given: self.suppress_nst,
-            },
-            WhisperOnly {
-                flag: "--suppress-regex",
-                given: self.suppress_regex.is_some(),
-            },
-            WhisperOnly {
-                flag: "--prompt",
-                given: self.prompt.is_some(),
-            },
-            WhisperOnly {
-                flag: "--fit-window",
-                given: self.fit_window,
-            },
-            WhisperOnly {
-                flag: "--max-len",
-                given: self.max_len.is_some(),
-            },
+            ("--translate", self.translate),
+            ("--beam-size", self.beam_size.is_some()),
+            ("--best-of", self.best_of.is_some()),
+            ("--temperature", self.temperature.is_some()),
+            ("--temperature-inc", self.temperature_inc.is_some()),
+            ("--entropy-thold", self.entropy_thold.is_some()),
+            ("--logprob-thold", self.logprob_thold.is_some()),
+            ("--no-speech-thold", self.no_speech_thold.is_some()),
+            ("--max-context", self.max_context.is_some()),
+            ("--suppress-nst", self.suppress_nst),
+            ("--suppress-regex", self.suppress_regex.is_some()),
+            ("--prompt", self.prompt.is_some()),
+            ("--fit-window", self.fit_window),
+            ("--max-len", self.max_len.is_some()),
         ]
     }
 }

@@ -208,15 +208,9 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let spec = args.model.as_deref().unwrap_or(Path::new(default));
     let resolved = models::resolve_model(Some(spec), default, ctx)?;
     let kind = engine_kind(&resolved.path);
-    let only = [
-        WhisperOnly {
-            flag: "--full-window",
-            given: args.full_window,
-        },
-        WhisperOnly {
-            flag: "--flash-attn",
-            given: args.flash_attn,
-        },
+    let only: [WhisperOnly; 2] = [
+        ("--full-window", args.full_window),
+        ("--flash-attn", args.flash_attn),
     ];
     refuse_unsupported(kind, &only, options.transcribe.language.as_deref())?;
     let engine = engine::load(&resolved, kind, whisper_options, options.threads, ctx)?;

@@ -24,14 +24,9 @@ pub fn engine_kind(path: &Path) -> EngineKind {
     EngineKind::of(path)
 }
 
-/// A decoding option given on the command line: honoured only by engines whose capabilities
-/// say they take decoding options (Whisper).
-pub struct WhisperOnly {
-    /// The option as typed (`--beam-size`).
-    pub flag: &'static str,
-    /// Whether it was given.
-    pub given: bool,
-}
+/// A decoding option given on the command line, as typed (`--beam-size`), and whether it was
+/// given: honoured only by engines whose capabilities say they take decoding options.
+pub type WhisperOnly = (&'static str, bool);
 
 /// The one usage error for the first option the model's engine does not honour, and for a
 /// language it does not speak, as its capabilities say (`rech::check_wanted`).
@@ -43,8 +38,8 @@ pub fn refuse_unsupported(
     let capabilities = kind.capabilities();
     let given: Vec<rech::Wanted> = options
         .iter()
-        .filter(|o| o.given)
-        .map(|o| rech::Wanted::DecodingOption(o.flag))
+        .filter(|(_, given)| *given)
+        .map(|(flag, _)| rech::Wanted::DecodingOption(flag))
         .collect();
     if let Err(rech::Error::Unsupported {
         option,

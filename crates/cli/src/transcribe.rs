@@ -293,7 +293,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     let default = rech::default_model(
         options.transcribe.language.as_deref(),
         rech::Use::Files,
-        whisper_only(&args).iter().any(|o| o.given),
+        whisper_only(&args).iter().any(|(_, given)| *given),
     );
     let resolved = models::resolve_model(args.model.as_deref(), default, ctx)?;
     let kind = engine_kind(&resolved.path);
@@ -786,14 +786,8 @@ fn options_from(args: &TranscribeArgs) -> Result<(TranscribeOptions, WhisperOpti
 /// The options only Whisper can honour, as given.
 fn whisper_only(args: &TranscribeArgs) -> Vec<WhisperOnly> {
     let mut options = args.decoding.whisper_only();
-    options.push(WhisperOnly {
-        flag: "--flash-attn",
-        given: args.flash_attn,
-    });
-    options.push(WhisperOnly {
-        flag: "--gpu",
-        given: args.gpu || args.gpu_device.is_some(),
-    });
+    options.push(("--flash-attn", args.flash_attn));
+    options.push(("--gpu", args.gpu || args.gpu_device.is_some()));
     options
 }
 
