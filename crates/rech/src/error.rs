@@ -124,6 +124,15 @@ impl FetchError {
     }
 }
 
+/// Lowercase I/O error text without the `(os error N)` tail: rech-asr's describer, with a
+/// missing path called what it is here (a file or a directory).
+pub fn describe(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        _ => rech_asr::describe_io(err),
+    }
+}
+
 /// The message for a name that is neither a file, a catalogue name nor a downloaded model (an
 /// English-only name gets the multilingual model to use instead).
 fn unknown_model(name: &str, dir: &std::path::Path) -> String {

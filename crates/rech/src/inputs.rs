@@ -183,15 +183,14 @@ fn read_list(list: &Path) -> Result<Vec<PathBuf>, InputsError> {
     let reader: Box<dyn BufRead> = if list.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
-        let file =
-            std::fs::File::open(list).map_err(|e| unreadable(crate::outputs::describe(&e)))?;
+        let file = std::fs::File::open(list).map_err(|e| unreadable(crate::error::describe(&e)))?;
         Box::new(io::BufReader::new(file))
     };
     let mut paths = Vec::new();
     for (n, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| match e.kind() {
             io::ErrorKind::InvalidData => unreadable(format!("line {} is not valid UTF-8", n + 1)),
-            _ => unreadable(crate::outputs::describe(&e)),
+            _ => unreadable(crate::error::describe(&e)),
         })?;
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() || line.trim_start().starts_with('#') {

@@ -299,14 +299,7 @@ fn short_io(dir: &Path, err: &io::Error) -> String {
     }
 }
 
-/// Lowercase I/O error text without the `(os error N)` tail: rech-asr's describer, with a
-/// missing path called what it is here (a file or a directory).
-pub fn describe(err: &io::Error) -> String {
-    match err.kind() {
-        io::ErrorKind::NotFound => "no such file or directory".to_owned(),
-        _ => rech_asr::describe_io(err),
-    }
-}
+pub use crate::error::describe;
 
 #[cfg(test)]
 mod tests {
