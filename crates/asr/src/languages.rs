@@ -105,6 +105,20 @@ pub const LANGUAGES: [(&str, &str); 100] = [
     ("yue", "cantonese"),
 ];
 
+/// The language `text` names, as whisper.cpp takes it: `auto` (detect it: `Some(None)`), an
+/// ISO 639-1 code (`ru`, `RU`) or Whisper's English name (`russian`) (`Some(Some(code))`);
+/// `None` for anything else.
+pub fn parse(text: &str) -> Option<Option<&'static str>> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Some(None);
+    }
+    let lang = text.to_ascii_lowercase();
+    LANGUAGES
+        .iter()
+        .find(|(code, name)| *code == lang || *name == lang)
+        .map(|(code, _)| Some(*code))
+}
+
 /// The English name of a language code (`ru` → `russian`).
 pub fn name(code: &str) -> Option<&'static str> {
     LANGUAGES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
@@ -112,6 +126,14 @@ pub fn name(code: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn codes_names_and_auto_parse() {
+        assert_eq!(super::parse("RU"), Some(Some("ru")));
+        assert_eq!(super::parse("russian"), Some(Some("ru")));
+        assert_eq!(super::parse("Auto"), Some(None));
+        assert_eq!(super::parse("xx"), None);
+    }
+
     #[test]
     fn codes_are_unique_and_named() {
         let mut codes: Vec<&str> = super::LANGUAGES.iter().map(|(c, _)| *c).collect();

@@ -98,16 +98,8 @@ pub fn install_log_routing() {
 /// `-l/--language`: `auto` (detect it) or a language code, lowercased. Anything that cannot be
 /// a code is a usage error; whether the engine knows the code is its own check.
 pub fn language_arg(text: &str) -> Result<Option<String>> {
-    if text.eq_ignore_ascii_case("auto") {
-        return Ok(None);
-    }
-    let lang = text.to_ascii_lowercase();
-    // A code (`ru`, `RU`) or Whisper's English name (`russian`), as whisper.cpp takes them.
-    match rech_asr::languages::LANGUAGES
-        .iter()
-        .find(|(code, name)| *code == lang || *name == lang)
-    {
-        Some((code, _)) => Ok(Some((*code).to_owned())),
+    match rech_asr::languages::parse(text) {
+        Some(code) => Ok(code.map(str::to_owned)),
         None => Err(UsageError(format!(
             "--language {text:?} is not a language Whisper knows (`-l list` prints the codes)"
         ))

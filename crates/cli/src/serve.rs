@@ -15,7 +15,7 @@ use crate::{Context, UsageError};
 use anyhow::Result;
 use clap::Args;
 use rech_asr::{DictationOptions, TranscribeOptions};
-use rech_server::{describe_size, ServeOptions, Server};
+use rech_server::{describe_size, parse_size, ServeOptions, Server};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -225,47 +225,4 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         let _ = writeln!(io::stderr(), "rech: stopped");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `25M`, `1G`, `500K`, `25MB`, `1048576`: binary units, as `--max-upload` takes them.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let upper = text.trim().to_ascii_uppercase();
-    let digits = upper.trim_end_matches(['B', 'I']);
-    let (number, unit) = match digits.char_indices().last() {
-        Some((i, c @ ('K' | 'M' | 'G'))) => (&digits[..i], c),
-        _ => (digits, ' '),
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (e.g. 25M)"))?;
-    let scale = match unit {
-        'K' => 1u64 << 10,
-        'M' => 1 << 20,
-        'G' => 1 << 30,
-        _ => 1,
-    };
-    let bytes = value * scale as f64;
-    if !(1.0..=f64::from(u32::MAX) * 16.0).contains(&bytes) {
-        return Err(format!("{text:?} is not a usable size"));
-    }
-    Ok(bytes as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("25M"), Ok(25 << 20));
-        assert_eq!(parse_size("25MB"), Ok(25 << 20));
-        assert_eq!(parse_size("1g"), Ok(1 << 30));
-        assert_eq!(parse_size("500K"), Ok(500 << 10));
-        assert_eq!(parse_size("1.5M"), Ok(3 << 19));
-        assert_eq!(parse_size("1048576"), Ok(1 << 20));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("-1M").is_err());
-    }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rech_testkit::serve::{head, multipart, read_reply, ServeSetup};
+use rech_testkit::serve::{head, multipart, read_reply, start_upload, transcribe, ServeSetup};
 use rech_testkit::{assert_success, rech, run, stdout, test_venv};
 use serde_json::Value;
 
@@ -213,22 +213,10 @@ fn a_full_queue_is_answered_429_with_retry_after_and_the_server_recovers() {
     let setup = setup();
     let served = setup.serve(&["-w", "1", "--queue", "1"]);
     let file = read(&setup.recording("human/ru_0022.wav"));
-    let (content_type, body) = multipart(&[], Some(("a.wav", &file)));
     // Two clients that send their heads and half their bodies, then stall: one runs (its
     // upload is being read), one waits; both hold their places.
     let mut stalled: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut s = TcpStream::connect(served.addr).unwrap();
-            s.write_all(&head(
-                "POST",
-                "/v1/audio/transcriptions",
-                &[("Content-Type", &content_type)],
-                Some(body.len() as u64),
-            ))
-            .unwrap();
-            s.write_all(&body[..body.len() / 2]).unwrap();
-            s
-        })
+        .map(|_| start_upload(served.addr, "a.wav", &file, 0.5))
         .collect();
     served.wait_for_metric("rech_queue_depth", Duration::from_secs(10), |v| v >= 2.0);
     let started = Instant::now();
@@ -245,7 +233,9 @@ fn a_full_queue_is_answered_429_with_retry_after_and_the_server_recovers() {
         .unwrap();
     assert!((1..=60).contains(&retry));
     assert_eq!(served.request("GET", "/ready", &[], b"").status, 503);
-    // The stalled clients finish their bodies and are answered.
+    // The stalled clients finish their bodies (the same form: its boundary is fixed) and are
+    // answered.
+    let (_, body) = multipart(&[], Some(("a.wav", &file)));
     for s in &mut stalled {
         s.write_all(&body[body.len() / 2..]).unwrap();
     }
@@ -465,16 +455,7 @@ fn a_client_that_disconnects_frees_its_worker() {
     let setup = setup();
     let served = setup.serve(&["-w", "1", "--queue", "0"]);
     let long = read(&setup.long_wav(600));
-    let (content_type, body) = multipart(&[], Some(("long.wav", &long)));
-    let mut s = TcpStream::connect(served.addr).unwrap();
-    s.write_all(&head(
-        "POST",
-        "/v1/audio/transcriptions",
-        &[("Content-Type", &content_type)],
-        Some(body.len() as u64),
-    ))
-    .unwrap();
-    s.write_all(&body).unwrap();
+    let s = start_upload(served.addr, "long.wav", &long, 1.0);
     let busy = served.wait_for_metric("rech_workers_busy", Duration::from_secs(20), |v| v >= 1.0);
     assert_eq!(
         busy,
@@ -511,16 +492,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
     let clients: Vec<_> = (0..2)
         .map(|_| {
             let audio = audio.clone();
-            std::thread::spawn(move || {
-                let (content_type, body) = multipart(&[], Some(("long.wav", &audio)));
-                rech_testkit::serve::request(
-                    addr,
-                    "POST",
-                    "/v1/audio/transcriptions",
-                    &[("Content-Type", &content_type)],
-                    &body,
-                )
-            })
+            std::thread::spawn(move || transcribe(addr, &[], Some(("long.wav", &audio))))
         })
         .collect();
     served.wait_for_metric("rech_workers_busy", Duration::from_secs(20), |v| v >= 2.0);

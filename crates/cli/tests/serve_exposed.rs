@@ -10,7 +10,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use rech_ggml::generate::DecoderOutput;
-use rech_testkit::serve::{head, multipart, read_reply, ServeSetup, Served};
+use rech_testkit::serve::{
+    head, multipart, read_reply, start_upload, transcribe, ServeSetup, Served,
+};
 use rech_testkit::{micro_model, rech, run};
 
 type Setup = ServeSetup;
@@ -277,16 +279,7 @@ fn clients_that_stall_are_cut_off_and_their_places_freed() {
     let long = ten_minutes(&setup);
     let addr = served.addr;
     let holder = std::thread::spawn(move || {
-        let (content_type, body) = multipart(&[], Some(("long.wav", &long)));
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.write_all(&head(
-            "POST",
-            "/v1/audio/transcriptions",
-            &[("Content-Type", &content_type)],
-            Some(body.len() as u64),
-        ))
-        .unwrap();
-        s.write_all(&body).unwrap();
+        let _upload = start_upload(addr, "long.wav", &long, 1.0);
         std::thread::sleep(Duration::from_secs(4));
         // Leaves: the job is cancelled.
     });
@@ -407,16 +400,7 @@ fn past_the_grace_period_requests_are_answered_503_and_an_exposed_server_warns()
     assert!(served.stderr().contains("WARNING"), "{}", served.stderr());
     let long = ten_minutes(&setup);
     let addr = served.addr;
-    let client = std::thread::spawn(move || {
-        let (content_type, body) = multipart(&[], Some(("long.wav", &long)));
-        rech_testkit::serve::request(
-            addr,
-            "POST",
-            "/v1/audio/transcriptions",
-            &[("Content-Type", &content_type)],
-            &body,
-        )
-    });
+    let client = std::thread::spawn(move || transcribe(addr, &[], Some(("long.wav", &long))));
     served.wait_for_metric("rech_workers_busy", Duration::from_secs(20), |v| v >= 1.0);
     let code = served.terminate(Duration::from_secs(20));
     let reply = client.join().unwrap();

@@ -243,6 +243,31 @@ pub fn describe_size(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
+/// `25M`, `1G`, `500K`, `25MB`, `1048576`: binary units, as `--max-upload` takes them.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let digits = upper.trim_end_matches(['B', 'I']);
+    let (number, unit) = match digits.char_indices().last() {
+        Some((i, c @ ('K' | 'M' | 'G'))) => (&digits[..i], c),
+        _ => (digits, ' '),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 25M)"))?;
+    let scale = match unit {
+        'K' => 1u64 << 10,
+        'M' => 1 << 20,
+        'G' => 1 << 30,
+        _ => 1,
+    };
+    let bytes = value * scale as f64;
+    if !(1.0..=f64::from(u32::MAX) * 16.0).contains(&bytes) {
+        return Err(format!("{text:?} is not a usable size"));
+    }
+    Ok(bytes as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +301,18 @@ mod tests {
         assert_eq!(describe_size(25 << 20), "25 MiB");
         assert_eq!(describe_size(1536 << 20), "1.5 GiB");
         assert_eq!(describe_size(100), "100 bytes");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("25M"), Ok(25 << 20));
+        assert_eq!(parse_size("25MB"), Ok(25 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("500K"), Ok(500 << 10));
+        assert_eq!(parse_size("1.5M"), Ok(3 << 19));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("-1M").is_err());
     }
 }

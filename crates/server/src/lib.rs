@@ -35,7 +35,7 @@ use rech_asr::{
     CancelToken, DictationOptions, Engine, TranscribeOptions, VadOptions, WindowOptions,
 };
 
-pub use error::{describe_size, ServeError};
+pub use error::{describe_size, parse_size, ServeError};
 
 use metrics::Metrics;
 use pool::Pool;

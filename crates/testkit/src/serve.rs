@@ -272,13 +272,7 @@ impl Served {
 
     /// `POST /v1/audio/transcriptions` with these text fields and `file`.
     pub fn transcribe(&self, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Reply {
-        let (content_type, body) = multipart(fields, file);
-        self.request(
-            "POST",
-            "/v1/audio/transcriptions",
-            &[("Content-Type", &content_type)],
-            &body,
-        )
+        transcribe(self.addr, fields, file)
     }
 
     /// Polls `GET /metrics` until `name`'s value satisfies `ok` or `limit` passes; the last
@@ -413,6 +407,38 @@ pub fn head(method: &str, path: &str, headers: &[(&str, &str)], length: Option<u
     }
     out.push_str("\r\n");
     out.into_bytes()
+}
+
+/// `POST /v1/audio/transcriptions` to `addr` with these text fields and `file` (from any
+/// thread: a client of its own).
+pub fn transcribe(addr: SocketAddr, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Reply {
+    let (content_type, body) = multipart(fields, file);
+    request(
+        addr,
+        "POST",
+        "/v1/audio/transcriptions",
+        &[("Content-Type", &content_type)],
+        &body,
+    )
+}
+
+/// Starts uploading `audio` as the form's `file` (named `name`) to `addr`: the head and the
+/// first `part` (0 to 1) of the body, and nothing read back; the open connection, which the
+/// caller stalls, drops or finishes.
+pub fn start_upload(addr: SocketAddr, name: &str, audio: &[u8], part: f64) -> TcpStream {
+    let (content_type, body) = multipart(&[], Some((name, audio)));
+    let mut stream = TcpStream::connect(addr).expect("connect to the server");
+    stream
+        .write_all(&head(
+            "POST",
+            "/v1/audio/transcriptions",
+            &[("Content-Type", &content_type)],
+            Some(body.len() as u64),
+        ))
+        .expect("send the head");
+    let sent = (body.len() as f64 * part.clamp(0.0, 1.0)) as usize;
+    stream.write_all(&body[..sent]).expect("send the body");
+    stream
 }
 
 /// One request on a new connection (`Connection: close`), within two minutes.
