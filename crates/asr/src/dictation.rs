@@ -214,6 +214,7 @@ impl Dictation {
             context: None,
             word_timestamps: false,
             purpose: Purpose::Final,
+            temperature: options.transcribe.temperature,
         })?;
         let endpointer = Endpointer::new(EndpointRules {
             end_silence: frames(options.end_silence_ms),
@@ -634,6 +635,7 @@ impl Dictation {
             context: None,
             word_timestamps: false,
             purpose,
+            temperature: self.options.transcribe.temperature,
         };
         let started = Instant::now();
         let result = self

@@ -97,9 +97,10 @@ pub enum Purpose {
     Final,
 }
 
-/// One recognition call: plain generic settings. Engine-specific ones (beam size, temperature,
-/// the user's prompt, a CTC or RNN-T head) are the engine's own options, fixed when it loads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One recognition call: plain generic settings. Engine-specific ones (beam size, the
+/// temperature fallback, the user's prompt, a CTC or RNN-T head) are the engine's own options,
+/// fixed when it loads.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// Spoken language (ISO 639-1), or `None` to let the engine detect it.
     pub language: Option<String>,
@@ -110,6 +111,9 @@ pub struct Request {
     pub word_timestamps: bool,
     /// What the call is for.
     pub purpose: Purpose,
+    /// Sampling temperature of the first attempt, over the engine's own setting, for engines
+    /// that sample; others ignore it.
+    pub temperature: Option<f32>,
 }
 
 impl Default for Request {
@@ -119,6 +123,7 @@ impl Default for Request {
             context: None,
             word_timestamps: false,
             purpose: Purpose::File,
+            temperature: None,
         }
     }
 }

@@ -17,9 +17,9 @@ use crate::vad::{SpeechOnly, SpeechSpan, VoiceDetector};
 const CUT_FRAME: usize = 800;
 
 /// What to transcribe, whatever the engine. Plain owned data: build it once, reuse it for many
-/// files. How the engine decodes (beam size, temperature, its own prompt) is set in the
-/// engine's options when it is loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// files. How the engine decodes (beam size, temperature fallback, its own prompt) is set in
+/// the engine's options when it is loaded; `temperature` overrides one of them per call.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TranscribeOptions {
     /// Spoken language as an ISO 639-1 code (`ru`), or `None` to detect it.
     pub language: Option<String>,
@@ -29,6 +29,10 @@ pub struct TranscribeOptions {
     /// for engines that produce them, and cut decoding loops (the same words over and over)
     /// to one copy ([`cut_loop`](crate::cut_loop)).
     pub filter_hallucinations: bool,
+    /// Sampling temperature of the first decoding attempt (0 to 1), for engines that sample
+    /// ([`Capabilities::decoding_options`](crate::Capabilities)); `None` keeps the engine's
+    /// own. Others ignore it.
+    pub temperature: Option<f32>,
 }
 
 impl Default for TranscribeOptions {
@@ -37,6 +41,7 @@ impl Default for TranscribeOptions {
             language: Some("ru".to_owned()),
             word_timestamps: false,
             filter_hallucinations: true,
+            temperature: None,
         }
     }
 }
@@ -142,6 +147,7 @@ impl Transcriber {
             context,
             word_timestamps: options.word_timestamps,
             purpose: Purpose::File,
+            temperature: options.temperature,
         };
         self.recognizer.check(&request)?;
         if samples.len() < MIN_SAMPLES {

@@ -348,6 +348,7 @@ fn options_from(args: &DictateArgs) -> Result<(DictationOptions, WhisperOptions)
             language: language_arg(&args.language)?,
             word_timestamps: false,
             filter_hallucinations: !args.keep_hallucinations,
+            temperature: None,
         },
         threads: args
             .threads

@@ -767,6 +767,7 @@ fn options_from(args: &TranscribeArgs) -> Result<(TranscribeOptions, WhisperOpti
         language,
         word_timestamps: args.word_timestamps,
         filter_hallucinations: !args.keep_hallucinations,
+        temperature: None,
     };
     if (args.gpu || args.gpu_device.is_some()) && !rech_whisper::has_gpu_backend() {
         return Err(UsageError(

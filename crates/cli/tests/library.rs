@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use rech_ggml::generate::DecoderOutput;
-use rech_testkit::serve::ServeSetup;
+use rech_testkit::serve::{ServeSetup, Served};
 use rech_testkit::{assert_success, micro_model, needs, run, stdout};
 
 /// `rech transcribe -f srt` of `file` with `model`, two threads and the shared VAD model.
@@ -82,4 +82,47 @@ fn serve_and_transcribe_give_the_same_bytes_with_the_same_vad_tuning() {
         setup.cli_with(&file, "srt", &[]),
         setup.cli_with(&file, "srt", &tuning)
     );
+}
+
+/// `rech transcribe -f verbose_json` of `file` with a Whisper `model`, one thread and `args`.
+fn whisper_json(setup: &ServeSetup, model: &Path, file: &Path, args: &[&str]) -> String {
+    let out = run(rech_testkit::rech()
+        .arg("transcribe")
+        .arg("-m")
+        .arg(model)
+        .arg("--vad-model")
+        .arg(setup.vad())
+        .args(["-t", "1", "-f", "verbose_json"])
+        .args(args)
+        .arg(file));
+    assert_success(&out);
+    stdout(&out)
+}
+
+#[needs(shared)]
+#[test]
+fn a_requests_temperature_is_whispers_first_temperature() {
+    let setup = ServeSetup::new();
+    let whisper = micro_model(5, DecoderOutput::Random);
+    let file = setup.recording("human/ru_0022.wav");
+    let bytes = std::fs::read(&file).unwrap();
+    let mut serve = rech_testkit::rech();
+    serve
+        .arg("serve")
+        .arg("-m")
+        .arg(whisper)
+        .arg("--vad-model")
+        .arg(setup.vad())
+        .args(["-t", "1"]);
+    let served = Served::start(serve);
+    let reply = served.transcribe(
+        &[("temperature", "0.9"), ("response_format", "verbose_json")],
+        Some(("ru.wav", &bytes)),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let sampled = whisper_json(&setup, whisper, &file, &["--temperature", "0.9"]);
+    // One sampling run in a fresh process on each side: the same random draws.
+    assert_eq!(reply.text(), sampled);
+    // Applied, not only checked: greedy decoding writes other words.
+    assert_ne!(sampled, whisper_json(&setup, whisper, &file, &[]));
 }

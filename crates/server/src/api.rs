@@ -332,6 +332,11 @@ impl Params {
                     "the temperature must be between 0 and 1",
                 ));
             }
+            // As OpenAI's whisper-1: the temperature of the first attempt, where the engine
+            // samples at all (GigaAM's decoding is greedy: nothing to set).
+            if capabilities.decoding_options {
+                options.temperature = Some(value);
+            }
         }
         let granularities = form.all("timestamp_granularities");
         let mut segments = granularities.is_empty();

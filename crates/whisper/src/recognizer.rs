@@ -144,6 +144,9 @@ impl WhisperRecognizer {
         params.set_language(request.language.as_deref().unwrap_or("auto"));
         let fields = params.fields();
         fields.n_threads = self.threads.clamp(1, 64) as i32;
+        if let Some(temperature) = request.temperature {
+            fields.temperature = temperature;
+        }
         if request.purpose == Purpose::Partial {
             // A partial hypothesis is thrown away soon: never worth a retry.
             fields.temperature_inc = 0.0;
@@ -260,6 +263,11 @@ fn too_short(samples: usize) -> Error {
 
 impl Recognizer for WhisperRecognizer {
     fn check(&self, request: &Request) -> Result<(), Error> {
+        if let Some(t) = request.temperature.filter(|t| !(0.0..=1.0).contains(t)) {
+            return Err(Error::InvalidOption(format!(
+                "temperature {t} is outside 0..=1"
+            )));
+        }
         if let Some(lang) = &request.language {
             if whisper_rs::get_lang_id(lang).is_none() {
                 return Err(Error::InvalidOption(format!(
@@ -385,6 +393,17 @@ mod tests {
             transcriber.transcribe(&tone(1.0), &options),
             Err(Error::InvalidOption(_))
         ));
+        let hot = TranscribeOptions {
+            temperature: Some(1.5),
+            ..Default::default()
+        };
+        assert_eq!(
+            transcriber
+                .transcribe(&tone(1.0), &hot)
+                .unwrap_err()
+                .to_string(),
+            "invalid option: temperature 1.5 is outside 0..=1"
+        );
         let path = model.path().to_owned();
         for (bad, why) in [
             (
