@@ -22,7 +22,7 @@ use rech_asr::{
     Dictation, DictationEvent, DictationOptions, TranscribeOptions, VadOptions, VoiceDetector,
 };
 use rech_audio::CaptureOptions;
-use rech_typer::{Backend, Typer, TyperOptions};
+use rech::typing::{Backend, TyperOptions, Typist};
 use rech_whisper::{EncoderWindow, WhisperOptions};
 
 use crate::control::{self, Control, CtlArgs};
@@ -473,10 +473,7 @@ impl Sink {
 
 /// `--type`: final phrases (and with --partial, committed words) typed into the focused window.
 struct Typing {
-    typer: Typer,
-    /// What of the utterance under way has been typed already: committed words.
-    typed: String,
-    partials: bool,
+    typist: Typist,
     quiet: bool,
 }
 
@@ -494,63 +491,28 @@ impl Typing {
             }),
             key_delay: Duration::from_millis(u64::from(args.type_delay)),
         };
-        let typer = Typer::open(&options)?;
-        if !ctx.quiet {
-            if let Some(notice) = typer.notice() {
-                let _ = writeln!(io::stderr(), "rech: {notice}");
-            }
+        let typist = Typist::open(&options, args.partial)?;
+        if let (Some(notice), false) = (typist.typer().notice(), ctx.quiet) {
+            let _ = writeln!(io::stderr(), "rech: {notice}");
         }
-        log::info!("typing with {}", typer.backend());
+        log::info!("typing with {}", typist.typer().backend());
         Ok(Some(Self {
-            typer,
-            typed: String::new(),
-            partials: args.partial,
+            typist,
             quiet: ctx.quiet,
         }))
     }
 
     fn on(&mut self, event: &DictationEvent) -> Result<()> {
-        let text = match event {
-            DictationEvent::Partial { committed, .. } => {
-                // Committed words never change: they can be typed before the phrase ends.
-                if !self.partials || committed.len() <= self.typed.len() {
-                    return Ok(());
-                }
-                let Some(new) = committed.strip_prefix(self.typed.as_str()) else {
-                    return Ok(());
-                };
-                let new = new.to_owned();
-                self.typed.clone_from(committed);
-                new
+        match self.typist.on(event)? {
+            Some(typed) if !typed.untyped.is_empty() && !self.quiet => {
+                let _ = writeln!(
+                    io::stderr(),
+                    "rech: warning: {} could not type {:?}",
+                    self.typist.typer().backend(),
+                    typed.untyped
+                );
             }
-            DictationEvent::Final { text, .. } => {
-                let typed = std::mem::take(&mut self.typed);
-                let rest = match text.strip_prefix(typed.as_str()) {
-                    Some(rest) => rest,
-                    None => {
-                        // Not expected (committed words are a prefix of the final); what was
-                        // typed stays, and the rest after the common part follows it.
-                        let common = typed
-                            .char_indices()
-                            .zip(text.chars())
-                            .take_while(|((_, a), b)| a == b)
-                            .last()
-                            .map_or(0, |((i, a), _)| i + a.len_utf8());
-                        log::warn!("the final text differs from the words typed already");
-                        &text[common..]
-                    }
-                };
-                format!("{rest} ")
-            }
-        };
-        let typed = self.typer.type_text(&text)?;
-        if !typed.untyped.is_empty() && !self.quiet {
-            let _ = writeln!(
-                io::stderr(),
-                "rech: warning: {} could not type {:?}",
-                self.typer.backend(),
-                typed.untyped
-            );
+            _ => {}
         }
         Ok(())
     }

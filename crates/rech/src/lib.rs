@@ -70,7 +70,8 @@
 //! # Features
 //!
 //! `gigaam` (GigaAM-v3 on ONNX Runtime) and `whisper` (whisper.cpp, built from source) are on
-//! by default; `capture` adds microphones ([`audio::Capture`], needs ALSA's headers). The
+//! by default; `capture` adds microphones ([`audio::Capture`], needs ALSA's headers);
+//! `typing` types dictation into the focused window on X11 and Wayland (`rech::typing`). The
 //! parts stay usable on their own: [`asr`] (the pipeline, VAD, dictation, output formats),
 //! [`audio`] (any file or microphone to 16 kHz mono).
 #![deny(missing_docs)]
@@ -86,6 +87,8 @@ pub mod inputs;
 pub mod live;
 mod model;
 pub mod outputs;
+#[cfg(feature = "typing")]
+pub mod typing;
 
 pub use engines::{
     check_wanted, default_model, load_engine, EngineKind, EngineOptions, Use, Wanted,
