@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use rech::live::{self, Heard, PushToTalk, Source};
+use rech::typing::{Backend, TyperOptions, Typist};
 use rech_asr::output::dictation_event_json;
 use rech_asr::{
     Dictation, DictationEvent, DictationOptions, TranscribeOptions, VadOptions, VoiceDetector,
 };
 use rech_audio::CaptureOptions;
-use rech::typing::{Backend, TyperOptions, Typist};
 use rech_whisper::{EncoderWindow, WhisperOptions};
 
 use crate::control::{self, Control, CtlArgs};

@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand};
 pub use rech::fetch::VadWanted;
-use rech::fetch::{FetchEvent, Fetcher, VadModel};
+use rech::fetch::{FetchEvent, Fetcher, Listing, Stored, VadModel};
 use rech::FetchError;
 use rech_asr::catalog::{
     self, human_size, is_valid_custom_name, multilingual_instead_of, normalize_sha256, ModelStore,
-    CATALOG, DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL,
+    DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL,
 };
 use rech_asr::download::{self, DownloadError, DownloadEvent, DownloadOutcome};
 use rech_asr::resolve::{classify, ModelSettings, ModelSpec, ResolvedModel};
@@ -359,60 +359,43 @@ fn vad_with(
 pub const RUNTIME_NAME: &str = rech::fetch::RUNTIME_NAME;
 
 fn list(ctx: &Context) -> Result<ExitCode> {
-    let settings = settings(ctx)?;
-    let stored = settings.store.list().with_context(|| {
-        format!(
-            "cannot read the model directory {}",
-            settings.store.dir.display()
-        )
+    let fetcher = fetcher(ctx)?;
+    let listed = fetcher.inventory().map_err(|e| match e {
+        FetchError::Io { path, detail } => {
+            anyhow!(
+                "cannot read the model directory {}: {detail}",
+                path.display()
+            )
+        }
+        other => explain(other, None),
     })?;
-    let mut rows: Vec<[String; 4]> = Vec::new();
-    for entry in CATALOG {
-        let installed = stored
-            .iter()
-            .find(|m| m.entry.is_some_and(|e| e.name == entry.name));
-        let state = match installed {
-            Some(m) if m.size == entry.size() => "yes".to_owned(),
-            Some(_) => "damaged".to_owned(),
-            None => partial_state(&settings.store.entry_path(entry), entry.size()),
-        };
-        let name =
-            if [DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL].contains(&entry.name) {
-                format!("{} *", entry.name)
-            } else {
-                entry.name.to_owned()
+    let rows: Vec<[String; 4]> = listed
+        .into_iter()
+        .map(|model| {
+            let state = match model.state {
+                Stored::Installed => "yes".to_owned(),
+                Stored::Damaged => "damaged".to_owned(),
+                Stored::Partial(bytes) if model.size > 0 => {
+                    format!("partial {}%", bytes.min(model.size) * 100 / model.size)
+                }
+                Stored::Partial(_) | Stored::Missing => "-".to_owned(),
             };
-        rows.push([
-            name,
-            human_size(entry.size()),
-            state,
-            entry.summary.to_owned(),
-        ]);
-    }
-    if let Some(archive) = rech_gigaam::runtime::archive() {
-        let state = if rech_gigaam::runtime::own_copy().is_some_and(|p| p.is_file()) {
-            "yes".to_owned()
-        } else {
-            "-".to_owned()
-        };
-        rows.push([
-            RUNTIME_NAME.to_owned(),
-            human_size(archive.wheel.size),
-            state,
-            format!(
-                "ONNX Runtime {} for GigaAM, fetched on first use (or RECH_ORT_LIB)",
-                rech_gigaam::runtime::ORT_VERSION
-            ),
-        ]);
-    }
-    for model in stored.iter().filter(|m| m.entry.is_none()) {
-        rows.push([
-            model.name.clone(),
-            human_size(model.size),
-            "yes".into(),
-            "downloaded with --url".into(),
-        ]);
-    }
+            let (name, notes) = match model.source {
+                Listing::Catalogue { summary, default } if default => {
+                    (format!("{} *", model.name), summary.to_owned())
+                }
+                Listing::Catalogue { summary, .. } => (model.name, summary.to_owned()),
+                Listing::Runtime(version) => (
+                    model.name,
+                    format!(
+                        "ONNX Runtime {version} for GigaAM, fetched on first use (or RECH_ORT_LIB)"
+                    ),
+                ),
+                Listing::Custom => (model.name, "downloaded with --url".to_owned()),
+            };
+            [name, human_size(model.size), state, notes]
+        })
+        .collect();
     let widths: Vec<usize> = (0..3)
         .map(|i| {
             rows.iter()
@@ -446,18 +429,10 @@ fn list(ctx: &Context) -> Result<ExitCode> {
             io::stderr(),
             "* used by default (GigaAM for Russian, Whisper otherwise). Models live in {} (set RECH_MODELS_DIR to move them). \
              English-only .en models are not listed: they cannot transcribe Russian.",
-            settings.store.dir.display()
+            fetcher.settings().store.dir.display()
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `-`, or how much of a partial download is there.
-fn partial_state(dest: &Path, size: u64) -> String {
-    match rech::fetch::partial_bytes(dest) {
-        Some(bytes) if size > 0 => format!("partial {}%", bytes.min(size) * 100 / size),
-        _ => "-".into(),
-    }
 }
 
 fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
@@ -668,44 +643,30 @@ fn path_command(name: Option<&str>, ctx: &Context) -> Result<ExitCode> {
 }
 
 fn remove_command(names: &[String], ctx: &Context) -> Result<ExitCode> {
-    let settings = settings(ctx)?;
+    let fetcher = fetcher(ctx)?;
     let mut failed = 0;
     for name in names {
-        let dest = match catalog::find(name) {
-            Some(entry) => settings.store.entry_path(entry),
-            None if is_valid_custom_name(name) => settings.store.custom_path(name),
-            None => {
-                failed += 1;
-                let _ = writeln!(
-                    io::stderr(),
-                    "rech: error: {}",
-                    unknown_model(name, &settings.store)
-                );
+        let problem = match fetcher.remove_model(name) {
+            Ok((dest, true)) => {
+                say(ctx, &format!("removed {name} ({})", dest.display()));
                 continue;
             }
+            Ok((dest, false)) => {
+                format!("{name} is not downloaded (nothing at {})", dest.display())
+            }
+            Err(FetchError::Download {
+                source: DownloadError::Busy { .. },
+                ..
+            }) => format!(
+                "{name} is being downloaded by another rech process; try again when it finishes"
+            ),
+            Err(FetchError::UnknownModel { name, dir }) => {
+                unknown_model(&name, &ModelStore::new(dir))
+            }
+            Err(e) => e.to_string(),
         };
-        match rech::fetch::remove(&dest) {
-            Ok(true) => say(ctx, &format!("removed {name} ({})", dest.display())),
-            Ok(false) => {
-                failed += 1;
-                let _ = writeln!(
-                    io::stderr(),
-                    "rech: error: {name} is not downloaded (nothing at {})",
-                    dest.display()
-                );
-            }
-            Err(DownloadError::Busy { .. }) => {
-                failed += 1;
-                let _ = writeln!(
-                    io::stderr(),
-                    "rech: error: {name} is being downloaded by another rech process; try again when it finishes"
-                );
-            }
-            Err(e) => {
-                failed += 1;
-                let _ = writeln!(io::stderr(), "rech: error: {e}");
-            }
-        }
+        failed += 1;
+        let _ = writeln!(io::stderr(), "rech: error: {problem}");
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

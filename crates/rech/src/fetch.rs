@@ -496,6 +496,128 @@ impl Fetcher {
     }
 }
 
+/// One thing a model store holds or can hold ([`Fetcher::inventory`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The name to ask for it by.
+    pub name: String,
+    /// Its size in bytes (the catalogue's for a catalogue model, the wheel's for ONNX Runtime).
+    pub size: u64,
+    /// What of it is on disk.
+    pub state: Stored,
+    /// Where it comes from.
+    pub source: Listing,
+}
+
+/// What of a model is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Whole.
+    Installed,
+    /// There, but not the size the catalogue says.
+    Damaged,
+    /// A download cut short or under way, this many bytes of it.
+    Partial(u64),
+    /// Not there.
+    Missing,
+}
+
+/// Where a listed model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    /// The catalogue, with its summary and whether it is used by default.
+    Catalogue {
+        /// Speed and quality in a few words.
+        summary: &'static str,
+        /// A default model (of some language or use) or the default VAD model.
+        default: bool,
+    },
+    /// ONNX Runtime, which GigaAM models run on, at this version.
+    Runtime(&'static str),
+    /// A file downloaded from elsewhere by URL.
+    Custom,
+}
+
+impl Fetcher {
+    /// Every catalogue model with what of it is on disk, then ONNX Runtime (where rech can
+    /// fetch it for this platform), then the models downloaded from elsewhere.
+    pub fn inventory(&self) -> Result<Vec<Listed>, FetchError> {
+        use catalog::{CATALOG, DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL};
+        let store = &self.settings.store;
+        let stored = store.list().map_err(|e| FetchError::Io {
+            path: store.dir.clone(),
+            detail: rech_asr::describe_io(&e),
+        })?;
+        let mut listed = Vec::new();
+        for entry in CATALOG {
+            let installed = stored
+                .iter()
+                .find(|m| m.entry.is_some_and(|e| e.name == entry.name));
+            let state = match installed {
+                Some(m) if m.size == entry.size() => Stored::Installed,
+                Some(_) => Stored::Damaged,
+                None => match partial_bytes(&store.entry_path(entry)) {
+                    Some(bytes) => Stored::Partial(bytes),
+                    None => Stored::Missing,
+                },
+            };
+            listed.push(Listed {
+                name: entry.name.to_owned(),
+                size: entry.size(),
+                state,
+                source: Listing::Catalogue {
+                    summary: entry.summary,
+                    default: [DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL]
+                        .contains(&entry.name),
+                },
+            });
+        }
+        #[cfg(feature = "gigaam")]
+        if let Some(archive) = rech_gigaam::runtime::archive() {
+            let own = rech_gigaam::runtime::own_copy_in(store);
+            listed.push(Listed {
+                name: RUNTIME_NAME.to_owned(),
+                size: archive.wheel.size,
+                state: if own.is_file() {
+                    Stored::Installed
+                } else {
+                    Stored::Missing
+                },
+                source: Listing::Runtime(rech_gigaam::runtime::ORT_VERSION),
+            });
+        }
+        for model in stored.into_iter().filter(|m| m.entry.is_none()) {
+            listed.push(Listed {
+                name: model.name,
+                size: model.size,
+                state: Stored::Installed,
+                source: Listing::Custom,
+            });
+        }
+        Ok(listed)
+    }
+
+    /// Removes the model called `name` (a catalogue model or one downloaded from elsewhere)
+    /// and any download of it under way: its path, and whether anything of it was there.
+    pub fn remove_model(&self, name: &str) -> Result<(PathBuf, bool), FetchError> {
+        let store = &self.settings.store;
+        let dest = match catalog::find(name) {
+            Some(entry) => store.entry_path(entry),
+            None if catalog::is_valid_custom_name(name) => store.custom_path(name),
+            None => {
+                return Err(FetchError::UnknownModel {
+                    name: name.to_owned(),
+                    dir: store.dir.clone(),
+                })
+            }
+        };
+        match remove(&dest) {
+            Ok(removed) => Ok((dest, removed)),
+            Err(e) => Err(self.download_error(name, e)),
+        }
+    }
+}
+
 /// The name ONNX Runtime is downloaded and listed under.
 pub const RUNTIME_NAME: &str = "onnxruntime";
 
@@ -626,5 +748,50 @@ mod tests {
         assert!(remove(&dest).unwrap());
         assert!(!staging_dir(&dest).exists());
         assert!(!remove(&dest).unwrap());
+    }
+
+    #[test]
+    fn the_inventory_tells_whole_partial_damaged_and_custom_models_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = fetcher(dir.path(), true);
+        let store = &fetcher.settings().store;
+        let tiny = catalog::find("tiny").unwrap();
+        std::fs::write(download::sibling(&store.entry_path(tiny), "part"), [0; 100]).unwrap();
+        let base = catalog::find("base").unwrap();
+        std::fs::write(store.entry_path(base), [0; 10]).unwrap();
+        std::fs::write(store.custom_path("mine"), [0; 7]).unwrap();
+        let listed = fetcher.inventory().unwrap();
+        let state = |name: &str| listed.iter().find(|l| l.name == name).unwrap().state;
+        assert_eq!(state("tiny"), Stored::Partial(100));
+        assert_eq!(state("base"), Stored::Damaged);
+        assert_eq!(state("small"), Stored::Missing);
+        let mine = listed.last().unwrap();
+        assert_eq!(
+            (mine.name.as_str(), mine.size, mine.state, &mine.source),
+            ("mine", 7, Stored::Installed, &Listing::Custom)
+        );
+        assert!(listed.iter().any(|l| matches!(
+            l.source,
+            Listing::Catalogue { default: true, .. }
+        ) && l.name == DEFAULT_VAD_MODEL));
+        assert_eq!(
+            listed.iter().filter(|l| l.name == RUNTIME_NAME).count(),
+            usize::from(rech_gigaam::runtime::archive().is_some())
+        );
+    }
+
+    #[test]
+    fn removing_a_model_by_name_says_whether_it_was_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = fetcher(dir.path(), true);
+        let path = fetcher.settings().store.custom_path("mine");
+        std::fs::write(&path, [0; 7]).unwrap();
+        assert_eq!(fetcher.remove_model("mine").unwrap(), (path.clone(), true));
+        assert!(!path.exists());
+        assert_eq!(fetcher.remove_model("mine").unwrap(), (path, false));
+        assert!(matches!(
+            fetcher.remove_model("no such/model"),
+            Err(FetchError::UnknownModel { .. })
+        ));
     }
 }
