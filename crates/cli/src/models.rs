@@ -12,10 +12,10 @@ pub use rech::fetch::VadWanted;
 use rech::fetch::{FetchEvent, Fetcher, Listing, Stored, VadModel};
 use rech::FetchError;
 use rech_asr::catalog::{
-    self, human_size, is_valid_custom_name, multilingual_instead_of, normalize_sha256, ModelStore,
-    DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL, DEFAULT_VAD_MODEL,
+    self, human_size, multilingual_instead_of, ModelStore, DEFAULT_MODEL, DEFAULT_RUSSIAN_MODEL,
+    DEFAULT_VAD_MODEL,
 };
-use rech_asr::download::{self, DownloadError, DownloadEvent, DownloadOutcome};
+use rech_asr::download::{DownloadError, DownloadEvent, DownloadOutcome};
 use rech_asr::resolve::{classify, ModelSettings, ModelSpec, ResolvedModel};
 
 use crate::progress::download_bar;
@@ -144,6 +144,13 @@ impl Shown {
             FetchEvent::FileEnded { .. } => {
                 self.bar.finish_and_clear();
                 self.bar = download_bar(true, "", None);
+            }
+            FetchEvent::DownloadingUrl { name, url, dir } => {
+                self.asked = true;
+                say_quietly(
+                    quiet,
+                    &format!("downloading {name} from {url} into {}", dir.display()),
+                );
             }
             FetchEvent::Intact { name, path } => say_quietly(
                 quiet,
@@ -444,7 +451,7 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
         .into());
     }
     if let (Some(url), Some(sha256), Some(name)) = (&args.url, &args.sha256, &args.name) {
-        download_custom(url, sha256, name, &settings, ctx)?;
+        download_custom(url, sha256, name, ctx)?;
         return Ok(ExitCode::SUCCESS);
     }
     let names: Vec<&str> = if args.names.is_empty() {
@@ -514,71 +521,32 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn download_custom(
-    url: &str,
-    sha256: &str,
-    name: &str,
-    settings: &ModelSettings,
-    ctx: &Context,
-) -> Result<()> {
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(UsageError(format!("--url {url} is not an http:// or https:// URL")).into());
-    }
-    let sha256 = normalize_sha256(sha256)
-        .ok_or_else(|| UsageError(format!("--sha256 {sha256} is not a sha256 (64 hex digits)")))?;
-    if catalog::find(name).is_some() {
-        return Err(UsageError(format!(
-            "{name} is a catalogue model name; choose another --name for a model from elsewhere"
-        ))
-        .into());
-    }
-    if !is_valid_custom_name(name) || name.ends_with(".bin") {
-        return Err(UsageError(format!(
-            "--name {name}: use 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.' or '-', no .bin)"
-        ))
-        .into());
-    }
-    let dest = settings.store.custom_path(name);
-    if dest.is_file() {
-        let actual = download::sha256_file(&dest)
-            .with_context(|| format!("cannot read {}", dest.display()))?;
-        if actual == sha256 {
-            say(
-                ctx,
-                &format!(
-                    "{name} is already downloaded and intact: {}",
-                    dest.display()
-                ),
-            );
-            return Ok(());
-        }
-        return Err(anyhow!(
-            "another file is already downloaded as {name} ({}, sha256 {actual}); remove it with `rech models remove {name}` or choose another --name",
-            dest.display()
-        ));
-    }
-    say(
-        ctx,
-        &format!(
-            "downloading {name} from {url} into {}",
-            settings.store.dir.display()
-        ),
-    );
+/// `--url URL --sha256 HEX --name NAME`: a whisper.cpp model from elsewhere.
+fn download_custom(url: &str, sha256: &str, name: &str, ctx: &Context) -> Result<()> {
     let command = format!("rech models download --url {url} --sha256 {sha256} --name {name}");
-    let outcome = fetcher(ctx)?
-        .download_file(name, url, &sha256, &dest)
+    fetcher(ctx)?
+        .download_url(name, url, sha256)
         .map_err(|e| match e {
+            FetchError::NotAUrl { url } => {
+                UsageError(format!("--url {url} is not an http:// or https:// URL")).into()
+            }
+            FetchError::NotASha256 { sha256 } => {
+                UsageError(format!("--sha256 {sha256} is not a sha256 (64 hex digits)")).into()
+            }
+            FetchError::CatalogueName { name } => UsageError(format!(
+                "{name} is a catalogue model name; choose another --name for a model from elsewhere"
+            ))
+            .into(),
+            FetchError::BadName { name } => UsageError(format!(
+                "--name {name}: use 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.' or '-', no .bin)"
+            ))
+            .into(),
+            e @ FetchError::NameTaken { .. } => anyhow!(
+                "{e}; remove it with `rech models remove {name}` or choose another --name"
+            ),
             FetchError::Download { source, .. } => with_retry_hint(source, &command, None),
             other => explain(other, None),
         })?;
-    // The checksum proves these are the bytes the user meant; this proves whisper.cpp can use them.
-    if let Err(e) = rech::whisper::validate(&dest) {
-        let _ = download::remove(&dest);
-        return Err(anyhow!(
-            "{url} is not a usable whisper.cpp model ({e}); the download was deleted"
-        ));
-    }
-    report_outcome(ctx.quiet, name, &dest, &outcome);
     Ok(())
 }
 

@@ -87,6 +87,49 @@ pub enum FetchError {
     /// The cancel token was raised; partial downloads are kept.
     #[error("cancelled")]
     Cancelled,
+    /// A model from elsewhere: the address is not an http:// or https:// URL.
+    #[error("{url} is not an http:// or https:// URL")]
+    NotAUrl {
+        /// The address.
+        url: String,
+    },
+    /// A model from elsewhere: the checksum is not 64 hex digits.
+    #[error("{sha256} is not a sha256 (64 hex digits)")]
+    NotASha256 {
+        /// The checksum as given.
+        sha256: String,
+    },
+    /// A model from elsewhere named like a catalogue model.
+    #[error("{name} is a catalogue model's name; a model from elsewhere needs another")]
+    CatalogueName {
+        /// The name.
+        name: String,
+    },
+    /// A model from elsewhere with a name the store cannot hold.
+    #[error("{name}: a name is 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.' or '-', no .bin)")]
+    BadName {
+        /// The name.
+        name: String,
+    },
+    /// A model from elsewhere under a name another file already has.
+    #[error("another file is already downloaded as {name} ({}, sha256 {actual})", path.display())]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// The file there.
+        path: PathBuf,
+        /// Its sha256.
+        actual: String,
+    },
+    /// A model from elsewhere arrived with the right checksum but is not a whisper.cpp model;
+    /// it was deleted.
+    #[error("{url} is not a usable whisper.cpp model ({detail}); the download was deleted")]
+    Unusable {
+        /// Where it came from.
+        url: String,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 impl FetchError {
@@ -117,7 +160,11 @@ impl FetchError {
         match self {
             Self::NotASpeechModel { .. }
             | Self::NotAVadModel { .. }
-            | Self::UnknownModel { .. } => true,
+            | Self::UnknownModel { .. }
+            | Self::NotAUrl { .. }
+            | Self::NotASha256 { .. }
+            | Self::CatalogueName { .. }
+            | Self::BadName { .. } => true,
             Self::Settings(e) => e.is_usage(),
             _ => false,
         }

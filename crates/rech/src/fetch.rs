@@ -59,6 +59,15 @@ pub enum FetchEvent<'a> {
         /// The catalogue's.
         expected: &'a str,
     },
+    /// A model from elsewhere is about to be downloaded from `url` into `dir`.
+    DownloadingUrl {
+        /// The name it gets.
+        name: &'a str,
+        /// Where from.
+        url: &'a str,
+        /// The model directory.
+        dir: &'a Path,
+    },
     /// A download ended well: `outcome` says whether bytes were fetched.
     Installed {
         /// The model (or `onnxruntime`).
@@ -310,23 +319,82 @@ impl Fetcher {
         self.fetch(entry, None)
     }
 
-    /// Downloads one file from outside the catalogue into `dest`, verified by `sha256`.
-    pub fn download_file(
+    /// Downloads a whisper.cpp model from outside the catalogue (a fine-tune, a private
+    /// mirror) under `name`, verified by `sha256`, then checked to be a model whisper.cpp can
+    /// load (deleted if not). A file already there with that checksum is kept
+    /// ([`FetchEvent::Intact`]); another one under the name is [`FetchError::NameTaken`].
+    pub fn download_url(
         &mut self,
         name: &str,
         url: &str,
         sha256: &str,
-        dest: &Path,
-    ) -> Result<DownloadOutcome, FetchError> {
+    ) -> Result<PathBuf, FetchError> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(FetchError::NotAUrl {
+                url: url.to_owned(),
+            });
+        }
+        let sha256 = catalog::normalize_sha256(sha256).ok_or_else(|| FetchError::NotASha256 {
+            sha256: sha256.to_owned(),
+        })?;
+        if catalog::find(name).is_some() {
+            return Err(FetchError::CatalogueName {
+                name: name.to_owned(),
+            });
+        }
+        if !catalog::is_valid_custom_name(name) || name.ends_with(".bin") {
+            return Err(FetchError::BadName {
+                name: name.to_owned(),
+            });
+        }
+        let store = &self.settings.store;
+        let dest = store.custom_path(name);
+        if dest.is_file() {
+            let actual = download::sha256_file(&dest).map_err(|e| FetchError::Io {
+                path: dest.clone(),
+                detail: rech_asr::describe_io(&e),
+            })?;
+            if actual != sha256 {
+                return Err(FetchError::NameTaken {
+                    name: name.to_owned(),
+                    path: dest,
+                    actual,
+                });
+            }
+            (self.on_event)(&FetchEvent::Intact { name, path: &dest });
+            return Ok(dest);
+        }
+        (self.on_event)(&FetchEvent::DownloadingUrl {
+            name,
+            url,
+            dir: &store.dir,
+        });
         let request = DownloadRequest {
             url: url.to_owned(),
-            dest: dest.to_owned(),
-            sha256: sha256.to_owned(),
+            dest: dest.clone(),
+            sha256,
             size: None,
             timeout: self.settings.timeout,
         };
-        self.run_download(&request, name)
-            .map_err(|e| self.download_error(name, e))
+        let outcome = self
+            .run_download(&request, name)
+            .map_err(|e| self.download_error(name, e))?;
+        // The checksum proves these are the bytes the caller meant; this proves whisper.cpp
+        // can use them.
+        #[cfg(feature = "whisper")]
+        if let Err(e) = rech_whisper::validate(&dest) {
+            let _ = download::remove(&dest);
+            return Err(FetchError::Unusable {
+                url: url.to_owned(),
+                detail: e.to_string(),
+            });
+        }
+        (self.on_event)(&FetchEvent::Installed {
+            name,
+            path: &dest,
+            outcome: &outcome,
+        });
+        Ok(dest)
     }
 
     /// The first file of an installed catalogue model whose sha256 is not the catalogue's: its
@@ -793,5 +861,39 @@ mod tests {
             fetcher.remove_model("no such/model"),
             Err(FetchError::UnknownModel { .. })
         ));
+    }
+
+    #[test]
+    fn a_model_from_elsewhere_is_checked_before_any_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fetcher = fetcher(dir.path(), false);
+        let sha = "ab".repeat(32);
+        let url = "http://127.0.0.1:9/m.bin";
+        let refused = |f: &mut Fetcher, name: &str, url: &str, sha: &str| {
+            f.download_url(name, url, sha).unwrap_err()
+        };
+        assert!(matches!(
+            refused(&mut fetcher, "m", "ftp://x", &sha),
+            FetchError::NotAUrl { .. }
+        ));
+        assert!(matches!(
+            refused(&mut fetcher, "m", url, "abc"),
+            FetchError::NotASha256 { .. }
+        ));
+        assert!(matches!(
+            refused(&mut fetcher, "small", url, &sha),
+            FetchError::CatalogueName { .. }
+        ));
+        assert!(matches!(
+            refused(&mut fetcher, "-m", url, &sha),
+            FetchError::BadName { .. }
+        ));
+        let taken = fetcher.settings().store.custom_path("m");
+        std::fs::write(&taken, b"other bytes").unwrap();
+        let err = refused(&mut fetcher, "m", url, &sha);
+        assert!(matches!(err, FetchError::NameTaken { .. }), "{err}");
+        assert!(err
+            .to_string()
+            .starts_with("another file is already downloaded as m ("));
     }
 }
