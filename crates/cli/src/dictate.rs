@@ -27,7 +27,7 @@ use rech_whisper::{EncoderWindow, WhisperOptions};
 
 use crate::control::{self, Control, CtlArgs};
 
-use crate::engine::{self, engine_kind, language_arg, refuse_unsupported, WhisperOnly};
+use crate::engine::{self, language_arg, WhisperOnly};
 use crate::models::{self, VadWanted};
 use crate::Context;
 
@@ -200,20 +200,19 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     };
     let mut sink = Sink::create(&args, typing)?;
 
-    let default = rech::default_model(
-        options.transcribe.language.as_deref(),
-        rech::Use::Dictation,
-        args.full_window || args.flash_attn,
-    );
-    let spec = args.model.as_deref().unwrap_or(Path::new(default));
-    let resolved = models::resolve_model(Some(spec), default, ctx)?;
-    let kind = engine_kind(&resolved.path);
     let only: [WhisperOnly; 2] = [
         ("--full-window", args.full_window),
         ("--flash-attn", args.flash_attn),
     ];
-    refuse_unsupported(kind, &only, options.transcribe.language.as_deref())?;
-    let engine = engine::load(&resolved, kind, whisper_options, options.threads, ctx)?;
+    let (_, engine) = engine::load_model(
+        args.model.as_deref(),
+        rech::Use::Dictation,
+        options.transcribe.language.as_deref(),
+        &only,
+        whisper_options,
+        options.threads,
+        ctx,
+    )?;
     let vad = if args.no_vad {
         None
     } else {

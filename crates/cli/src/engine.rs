@@ -19,18 +19,13 @@ use crate::{Context, UsageError};
 
 pub use rech::EngineKind;
 
-/// Which engine the model at `path` is for, by content (see [`EngineKind::of`]).
-pub fn engine_kind(path: &Path) -> EngineKind {
-    EngineKind::of(path)
-}
-
 /// A decoding option given on the command line, as typed (`--beam-size`), and whether it was
 /// given: honoured only by engines whose capabilities say they take decoding options.
 pub type WhisperOnly = (&'static str, bool);
 
 /// The one usage error for the first option the model's engine does not honour, and for a
 /// language it does not speak, as its capabilities say (`rech::check_wanted`).
-pub fn refuse_unsupported(
+fn refuse_unsupported(
     kind: EngineKind,
     options: &[WhisperOnly],
     language: Option<&str>,
@@ -61,11 +56,31 @@ pub fn refuse_unsupported(
     Ok(())
 }
 
-/// Loads the resolved model with the engine its content calls for: Whisper with `whisper`,
-/// GigaAM on `threads` threads (for the first worker), fetching ONNX Runtime first where it is
-/// missing and rech may go online. A missing, unreadable or damaged Whisper file gets a hint
-/// on how to replace it.
-pub fn load(
+/// The model a command runs: `spec` (`-m`), or the default for `language` and `purpose` (a
+/// Whisper model where one of `only` is given), fetched on first use; refused with one line
+/// where its engine cannot honour `only` or `language`; then loaded with the engine its
+/// content calls for: Whisper with `whisper`, GigaAM on `threads` threads (for the first
+/// worker), fetching ONNX Runtime first where it is missing and rech may go online. A
+/// missing, unreadable or damaged Whisper file gets a hint on how to replace it.
+pub fn load_model(
+    spec: Option<&Path>,
+    purpose: rech::Use,
+    language: Option<&str>,
+    only: &[WhisperOnly],
+    whisper: WhisperOptions,
+    threads: usize,
+    ctx: &Context,
+) -> Result<(ResolvedModel, Arc<dyn Engine>)> {
+    let whisper_given = only.iter().any(|(_, given)| *given);
+    let default = rech::default_model(language, purpose, whisper_given);
+    let resolved = crate::models::resolve_model(spec, default, ctx)?;
+    let kind = EngineKind::of(&resolved.path);
+    refuse_unsupported(kind, only, language)?;
+    let engine = load(&resolved, kind, whisper, threads, ctx)?;
+    Ok((resolved, engine))
+}
+
+fn load(
     resolved: &ResolvedModel,
     kind: EngineKind,
     whisper: WhisperOptions,

@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::decoding::DecodingArgs;
-use crate::engine::{self, engine_kind, language_arg, refuse_unsupported};
-use crate::models;
+use crate::engine::{self, language_arg};
 use crate::vad::VadArgs;
 use crate::{Context, UsageError};
 use anyhow::Result;
@@ -147,10 +146,18 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         Some(threads) => usize::from(threads),
         None => (rech_asr::default_threads() / workers).max(1),
     };
-    let default = rech::default_model(language.as_deref(), rech::Use::Server, false);
-    let resolved = models::resolve_model(args.model.as_deref(), default, ctx)?;
-    let kind = engine_kind(&resolved.path);
-    refuse_unsupported(kind, &args.decoding.whisper_only(), language.as_deref())?;
+    if args.api_key.as_deref().is_some_and(str::is_empty) {
+        return Err(UsageError("--api-key must not be empty".into()).into());
+    }
+    let (resolved, engine) = engine::load_model(
+        args.model.as_deref(),
+        rech::Use::Server,
+        language.as_deref(),
+        &args.decoding.whisper_only(),
+        args.decoding.whisper_options()?,
+        threads,
+        ctx,
+    )?;
     let model_id = args.model_id.clone().unwrap_or_else(|| {
         resolved.name.clone().unwrap_or_else(|| {
             let path = &resolved.path;
@@ -162,17 +169,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
             name.map_or_else(|| "rech".to_owned(), |n| n.to_string_lossy().into_owned())
         })
     });
-    let engine = engine::load(
-        &resolved,
-        kind,
-        args.decoding.whisper_options()?,
-        threads,
-        ctx,
-    )?;
     let vad_model = args.vad.model(ctx)?;
-    if args.api_key.as_deref().is_some_and(str::is_empty) {
-        return Err(UsageError("--api-key must not be empty".into()).into());
-    }
     let options = ServeOptions {
         host: args.host.clone(),
         port: args.port,

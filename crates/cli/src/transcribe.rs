@@ -22,8 +22,7 @@ use rech_whisper::WhisperOptions;
 
 use crate::batch::{expand_inputs, Input, Shard};
 use crate::decoding::DecodingArgs;
-use crate::engine::{self, engine_kind, language_arg, refuse_unsupported, WhisperOnly};
-use crate::models;
+use crate::engine::{self, language_arg, WhisperOnly};
 use crate::output::Format;
 use crate::progress::{Progress, ProgressMode};
 use crate::vad::VadArgs;
@@ -290,19 +289,15 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(summary(unreadable, total));
     }
 
-    let default = rech::default_model(
-        options.transcribe.language.as_deref(),
+    let (_, engine) = engine::load_model(
+        args.model.as_deref(),
         rech::Use::Files,
-        whisper_only(&args).iter().any(|(_, given)| *given),
-    );
-    let resolved = models::resolve_model(args.model.as_deref(), default, ctx)?;
-    let kind = engine_kind(&resolved.path);
-    refuse_unsupported(
-        kind,
-        &whisper_only(&args),
         options.transcribe.language.as_deref(),
+        &whisper_only(&args),
+        whisper_options,
+        threads,
+        ctx,
     )?;
-    let engine = engine::load(&resolved, kind, whisper_options, threads, ctx)?;
     let engine = engine.as_ref();
     let vad_path = args.vad.model(ctx)?;
     let vad_options = args.vad.options();

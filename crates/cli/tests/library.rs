@@ -9,8 +9,9 @@ use rech_ggml::generate::DecoderOutput;
 use rech_testkit::serve::{ServeSetup, Served};
 use rech_testkit::{assert_success, micro_model, needs, run, stdout};
 
-/// `rech transcribe -f srt` of `file` with `model`, two threads and the shared VAD model.
-fn cli_srt(setup: &ServeSetup, model: &Path, file: &Path) -> String {
+/// What `rech transcribe` writes on stdout for `file` with `model`, the shared VAD model and
+/// `args`.
+fn cli(setup: &ServeSetup, model: &Path, file: &Path, args: &[&str]) -> String {
     let out = run(rech_testkit::rech()
         .env("RECH_ORT_LIB", &setup.lib)
         .arg("transcribe")
@@ -18,13 +19,13 @@ fn cli_srt(setup: &ServeSetup, model: &Path, file: &Path) -> String {
         .arg(model)
         .arg("--vad-model")
         .arg(setup.vad())
-        .args(["-t", "2", "-f", "srt"])
+        .args(args)
         .arg(file));
     assert_success(&out);
     stdout(&out)
 }
 
-/// The crate page's program, with the same model, threads and VAD model as [`cli_srt`].
+/// The crate page's program, with the same model and VAD model as [`cli`] and two threads.
 fn library_srt(setup: &ServeSetup, model: &Path, file: &Path) -> String {
     let models = tempfile::tempdir().unwrap();
     let model = rech::Model::builder()
@@ -49,7 +50,11 @@ fn the_three_lines_give_the_binarys_bytes_for_both_engines() {
     for model in [setup.model().as_path(), whisper] {
         let ours = library_srt(&setup, model, &file);
         assert!(ours.contains(" --> "), "{model:?}: {ours}");
-        assert_eq!(ours, cli_srt(&setup, model, &file), "{model:?}");
+        assert_eq!(
+            ours,
+            cli(&setup, model, &file, &["-t", "2", "-f", "srt"]),
+            "{model:?}"
+        );
     }
 }
 
@@ -84,21 +89,6 @@ fn serve_and_transcribe_give_the_same_bytes_with_the_same_vad_tuning() {
     );
 }
 
-/// `rech transcribe -f verbose_json` of `file` with a Whisper `model`, one thread and `args`.
-fn whisper_json(setup: &ServeSetup, model: &Path, file: &Path, args: &[&str]) -> String {
-    let out = run(rech_testkit::rech()
-        .arg("transcribe")
-        .arg("-m")
-        .arg(model)
-        .arg("--vad-model")
-        .arg(setup.vad())
-        .args(["-t", "1", "-f", "verbose_json"])
-        .args(args)
-        .arg(file));
-    assert_success(&out);
-    stdout(&out)
-}
-
 #[needs(shared)]
 #[test]
 fn a_requests_temperature_is_whispers_first_temperature() {
@@ -120,9 +110,15 @@ fn a_requests_temperature_is_whispers_first_temperature() {
         Some(("ru.wav", &bytes)),
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let sampled = whisper_json(&setup, whisper, &file, &["--temperature", "0.9"]);
+    let json = ["-t", "1", "-f", "verbose_json"];
+    let sampled = cli(
+        &setup,
+        whisper,
+        &file,
+        &[&json[..], &["--temperature", "0.9"]].concat(),
+    );
     // One sampling run in a fresh process on each side: the same random draws.
     assert_eq!(reply.text(), sampled);
     // Applied, not only checked: greedy decoding writes other words.
-    assert_ne!(sampled, whisper_json(&setup, whisper, &file, &[]));
+    assert_ne!(sampled, cli(&setup, whisper, &file, &json));
 }
