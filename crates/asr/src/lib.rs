@@ -30,6 +30,7 @@ mod pipeline;
 mod silero;
 #[allow(unsafe_code)]
 mod simd;
+mod speakers;
 mod text;
 mod transcript;
 mod vad;
@@ -51,6 +52,7 @@ pub use error::{describe_io, model_metadata, Error, VadModelError};
 pub use filter::{cut_loop, is_hallucination};
 pub use long::{WindowOptions, WindowedTranscription};
 pub use pipeline::{default_threads, TranscribeOptions, Transcriber};
+pub use speakers::{merge_speakers, SpeakerNaming, DEFAULT_SPEAKER_LABEL};
 pub use text::assemble;
-pub use transcript::{Segment, Transcript, Word};
+pub use transcript::{Segment, Speaker, Transcript, Word};
 pub use vad::{SpeechSpan, VadOptions, VoiceDetector, VAD_FRAME_SAMPLES};

@@ -111,6 +111,7 @@ impl<'t> WindowedTranscription<'t> {
             .unwrap_or_else(|| "und".to_owned());
         progress(duration);
         Ok(Transcript {
+            speakers: Vec::new(),
             language,
             duration,
             segments: self.segments,

@@ -25,6 +25,9 @@ pub enum Format {
     VerboseJson,
     /// `whisper-json`: whisper-cli's `-oj`/`-ojf` layout.
     WhisperJson,
+    /// `diarized_json`: OpenAI's diarized transcription (`gpt-4o-transcribe-diarize`): segments
+    /// with their speaker.
+    DiarizedJson,
 }
 
 /// What shapes an output beyond the transcript itself.
@@ -36,7 +39,7 @@ pub struct RenderOptions {
 
 impl Format {
     /// Every format, in the order front ends list them.
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Txt,
         Format::Srt,
         Format::Vtt,
@@ -44,6 +47,7 @@ impl Format {
         Format::Tsv,
         Format::VerboseJson,
         Format::WhisperJson,
+        Format::DiarizedJson,
     ];
 
     /// The format's name, as `-f` takes it.
@@ -51,17 +55,20 @@ impl Format {
         match self {
             Format::VerboseJson => "verbose_json",
             Format::WhisperJson => "whisper-json",
+            Format::DiarizedJson => "diarized_json",
             other => other.extension(),
         }
     }
 
-    /// The format's file extension, without the dot (the three JSON formats share `json`).
+    /// The format's file extension, without the dot (the JSON formats share `json`).
     pub fn extension(self) -> &'static str {
         match self {
             Format::Txt => "txt",
             Format::Srt => "srt",
             Format::Vtt => "vtt",
-            Format::Json | Format::VerboseJson | Format::WhisperJson => "json",
+            Format::Json | Format::VerboseJson | Format::WhisperJson | Format::DiarizedJson => {
+                "json"
+            }
             Format::Tsv => "tsv",
         }
     }
@@ -78,17 +85,20 @@ impl Format {
     /// What the format holds, in a few words (for help texts).
     pub fn description(self) -> &'static str {
         match self {
-            Format::Txt => "Plain text, one segment per line",
+            Format::Txt => "Plain text, one segment per line (`Спикер 1: ` where the speaker changes)",
             Format::Srt => "SubRip subtitles",
             Format::Vtt => "WebVTT subtitles",
             Format::Json => {
                 "JSON with language, duration, text, segments and words (times in seconds)"
             }
-            Format::Tsv => "Tab-separated start, end (milliseconds) and text, with a header line",
+            Format::Tsv => {
+                "Tab-separated start, end (milliseconds), speaker (when diarized) and text, with a header line"
+            }
             Format::VerboseJson => "OpenAI's verbose_json (what the OpenAI API returns)",
             Format::WhisperJson => {
                 "whisper-cli's -oj JSON (tokens as with -ojf when words are timed)"
             }
+            Format::DiarizedJson => "OpenAI's diarized_json: segments with their speaker",
         }
     }
 
@@ -107,17 +117,31 @@ impl Format {
             Format::Tsv => tsv(transcript),
             Format::VerboseJson => verbose_json(transcript),
             Format::WhisperJson => whisper_json(transcript),
+            Format::DiarizedJson => diarized_json(transcript),
         }
     }
 }
 
 fn txt(t: &Transcript) -> String {
     let mut out = String::new();
+    let mut previous = None;
     for segment in &t.segments {
+        if let Some(label) = label(t, segment.speaker).filter(|_| segment.speaker != previous) {
+            out.push_str(label);
+            out.push_str(": ");
+        }
+        previous = segment.speaker;
         out.push_str(&one_line(&segment.text));
         out.push('\n');
     }
     out
+}
+
+/// The label of speaker `speaker` of `t`, when the transcript is diarized.
+fn label(t: &Transcript, speaker: Option<usize>) -> Option<&str> {
+    speaker
+        .and_then(|i| t.speakers.get(i))
+        .map(|s| s.label.as_str())
 }
 
 /// `HH:MM:SS<sep>mmm`, rounded to the millisecond.
@@ -135,11 +159,13 @@ pub fn timestamp(seconds: f64, separator: char) -> String {
 fn srt(t: &Transcript, limits: &CueLimits) -> String {
     let mut out = String::new();
     for (i, cue) in cues(t, limits).iter().enumerate() {
+        let speaker = label(t, cue.speaker).map(|l| format!("{l}: "));
         out.push_str(&format!(
-            "{}\n{} --> {}\n{}\n\n",
+            "{}\n{} --> {}\n{}{}\n\n",
             i + 1,
             timestamp(cue.start, ','),
             timestamp(cue.end, ','),
+            speaker.unwrap_or_default(),
             cue.lines.join("\n")
         ));
     }
@@ -151,10 +177,14 @@ fn vtt(t: &Transcript, limits: &CueLimits) -> String {
     for cue in cues(t, limits) {
         // "-->" inside a cue would end it early.
         let text = cue.lines.join("\n").replace("-->", "->");
+        // A voice span names the speaker; its annotation ends at the first '>'.
+        let voice =
+            label(t, cue.speaker).map(|l| format!("<v {}>", l.replace(['>', '&', '<'], "")));
         out.push_str(&format!(
-            "{} --> {}\n{}\n\n",
+            "{} --> {}\n{}{}\n\n",
             timestamp(cue.start, '.'),
             timestamp(cue.end, '.'),
+            voice.unwrap_or_default(),
             text
         ));
     }
@@ -162,10 +192,20 @@ fn vtt(t: &Transcript, limits: &CueLimits) -> String {
 }
 
 fn tsv(t: &Transcript) -> String {
-    let mut out = String::from("start\tend\ttext\n");
+    let diarized = !t.speakers.is_empty();
+    let mut out = String::from(if diarized {
+        "start\tend\tspeaker\ttext\n"
+    } else {
+        "start\tend\ttext\n"
+    });
     for s in &t.segments {
+        let speaker = match label(t, s.speaker) {
+            Some(label) => format!("{}\t", label.replace('\t', " ")),
+            None if diarized => "\t".to_owned(),
+            None => String::new(),
+        };
         out.push_str(&format!(
-            "{}\t{}\t{}\n",
+            "{}\t{}\t{speaker}{}\n",
             (s.start * 1000.0).round() as u64,
             (s.end * 1000.0).round() as u64,
             one_line(&s.text).replace('\t', " ")
@@ -189,13 +229,24 @@ struct JsonTranscript<'a> {
     language: &'a str,
     duration: f64,
     text: String,
+    /// Only when diarized: each speaker and how long they speak.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    speakers: Vec<JsonSpeaker<'a>>,
     segments: Vec<JsonSegment<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSpeaker<'a> {
+    speaker: &'a str,
+    seconds: f64,
 }
 
 #[derive(Serialize)]
 struct JsonSegment<'a> {
     start: f64,
     end: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    speaker: Option<&'a str>,
     text: &'a str,
     /// Only when word times were computed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,6 +260,8 @@ struct JsonWord<'a> {
     end: f64,
     text: &'a str,
     probability: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    speaker: Option<&'a str>,
 }
 
 fn pretty(value: &impl Serialize) -> String {
@@ -222,12 +275,22 @@ fn json(t: &Transcript) -> String {
         language: &t.language,
         duration: secs(t.duration),
         text: t.text(),
+        speakers: t
+            .speakers
+            .iter()
+            .zip(t.speaking_seconds())
+            .map(|(speaker, seconds)| JsonSpeaker {
+                speaker: &speaker.label,
+                seconds: secs(seconds),
+            })
+            .collect(),
         segments: t
             .segments
             .iter()
             .map(|s| JsonSegment {
                 start: secs(s.start),
                 end: secs(s.end),
+                speaker: label(t, s.speaker),
                 text: &s.text,
                 words: t.word_times.then(|| {
                     s.words
@@ -237,6 +300,7 @@ fn json(t: &Transcript) -> String {
                             end: secs(w.end),
                             text: &w.text,
                             probability: prob(w.probability),
+                            speaker: label(t, s.speaker),
                         })
                         .collect()
                 }),
@@ -452,6 +516,78 @@ fn whisper_json(t: &Transcript) -> String {
     })
 }
 
+/// OpenAI's `diarized_json` (`gpt-4o-transcribe-diarize`), in its field order: numbered
+/// speakers are `A`, `B`, … as OpenAI writes them, given names stay; a transcript that is not
+/// diarized is one speaker, `A`. `usage` is the audio's duration in whole seconds.
+fn diarized_json(t: &Transcript) -> String {
+    #[derive(Serialize)]
+    struct Diarized<'a> {
+        task: &'static str,
+        duration: f64,
+        text: String,
+        segments: Vec<DiarizedSegment<'a>>,
+        usage: Usage,
+    }
+    #[derive(Serialize)]
+    struct DiarizedSegment<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        id: String,
+        start: f64,
+        end: f64,
+        text: &'a str,
+        speaker: String,
+    }
+    #[derive(Serialize)]
+    struct Usage {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        seconds: u64,
+    }
+    let speaker = |index: Option<usize>| {
+        let i = index.unwrap_or(0);
+        match t.speakers.get(i) {
+            Some(s) if s.named => s.label.clone(),
+            _ => letters(i),
+        }
+    };
+    pretty(&Diarized {
+        task: "transcribe",
+        duration: secs(t.duration),
+        text: t.text(),
+        segments: t
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| DiarizedSegment {
+                kind: "transcript.text.segment",
+                id: format!("seg_{i}"),
+                start: secs(s.start),
+                end: secs(s.end),
+                text: &s.text,
+                speaker: speaker(s.speaker),
+            })
+            .collect(),
+        usage: Usage {
+            kind: "duration",
+            seconds: t.duration.max(0.0).ceil() as u64,
+        },
+    })
+}
+
+/// `A` … `Z`, then `AA`, `AB`, … as spreadsheets count columns.
+fn letters(index: usize) -> String {
+    let mut n = index + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        n -= 1;
+        out.push(b'A' + (n % 26) as u8);
+        n /= 26;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// OpenAI's `json` response of the transcription endpoint: `{"text": …}`.
 pub fn openai_json(t: &Transcript) -> String {
     serde_json::json!({ "text": t.text() }).to_string()
@@ -502,10 +638,12 @@ mod tests {
 
     fn transcript() -> Transcript {
         Transcript {
+            speakers: Vec::new(),
             language: "ru".into(),
             duration: 3723.5,
             segments: vec![
                 Segment {
+                    speaker: None,
                     start: 62.345,
                     end: 63.0,
                     text: "Привет, мир.".into(),
@@ -518,6 +656,7 @@ mod tests {
                     no_speech_probability: 0.01,
                 },
                 Segment {
+                    speaker: None,
                     start: 3722.0,
                     end: 3723.4996,
                     text: "Второй\tсегмент\n--> тут".into(),
@@ -527,6 +666,104 @@ mod tests {
             ],
             word_times: true,
         }
+    }
+
+    /// A call of two speakers: the operator named, the caller numbered; two phrases of the
+    /// caller in a row, and one overlap.
+    fn call() -> Transcript {
+        let segment = |start: f64, end: f64, text: &str, speaker: usize| Segment {
+            start,
+            end,
+            text: text.into(),
+            words: vec![],
+            no_speech_probability: 0.0,
+            speaker: Some(speaker),
+        };
+        Transcript {
+            language: "ru".into(),
+            duration: 10.2,
+            segments: vec![
+                segment(0.5, 2.0, "Алло.", 0),
+                segment(2.5, 4.0, "Здравствуйте.", 1),
+                segment(4.5, 6.0, "У меня вопрос.", 1),
+                segment(5.5, 7.0, "Слушаю.", 0),
+            ],
+            word_times: false,
+            speakers: crate::SpeakerNaming {
+                names: vec!["Оператор".into()],
+                ..crate::SpeakerNaming::default()
+            }
+            .speakers(2),
+        }
+    }
+
+    #[test]
+    fn every_format_says_who_speaks() {
+        let t = call();
+        assert_eq!(
+            Format::Txt.render(&t),
+            "Оператор: Алло.\nСпикер 2: Здравствуйте.\nУ меня вопрос.\nОператор: Слушаю.\n"
+        );
+        let srt = Format::Srt.render(&t);
+        assert!(
+            srt.starts_with("1\n00:00:00,500 --> 00:00:02,000\nОператор: Алло.\n\n"),
+            "{srt}"
+        );
+        // The two speakers' overlapping phrases stay whole, each in its own cue.
+        assert!(
+            srt.contains("00:00:04,500 --> 00:00:06,000\nСпикер 2: У меня вопрос."),
+            "{srt}"
+        );
+        assert!(
+            srt.contains("00:00:05,500 --> 00:00:07,000\nОператор: Слушаю."),
+            "{srt}"
+        );
+        let vtt = Format::Vtt.render(&t);
+        assert!(
+            vtt.contains("00:00:02.500 --> 00:00:04.000\n<v Спикер 2>Здравствуйте.\n"),
+            "{vtt}"
+        );
+        assert_eq!(
+            Format::Tsv.render(&t).lines().take(2).collect::<Vec<_>>(),
+            ["start\tend\tspeaker\ttext", "500\t2000\tОператор\tАлло."]
+        );
+        let json: serde_json::Value = serde_json::from_str(&Format::Json.render(&t)).unwrap();
+        assert_eq!(json["segments"][1]["speaker"], "Спикер 2");
+        assert_eq!(
+            json["speakers"],
+            serde_json::json!([
+                {"speaker": "Оператор", "seconds": 3.0},
+                {"speaker": "Спикер 2", "seconds": 3.0}
+            ])
+        );
+        let diarized: serde_json::Value =
+            serde_json::from_str(&Format::DiarizedJson.render(&t)).unwrap();
+        assert_eq!(
+            diarized["segments"][1],
+            serde_json::json!({
+                "type": "transcript.text.segment", "id": "seg_1", "start": 2.5, "end": 4.0,
+                "text": "Здравствуйте.", "speaker": "B"
+            })
+        );
+        assert_eq!(diarized["segments"][0]["speaker"], "Оператор");
+        assert_eq!(
+            diarized["usage"],
+            serde_json::json!({"type": "duration", "seconds": 11})
+        );
+        assert_eq!(diarized["task"], "transcribe");
+    }
+
+    #[test]
+    fn a_transcript_without_speakers_is_written_as_before() {
+        let t = transcript();
+        assert!(!Format::Json.render(&t).contains("speaker"));
+        assert!(Format::Tsv.render(&t).starts_with("start\tend\ttext\n"));
+        assert!(!Format::Txt.render(&t).contains(':'));
+        let diarized: serde_json::Value =
+            serde_json::from_str(&Format::DiarizedJson.render(&t)).unwrap();
+        assert_eq!(diarized["segments"][1]["speaker"], "A");
+        assert_eq!(letters(25), "Z");
+        assert_eq!(letters(26), "AA");
     }
 
     #[test]

@@ -161,6 +161,7 @@ impl Transcriber {
                 if spans.is_empty() {
                     progress(1.0);
                     return Ok(Transcript {
+                        speakers: Vec::new(),
                         language: options.language.clone().unwrap_or_else(|| "und".into()),
                         duration,
                         segments: Vec::new(),
@@ -218,6 +219,7 @@ impl Transcriber {
         clamp_times(&mut segments, duration);
         progress(1.0);
         Ok(Transcript {
+            speakers: Vec::new(),
             language,
             duration,
             segments,

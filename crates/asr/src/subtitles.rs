@@ -35,6 +35,8 @@ pub struct Cue {
     pub end: f64,
     /// One to `max_line_count` lines, none empty.
     pub lines: Vec<String>,
+    /// Who speaks it, when the transcript is diarized: a cue never holds two speakers.
+    pub speaker: Option<usize>,
 }
 
 /// Shortest cue: one millisecond, the resolution SRT and WebVTT write.
@@ -123,6 +125,7 @@ pub fn cues(transcript: &Transcript, limits: &CueLimits) -> Vec<Cue> {
                     start: first.start,
                     end: last.end.max(first.start),
                     lines: lines_of(&texts, width),
+                    speaker: segment.speaker,
                 });
             }
             pending.clear();
@@ -161,11 +164,12 @@ pub fn cues(transcript: &Transcript, limits: &CueLimits) -> Vec<Cue> {
 
 /// Orders cues and makes their spans valid: a cue ends no later than the next begins, and one
 /// left shorter than [`MIN_CUE`] joins its neighbour rather than flash for no time at all.
+/// Cues of two speakers may overlap (both speak; players show both), and never join.
 fn settle(mut cues: Vec<Cue>, width: usize) -> Vec<Cue> {
     cues.sort_by(|a, b| a.start.total_cmp(&b.start));
     let mut out: Vec<Cue> = Vec::with_capacity(cues.len());
     for mut cue in cues {
-        if let Some(prev) = out.last_mut() {
+        if let Some(prev) = out.last_mut().filter(|prev| prev.speaker == cue.speaker) {
             if prev.end > cue.start {
                 prev.end = cue.start;
             }
@@ -199,6 +203,7 @@ mod tests {
 
     fn segment(start: f64, end: f64, text: &str, words: &[(&str, f64, f64)]) -> Segment {
         Segment {
+            speaker: None,
             start,
             end,
             text: text.to_owned(),
@@ -217,6 +222,7 @@ mod tests {
 
     fn transcript(segments: Vec<Segment>, word_times: bool) -> Transcript {
         Transcript {
+            speakers: Vec::new(),
             language: "ru".into(),
             duration: 100.0,
             segments,

@@ -110,6 +110,7 @@ fn assemble_segment(raw: TokenSegment) -> Segment {
         push_word(&mut words, done);
     }
     Segment {
+        speaker: None,
         start: raw.start,
         end: raw.end.max(raw.start),
         text: decode_dropping_invalid(&all_bytes).trim().to_owned(),

@@ -14,6 +14,9 @@ pub struct Transcript {
     /// word's text and probability are real but its times only placeholders, and outputs leave
     /// them out.
     pub word_times: bool,
+    /// Who speaks, when the transcript is diarized ([`Segment::speaker`] indexes this);
+    /// empty otherwise.
+    pub speakers: Vec<Speaker>,
 }
 
 impl Transcript {
@@ -41,6 +44,17 @@ impl Transcript {
         Ok(())
     }
 
+    /// Seconds each of [`Self::speakers`] speaks (the sum of their segments' spans).
+    pub fn speaking_seconds(&self) -> Vec<f64> {
+        let mut seconds = vec![0.0; self.speakers.len()];
+        for s in &self.segments {
+            if let Some(total) = s.speaker.and_then(|i| seconds.get_mut(i)) {
+                *total += s.end - s.start;
+            }
+        }
+        seconds
+    }
+
     /// The whole text, segments joined by single spaces.
     pub fn text(&self) -> String {
         let parts: Vec<&str> = self.segments.iter().map(|s| s.text.as_str()).collect();
@@ -61,6 +75,19 @@ pub struct Segment {
     pub words: Vec<Word>,
     /// The model's estimate that this window holds no speech.
     pub no_speech_probability: f32,
+    /// Who speaks it: an index into [`Transcript::speakers`], when the transcript is
+    /// diarized. A segment never holds two speakers.
+    pub speaker: Option<usize>,
+}
+
+/// One voice of a diarized transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Speaker {
+    /// What outputs call the speaker: a given name, or a numbered label (`Спикер 1`).
+    pub label: String,
+    /// Whether the label is a name the caller gave (OpenAI's `diarized_json` writes numbered
+    /// speakers as `A`, `B`, …, and given names as they are).
+    pub named: bool,
 }
 
 /// A word with its time span.

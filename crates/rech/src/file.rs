@@ -278,9 +278,11 @@ mod tests {
         assert_eq!(chunk.len(), 8_000);
         assert_eq!(chunk[0], 16_000.0);
         let mut transcript = Transcript {
+            speakers: Vec::new(),
             language: "ru".into(),
             duration: 0.5,
             segments: vec![rech_asr::Segment {
+                speaker: None,
                 start: 0.0,
                 end: 0.5,
                 text: "да".into(),
