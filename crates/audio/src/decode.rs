@@ -21,7 +21,7 @@ use crate::gapless::{Container, ContainerNotes, Trimmer};
 use crate::limits::{check_stream, read_up_to, unsupported};
 use crate::opus::{OpusDecoder, OpusHead, OPUS_RATE};
 use crate::resample::StreamResampler;
-use crate::source::{downmix_into, BlockSource, SourceInfo};
+use crate::source::{downmix_into, BlockSource, Mix, SourceInfo};
 use crate::w64::{is_w64, W64Source};
 use crate::SAMPLE_RATE;
 use crate::{ffmpeg, guard, prescan};
@@ -71,7 +71,22 @@ pub fn open(path: &Path) -> Result<AudioStream, AudioError> {
         return open_reader(io::stdin(), STDIN_NAME);
     }
     let name = path.display().to_string();
-    open_file(path, true)?.ok_or(AudioError::UnknownFormat { path: name })
+    open_file(path, true, Mix::Average)?.ok_or(AudioError::UnknownFormat { path: name })
+}
+
+/// [`open`] for one channel of a file alone, counting from 0 (a call recorded with one
+/// speaker per channel): the same stream, but that channel's samples instead of the average
+/// of all. A channel the file does not have is [`AudioError::NoSuchChannel`]. Standard input
+/// cannot be read once per channel: `-` is refused.
+pub fn open_channel(path: &Path, channel: u16) -> Result<AudioStream, AudioError> {
+    let name = path.display().to_string();
+    if path == Path::new("-") {
+        return Err(unsupported(
+            &name,
+            "standard input cannot be read once per channel; save it to a file first".to_owned(),
+        ));
+    }
+    open_file(path, true, Mix::Channel(channel))?.ok_or(AudioError::UnknownFormat { path: name })
 }
 
 /// Checks, cheaply and before any model is loaded, that `path` is a readable, non-empty file
@@ -81,12 +96,12 @@ pub fn check(path: &Path) -> Result<(), AudioError> {
     if path == Path::new("-") {
         return Ok(());
     }
-    open_file(path, false).map(drop)
+    open_file(path, false, Mix::Average).map(drop)
 }
 
 /// [`open`] for a file; without `ffmpeg`, a file that only ffmpeg could decode is accepted
 /// unopened (`None`).
-fn open_file(path: &Path, ffmpeg: bool) -> Result<Option<AudioStream>, AudioError> {
+fn open_file(path: &Path, ffmpeg: bool, mix: Mix) -> Result<Option<AudioStream>, AudioError> {
     let name = path.display().to_string();
     let io_err = |source| AudioError::Io {
         path: name.clone(),
@@ -103,6 +118,7 @@ fn open_file(path: &Path, ffmpeg: bool) -> Result<Option<AudioStream>, AudioErro
         name.clone(),
         extension_of(path),
         false,
+        mix,
     );
     // ffmpeg makes audio of almost anything (a text file comes out as GSM noise): it is asked
     // only about real media rech cannot decode (a container rech recognised, a format known by
@@ -115,7 +131,7 @@ fn open_file(path: &Path, ffmpeg: bool) -> Result<Option<AudioStream>, AudioErro
             match ffmpeg::ffmpeg_program() {
                 Some(_) if !ffmpeg => Ok(None),
                 Some(program) => {
-                    through_ffmpeg(&program, path, &name, e, sniff_foreign(path)).map(Some)
+                    through_ffmpeg(&program, path, &name, e, sniff_foreign(path), mix).map(Some)
                 }
                 None => Err(match e {
                     AudioError::Unsupported { path, detail } => AudioError::Unsupported {
@@ -139,9 +155,10 @@ fn through_ffmpeg(
     name: &str,
     native: AudioError,
     label: Option<&str>,
+    mix: Mix,
 ) -> Result<AudioStream, AudioError> {
     let (pipe, len) = ffmpeg::spawn(program, path, name, label)?;
-    match open_reader(pipe, name) {
+    match read_forward(pipe, name, mix) {
         Ok(mut stream) => {
             // What `-v` shows as the input's format.
             stream.set_format(format!("{} via ffmpeg", label.unwrap_or("decoded")));
@@ -177,6 +194,15 @@ pub fn open_reader<R: Read + Send + Sync + 'static>(
     reader: R,
     name: &str,
 ) -> Result<AudioStream, AudioError> {
+    read_forward(reader, name, Mix::Average)
+}
+
+/// [`open_reader`] with the channels mixed as `mix` says.
+fn read_forward<R: Read + Send + Sync + 'static>(
+    reader: R,
+    name: &str,
+    mix: Mix,
+) -> Result<AudioStream, AudioError> {
     let name = name.to_owned();
     let io_err = |source| AudioError::Io {
         path: name.clone(),
@@ -202,11 +228,11 @@ pub fn open_reader<R: Read + Send + Sync + 'static>(
             }
             None => false,
         };
-        return open_source(Box::new(input), None, name, None, open_ended);
+        return open_source(Box::new(input), None, name, None, open_ended, mix);
     }
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes).map_err(io_err)?;
-    open_memory(bytes, name, None)
+    open_memory(bytes, name, None, mix)
 }
 
 fn is_riff_wave(magic: &[u8]) -> bool {
@@ -216,7 +242,12 @@ fn is_riff_wave(magic: &[u8]) -> bool {
 /// Opens an input that is already in memory for streaming; `name` as in [`decode_bytes`].
 pub fn open_bytes(bytes: Vec<u8>, name: Option<&str>) -> Result<AudioStream, AudioError> {
     let extension = name.and_then(|n| extension_of(Path::new(n)));
-    open_memory(bytes, name.unwrap_or(MEMORY_NAME).to_owned(), extension)
+    open_memory(
+        bytes,
+        name.unwrap_or(MEMORY_NAME).to_owned(),
+        extension,
+        Mix::Average,
+    )
 }
 
 /// How messages name standard input.
@@ -228,6 +259,7 @@ fn open_memory(
     bytes: Vec<u8>,
     name: String,
     extension: Option<String>,
+    mix: Mix,
 ) -> Result<AudioStream, AudioError> {
     let len = bytes.len() as u64;
     open_source(
@@ -236,6 +268,7 @@ fn open_memory(
         name,
         extension,
         false,
+        mix,
     )
 }
 
@@ -268,13 +301,14 @@ fn collect(mut stream: AudioStream) -> Result<Audio, AudioError> {
 /// Recognises the format of `input` (`len` bytes long; `None` for a forward-only stream, which
 /// is read whole if it turns out not to be a WAV hound reads), reads its header and checks that
 /// the stream is one we can convert. `open_ended`: a WAV whose audio lasts until the stream
-/// ends, whatever its header says.
+/// ends, whatever its header says. `mix`: how its channels become one.
 fn open_source(
     mut input: Box<dyn MediaSource>,
     len: Option<u64>,
     name: String,
     extension: Option<String>,
     open_ended: bool,
+    mix: Mix,
 ) -> Result<AudioStream, AudioError> {
     let io_err = |source| AudioError::Io {
         path: name.clone(),
@@ -296,7 +330,7 @@ fn open_source(
     let is_riff_wave = is_riff_wave(&magic[..got.min(12)]);
     let is_w64 = is_w64(magic);
 
-    let source = contain(&name, "", || -> Result<Box<dyn BlockSource>, AudioError> {
+    let mut source = contain(&name, "", || -> Result<Box<dyn BlockSource>, AudioError> {
         Ok(if is_w64 {
             let (input, len) = match len {
                 Some(len) => (input, len),
@@ -332,8 +366,19 @@ fn open_source(
             )?)
         })
     })?;
+    source.set_mix(mix);
+    contain(&name, "", || source.prime())?;
     let info = source.info().clone();
     check_stream(&name, info.channels, info.sample_rate)?;
+    if let Mix::Channel(channel) = mix {
+        if channel >= info.channels {
+            return Err(AudioError::NoSuchChannel {
+                path: name,
+                channel,
+                channels: info.channels,
+            });
+        }
+    }
     let resampler =
         StreamResampler::new(info.sample_rate).map_err(|e| unsupported(&name, e.to_string()))?;
     Ok(AudioStream {
@@ -523,6 +568,7 @@ struct WavSource {
     /// The audio lasts until the input ends (a piped WAV without sizes): running out of data
     /// is the end, not a truncation.
     open_ended: bool,
+    mix: Mix,
 }
 
 impl WavSource {
@@ -586,6 +632,7 @@ impl WavSource {
             interleaved: Vec::new(),
             read: 0,
             open_ended,
+            mix: Mix::Average,
         }))
     }
 }
@@ -627,8 +674,12 @@ impl BlockSource for WavSource {
         }
         // A trailing partial frame is dropped: it has no partner samples to average with.
         let whole = self.interleaved.len() / channels * channels;
-        downmix_into(&self.interleaved[..whole], channels, mono);
+        downmix_into(&self.interleaved[..whole], channels, self.mix, mono);
         Ok(!ended && self.read < total && !self.interleaved.is_empty())
+    }
+
+    fn set_mix(&mut self, mix: Mix) {
+        self.mix = mix;
     }
 }
 
@@ -679,6 +730,7 @@ struct SymphoniaSource {
     first_failure: Option<String>,
     /// A block decoded ahead of time while learning the channel count, with its "more" flag.
     primed: Option<(Vec<f32>, bool)>,
+    mix: Mix,
 }
 
 /// symphonia's own decoders, or libopus for Opus, which symphonia 0.5 lacks.
@@ -826,7 +878,7 @@ impl SymphoniaSource {
                 trimmer.unwrap_or_default(),
             )
         };
-        let mut source = Self {
+        let source = Self {
             track_id: track.id,
             info: SourceInfo {
                 format: codec,
@@ -844,14 +896,8 @@ impl SymphoniaSource {
             failed_packets: 0,
             first_failure: None,
             primed: None,
+            mix: Mix::Average,
         };
-        if source.info.channels == 0 {
-            // Some decoders only learn the layout from the first frame: decode it now, so that
-            // the stream's info is complete before anyone relies on it.
-            let mut first = Vec::new();
-            let more = source.next_block(&mut first)?;
-            source.primed = Some((first, more));
-        }
         Ok(source)
     }
 }
@@ -909,6 +955,7 @@ impl BlockSource for SymphoniaSource {
                         downmix_into(
                             &interleaved[start * channels..end * channels],
                             channels,
+                            self.mix,
                             out,
                         );
                         Ok(())
@@ -948,7 +995,7 @@ impl BlockSource for SymphoniaSource {
                             slot => slot.insert(SampleBuffer::new(needed as u64, spec)),
                         };
                         buffer.copy_interleaved_ref(decoded);
-                        downmix_into(buffer.samples(), channels, out);
+                        downmix_into(buffer.samples(), channels, self.mix, out);
                         Ok(())
                     }
                     Err(e) => Err(e),
@@ -974,6 +1021,21 @@ impl BlockSource for SymphoniaSource {
                 Err(e) => return Err(symphonia_error(&self.name, e)),
             }
         }
+    }
+
+    fn set_mix(&mut self, mix: Mix) {
+        self.mix = mix;
+    }
+
+    fn prime(&mut self) -> Result<(), AudioError> {
+        if self.info.channels == 0 && self.primed.is_none() {
+            // Some decoders only learn the layout from the first frame: decode it now, so that
+            // the stream's info is complete before anyone relies on it.
+            let mut first = Vec::new();
+            let more = self.next_block(&mut first)?;
+            self.primed = Some((first, more));
+        }
+        Ok(())
     }
 }
 

@@ -19,6 +19,16 @@ pub enum AudioError {
         #[source]
         source: io::Error,
     },
+    /// One channel was asked for, and the input does not have it.
+    #[error("{path}: has {channels} channel(s), no channel {}", channel + 1)]
+    NoSuchChannel {
+        /// The input as the user gave it.
+        path: String,
+        /// The channel asked for, counting from 0.
+        channel: u16,
+        /// The channels the input has.
+        channels: u16,
+    },
     /// The file has zero bytes.
     #[error("{path}: the file is empty")]
     Empty {

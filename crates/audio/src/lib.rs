@@ -38,7 +38,8 @@ pub use capture::{
     ConfigRange, DeviceCapabilities, DeviceFailure, DeviceInfo,
 };
 pub use decode::{
-    check, decode_bytes, decode_file, open, open_bytes, open_reader, Audio, AudioStream,
+    check, decode_bytes, decode_file, open, open_bytes, open_channel, open_reader, Audio,
+    AudioStream,
 };
 pub use error::AudioError;
 pub use ffmpeg::ffmpeg_program;

@@ -29,10 +29,35 @@ pub(crate) trait BlockSource: Send {
     fn info(&self) -> &SourceInfo;
     /// Appends the next block of mono samples; returns `false` when the input has ended.
     fn next_block(&mut self, mono: &mut Vec<f32>) -> Result<bool, AudioError>;
+    /// How the channels become one, before the first block.
+    fn set_mix(&mut self, mix: Mix);
+    /// Decodes ahead what the stream's info needs (a channel count some decoders learn only
+    /// from the first frame), once the mix is set.
+    fn prime(&mut self) -> Result<(), AudioError> {
+        Ok(())
+    }
 }
 
-/// Averages interleaved frames into one channel.
-pub(crate) fn downmix_into(interleaved: &[f32], channels: usize, mono: &mut Vec<f32>) {
+/// How a decoder's channels become the one channel rech transcribes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mix {
+    /// Every channel averaged: one voice of the whole recording.
+    #[default]
+    Average,
+    /// One channel alone, counting from 0 (one speaker of a call recorded per channel).
+    Channel(u16),
+}
+
+/// Makes one channel of interleaved frames, as `mix` says (an out-of-range channel averages:
+/// the stream refuses it as soon as its channel count is known).
+pub(crate) fn downmix_into(interleaved: &[f32], channels: usize, mix: Mix, mono: &mut Vec<f32>) {
+    if let Mix::Channel(pick) = mix {
+        let pick = usize::from(pick);
+        if pick < channels {
+            mono.extend(interleaved.chunks_exact(channels).map(|frame| frame[pick]));
+            return;
+        }
+    }
     if channels == 1 {
         mono.extend_from_slice(interleaved);
         return;

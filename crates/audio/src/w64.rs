@@ -8,7 +8,7 @@ use symphonia::core::io::MediaSource;
 
 use crate::error::AudioError;
 use crate::limits::{check_stream, read_up_to, unsupported};
-use crate::source::{downmix_into, BlockSource, SourceInfo};
+use crate::source::{downmix_into, BlockSource, Mix, SourceInfo};
 
 /// The file's first GUID ("riff" in W64's spelling).
 const RIFF: [u8; 16] = [
@@ -43,6 +43,7 @@ pub(crate) struct W64Source {
     remaining: u64,
     bytes: Vec<u8>,
     interleaved: Vec<f32>,
+    mix: Mix,
 }
 
 impl W64Source {
@@ -160,6 +161,7 @@ impl W64Source {
             remaining: data_len - data_len % block_align as u64,
             bytes: Vec::new(),
             interleaved: Vec::new(),
+            mix: Mix::Average,
         })
     }
 }
@@ -211,7 +213,16 @@ impl BlockSource for W64Source {
                 f64::from_le_bytes(v) as f32
             })),
         }
-        downmix_into(&self.interleaved, usize::from(self.info.channels), mono);
+        downmix_into(
+            &self.interleaved,
+            usize::from(self.info.channels),
+            self.mix,
+            mono,
+        );
         Ok(self.remaining > 0)
+    }
+
+    fn set_mix(&mut self, mix: Mix) {
+        self.mix = mix;
     }
 }

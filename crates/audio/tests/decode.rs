@@ -363,3 +363,68 @@ fn zero_channels_and_absurd_rates_are_refused() {
     let err = error_for(&bytes, "slow.wav");
     assert!(err.to_string().contains("sample rate 1 Hz"), "{err}");
 }
+
+/// A 16 kHz stereo WAV, 16-bit (hound reads it) or 64-bit float (symphonia does), with a tone
+/// on the left channel and silence on the right.
+fn left_only(path: &Path, float64: bool) {
+    let frames = 16_000usize;
+    let (bits, format): (u16, u16) = if float64 { (64, 3) } else { (16, 1) };
+    let block = 2 * bits / 8;
+    let data_len = frames as u32 * u32::from(block);
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + data_len).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&format.to_le_bytes());
+    bytes.extend_from_slice(&2u16.to_le_bytes());
+    bytes.extend_from_slice(&16_000u32.to_le_bytes());
+    bytes.extend_from_slice(&(16_000 * u32::from(block)).to_le_bytes());
+    bytes.extend_from_slice(&block.to_le_bytes());
+    bytes.extend_from_slice(&bits.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&data_len.to_le_bytes());
+    let tone = tone(16_000);
+    for i in 0..frames {
+        for value in [tone(i), 0.0] {
+            if float64 {
+                bytes.extend_from_slice(&value.to_le_bytes());
+            } else {
+                bytes.extend_from_slice(&((value * 32767.0).round() as i16).to_le_bytes());
+            }
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn energy(path: &Path, channel: u16) -> f32 {
+    let mut stream = rech_audio::open_channel(path, channel).unwrap();
+    let mut samples = Vec::new();
+    while stream.next_chunk(&mut samples).unwrap() {}
+    assert!((samples.len() as i64 - 16_000).abs() < 10, "{}", samples.len());
+    samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32
+}
+
+#[test]
+fn one_channel_alone_through_hound_and_symphonia() {
+    let dir = tempfile::tempdir().unwrap();
+    for float64 in [false, true] {
+        let path = dir.path().join(format!("call-{float64}.wav"));
+        left_only(&path, float64);
+        // The tone's power is 0.125; averaged with silence it would be a quarter of that.
+        let left = energy(&path, 0);
+        assert!((left - 0.125).abs() < 0.01, "{float64}: {left}");
+        assert!(energy(&path, 1) < 1e-6, "{float64}");
+        let mixed = decode_file(&path).unwrap();
+        let mixed: f32 =
+            mixed.samples.iter().map(|s| s * s).sum::<f32>() / mixed.samples.len() as f32;
+        assert!((mixed - 0.125 / 4.0).abs() < 0.005, "{float64}: {mixed}");
+        match rech_audio::open_channel(&path, 2) {
+            Err(e @ AudioError::NoSuchChannel { .. }) => {
+                assert!(e.to_string().ends_with("has 2 channel(s), no channel 3"), "{e}")
+            }
+            other => panic!("{float64}: {:?}", other.map(|s| s.info().clone())),
+        }
+    }
+    assert!(rech_audio::open_channel(Path::new("-"), 0).is_err());
+}
