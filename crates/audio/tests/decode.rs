@@ -401,7 +401,11 @@ fn energy(path: &Path, channel: u16) -> f32 {
     let mut stream = rech_audio::open_channel(path, channel).unwrap();
     let mut samples = Vec::new();
     while stream.next_chunk(&mut samples).unwrap() {}
-    assert!((samples.len() as i64 - 16_000).abs() < 10, "{}", samples.len());
+    assert!(
+        (samples.len() as i64 - 16_000).abs() < 10,
+        "{}",
+        samples.len()
+    );
     samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32
 }
 
@@ -421,7 +425,10 @@ fn one_channel_alone_through_hound_and_symphonia() {
         assert!((mixed - 0.125 / 4.0).abs() < 0.005, "{float64}: {mixed}");
         match rech_audio::open_channel(&path, 2) {
             Err(e @ AudioError::NoSuchChannel { .. }) => {
-                assert!(e.to_string().ends_with("has 2 channel(s), no channel 3"), "{e}")
+                assert!(
+                    e.to_string().ends_with("has 2 channel(s), no channel 3"),
+                    "{e}"
+                )
             }
             other => panic!("{float64}: {:?}", other.map(|s| s.info().clone())),
         }

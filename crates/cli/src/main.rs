@@ -14,6 +14,7 @@ mod output;
 mod progress;
 mod record;
 mod serve;
+mod speakers;
 mod transcribe;
 mod vad;
 

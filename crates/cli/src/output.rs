@@ -15,15 +15,15 @@ impl Format {
     pub const TXT: Format = Format(output::Format::Txt);
 
     /// Every format rech writes.
-    pub const ALL: [Format; 7] = [
-        Format(output::Format::ALL[0]),
-        Format(output::Format::ALL[1]),
-        Format(output::Format::ALL[2]),
-        Format(output::Format::ALL[3]),
-        Format(output::Format::ALL[4]),
-        Format(output::Format::ALL[5]),
-        Format(output::Format::ALL[6]),
-    ];
+    pub const ALL: [Format; output::Format::ALL.len()] = {
+        let mut all = [Format::TXT; output::Format::ALL.len()];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = Format(output::Format::ALL[i]);
+            i += 1;
+        }
+        all
+    };
 }
 
 impl std::ops::Deref for Format {

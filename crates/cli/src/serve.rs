@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::decoding::DecodingArgs;
 use crate::engine::{self, language_arg};
+use crate::speakers::SpeakerArgs;
 use crate::vad::VadArgs;
 use crate::{Context, UsageError};
 use anyhow::Result;
@@ -109,6 +110,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     decoding: DecodingArgs,
 
+    #[command(flatten)]
+    speakers: SpeakerArgs,
+
     /// Seconds a client has to send a request's headers before its connection is closed.
     #[arg(long, value_name = "SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -146,6 +150,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         Some(threads) => usize::from(threads),
         None => (rech_asr::default_threads() / workers).max(1),
     };
+    let speakers = args.speakers.speakers()?;
     if args.api_key.as_deref().is_some_and(str::is_empty) {
         return Err(UsageError("--api-key must not be empty".into()).into());
     }
@@ -189,6 +194,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         },
         windows: rech_asr::WindowOptions::default(),
         dictation: DictationOptions::default(),
+        speakers,
         header_timeout: Duration::from_secs(args.header_timeout),
         read_timeout: Duration::from_secs(args.read_timeout),
         idle_timeout: Duration::from_secs(args.idle_timeout),

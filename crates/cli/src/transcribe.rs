@@ -25,6 +25,7 @@ use crate::decoding::DecodingArgs;
 use crate::engine::{self, language_arg, WhisperOnly};
 use crate::output::Format;
 use crate::progress::{Progress, ProgressMode};
+use crate::speakers::SpeakerArgs;
 use crate::vad::VadArgs;
 use crate::{Context, Interrupted, UsageError};
 use rech::outputs::{self, check_writable_dir, write_atomically, NamingError};
@@ -99,6 +100,9 @@ pub struct TranscribeArgs {
 
     #[command(flatten)]
     vad: VadArgs,
+
+    #[command(flatten)]
+    speakers: SpeakerArgs,
 
     /// Output format; repeat or separate with commas for several [default: the extension of
     /// -o FILE, else txt].
@@ -255,6 +259,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
             duration: args.duration,
         },
         prompt: None,
+        speakers: args.speakers.speakers()?,
     };
 
     let work: Vec<usize> = (0..inputs.len())
@@ -276,7 +281,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     // is one line now, and a run with nothing left to transcribe downloads nothing.
     let work: Vec<usize> = work
         .into_iter()
-        .filter(|&i| match rech_audio::check(&inputs[i].path) {
+        .filter(|&i| match rech::file::check(&inputs[i].path, &options) {
             Ok(()) => true,
             Err(e) => {
                 let _ = writeln!(io::stderr(), "rech: error: {e}");

@@ -7,8 +7,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use rech_asr::{
-    CancelToken, TranscribeOptions, Transcriber, Transcript, WindowOptions, WindowedTranscription,
-    SAMPLE_RATE,
+    CancelToken, SpeakerNaming, TranscribeOptions, Transcriber, Transcript, WindowOptions,
+    WindowedTranscription, SAMPLE_RATE,
 };
 use rech_audio::{AudioError, AudioStream, SourceInfo};
 
@@ -36,6 +36,19 @@ pub enum FileError {
         offset: f64,
         /// The audio's length, in seconds.
         length: f64,
+    },
+    /// Speakers by channel were asked for, and the file has one channel.
+    #[error("{}: one channel only; telling speakers apart by channel needs a recording with one speaker on each", path.display())]
+    OneChannel {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Speakers by channel were asked for on a stream (standard input), which cannot be read
+    /// once per channel.
+    #[error("{}: telling speakers apart by channel reads the input once per channel, and a stream cannot be read twice; save it to a file first", path.display())]
+    NotAFile {
+        /// The stream's name.
+        path: PathBuf,
     },
     /// The engine panicked on this file; the transcriber that ran it should not be used again.
     #[error("{}: the engine failed ({message})", path.display())]
@@ -95,12 +108,59 @@ pub struct FileOptions {
     pub clip: Clip,
     /// Text that precedes the audio (names, terms), for engines that take a prompt.
     pub prompt: Option<String>,
+    /// Who spoke when, and what speakers are called.
+    pub speakers: Speakers,
+}
+
+/// Who spoke when: whether and how a transcript is diarized, and what speakers are called.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Speakers {
+    /// How speakers are told apart.
+    pub diarize: Diarize,
+    /// Their labels or names ([`SpeakerNaming`]: `Спикер 1`, … by default).
+    pub naming: SpeakerNaming,
+}
+
+/// How speakers are told apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Diarize {
+    /// Not at all: the transcript has no speakers.
+    #[default]
+    Off,
+    /// One speaker per channel (call-centre and phone recordings, two-microphone interviews):
+    /// each channel is transcribed alone, with voice-activity detection on that channel, and
+    /// its segments are that channel's speaker's; where both speak at once, both are
+    /// transcribed. The file is read once per channel (standard input cannot be).
+    Channels,
+}
+
+/// Checks, cheaply and before any model is loaded, that `path` can be transcribed with
+/// `options`: a readable audio file (or `-`) as [`rech_audio::check`] says, and, for speakers
+/// by channel, a file (not a stream) with two channels or more.
+pub fn check(path: &Path, options: &FileOptions) -> Result<(), FileError> {
+    rech_audio::check(path)?;
+    if options.speakers.diarize == Diarize::Channels {
+        if path == Path::new("-") {
+            return Err(FileError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        if rech_audio::open(path)?.info().channels < 2 {
+            return Err(FileError::OneChannel {
+                path: path.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A file opened for transcription: its stream and what its header says.
 pub struct Input {
     path: PathBuf,
     stream: AudioStream,
+    /// Whether `path` is a file that can be opened again (once per channel).
+    file: bool,
 }
 
 impl std::fmt::Debug for Input {
@@ -118,6 +178,7 @@ impl Input {
         Ok(Self {
             path: path.to_owned(),
             stream: rech_audio::open(path)?,
+            file: path != Path::new("-"),
         })
     }
 
@@ -126,6 +187,7 @@ impl Input {
         Self {
             path: name.into(),
             stream,
+            file: false,
         }
     }
 
@@ -145,8 +207,16 @@ impl Input {
         progress: &mut dyn FnMut(f64),
     ) -> Result<Transcript, FileError> {
         let path = self.path.clone();
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            self.run(transcriber, options, cancel, progress)
+        let outcome = catch_unwind(AssertUnwindSafe(|| match options.speakers.diarize {
+            Diarize::Off => run(
+                &self.path,
+                &mut self.stream,
+                transcriber,
+                options,
+                cancel,
+                progress,
+            ),
+            Diarize::Channels => self.by_channel(transcriber, options, cancel, progress),
         }));
         outcome.unwrap_or_else(|panic| {
             let message = panic
@@ -158,47 +228,91 @@ impl Input {
         })
     }
 
-    fn run(
+    /// [`Diarize::Channels`]: each channel transcribed alone, the parts merged with their
+    /// speakers. Progress runs over the channels in turn, scaled to the file's length.
+    fn by_channel(
         &mut self,
         transcriber: &mut Transcriber,
         options: &FileOptions,
         cancel: &CancelToken,
         progress: &mut dyn FnMut(f64),
     ) -> Result<Transcript, FileError> {
-        let asr = |source| FileError::Asr {
-            path: self.path.clone(),
-            source: Box::new(source),
-        };
-        let mut cutter = options.clip.cutter();
-        let mut run =
-            WindowedTranscription::new(transcriber, &options.transcribe, &options.windows);
-        if let Some(prompt) = options.prompt.as_deref() {
-            run = run.with_context(prompt);
-        }
-        let mut chunk = Vec::new();
-        loop {
-            chunk.clear();
-            let mut more = self.stream.next_chunk(&mut chunk)?;
-            more &= cutter.keep(&mut chunk);
-            run.push(&chunk, progress).map_err(asr)?;
-            if !more {
-                break;
-            }
-            if cancel.is_cancelled() {
-                return Err(asr(rech_asr::Error::Cancelled));
-            }
-        }
-        if let Some(length) = cutter.ended_inside_offset() {
-            return Err(FileError::OffsetPastEnd {
+        let channels = self.info().channels;
+        if channels < 2 {
+            return Err(FileError::OneChannel {
                 path: self.path.clone(),
-                offset: cutter.offset,
-                length,
             });
         }
-        let mut transcript = run.finish(progress).map_err(asr)?;
-        cutter.shift_times(&mut transcript);
-        Ok(transcript)
+        let length = self
+            .info()
+            .duration()
+            .map_or(0.0, |d| options.clip.length_of(d));
+        let share = f64::from(channels);
+        let mut parts = Vec::with_capacity(usize::from(channels));
+        for channel in 0..channels {
+            if !self.file {
+                return Err(FileError::NotAFile {
+                    path: self.path.clone(),
+                });
+            }
+            let mut stream = rech_audio::open_channel(&self.path, channel)?;
+            let before = f64::from(channel) * length / share;
+            let mut report = |seconds: f64| progress(before + seconds / share);
+            parts.push(run(
+                &self.path,
+                &mut stream,
+                transcriber,
+                options,
+                cancel,
+                &mut report,
+            )?);
+        }
+        Ok(rech_asr::merge_speakers(parts, &options.speakers.naming))
     }
+}
+
+/// Decodes `stream` (of the file at `path`) and transcribes the clip's part of it window by
+/// window, times put back onto the whole file.
+fn run(
+    path: &Path,
+    stream: &mut AudioStream,
+    transcriber: &mut Transcriber,
+    options: &FileOptions,
+    cancel: &CancelToken,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Transcript, FileError> {
+    let asr = |source| FileError::Asr {
+        path: path.to_owned(),
+        source: Box::new(source),
+    };
+    let mut cutter = options.clip.cutter();
+    let mut run = WindowedTranscription::new(transcriber, &options.transcribe, &options.windows);
+    if let Some(prompt) = options.prompt.as_deref() {
+        run = run.with_context(prompt);
+    }
+    let mut chunk = Vec::new();
+    loop {
+        chunk.clear();
+        let mut more = stream.next_chunk(&mut chunk)?;
+        more &= cutter.keep(&mut chunk);
+        run.push(&chunk, progress).map_err(asr)?;
+        if !more {
+            break;
+        }
+        if cancel.is_cancelled() {
+            return Err(asr(rech_asr::Error::Cancelled));
+        }
+    }
+    if let Some(length) = cutter.ended_inside_offset() {
+        return Err(FileError::OffsetPastEnd {
+            path: path.to_owned(),
+            offset: cutter.offset,
+            length,
+        });
+    }
+    let mut transcript = run.finish(progress).map_err(asr)?;
+    cutter.shift_times(&mut transcript);
+    Ok(transcript)
 }
 
 /// Cuts the clip's part from the stream of samples as it is decoded.

@@ -53,6 +53,27 @@
 //! window in memory. [`Model::dictation`] is live dictation: push samples, get partial and
 //! final text.
 //!
+//! # Speakers
+//!
+//! A call recorded with one speaker per channel gets exact speaker labels: each channel is
+//! transcribed on its own (VAD on that channel), its segments are its speaker's, and speech at
+//! the same time on both is transcribed on both. Every output format then says who speaks
+//! (`Спикер 1: …` in text, voice spans in WebVTT, `speaker` in JSON, OpenAI's
+//! [`Format::DiarizedJson`]).
+//!
+//! ```no_run
+//! use rech::{Diarize, Model, SpeakerNaming, Speakers};
+//! let model = Model::builder()
+//!     .speakers(Speakers {
+//!         diarize: Diarize::Channels,
+//!         naming: SpeakerNaming { names: vec!["Оператор".into(), "Клиент".into()], ..Default::default() },
+//!     })
+//!     .load()?;
+//! let transcript = model.transcribe_file("call.wav")?;
+//! print!("{}", rech::Format::Txt.render(&transcript)); // Оператор: …  Клиент: …
+//! # Ok::<(), rech::Error>(())
+//! ```
+//!
 //! # Threads
 //!
 //! Each transcriber runs on [`ModelBuilder::threads`] CPU threads (default: all cores, at most
@@ -70,7 +91,7 @@
 //! # Features
 //!
 //! `gigaam` (GigaAM-v3 on ONNX Runtime) and `whisper` (whisper.cpp, built from source) are on
-//! by default; `capture` adds microphones ([`audio::Capture`], needs ALSA's headers);
+//! by default; `capture` adds microphones (`rech::audio::Capture`, needs ALSA's headers);
 //! `typing` types dictation into the focused window on X11 and Wayland (`rech::typing`). The
 //! parts stay usable on their own: [`asr`] (the pipeline, VAD, dictation, output formats),
 //! [`audio`] (any file or microphone to 16 kHz mono).
@@ -95,14 +116,15 @@ pub use engines::{
     DEFAULT_DICTATION_MODEL,
 };
 pub use error::{Error, FetchError};
-pub use file::{Clip, FileError, FileOptions};
+pub use file::{Clip, Diarize, FileError, FileOptions, Speakers};
 pub use model::{Model, ModelBuilder, Transcriber, Vad};
 
 pub use rech_asr::output::{Format, RenderOptions};
 pub use rech_asr::subtitles::CueLimits;
 pub use rech_asr::{
-    CancelToken, Capabilities, DictationEvent, DictationOptions, Segment, TranscribeOptions,
-    Transcript, VadOptions, WindowOptions, Word, RECOGNIZER_STACK_BYTES, SAMPLE_RATE,
+    CancelToken, Capabilities, DictationEvent, DictationOptions, Segment, Speaker, SpeakerNaming,
+    TranscribeOptions, Transcript, VadOptions, WindowOptions, Word, RECOGNIZER_STACK_BYTES,
+    SAMPLE_RATE,
 };
 
 /// The engine-agnostic core: the engine traits, VAD, the pipeline, windows, dictation, output

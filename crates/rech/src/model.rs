@@ -334,6 +334,13 @@ impl ModelBuilder {
         self
     }
 
+    /// Who spoke when ([`Diarize::Channels`](crate::Diarize::Channels): one speaker per
+    /// channel), and what speakers are called.
+    pub fn speakers(mut self, speakers: crate::Speakers) -> Self {
+        self.file.speakers = speakers;
+        self
+    }
+
     /// Time every word.
     pub fn word_timestamps(mut self, on: bool) -> Self {
         self.file.transcribe.word_timestamps = on;

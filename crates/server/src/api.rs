@@ -12,7 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use rech::file::{Clip, FileError, FileOptions, Input};
+use rech::file::{Clip, Diarize, FileError, FileOptions, Input, Speakers};
 use rech_asr::output::{openai_json, openai_verbose_json, Format};
 use rech_asr::{CancelToken, TranscribeOptions, Transcriber, Transcript};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -236,6 +236,7 @@ enum ResponseFormat {
     Srt,
     Vtt,
     VerboseJson,
+    DiarizedJson,
 }
 
 impl ResponseFormat {
@@ -246,6 +247,7 @@ impl ResponseFormat {
             "srt" => Self::Srt,
             "vtt" => Self::Vtt,
             "verbose_json" => Self::VerboseJson,
+            "diarized_json" => Self::DiarizedJson,
             _ => return None,
         })
     }
@@ -258,6 +260,7 @@ pub(crate) struct Params {
     options: TranscribeOptions,
     prompt: Option<String>,
     segments: bool,
+    speakers: Speakers,
 }
 
 impl Params {
@@ -382,6 +385,7 @@ impl Params {
                 other => ApiError::invalid_param("prompt", other.to_string()),
             })?;
         }
+        let speakers = speakers_of(form, &served.speakers)?;
         Ok(Self {
             format,
             options,
@@ -389,9 +393,48 @@ impl Params {
                 .filter(|_| capabilities.takes_prompt)
                 .map(str::to_owned),
             segments,
+            speakers,
         })
     }
 }
+
+/// Who spoke when, as the form asks: `diarize` (`channels`, or `none`; the server's
+/// `--diarize` when absent) and OpenAI's `known_speaker_names[]`.
+fn speakers_of(form: &Form, served: &Speakers) -> Result<Speakers, ApiError> {
+    let mut speakers = served.clone();
+    match form.get("diarize").map(str::trim) {
+        None | Some("") => {}
+        Some("channels") => speakers.diarize = Diarize::Channels,
+        Some("none" | "off" | "false") => speakers.diarize = Diarize::Off,
+        Some(other) => {
+            return Err(ApiError::invalid_param(
+                "diarize",
+                format!(
+                    "{} is not a way to tell speakers apart: use channels (one speaker per \
+                     channel) or none",
+                    excerpt(other, 32)
+                ),
+            ))
+        }
+    }
+    let names = form.all("known_speaker_names");
+    if !names.is_empty() {
+        if names.len() > MAX_SPEAKER_NAMES {
+            return Err(ApiError::invalid_param(
+                "known_speaker_names",
+                format!("at most {MAX_SPEAKER_NAMES} names"),
+            ));
+        }
+        speakers.naming.names = names.iter().map(|n| n.trim().to_owned()).collect();
+        if let Some(problem) = speakers.naming.problem() {
+            return Err(ApiError::invalid_param("known_speaker_names", problem));
+        }
+    }
+    Ok(speakers)
+}
+
+/// Most `known_speaker_names[]` a request may send (OpenAI takes up to 4).
+const MAX_SPEAKER_NAMES: usize = 32;
 
 /// `POST /v1/audio/transcriptions`. A request still in flight when the shutdown's grace
 /// period ends is answered 503 (its work is cancelled as the handler is dropped).
@@ -459,6 +502,7 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
             windows: app.options.windows.clone(),
             clip: Clip::default(),
             prompt: params.prompt.clone(),
+            speakers: params.speakers.clone(),
         };
         let token = token.clone();
         let path = temp_path.clone();
@@ -490,6 +534,13 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
         }
         Err(JobFailure::Failed(FileError::Asr { source, .. })) => {
             return Err(asr_error(app, *source))
+        }
+        Err(JobFailure::Failed(FileError::OneChannel { .. })) => {
+            return Err(ApiError::invalid_param(
+                "diarize",
+                "the uploaded file has one channel: diarize=channels needs a recording with \
+                 one speaker on each channel",
+            ))
         }
         Err(JobFailure::Failed(other)) => return Err(ApiError::internal(other.to_string())),
         Err(JobFailure::QueueTimeout) => {
@@ -540,6 +591,9 @@ fn render(transcript: &Transcript, params: &Params) -> Response {
         ResponseFormat::Text => (TEXT, format!("{}\n", transcript.text())),
         ResponseFormat::Srt => (TEXT, Format::Srt.render(transcript)),
         ResponseFormat::Vtt => (TEXT, Format::Vtt.render(transcript)),
+        ResponseFormat::DiarizedJson => {
+            ("application/json", Format::DiarizedJson.render(transcript))
+        }
         ResponseFormat::VerboseJson => (
             "application/json",
             openai_verbose_json(transcript, params.segments, params.options.word_timestamps),

@@ -77,6 +77,8 @@ pub struct ServeOptions {
     pub windows: WindowOptions,
     /// Dictation defaults for WebSocket streams (pauses, partial interval).
     pub dictation: DictationOptions,
+    /// Who spoke when, unless a request's `diarize` and `known_speaker_names[]` say otherwise.
+    pub speakers: rech::file::Speakers,
     /// How long a client has to send a request's headers before its connection is closed.
     pub header_timeout: Duration,
     /// How long an upload may make no progress before it is answered 408 and its place freed.
@@ -114,6 +116,7 @@ impl Default for ServeOptions {
             transcribe: TranscribeOptions::default(),
             windows: WindowOptions::default(),
             dictation: DictationOptions::default(),
+            speakers: rech::file::Speakers::default(),
             header_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),

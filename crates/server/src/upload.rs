@@ -32,6 +32,8 @@ fn known_param(name: &str) -> Option<&'static str> {
         "timestamp_granularities",
         "model",
         "prompt",
+        "diarize",
+        "known_speaker_names",
     ]
     .into_iter()
     .find(|known| name.trim_end_matches("[]") == *known)
@@ -46,6 +48,8 @@ fn field_limit(name: &str) -> usize {
         "timestamp_granularities" | "timestamp_granularities[]" => 16,
         "model" => 256,
         "prompt" => 8 * 1024,
+        "diarize" => 32,
+        "known_speaker_names" | "known_speaker_names[]" => 256,
         _ => MAX_FIELD_BYTES,
     }
 }

@@ -151,6 +151,59 @@ impl ServeSetup {
         std::fs::rename(&part, &path).expect("move the long WAV into place");
         path
     }
+
+    /// A 16 kHz stereo "call" of two voices from the shared recordings, one per channel, with
+    /// silences between turns and one overlap: returns the file and, per channel, the spans
+    /// (seconds) where its voice speaks. Made once per test run.
+    pub fn call_wav(&self) -> (PathBuf, [Vec<(f64, f64)>; 2]) {
+        // (channel, recording, start in seconds)
+        let turns = [
+            (0, "human/voxforge_sovse_ru_test.wav", 0.5),
+            (1, "human/pisets_test_sound_ru.wav", 9.5),
+            (0, "synthetic/speech_to_phrase/gen_01.wav", 14.0),
+            // Overlaps the turn before it by about a second and a half.
+            (1, "synthetic/speech_to_phrase/gen_05.wav", 15.2),
+        ];
+        let mut channels: [Vec<i16>; 2] = [Vec::new(), Vec::new()];
+        let mut spans: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
+        for (channel, name, start) in turns {
+            let mut reader =
+                hound::WavReader::open(self.recording(name)).expect("a shared recording");
+            assert_eq!(reader.spec().sample_rate, 16_000, "{name}");
+            let voice: Vec<i16> = reader
+                .samples::<i16>()
+                .map(|s| s.expect("a sample"))
+                .collect();
+            let at = (start * 16_000.0) as usize;
+            let samples = &mut channels[channel];
+            samples.resize(samples.len().max(at), 0);
+            samples.extend(&voice);
+            spans[channel].push((start, start + voice.len() as f64 / 16_000.0));
+        }
+        let frames = channels.iter().map(Vec::len).max().unwrap_or(0) + 16_000;
+        let path = crate::tmp_dir().join("call-2ch.wav");
+        if !path.is_file() {
+            std::fs::create_dir_all(crate::tmp_dir()).expect("create the test directory");
+            let part = path.with_extension(format!("{}.part", std::process::id()));
+            let spec = hound::WavSpec {
+                channels: 2,
+                sample_rate: 16_000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut writer = hound::WavWriter::create(&part, spec).expect("write the call");
+            for i in 0..frames {
+                for samples in &channels {
+                    writer
+                        .write_sample(samples.get(i).copied().unwrap_or(0))
+                        .expect("write the call");
+                }
+            }
+            writer.finalize().expect("write the call");
+            std::fs::rename(&part, &path).expect("move the call into place");
+        }
+        (path, spans)
+    }
 }
 
 /// A running `rech serve`; killed when dropped.
