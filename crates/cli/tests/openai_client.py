@@ -1,8 +1,9 @@
 """The official OpenAI Python client against `rech serve`: every response format, the model
 list, and the errors the SDK raises (wrong key, unknown format, bad audio). Prints one JSON
-object for crates/cli/tests/serve.rs to check.
+object for crates/cli/tests/serve.rs to check. With CALL_FILE (a recording with one speaker
+per channel), also a diarized transcription as `gpt-4o-transcribe-diarize` returns it.
 
-Usage: openai_client.py BASE_URL AUDIO_FILE API_KEY
+Usage: openai_client.py BASE_URL AUDIO_FILE API_KEY [CALL_FILE]
 """
 
 import json
@@ -51,6 +52,17 @@ def main() -> None:
     out["bad_format"] = error(lambda: transcribe(response_format="xml"))
     out["bad_audio"] = error(lambda: transcribe(data=b"this is not audio at all" * 100))
     out["bad_language"] = error(lambda: transcribe(language="xx"))
+    if len(sys.argv) > 4:
+        with open(sys.argv[4], "rb") as f:
+            call = f.read()
+        result = client.audio.transcriptions.create(
+            model="gpt-4o-transcribe-diarize",
+            file=("call.wav", call),
+            response_format="diarized_json",
+            known_speaker_names=["Оператор"],
+            extra_body={"diarize": "channels"},
+        )
+        out["diarized_json"] = {"type": type(result).__name__, "value": result.model_dump()}
     print(json.dumps(out, ensure_ascii=False))
 
 

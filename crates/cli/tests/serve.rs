@@ -34,12 +34,14 @@ fn the_openai_sdk_gets_every_format_as_from_the_hosted_api() {
     let venv = test_venv();
     let served = setup.serve(&["--api-key", "sekret", "--model-id", "micro"]);
     let file = setup.recording("human/ru_0030.wav");
+    let (call, _) = setup.call_wav();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_client.py");
     let out = Command::new(venv.join("bin/python"))
         .arg(script)
         .arg(format!("http://{}/v1", served.addr))
         .arg(&file)
         .arg("sekret")
+        .arg(&call)
         .output()
         .unwrap();
     assert!(
@@ -112,6 +114,33 @@ fn the_openai_sdk_gets_every_format_as_from_the_hosted_api() {
     );
     assert_eq!(got["bad_language"]["class"], "BadRequestError");
     assert_eq!(got["bad_language"]["param"], "language");
+
+    // diarized_json, parsed by the SDK into its own model: the segments `rech transcribe
+    // --diarize channels` writes, the named speaker by name and the other as OpenAI letters it.
+    assert_eq!(got["diarized_json"]["type"], "TranscriptionDiarized");
+    let diarized = &got["diarized_json"]["value"];
+    let cli: Value = serde_json::from_str(&setup.cli_with(
+        &call,
+        "diarized_json",
+        &["--diarize", "channels", "--speaker-names", "Оператор"],
+    ))
+    .unwrap();
+    assert_eq!(diarized["text"], cli["text"]);
+    let segments = diarized["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), cli["segments"].as_array().unwrap().len());
+    for (ours, theirs) in segments.iter().zip(cli["segments"].as_array().unwrap()) {
+        for field in ["type", "id", "start", "end", "text", "speaker"] {
+            assert_eq!(ours[field], theirs[field], "{field}: {ours}");
+        }
+    }
+    let speakers: Vec<&str> = segments
+        .iter()
+        .map(|s| s["speaker"].as_str().unwrap())
+        .collect();
+    assert!(
+        speakers.contains(&"Оператор") && speakers.contains(&"B"),
+        "{speakers:?}"
+    );
 }
 
 #[needs(shared, venv)]

@@ -26,7 +26,12 @@ use crate::App;
 const FORM_OVERHEAD: u64 = 1 << 20;
 
 /// OpenAI's model names, which clients send by default: they mean the loaded model here.
-const OPENAI_MODELS: [&str; 3] = ["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"];
+const OPENAI_MODELS: [&str; 4] = [
+    "whisper-1",
+    "gpt-4o-transcribe",
+    "gpt-4o-mini-transcribe",
+    "gpt-4o-transcribe-diarize",
+];
 
 pub(crate) fn router(app: Arc<App>) -> Router {
     let body_limit = app.options.max_upload.saturating_add(FORM_OVERHEAD);
