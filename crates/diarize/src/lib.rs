@@ -4,10 +4,12 @@
 //! models (WeSpeaker ResNet34, 3D-Speaker CAM++) are trained on, equal to kaldi-native-fbank's
 //! within 1e-3 on real speech; and [`cluster`], agglomerative clustering of speaker
 //! embeddings (centroid linkage, a distance threshold, a fixed or bounded number of speakers),
-//! equal to scipy's on the same embeddings. Speakers by channel, which need none of this, are
+//! equal to scipy's on the same embeddings; and [`powerset`], segmentation-3.0's frame scores
+//! read as local speakers. Speakers by channel, which need none of this, are
 //! `rech::Diarize::Channels`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod cluster;
 pub mod fbank;
+pub mod powerset;

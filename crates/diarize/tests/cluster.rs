@@ -108,9 +108,16 @@ fn dendrograms_and_groups_equal_scipys() {
                 row[2]
             );
         }
-        inversions += ours.windows(2).filter(|w| w[1].distance < w[0].distance).count();
+        inversions += ours
+            .windows(2)
+            .filter(|w| w[1].distance < w[0].distance)
+            .count();
         for (t, expected) in thresholds.iter().zip(theirs["cuts"].as_array().unwrap()) {
-            assert_eq!(cut(&ours, n, *t), labels(expected), "seed {seed}, threshold {t}");
+            assert_eq!(
+                cut(&ours, n, *t),
+                labels(expected),
+                "seed {seed}, threshold {t}"
+            );
         }
         for (k, expected) in counts.iter().zip(theirs["fixed"].as_array().unwrap()) {
             assert_eq!(
@@ -120,5 +127,8 @@ fn dendrograms_and_groups_equal_scipys() {
             );
         }
     }
-    assert!(inversions > 0, "no inversion of centroid linkage was exercised");
+    assert!(
+        inversions > 0,
+        "no inversion of centroid linkage was exercised"
+    );
 }
