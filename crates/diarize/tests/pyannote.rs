@@ -1,0 +1,89 @@
+//! rech-diarize's stages against pyannote.audio's own code on fixed inputs: the fixtures in
+//! `tests/data`, written by scripts/make-diarize-models.py with torch and pyannote.audio (which
+//! CI does not install) beside the random-weight models they came from.
+
+use std::path::{Path, PathBuf};
+
+use rech_diarize::fbank::{subtract_mean, Fbank, FbankOptions};
+use rech_diarize::powerset::Powerset;
+use rech_testkit::{needs, shared_dir};
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn fixtures() -> serde_json::Value {
+    let text = std::fs::read_to_string(data().join("fixtures-micro.json")).expect("the fixtures");
+    serde_json::from_str(&text).expect("the fixtures' JSON")
+}
+
+/// A fixture array: its values and its shape.
+fn array(entry: &serde_json::Value) -> (Vec<f32>, Vec<usize>) {
+    let bytes = std::fs::read(data().join(entry["file"].as_str().unwrap())).unwrap();
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let shape: Vec<usize> = entry["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(values.len(), shape.iter().product::<usize>());
+    (values, shape)
+}
+
+fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[needs(shared)]
+#[test]
+fn the_fbank_is_pyannotes_wespeaker_front_end() {
+    let fixtures = fixtures();
+    let entry = &fixtures["fbank"];
+    let wav = shared_dir()
+        .join("audio/ru")
+        .join(entry["recording"].as_str().unwrap());
+    let mut reader = hound::WavReader::open(wav).unwrap();
+    // pyannote.audio scales [-1, 1] audio by 2^15 before the fbank.
+    let samples: Vec<f32> = reader
+        .samples::<i16>()
+        .map(|s| f32::from(s.unwrap()))
+        .collect();
+    let fbank = Fbank::new(FbankOptions::default()).unwrap();
+    let mut ours = fbank.compute(&samples);
+    subtract_mean(&mut ours, fbank.bins());
+    let (theirs, shape) = array(entry);
+    assert_eq!(shape, [ours.len() / 80, 80]);
+    let worst = largest_difference(&ours, &theirs);
+    assert!(worst < 2e-3, "largest difference {worst}");
+}
+
+#[test]
+fn the_powerset_is_read_as_pyannote_reads_it() {
+    let fixtures = fixtures();
+    let powerset = Powerset::segmentation_3();
+    let (scores, shape) = array(&fixtures["powerset"]["scores"]);
+    assert_eq!(shape[1], powerset.classes());
+    let (hard, _) = array(&fixtures["powerset"]["hard"]);
+    let ours: Vec<f32> = powerset
+        .hard(&scores)
+        .iter()
+        .map(|&v| f32::from(v))
+        .collect();
+    assert_eq!(ours, hard);
+    let (soft, _) = array(&fixtures["powerset"]["soft"]);
+    let worst = largest_difference(&powerset.soft(&scores), &soft);
+    assert!(worst < 1e-5, "largest difference {worst}");
+    // The random-weight model's own output reads the same way too.
+    let (y, _) = array(&fixtures["segmentation"]);
+    let (multilabel, _) = array(&fixtures["multilabel"]);
+    let ours: Vec<f32> = powerset.hard(&y).iter().map(|&v| f32::from(v)).collect();
+    assert_eq!(ours, multilabel);
+}

@@ -1,0 +1,201 @@
+"""Makes the random-weight speaker-diarization models rech is tested with, from the models' own
+code, and the fixtures that hold rech's stages to pyannote.audio on fixed inputs.
+
+- Segmentation: pyannote.audio's PyanNet as segmentation-3.0 configures it (SincNet with stride
+  10, a monolithic bidirectional LSTM, two linear layers, a powerset head over three local
+  speakers, two at most at once, on 10 s windows), exported as sherpa-onnx exports
+  segmentation-3.0: input `x` (N, 1, T), output `y` (N, frames, 7) log-probabilities, opset 15,
+  and the same metadata keys.
+- Speaker embedding: WeSpeaker's ResNet34 as pyannote.audio ships it (80 fbank bins in, a
+  256-dimensional embedding out, statistics pooling), exported as WeSpeaker and sherpa-onnx
+  export it: input `feats` (B, T, 80), output `embs` (B, 256), with sherpa-onnx's metadata.
+
+The micro versions (the default) keep every layer and shape but the widths that do not show
+in the interface (LSTM, linear layers, ResNet channels); they are small enough to commit, under
+crates/diarize/tests/data. `--full` makes them at the real widths, for benchmarks.
+
+Fixtures (raw little-endian float32 `.f32` files, described in `fixtures.json`): the
+embedding models' fbank as pyannote.audio computes it (torchaudio's Kaldi fbank, centred) on a
+shared recording; the segmentation model's output on the first 10 s of another, and
+pyannote.audio's Powerset reading of it; the embedding of the fbank. Each ONNX file is checked
+against the torch model it came from before anything is written.
+
+Usage (in .venv-models, made by scripts/install-diarize-deps.sh):
+    .venv-models/bin/python scripts/make-diarize-models.py OUT_DIR [--full] [--shared DIR]
+"""
+
+import argparse
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from pyannote.audio.core.task import Problem, Resolution, Specifications
+from pyannote.audio.models.embedding.wespeaker import resnet as wespeaker_resnet
+from pyannote.audio.models.embedding.wespeaker import WeSpeakerResNet34
+from pyannote.audio.models.segmentation import PyanNet
+from pyannote.audio.utils.powerset import Powerset
+
+SEED = 20261206
+WINDOW = 160_000
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    return data.astype(np.float32) / 32768.0
+
+
+def add_metadata(path: Path, metadata: dict) -> None:
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, str(value)
+    onnx.save(model, str(path))
+
+
+def save(path: Path, array: np.ndarray) -> dict:
+    array = np.ascontiguousarray(array, dtype="<f4")
+    path.write_bytes(array.tobytes())
+    return {"file": path.name, "shape": list(array.shape)}
+
+
+def segmentation_model(full: bool) -> PyanNet:
+    lstm = {"hidden_size": 128 if full else 8, "num_layers": 4, "bidirectional": True,
+            "monolithic": True, "dropout": 0.5}
+    linear = {"hidden_size": 128 if full else 8, "num_layers": 2}
+    model = PyanNet(sincnet={"stride": 10}, lstm=lstm, linear=linear)
+    model.specifications = Specifications(
+        problem=Problem.MONO_LABEL_CLASSIFICATION,
+        resolution=Resolution.FRAME,
+        duration=10.0,
+        classes=["speaker#1", "speaker#2", "speaker#3"],
+        powerset_max_classes=2,
+        permutation_invariant=True,
+    )
+    model.build()
+    model.eval()
+    return model
+
+
+def embedding_model(full: bool) -> torch.nn.Module:
+    resnet = wespeaker_resnet.ResNet(
+        wespeaker_resnet.BasicBlock,
+        [3, 4, 6, 3],
+        m_channels=32 if full else 4,
+        feat_dim=80,
+        embed_dim=256,
+        pooling_func="TSTP",
+        two_emb_layer=False,
+    )
+
+    class Embedding(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.resnet = resnet
+
+        def forward(self, feats):
+            return self.resnet(feats)[1]
+
+    model = Embedding()
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    size = "full" if args.full else "micro"
+    torch.manual_seed(SEED)
+
+    segmentation = segmentation_model(args.full)
+    example = torch.zeros(1, 1, WINDOW)
+    assert list(segmentation(example).shape) == [1, 589, 7]
+    # What sherpa-onnx asserts of the real segmentation-3.0.
+    assert segmentation.receptive_field.step * 16000 == 270
+    assert segmentation.receptive_field.duration * 16000 == 991
+    seg_path = args.out / f"segmentation-{size}.onnx"
+    torch.onnx.export(
+        segmentation, example, str(seg_path), opset_version=15,
+        input_names=["x"], output_names=["y"],
+        dynamic_axes={"x": {0: "N", 2: "T"}, "y": {0: "N", 1: "T"}},
+    )
+    add_metadata(seg_path, {
+        "num_speakers": 3, "powerset_max_classes": 2, "num_classes": 7, "sample_rate": 16000,
+        "window_size": WINDOW, "receptive_field_size": 991, "receptive_field_shift": 270,
+        "model_type": "pyannote-segmentation-3.0", "version": "1", "model_author": "rech",
+        "comment": f"random weights (seed {SEED}), {size} widths; for tests only",
+    })
+
+    embedding = embedding_model(args.full)
+    feats_example = torch.zeros(1, 200, 80)
+    emb_path = args.out / f"embedding-{size}.onnx"
+    torch.onnx.export(
+        embedding, feats_example, str(emb_path), opset_version=15,
+        input_names=["feats"], output_names=["embs"],
+        dynamic_axes={"feats": {0: "B", 1: "T"}, "embs": {0: "B"}},
+    )
+    add_metadata(emb_path, {
+        "framework": "wespeaker", "language": "multilingual", "sample_rate": 16000,
+        "output_dim": 256, "normalize_samples": 0, "model_type": "wespeaker-resnet34",
+        "comment": f"random weights (seed {SEED}), {size} widths; for tests only",
+    })
+
+    fixtures = {"seed": SEED, "size": size}
+    recordings = args.shared / "audio/ru/human"
+
+    # The fbank of pyannote.audio's WeSpeaker front end, and the embedding of it.
+    fbank_wav = "ru_0022.wav"
+    front = WeSpeakerResNet34()
+    waveform = torch.from_numpy(read_wav(recordings / fbank_wav))[None, None, :]
+    fbank = front.compute_fbank(waveform)  # (1, frames, 80), centred
+    fixtures["fbank"] = {"recording": f"human/{fbank_wav}", **save(args.out / "fbank.f32", fbank[0].numpy())}
+    embs = embedding(fbank)
+    fixtures["embedding"] = save(args.out / f"embedding-{size}.f32", embs[0].numpy())
+
+    # The segmentation of a 10 s window, and pyannote.audio's reading of its powerset.
+    seg_wav = "ru_0030.wav"
+    samples = read_wav(recordings / seg_wav)[:WINDOW]
+    assert len(samples) == WINDOW
+    y = segmentation(torch.from_numpy(samples)[None, None, :])
+    fixtures["segmentation"] = {"recording": f"human/{seg_wav}", "samples": WINDOW,
+                                **save(args.out / f"segmentation-{size}.f32", y[0].numpy())}
+    hard = Powerset(3, 2).to_multilabel(y)[0].numpy()
+    fixtures["multilabel"] = save(args.out / f"multilabel-{size}.f32", hard)
+    # Random weights score "nobody" everywhere: the powerset reading is also held to scores
+    # where every set wins somewhere.
+    scores = torch.log_softmax(3.0 * torch.randn(1, 500, 7), dim=-1)
+    fixtures["powerset"] = {
+        "scores": save(args.out / "powerset-scores.f32", scores[0].numpy()),
+        "hard": save(args.out / "powerset-hard.f32", Powerset(3, 2).to_multilabel(scores)[0].numpy()),
+        "soft": save(args.out / "powerset-soft.f32",
+                     Powerset(3, 2).to_multilabel(scores, soft=True)[0].numpy()),
+    }
+
+    # The ONNX files compute what the torch models do.
+    for path, name, value, expected in [
+        (seg_path, "x", samples[None, None, :], y.numpy()),
+        (emb_path, "feats", fbank.numpy(), embs.numpy()),
+    ]:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = session.run(None, {name: value})[0]
+        worst = float(np.max(np.abs(got - expected)))
+        assert worst < 1e-4, (path.name, worst)
+        fixtures.setdefault("onnx_vs_torch", {})[path.name] = worst
+
+    (args.out / f"fixtures-{size}.json").write_text(json.dumps(fixtures, indent=2) + "\n")
+    print(json.dumps(fixtures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
