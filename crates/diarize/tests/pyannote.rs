@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use rech_diarize::fbank::{subtract_mean, Fbank, FbankOptions};
+use rech_diarize::models::{Embedder, Segmentation};
 use rech_diarize::powerset::Powerset;
 use rech_testkit::{needs, shared_dir};
 
@@ -86,4 +87,63 @@ fn the_powerset_is_read_as_pyannote_reads_it() {
     let (multilabel, _) = array(&fixtures["multilabel"]);
     let ours: Vec<f32> = powerset.hard(&y).iter().map(|&v| f32::from(v)).collect();
     assert_eq!(ours, multilabel);
+}
+
+/// 16 kHz samples in `[-1, 1]` of a shared recording.
+fn recording(name: &str) -> Vec<f32> {
+    let path = shared_dir().join("audio/ru").join(name);
+    let mut reader = hound::WavReader::open(path).unwrap();
+    reader
+        .samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32_768.0)
+        .collect()
+}
+
+#[needs(shared, venv)]
+#[test]
+fn the_networks_compute_on_onnx_runtime_what_torch_computed() {
+    rech_gigaam::runtime::use_library(&rech_testkit::ort_lib()).expect("load ONNX Runtime");
+    let fixtures = fixtures();
+
+    let mut segmentation = Segmentation::open(&data().join("segmentation-micro.onnx"), 1).unwrap();
+    assert_eq!(segmentation.window(), Segmentation::WINDOW);
+    let entry = &fixtures["segmentation"];
+    let samples = recording(entry["recording"].as_str().unwrap());
+    let ours = segmentation
+        .scores(&samples[..Segmentation::WINDOW])
+        .unwrap();
+    let (theirs, shape) = array(entry);
+    assert_eq!(shape, [589, 7]);
+    let worst = largest_difference(&ours, &theirs);
+    assert!(worst < 1e-4, "segmentation: largest difference {worst}");
+
+    let mut embedder = Embedder::open(&data().join("embedding-micro.onnx"), 1).unwrap();
+    assert_eq!(embedder.dimension(), 256);
+    let (fbank, _) = array(&fixtures["fbank"]);
+    let (expected, _) = array(&fixtures["embedding"]);
+    let worst = largest_difference(&embedder.embed_features(&fbank).unwrap(), &expected);
+    assert!(worst < 1e-5, "embedding: largest difference {worst}");
+    // From the audio, through rech's own fbank: the same voice.
+    let audio = recording(fixtures["fbank"]["recording"].as_str().unwrap());
+    let ours = embedder.embed(&audio).unwrap();
+    let dot: f32 = ours.iter().zip(&expected).map(|(a, b)| a * b).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let cosine = dot / (norm(&ours) * norm(&expected));
+    assert!(cosine > 0.9999, "cosine similarity {cosine}");
+
+    // Each file is refused as the other kind.
+    let refused = Segmentation::open(&data().join("embedding-micro.onnx"), 1).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("not a speaker segmentation model"),
+        "{refused}"
+    );
+    let refused = Embedder::open(&data().join("segmentation-micro.onnx"), 1).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("not a speaker embedding model"),
+        "{refused}"
+    );
 }

@@ -3,7 +3,8 @@
 //! (loaded at run time; see [`runtime`]) behind rech-asr's
 //! [`Engine`](rech_asr::Engine) trait. The front end ([`features`]) and the decoding
 //! ([`decode`]) are in Rust; VAD, cutting long audio, windows and dictation are rech-asr's
-//! pipeline.
+//! pipeline. [`onnx`] runs any other graph on the same ONNX Runtime (speaker diarization's
+//! models).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -12,6 +13,7 @@ pub mod features;
 pub mod files;
 mod graphs;
 mod model;
+pub mod onnx;
 pub mod runtime;
 
 pub use files::{ModelFiles, Variant};
