@@ -7,12 +7,13 @@
 //!   real speech, and to pyannote.audio's WeSpeaker front end within 2e-3.
 //! - [`powerset`]: pyannote's segmentation-3.0 scores read as local speakers per frame.
 //! - [`models`]: the segmentation and speaker-embedding networks, run on the ONNX Runtime rech
-//!   loads for GigaAM; equal to the torch models they were exported from.
+//!   loads for GigaAM, and the segmentation's windows slid over a recording; equal to the
+//!   torch models they were exported from and to pyannote.audio's `Inference`.
 //! - [`cluster`]: agglomerative clustering of speaker embeddings (centroid linkage, a distance
 //!   threshold, a fixed or bounded number of speakers); equal to scipy's.
 //!
-//! Not built yet: the sliding windows over a whole recording, speech turns and their
-//! embeddings, and speakers given to a transcript's words. Speakers by channel, which need none
+//! Not built yet: the windows' local speakers joined into speech turns, their embeddings,
+//! and speakers given to a transcript's words. Speakers by channel, which need none
 //! of this, are `rech::Diarize::Channels`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

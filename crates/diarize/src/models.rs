@@ -137,6 +137,41 @@ impl Segmentation {
     }
 }
 
+/// One window of a recording and its scores ([`Segmentation::slide`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// Where the window starts, in samples.
+    pub start: usize,
+    /// Log-probabilities of the powerset classes, frames then classes.
+    pub scores: Vec<f32>,
+}
+
+impl Segmentation {
+    /// Scores `samples` (16 kHz, `[-1, 1]`) window by window, a window every `step` samples,
+    /// as pyannote.audio's `Inference` slides: every whole window from the start, then one more
+    /// padded with silence where samples remain after the last (or where the recording is
+    /// shorter than one window).
+    pub fn slide(&mut self, samples: &[f32], step: usize) -> Result<Vec<Chunk>, ModelError> {
+        let step = step.max(1);
+        let whole = if samples.len() >= self.window {
+            (samples.len() - self.window) / step + 1
+        } else {
+            0
+        };
+        let last = samples.len() < self.window || (samples.len() - self.window) % step > 0;
+        let mut chunks = Vec::with_capacity(whole + usize::from(last));
+        for k in 0..whole + usize::from(last) {
+            let start = k * step;
+            let end = (start + self.window).min(samples.len());
+            chunks.push(Chunk {
+                start,
+                scores: self.scores(&samples[start..end])?,
+            });
+        }
+        Ok(chunks)
+    }
+}
+
 /// A speaker-embedding network (WeSpeaker ResNet34 and the like): one vector per voice.
 #[derive(Debug)]
 pub struct Embedder {
