@@ -45,6 +45,7 @@ from pyannote.audio.models.embedding.wespeaker import resnet as wespeaker_resnet
 from pyannote.audio.models.embedding.wespeaker import WeSpeakerResNet34
 from pyannote.audio.models.segmentation import PyanNet
 from pyannote.audio.utils.powerset import Powerset
+from pyannote.core import SlidingWindowFeature
 
 SEED = 20261206
 WINDOW = 160_000
@@ -218,6 +219,26 @@ def main() -> None:
         "start": chunks.sliding_window.start, "chunk_step": chunks.sliding_window.step,
         **save(args.out / f"sliding-{size}.f32", chunks.data),
     }
+
+    # The windows back on one timeline: pyannote.audio's aggregation of their speakers
+    # (Hamming-weighted, half a second of warm-up on each side) and its speaker count.
+    binarized = SlidingWindowFeature(
+        Powerset(3, 2).to_multilabel(torch.from_numpy(chunks.data)).numpy(), chunks.sliding_window
+    )
+    frames = segmentation.receptive_field
+    aggregated = Inference.aggregate(binarized, frames, warm_up=(0.5, 0.5), hamming=True)
+    # SpeakerDiarizationMixin.speaker_count, step for step (importing the pipelines needs
+    # matplotlib): trim the warm-up, count the active speakers, aggregate, round.
+    trimmed = Inference.trim(binarized, warm_up=(0.1, 0.1))
+    count = Inference.aggregate(np.sum(trimmed, axis=-1, keepdims=True), frames, hamming=False,
+                                missing=0.0, skip_average=False)
+    count.data = np.rint(count.data)
+    fixtures["aggregated"] = {
+        "frames": [frames.start, frames.duration, frames.step],
+        "warm_up": [0.5, 0.5],
+        **save(args.out / f"aggregated-{size}.f32", aggregated.data),
+    }
+    fixtures["count"] = {"warm_up": [0.1, 0.1], **save(args.out / f"count-{size}.f32", count.data)}
 
     # The ONNX files compute what the torch models do.
     for path, name, value, expected in [

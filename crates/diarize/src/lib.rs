@@ -9,15 +9,19 @@
 //! - [`models`]: the segmentation and speaker-embedding networks, run on the ONNX Runtime rech
 //!   loads for GigaAM, and the segmentation's windows slid over a recording; equal to the
 //!   torch models they were exported from and to pyannote.audio's `Inference`.
+//! - [`aggregate`]: overlapping windows' frame scores back on one timeline, and the number of
+//!   people speaking at once; equal to pyannote.audio's `Inference.aggregate` and speaker
+//!   count.
 //! - [`cluster`]: agglomerative clustering of speaker embeddings (centroid linkage, a distance
 //!   threshold, a fixed or bounded number of speakers); equal to scipy's.
 //!
-//! Not built yet: the windows' local speakers joined into speech turns, their embeddings,
-//! and speakers given to a transcript's words. Speakers by channel, which need none
+//! Not built yet: the windows' local speakers' embeddings and their clusters mapped back to
+//! the timeline, and speakers given to a transcript's words. Speakers by channel, which need none
 //! of this, are `rech::Diarize::Channels`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod aggregate;
 pub mod cluster;
 pub mod fbank;
 pub mod models;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rech_diarize::aggregate::{aggregate, speaker_count, AggregateOptions, Grid, Windows};
 use rech_diarize::fbank::{subtract_mean, Fbank, FbankOptions};
 use rech_diarize::models::{Embedder, Segmentation};
 use rech_diarize::powerset::Powerset;
@@ -179,4 +180,63 @@ fn the_networks_compute_on_onnx_runtime_what_torch_computed() {
             .contains("not a speaker embedding model"),
         "{refused}"
     );
+}
+
+#[test]
+fn windows_come_back_on_one_timeline_as_pyannote_aggregates_them() {
+    let fixtures = fixtures();
+    let powerset = Powerset::segmentation_3();
+    let entry = &fixtures["sliding"];
+    let (scores, shape) = array(entry);
+    let binarized = Windows {
+        chunks: Grid {
+            start: entry["start"].as_f64().unwrap(),
+            duration: 10.0,
+            step: entry["chunk_step"].as_f64().unwrap(),
+        },
+        frames: shape[1],
+        classes: 3,
+        data: powerset
+            .hard(&scores)
+            .iter()
+            .map(|&v| f32::from(v))
+            .collect(),
+    };
+    let grid: Vec<f64> = fixtures["aggregated"]["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        (grid[1], grid[2]),
+        (
+            Grid::SEGMENTATION_FRAMES.duration,
+            Grid::SEGMENTATION_FRAMES.step
+        )
+    );
+    let options = AggregateOptions {
+        warm_up: (0.5, 0.5),
+        hamming: true,
+        ..AggregateOptions::default()
+    };
+    let (frames, ours) = aggregate(&binarized, &Grid::SEGMENTATION_FRAMES, &options);
+    let (theirs, shape) = array(&fixtures["aggregated"]);
+    assert_eq!(shape, [frames, 3]);
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert!(
+            (a.is_nan() && b.is_nan()) || (a - b).abs() < 1e-6,
+            "value {i}: {a} against {b}"
+        );
+    }
+    assert!(
+        theirs.iter().any(|v| *v > 0.2 && *v < 0.8),
+        "nothing to average"
+    );
+
+    let count = speaker_count(&binarized, &Grid::SEGMENTATION_FRAMES, (0.1, 0.1));
+    let (theirs, _) = array(&fixtures["count"]);
+    let theirs: Vec<u8> = theirs.iter().map(|&v| v as u8).collect();
+    assert_eq!(count, theirs);
+    assert!(count.iter().any(|&c| c >= 2), "no overlap counted");
 }
