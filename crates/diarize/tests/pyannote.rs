@@ -180,6 +180,17 @@ fn the_networks_compute_on_onnx_runtime_what_torch_computed() {
             .contains("not a speaker embedding model"),
         "{refused}"
     );
+
+    // A truncated or missing file is one line naming it.
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("segmentation.onnx");
+    let bytes = std::fs::read(data().join("segmentation-micro.onnx")).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    for path in [truncated, dir.path().join("missing.onnx")] {
+        let err = Segmentation::open(&path, 1).unwrap_err().to_string();
+        assert!(err.starts_with(&path.display().to_string()), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
 }
 
 #[test]
