@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use rech_diarize::cluster::{after_merges, centroid_linkage, cut, unit};
-use rech_testkit::{needs, test_venv};
+use rech_testkit::{json_numbers, needs, test_venv};
 
 /// `speakers` centres in `dim` dimensions and `per` noisy embeddings of each, interleaved.
 fn voices(seed: u64, speakers: usize, per: usize, dim: usize, noise: f32) -> Vec<Vec<f32>> {
@@ -90,12 +90,7 @@ fn dendrograms_and_groups_equal_scipys() {
         let merges = theirs["merges"].as_array().unwrap();
         assert_eq!(ours.len(), merges.len(), "seed {seed}");
         for (step, (m, row)) in ours.iter().zip(merges).enumerate() {
-            let row: Vec<f64> = row
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect();
+            let row = json_numbers(row);
             assert_eq!(
                 (m.a, m.b, m.size),
                 (row[0] as usize, row[1] as usize, row[3] as usize),

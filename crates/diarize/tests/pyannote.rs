@@ -8,7 +8,7 @@ use rech_diarize::aggregate::{aggregate, speaker_count, AggregateOptions, Grid, 
 use rech_diarize::fbank::{subtract_mean, Fbank, FbankOptions};
 use rech_diarize::models::{Embedder, Segmentation};
 use rech_diarize::powerset::Powerset;
-use rech_testkit::{needs, shared_dir};
+use rech_testkit::{json_numbers, largest_difference, needs, shared_dir};
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -34,14 +34,6 @@ fn array(entry: &serde_json::Value) -> (Vec<f32>, Vec<usize>) {
         .collect();
     assert_eq!(values.len(), shape.iter().product::<usize>());
     (values, shape)
-}
-
-fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[needs(shared)]
@@ -213,12 +205,7 @@ fn windows_come_back_on_one_timeline_as_pyannote_aggregates_them() {
             .map(|&v| f32::from(v))
             .collect(),
     };
-    let grid: Vec<f64> = fixtures["aggregated"]["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let grid = json_numbers(&fixtures["aggregated"]["frames"]);
     assert_eq!(
         (grid[1], grid[2]),
         (

@@ -288,3 +288,23 @@ fn assert_error_line(line: &str, needles: &[&str]) {
         "{line}"
     );
 }
+
+/// The largest difference between two equally long lists of values: how far an output is
+/// from its reference.
+pub fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "the lists differ in length");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// A JSON array of numbers as `f64`s.
+pub fn json_numbers(value: &serde_json::Value) -> Vec<f64> {
+    value
+        .as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|v| v.as_f64().expect("a number"))
+        .collect()
+}

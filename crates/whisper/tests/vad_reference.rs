@@ -6,7 +6,7 @@ use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 
 use rech_asr::{SpeechSpan, VadOptions, VoiceDetector, VAD_FRAME_SAMPLES};
-use rech_testkit::shared_dir;
+use rech_testkit::{largest_difference, shared_dir};
 use whisper_rs::{WhisperVadContext, WhisperVadContextParams, WhisperVadParams};
 
 /// Largest difference allowed between a frame's probability here and in whisper.cpp.
@@ -86,14 +86,6 @@ fn long_audio(shared: &Path) -> Vec<f32> {
     joined
 }
 
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 #[needs(shared)]
 #[test]
 fn probabilities_match_whisper_cpp() {
@@ -109,7 +101,7 @@ fn probabilities_match_whisper_cpp() {
         let mut probs = vec![f32::NAN]; // appended to, not replaced
         ours.speech_probabilities(samples, &mut probs).unwrap();
         assert_eq!(probs.len(), 1 + samples.len().div_ceil(VAD_FRAME_SAMPLES));
-        let diff = max_diff(reference.probabilities(), &probs[1..]);
+        let diff = largest_difference(reference.probabilities(), &probs[1..]);
         eprintln!(
             "{name}: {} frames, max |difference| {diff:.2e}",
             probs.len() - 1
