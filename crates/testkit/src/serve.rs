@@ -135,20 +135,7 @@ impl ServeSetup {
             }
         }
         samples.truncate(seconds * 16_000);
-        std::fs::create_dir_all(crate::tmp_dir()).expect("create the test directory");
-        let part = path.with_extension(format!("{}.part", std::process::id()));
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 16_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut writer = hound::WavWriter::create(&part, spec).expect("write the long WAV");
-        for s in samples {
-            writer.write_sample(s).expect("write the long WAV");
-        }
-        writer.finalize().expect("write the long WAV");
-        std::fs::rename(&part, &path).expect("move the long WAV into place");
+        write_wav(&path, 1, samples);
         path
     }
 
@@ -183,27 +170,32 @@ impl ServeSetup {
         let frames = channels.iter().map(Vec::len).max().unwrap_or(0) + 16_000;
         let path = crate::tmp_dir().join("call-2ch.wav");
         if !path.is_file() {
-            std::fs::create_dir_all(crate::tmp_dir()).expect("create the test directory");
-            let part = path.with_extension(format!("{}.part", std::process::id()));
-            let spec = hound::WavSpec {
-                channels: 2,
-                sample_rate: 16_000,
-                bits_per_sample: 16,
-                sample_format: hound::SampleFormat::Int,
-            };
-            let mut writer = hound::WavWriter::create(&part, spec).expect("write the call");
-            for i in 0..frames {
-                for samples in &channels {
-                    writer
-                        .write_sample(samples.get(i).copied().unwrap_or(0))
-                        .expect("write the call");
-                }
-            }
-            writer.finalize().expect("write the call");
-            std::fs::rename(&part, &path).expect("move the call into place");
+            let interleaved = (0..frames)
+                .flat_map(|i| channels.iter().map(move |c| c.get(i).copied().unwrap_or(0)));
+            write_wav(&path, 2, interleaved);
         }
         (path, spans)
     }
+}
+
+/// Writes 16 kHz 16-bit `samples` (interleaved, `channels` of them) to `path` under the test
+/// directory, through a file of this process's own, so that test binaries running at once can
+/// share the result.
+fn write_wav(path: &Path, channels: u16, samples: impl IntoIterator<Item = i16>) {
+    std::fs::create_dir_all(crate::tmp_dir()).expect("create the test directory");
+    let part = path.with_extension(format!("{}.part", std::process::id()));
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&part, spec).expect("write a test WAV");
+    for s in samples {
+        writer.write_sample(s).expect("write a test WAV");
+    }
+    writer.finalize().expect("write a test WAV");
+    std::fs::rename(&part, path).expect("move a test WAV into place");
 }
 
 /// A running `rech serve`; killed when dropped.
