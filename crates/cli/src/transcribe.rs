@@ -278,17 +278,21 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let total = work.len();
     // Before any model is resolved or fetched: an input that is missing, empty or not audio
-    // is one line now, and a run with nothing left to transcribe downloads nothing.
-    let work: Vec<usize> = work
-        .into_iter()
-        .filter(|&i| match rech::file::check(&inputs[i].path, &options) {
-            Ok(()) => true,
+    // is one line now, and a run with nothing left to transcribe downloads nothing. An input
+    // the options cannot apply to (speakers by channel on one channel) is a usage error.
+    let mut kept = Vec::with_capacity(work.len());
+    for i in work {
+        match rech::file::check(&inputs[i].path, &options) {
+            Ok(()) => kept.push(i),
+            Err(e @ (FileError::OneChannel { .. } | FileError::NotAFile { .. })) => {
+                return Err(UsageError(format!("--diarize channels: {e}")).into());
+            }
             Err(e) => {
                 let _ = writeln!(io::stderr(), "rech: error: {e}");
-                false
             }
-        })
-        .collect();
+        }
+    }
+    let work = kept;
     let unreadable = total - work.len();
     if work.is_empty() {
         return Ok(summary(unreadable, total));

@@ -152,7 +152,7 @@ fn bad_speaker_input_is_one_line_and_writes_nothing() {
         .arg("--output-dir")
         .arg(dir.path())
         .arg(&mono));
-    assert_fails(&out, 1, &["ru_0022.wav: one channel only"]);
+    assert_fails(&out, 2, &["--diarize channels:", "ru_0022.wav: one channel only"]);
     assert_eq!(rech_testkit::stderr(&out).lines().count(), 1, "{out:?}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     for (flags, needle) in [
@@ -168,5 +168,5 @@ fn bad_speaker_input_is_one_line_and_writes_nothing() {
     let out = run(rech_testkit::rech()
         .args(["transcribe", "--diarize", "channels", "-"])
         .stdin(std::fs::File::open(&mono).unwrap()));
-    assert_fails(&out, 1, &["save it to a file first"]);
+    assert_fails(&out, 2, &["save it to a file first"]);
 }
