@@ -38,6 +38,7 @@ mod vad;
 pub mod catalog;
 #[cfg(feature = "download")]
 pub mod download;
+pub mod eval;
 pub mod languages;
 pub mod output;
 pub mod resolve;

@@ -152,7 +152,11 @@ fn bad_speaker_input_is_one_line_and_writes_nothing() {
         .arg("--output-dir")
         .arg(dir.path())
         .arg(&mono));
-    assert_fails(&out, 2, &["--diarize channels:", "ru_0022.wav: one channel only"]);
+    assert_fails(
+        &out,
+        2,
+        &["--diarize channels:", "ru_0022.wav: one channel only"],
+    );
     assert_eq!(rech_testkit::stderr(&out).lines().count(), 1, "{out:?}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     for (flags, needle) in [
