@@ -9,6 +9,7 @@ mod decoding;
 mod devices;
 mod dictate;
 mod engine;
+mod eval;
 mod models;
 mod output;
 mod progress;
@@ -149,6 +150,9 @@ enum Command {
     /// Serve a model over HTTP: OpenAI's transcription API, live dictation over WebSocket,
     /// health, readiness and Prometheus metrics.
     Serve(Box<serve::ServeArgs>),
+    /// Score transcripts against references: word and character error rates with Russian
+    /// normalisation, per system and per recording.
+    Eval(eval::EvalArgs),
 }
 
 /// A mistake in how rech was called: exit code 2.
@@ -220,6 +224,7 @@ fn main() -> ExitCode {
         Command::Record(args) => record::run(args, &ctx),
         Command::Dictate(args) => dictate::run(args, &ctx),
         Command::Serve(args) => serve::run(*args, &ctx),
+        Command::Eval(args) => eval::run(args, &ctx),
     };
     match result {
         Ok(code) => code,

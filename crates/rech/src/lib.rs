@@ -102,6 +102,7 @@ pub mod batch;
 pub mod control;
 mod engines;
 mod error;
+pub mod eval;
 pub mod fetch;
 pub mod file;
 pub mod inputs;
@@ -130,9 +131,6 @@ pub use rech_asr::{
 /// The engine-agnostic core: the engine traits, VAD, the pipeline, windows, dictation, output
 /// formats and the model catalogue.
 pub use rech_asr as asr;
-/// Word and character error rates with Russian normalisation (`rech::eval::normalize`,
-/// `word_errors`, `char_errors`): how close a transcript is to a reference.
-pub use rech_asr::eval;
 /// Any file or microphone to 16 kHz mono `f32`.
 pub use rech_audio as audio;
 /// GigaAM-v3's engine, for its own options.

@@ -1,0 +1,300 @@
+//! Scoring transcripts against references, as `rech eval` does: the normalisation and error
+//! counts of [`rech_asr::eval`], and the files they come in — a manifest (`path<TAB>text`
+//! lines, or a directory of recordings with a `.txt` reference beside each) and transcripts
+//! made elsewhere in the same layout — read with every bad line reported by its number and the
+//! rest kept.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+pub use rech_asr::eval::*;
+
+/// One recording and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The recording, as the manifest names it, made absolute.
+    pub path: PathBuf,
+    /// The text as written.
+    pub text: String,
+    /// The manifest's line (1-based; 0 for a reference file in a directory).
+    pub line: usize,
+}
+
+/// A line of a manifest that was left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The manifest (or reference file).
+    pub file: PathBuf,
+    /// Its line (1-based; 0 for a whole file).
+    pub line: usize,
+    /// What is wrong with it.
+    pub what: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.what),
+            line => write!(f, "{}:{line}: {}", self.file.display(), self.what),
+        }
+    }
+}
+
+/// Why a manifest could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {detail}", path.display())]
+pub struct ManifestError {
+    /// The manifest.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// `path` made absolute (from the current directory) with `.` and `..` resolved, without
+/// asking the file system: two spellings of one recording compare equal.
+fn lexical(path: &Path) -> PathBuf {
+    let path = if path.is_relative() {
+        std::env::current_dir().unwrap_or_default().join(path)
+    } else {
+        path.to_owned()
+    };
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The entries of a manifest: a TSV file of `path<TAB>text` lines (paths relative to the
+/// manifest; `#` starts a comment; a first line `path<TAB>…` is a header), or a directory whose
+/// recordings each have a `.txt` file of the same name beside them. Lines without a tab,
+/// empty texts and a path given twice are problems; the other entries are kept.
+pub fn read_manifest(path: &Path) -> Result<(Vec<Entry>, Vec<Problem>), ManifestError> {
+    let failed = |e: std::io::Error| ManifestError {
+        path: path.to_owned(),
+        detail: crate::error::describe(&e),
+    };
+    if path.is_dir() {
+        return read_directory(path).map_err(failed);
+    }
+    let text = std::fs::read_to_string(path).map_err(failed)?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let problem = |what: String| Problem {
+            file: path.to_owned(),
+            line,
+            what,
+        };
+        let trimmed = raw.trim_end_matches('\r');
+        if trimmed.trim().is_empty() || trimmed.trim_start().starts_with('#') {
+            continue;
+        }
+        let Some((name, words)) = trimmed.split_once('\t') else {
+            problems.push(problem("no tab between the path and the text".to_owned()));
+            continue;
+        };
+        if line == 1 && name.trim().eq_ignore_ascii_case("path") {
+            continue;
+        }
+        // Only the text column: a manifest may carry more columns after it.
+        let words = words.split('\t').next().unwrap_or_default().trim();
+        if name.trim().is_empty() {
+            problems.push(problem("no path before the tab".to_owned()));
+            continue;
+        }
+        if words.is_empty() {
+            problems.push(problem(format!("{}: the text is empty", name.trim())));
+            continue;
+        }
+        let full = lexical(&base.join(name.trim()));
+        if let Some(first) = seen.get(&full) {
+            problems.push(problem(format!(
+                "{} is given again (first on line {first})",
+                name.trim()
+            )));
+            continue;
+        }
+        seen.insert(full.clone(), line);
+        entries.push(Entry {
+            path: full,
+            text: words.to_owned(),
+            line,
+        });
+    }
+    Ok((entries, problems))
+}
+
+/// A directory's recordings (what `rech transcribe` reads, by extension) with the `.txt`
+/// beside each as its text; a recording without one, or with an empty one, is a problem.
+fn read_directory(dir: &Path) -> std::io::Result<(Vec<Entry>, Vec<Problem>)> {
+    let mut recordings: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                rech_audio::AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+            })
+        })
+        .collect();
+    recordings.sort();
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    for recording in recordings {
+        let reference = recording.with_extension("txt");
+        match std::fs::read_to_string(&reference) {
+            Ok(text) if !text.trim().is_empty() => entries.push(Entry {
+                path: lexical(&recording),
+                text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+                line: 0,
+            }),
+            Ok(_) => problems.push(Problem {
+                file: reference,
+                line: 0,
+                what: "the text is empty".to_owned(),
+            }),
+            Err(e) => problems.push(Problem {
+                file: reference,
+                line: 0,
+                what: format!(
+                    "no reference for {}: {}",
+                    recording.display(),
+                    crate::error::describe(&e)
+                ),
+            }),
+        }
+    }
+    Ok((entries, problems))
+}
+
+/// The score of one recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The recording.
+    pub path: PathBuf,
+    /// The texts as scored (normalised, unless normalisation is off).
+    pub reference: String,
+    /// The hypothesis as scored.
+    pub hypothesis: String,
+    /// Word errors.
+    pub words: ErrorCounts,
+    /// Character errors.
+    pub chars: ErrorCounts,
+}
+
+/// Scores every reference that has a hypothesis (matched by path), normalising both unless
+/// `normalise` is off; references without a hypothesis are problems.
+pub fn score(
+    references: &[Entry],
+    hypotheses: &[Entry],
+    normalise: bool,
+    manifest: &Path,
+) -> (Vec<Scored>, Vec<Problem>) {
+    let by_path: HashMap<&Path, &Entry> =
+        hypotheses.iter().map(|e| (e.path.as_path(), e)).collect();
+    let prepare = |text: &str| {
+        if normalise {
+            normalize(text)
+        } else {
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    let mut scored = Vec::new();
+    let mut problems = Vec::new();
+    for entry in references {
+        let Some(hypothesis) = by_path.get(entry.path.as_path()) else {
+            problems.push(Problem {
+                file: manifest.to_owned(),
+                line: entry.line,
+                what: format!("no hypothesis for {}", entry.path.display()),
+            });
+            continue;
+        };
+        let (r, h) = (prepare(&entry.text), prepare(&hypothesis.text));
+        scored.push(Scored {
+            path: entry.path.clone(),
+            words: word_errors(&r, &h),
+            chars: char_errors(&r, &h),
+            reference: r,
+            hypothesis: h,
+        });
+    }
+    (scored, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_keeps_its_good_lines_and_names_the_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("refs.tsv");
+        std::fs::write(
+            &manifest,
+            "path\treference\n# a comment\na.wav\tПривет, мир.\nno tab here\nb.wav\t\n./a.wav\tДубль\nsub/../c.wav\tТри\textra\n",
+        )
+        .unwrap();
+        let (entries, problems) = read_manifest(&manifest).unwrap();
+        let names: Vec<(PathBuf, &str)> = entries
+            .iter()
+            .map(|e| (e.path.clone(), e.text.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (dir.path().join("a.wav"), "Привет, мир."),
+                (dir.path().join("c.wav"), "Три"),
+            ]
+        );
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let file = manifest.display();
+        assert_eq!(
+            lines,
+            [
+                format!("{file}:4: no tab between the path and the text"),
+                format!("{file}:5: b.wav: the text is empty"),
+                format!("{file}:6: ./a.wav is given again (first on line 3)"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_directory_pairs_each_recording_with_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["one.wav", "two.mp3", "three.flac"] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        std::fs::write(dir.path().join("one.txt"), "Первый\nтекст\n").unwrap();
+        std::fs::write(dir.path().join("two.txt"), "  ").unwrap();
+        let (entries, problems) = read_manifest(dir.path()).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].text, "Первый текст");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn hypotheses_are_matched_by_path_and_scored_normalised() {
+        let entry = |path: &str, text: &str| Entry {
+            path: PathBuf::from(path),
+            text: text.to_owned(),
+            line: 1,
+        };
+        let references = [entry("a.wav", "В 2021 году."), entry("b.wav", "Да")];
+        let hypotheses = [entry("a.wav", "в две тысячи двадцать один году")];
+        let (scored, problems) = score(&references, &hypotheses, true, Path::new("m.tsv"));
+        assert_eq!(scored[0].words.rate(), 0.0);
+        assert_eq!(problems[0].to_string(), "m.tsv:1: no hypothesis for b.wav");
+        let (raw, _) = score(&references, &hypotheses, false, Path::new("m.tsv"));
+        assert!(raw[0].words.rate() > 0.5);
+    }
+}
