@@ -53,7 +53,7 @@ pub use error::{describe_io, model_metadata, Error, VadModelError};
 pub use filter::{cut_loop, is_hallucination};
 pub use long::{WindowOptions, WindowedTranscription};
 pub use pipeline::{default_threads, TranscribeOptions, Transcriber};
-pub use speakers::{merge_speakers, SpeakerNaming, DEFAULT_SPEAKER_LABEL};
+pub use speakers::{assign_speakers, merge_speakers, SpeakerNaming, Turn, DEFAULT_SPEAKER_LABEL};
 pub use text::assemble;
 pub use transcript::{Segment, Speaker, Transcript, Word};
 pub use vad::{SpeechSpan, VadOptions, VoiceDetector, VAD_FRAME_SAMPLES};

@@ -16,7 +16,8 @@
 //!   threshold, a fixed or bounded number of speakers); equal to scipy's.
 //!
 //! Not built yet: the windows' local speakers' embeddings and their clusters mapped back to
-//! the timeline, and speakers given to a transcript's words. Speakers by channel, which need none
+//! the timeline as speaker turns (which `rech_asr::assign_speakers` then gives to a
+//! transcript's words). Speakers by channel, which need none
 //! of this, are `rech::Diarize::Channels`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
