@@ -222,6 +222,29 @@ impl ErrorCounts {
 /// back from the end, a deletion where the cost falls by one to the left, else an insertion
 /// where the row above falls the other way, else a match or a substitution.
 fn align<T: PartialEq>(reference: &[T], hypothesis: &[T]) -> ErrorCounts {
+    let mut counts = ErrorCounts::default();
+    for step in steps(reference, hypothesis) {
+        match step {
+            Step::Same(..) => counts.hits += 1,
+            Step::Substitute(..) => counts.substitutions += 1,
+            Step::Delete(_) => counts.deletions += 1,
+            Step::Insert(_) => counts.insertions += 1,
+        }
+    }
+    counts
+}
+
+/// One step of an alignment: indices into the reference and the hypothesis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Same(usize, usize),
+    Substitute(usize, usize),
+    Delete(usize),
+    Insert(usize),
+}
+
+/// The alignment [`align`] counts, in order from the start.
+fn steps<T: PartialEq>(reference: &[T], hypothesis: &[T]) -> Vec<Step> {
     let (n, m) = (reference.len(), hypothesis.len());
     let mut cost = vec![0usize; (n + 1) * (m + 1)];
     let at = |i: usize, j: usize| i * (m + 1) + j;
@@ -239,28 +262,65 @@ fn align<T: PartialEq>(reference: &[T], hypothesis: &[T]) -> ErrorCounts {
                 .min(cost[at(i, j - 1)] + 1);
         }
     }
-    let mut counts = ErrorCounts::default();
+    let mut steps = Vec::with_capacity(n.max(m));
     let (mut i, mut j) = (n, m);
     while i > 0 && j > 0 {
         if cost[at(i, j)] == cost[at(i - 1, j)] + 1 {
-            counts.deletions += 1;
             i -= 1;
+            steps.push(Step::Delete(i));
         } else if j > 1 && cost[at(i, j - 1)] + 1 == cost[at(i - 1, j - 1)] {
-            counts.insertions += 1;
             j -= 1;
+            steps.push(Step::Insert(j));
         } else {
-            if reference[i - 1] == hypothesis[j - 1] {
-                counts.hits += 1;
-            } else {
-                counts.substitutions += 1;
-            }
             i -= 1;
             j -= 1;
+            steps.push(if reference[i] == hypothesis[j] {
+                Step::Same(i, j)
+            } else {
+                Step::Substitute(i, j)
+            });
         }
     }
-    counts.deletions += i;
-    counts.insertions += j;
-    counts
+    steps.extend((0..i).rev().map(Step::Delete));
+    steps.extend((0..j).rev().map(Step::Insert));
+    steps.reverse();
+    steps
+}
+
+/// One word of a word-by-word alignment of a hypothesis with its reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Aligned {
+    /// The same word in both.
+    Same(String),
+    /// A reference word and the hypothesis word in its place.
+    Substituted {
+        /// The reference's word.
+        reference: String,
+        /// The hypothesis's word.
+        hypothesis: String,
+    },
+    /// A reference word the hypothesis lacks.
+    Deleted(String),
+    /// A hypothesis word the reference lacks.
+    Inserted(String),
+}
+
+/// The words of `reference` and `hypothesis` aligned as [`word_errors`] counts them, in order.
+pub fn align_words(reference: &str, hypothesis: &str) -> Vec<Aligned> {
+    let r: Vec<&str> = reference.split_whitespace().collect();
+    let h: Vec<&str> = hypothesis.split_whitespace().collect();
+    steps(&r, &h)
+        .into_iter()
+        .map(|step| match step {
+            Step::Same(i, _) => Aligned::Same(r[i].to_owned()),
+            Step::Substitute(i, j) => Aligned::Substituted {
+                reference: r[i].to_owned(),
+                hypothesis: h[j].to_owned(),
+            },
+            Step::Delete(i) => Aligned::Deleted(r[i].to_owned()),
+            Step::Insert(j) => Aligned::Inserted(h[j].to_owned()),
+        })
+        .collect()
 }
 
 /// Word errors of `hypothesis` against `reference` (words split at white space).
@@ -351,5 +411,27 @@ mod tests {
         assert_eq!(word_errors("", "а б").rate(), 2.0);
         let c = char_errors(" кот ", "кит");
         assert_eq!((c.hits, c.substitutions), (2, 1));
+    }
+
+    #[test]
+    fn the_alignment_is_the_one_counted() {
+        let aligned = align_words("а б в г", "а х в г д");
+        assert_eq!(
+            aligned,
+            [
+                Aligned::Same("а".into()),
+                Aligned::Substituted {
+                    reference: "б".into(),
+                    hypothesis: "х".into()
+                },
+                Aligned::Same("в".into()),
+                Aligned::Same("г".into()),
+                Aligned::Inserted("д".into()),
+            ]
+        );
+        assert_eq!(
+            align_words("а б", ""),
+            [Aligned::Deleted("а".into()), Aligned::Deleted("б".into())]
+        );
     }
 }

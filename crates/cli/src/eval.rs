@@ -3,13 +3,13 @@
 //! TSV. Bad manifest lines are one line each; the rest is scored, and the run exits 1 at the
 //! end.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
-use rech::eval::{read_manifest, score, ErrorCounts, Problem, Scored};
+use rech::eval::{align_words, read_manifest, score, Aligned, ErrorCounts, Problem, Scored};
 use serde_json::json;
 
 use crate::{Context, UsageError};
@@ -54,6 +54,12 @@ pub struct EvalArgs {
     /// Print both texts of every recording as they are scored (the per-recording rows too).
     #[arg(long)]
     show_normalized: bool,
+
+    /// Print every recording's hypothesis aligned with its reference word by word: [-deleted-],
+    /// {+inserted+}, [-replaced-]{+by+} (in colour on a terminal; JSON gets a `diff` per
+    /// recording).
+    #[arg(long)]
+    diff: bool,
 }
 
 /// One system's scores.
@@ -104,14 +110,28 @@ pub fn run(args: EvalArgs, _ctx: &Context) -> Result<ExitCode> {
         });
     }
     report(&problems);
-    let per_file = args.per_file || args.show_normalized;
+    let per_file = args.per_file || args.show_normalized || args.diff;
+    let colour = args.format == EvalFormat::Table
+        && io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    let diffs = Diffs {
+        on: args.diff,
+        colour,
+    };
     let text = match args.format {
-        EvalFormat::Table => table(&systems, per_file, args.show_normalized, &args.manifest),
+        EvalFormat::Table => table(
+            &systems,
+            per_file,
+            args.show_normalized,
+            &diffs,
+            &args.manifest,
+        ),
         EvalFormat::Json => json_report(
             &systems,
             per_file,
             args.show_normalized,
             !args.no_normalize,
+            &diffs,
             &args.manifest,
         ),
         EvalFormat::Tsv => tsv(&systems, per_file, args.show_normalized, &args.manifest),
@@ -137,7 +157,43 @@ fn percent(counts: &ErrorCounts) -> String {
     format!("{:.2}%", counts.rate() * 100.0)
 }
 
-fn table(systems: &[System], per_file: bool, texts: bool, manifest: &Path) -> String {
+/// Whether and how hypotheses are shown aligned with their references.
+struct Diffs {
+    on: bool,
+    colour: bool,
+}
+
+impl Diffs {
+    /// `file`'s hypothesis aligned with its reference, marked.
+    fn of(&self, file: &Scored) -> String {
+        let (del, ins, end) = if self.colour {
+            ("\x1b[31m[-", "\x1b[32m{+", "\x1b[0m")
+        } else {
+            ("[-", "{+", "")
+        };
+        let words: Vec<String> = align_words(&file.reference, &file.hypothesis)
+            .into_iter()
+            .map(|word| match word {
+                Aligned::Same(w) => w,
+                Aligned::Deleted(w) => format!("{del}{w}-]{end}"),
+                Aligned::Inserted(w) => format!("{ins}{w}+}}{end}"),
+                Aligned::Substituted {
+                    reference,
+                    hypothesis,
+                } => format!("{del}{reference}-]{end}{ins}{hypothesis}+}}{end}"),
+            })
+            .collect();
+        words.join(" ")
+    }
+}
+
+fn table(
+    systems: &[System],
+    per_file: bool,
+    texts: bool,
+    diffs: &Diffs,
+    manifest: &Path,
+) -> String {
     let mut rows: Vec<[String; 8]> = vec![[
         "SYSTEM".into(),
         "FILES".into(),
@@ -172,6 +228,9 @@ fn table(systems: &[System], per_file: bool, texts: bool, manifest: &Path) -> St
             for file in &system.files {
                 let name = shown(&file.path, manifest);
                 rows.push(row(format!("  {name}"), 1, &file.words, &file.chars));
+                if diffs.on {
+                    before.push_str(&format!("{name} ({}): {}\n", system.name, diffs.of(file)));
+                }
                 if texts {
                     before.push_str(&format!(
                         "{name} ({})\n  ref: {}\n  hyp: {}\n",
@@ -233,6 +292,7 @@ fn json_report(
     per_file: bool,
     texts: bool,
     normalized: bool,
+    diffs: &Diffs,
     manifest: &Path,
 ) -> String {
     let systems: Vec<serde_json::Value> = systems
@@ -250,6 +310,9 @@ fn json_report(
                         if texts {
                             entry["reference"] = json!(f.reference);
                             entry["hypothesis"] = json!(f.hypothesis);
+                        }
+                        if diffs.on {
+                            entry["diff"] = json!(diffs.of(f));
                         }
                         entry
                     })

@@ -106,6 +106,23 @@ fn transcripts_from_elsewhere_are_scored_against_the_manifest() {
     assert_eq!(&total[..2], ["two.tsv", "*"]);
     assert!(total[2].parse::<f64>().unwrap() > 0.3, "{tsv}");
 
+    // Aligned word by word, with plain markers off a terminal.
+    let out = eval(dir.path(), &["--hyp", "one.tsv", "refs.tsv", "--diff"]);
+    let diff = stdout(&out);
+    assert!(
+        diff.contains("talk/b.wav (one.tsv): кто-то постучал [-в-] дверь\n"),
+        "{diff}"
+    );
+    let two = eval(
+        dir.path(),
+        &["--hyp", "two.tsv", "refs.tsv", "--diff", "--no-normalize"],
+    );
+    assert!(
+        stdout(&two).contains("В 2021 году [-«Ёлка»-]{+ёлка+} стоила"),
+        "{}",
+        stdout(&two)
+    );
+
     let out = eval(dir.path(), &["--hyp", "one.tsv", "missing.tsv"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
