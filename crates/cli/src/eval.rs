@@ -6,13 +6,14 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
-use rech::eval::{align_words, read_manifest, score, Aligned, ErrorCounts, Problem, Scored};
+use rech::eval::{align_words, read_manifest, score, Aligned, Entry, ErrorCounts, Problem, Scored};
 use serde_json::json;
 
-use crate::{Context, UsageError};
+use crate::{Context, Interrupted, UsageError};
 
 /// How `rech eval` prints its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -33,11 +34,24 @@ pub struct EvalArgs {
     #[arg(value_name = "MANIFEST")]
     manifest: PathBuf,
 
+    /// Transcribe every recording with this model and score it (a catalogue name, a downloaded
+    /// model's name or a model file, as `rech transcribe -m` takes it); repeat to compare models
+    /// side by side. Each runs with rech's defaults for Russian (VAD when its model is there).
+    #[arg(short, long = "model", value_name = "NAME|PATH")]
+    models: Vec<PathBuf>,
+
     /// Transcripts made elsewhere, laid out as the manifest (`path<TAB>text`, paths relative to
-    /// this file); repeat to compare systems side by side. Running rech's own models on the
-    /// recordings is not built yet: give the transcripts of each model with --hyp.
-    #[arg(long = "hyp", value_name = "FILE.tsv", required = true)]
+    /// this file); repeat to compare systems side by side.
+    #[arg(long = "hyp", value_name = "FILE.tsv")]
     hypotheses: Vec<PathBuf>,
+
+    /// CPU threads for each model [default: all cores, at most 8].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
+
+    /// Silero VAD model file for the models' runs [default: silero-v6.2.0 when downloaded].
+    #[arg(long, value_name = "PATH")]
+    vad_model: Option<PathBuf>,
 
     /// Output format.
     #[arg(short, long, value_enum, default_value = "table")]
@@ -68,9 +82,17 @@ struct System {
     files: Vec<Scored>,
     words: ErrorCounts,
     chars: ErrorCounts,
+    /// For a model run here: seconds of audio and of wall time it took.
+    timing: Option<(f64, f64)>,
 }
 
-pub fn run(args: EvalArgs, _ctx: &Context) -> Result<ExitCode> {
+pub fn run(args: EvalArgs, ctx: &Context) -> Result<ExitCode> {
+    if args.models.is_empty() && args.hypotheses.is_empty() {
+        return Err(UsageError(
+            "nothing to score: give models (-m) to run, or transcripts (--hyp)".into(),
+        )
+        .into());
+    }
     let (references, mut problems) = read_manifest(&args.manifest).map_err(|e| {
         if e.path.exists() {
             anyhow::Error::from(e)
@@ -87,6 +109,13 @@ pub fn run(args: EvalArgs, _ctx: &Context) -> Result<ExitCode> {
         .into());
     }
     let mut systems = Vec::new();
+    for spec in &args.models {
+        let (hypotheses, timing, failed) = transcribe_all(spec, &references, &args, ctx)?;
+        problems.extend(failed);
+        let name = spec.display().to_string();
+        let (files, _) = score(&references, &hypotheses, !args.no_normalize, &args.manifest);
+        systems.push(System::new(name, files, Some(timing)));
+    }
     for hyp in &args.hypotheses {
         let (hypotheses, bad) =
             read_manifest(hyp).map_err(|e| UsageError(format!("cannot read --hyp: {e}")))?;
@@ -96,18 +125,7 @@ pub fn run(args: EvalArgs, _ctx: &Context) -> Result<ExitCode> {
             what: format!("{} (in {})", p.what, hyp.display()),
             ..p
         }));
-        let mut words = ErrorCounts::default();
-        let mut chars = ErrorCounts::default();
-        for file in &files {
-            words.add(&file.words);
-            chars.add(&file.chars);
-        }
-        systems.push(System {
-            name: hyp.display().to_string(),
-            files,
-            words,
-            chars,
-        });
+        systems.push(System::new(hyp.display().to_string(), files, None));
     }
     report(&problems);
     let per_file = args.per_file || args.show_normalized || args.diff;
@@ -145,6 +163,73 @@ pub fn run(args: EvalArgs, _ctx: &Context) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+impl System {
+    fn new(name: String, files: Vec<Scored>, timing: Option<(f64, f64)>) -> Self {
+        let mut words = ErrorCounts::default();
+        let mut chars = ErrorCounts::default();
+        for file in &files {
+            words.add(&file.words);
+            chars.add(&file.chars);
+        }
+        Self {
+            name,
+            files,
+            words,
+            chars,
+            timing,
+        }
+    }
+}
+
+/// Every recording transcribed with the model `spec`: the transcripts, the seconds of audio
+/// and of wall time (model loading left out), and the recordings that failed, one problem each.
+fn transcribe_all(
+    spec: &Path,
+    references: &[Entry],
+    args: &EvalArgs,
+    ctx: &Context,
+) -> Result<(Vec<Entry>, (f64, f64), Vec<Problem>)> {
+    let mut builder = rech::Model::builder()
+        .model(spec)
+        .offline(ctx.offline)
+        .cancel_token(ctx.interrupted.clone())
+        .on_fetch(crate::models::shown(ctx));
+    if let Some(threads) = args.threads {
+        builder = builder.threads(usize::from(threads));
+    }
+    if let Some(vad) = &args.vad_model {
+        builder = builder.vad_model(vad);
+    }
+    let model = builder.load().map_err(|e| match e {
+        rech::Error::Fetch(e) => crate::models::explain(e, None),
+        other => anyhow::Error::from(other).context(format!("-m {}", spec.display())),
+    })?;
+    let started = Instant::now();
+    let mut audio = 0.0;
+    let mut out = Vec::with_capacity(references.len());
+    let mut failed = Vec::new();
+    for entry in references {
+        if ctx.interrupted.is_cancelled() {
+            return Err(Interrupted.into());
+        }
+        match model.transcribe_file(&entry.path) {
+            Ok(transcript) => {
+                audio += transcript.duration;
+                out.push(Entry {
+                    text: transcript.text(),
+                    ..entry.clone()
+                });
+            }
+            Err(e) => failed.push(Problem {
+                file: args.manifest.clone(),
+                line: entry.line,
+                what: format!("{} with {}: {e}", entry.path.display(), spec.display()),
+            }),
+        }
+    }
+    Ok((out, (audio, started.elapsed().as_secs_f64()), failed))
 }
 
 fn report(problems: &[Problem]) {
@@ -194,7 +279,7 @@ fn table(
     diffs: &Diffs,
     manifest: &Path,
 ) -> String {
-    let mut rows: Vec<[String; 8]> = vec![[
+    let mut rows: Vec<[String; 9]> = vec![[
         "SYSTEM".into(),
         "FILES".into(),
         "WER".into(),
@@ -203,8 +288,9 @@ fn table(
         "DEL".into(),
         "INS".into(),
         "WORDS".into(),
+        "RTF".into(),
     ]];
-    let row = |name: String, files: usize, w: &ErrorCounts, c: &ErrorCounts| {
+    let row = |name: String, files: usize, w: &ErrorCounts, c: &ErrorCounts, speed: String| {
         [
             name,
             files.to_string(),
@@ -214,20 +300,32 @@ fn table(
             w.deletions.to_string(),
             w.insertions.to_string(),
             w.reference().to_string(),
+            speed,
         ]
     };
     let mut before = String::new();
     for system in systems {
+        let speed = match system.timing {
+            Some((audio, wall)) => format!("{:.3}", wall / audio.max(1e-9)),
+            None => "-".to_owned(),
+        };
         rows.push(row(
             system.name.clone(),
             system.files.len(),
             &system.words,
             &system.chars,
+            speed,
         ));
         if per_file {
             for file in &system.files {
                 let name = shown(&file.path, manifest);
-                rows.push(row(format!("  {name}"), 1, &file.words, &file.chars));
+                rows.push(row(
+                    format!("  {name}"),
+                    1,
+                    &file.words,
+                    &file.chars,
+                    String::new(),
+                ));
                 if diffs.on {
                     before.push_str(&format!("{name} ({}): {}\n", system.name, diffs.of(file)));
                 }
@@ -240,7 +338,7 @@ fn table(
             }
         }
     }
-    let widths: Vec<usize> = (0..8)
+    let widths: Vec<usize> = (0..9)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = before;
@@ -300,6 +398,11 @@ fn json_report(
         .map(|s| {
             let mut value = json!({"name": s.name, "files": s.files.len()});
             extend(&mut value, counts_json(&s.words, &s.chars));
+            if let Some((audio, wall)) = s.timing {
+                value["audio_seconds"] = json!(audio);
+                value["wall_seconds"] = json!(wall);
+                value["real_time_factor"] = json!(wall / audio.max(1e-9));
+            }
             if per_file {
                 value["per_file"] = s
                     .files

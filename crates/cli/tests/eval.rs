@@ -2,7 +2,9 @@
 //! Russian normalisation, as a table, JSON and TSV; bad manifest lines are one line each with
 //! their number and the rest is still scored (exit 1); a missing manifest is a usage error.
 
-use rech_testkit::{run, stderr, stdout};
+use rech_ggml::generate::DecoderOutput;
+use rech_testkit::serve::ServeSetup;
+use rech_testkit::{micro_model, needs, run, stderr, stdout};
 
 fn eval(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     run(rech_testkit::rech().current_dir(dir).arg("eval").args(args))
@@ -129,4 +131,65 @@ fn transcripts_from_elsewhere_are_scored_against_the_manifest() {
         stderr(&out).trim(),
         "rech: error: cannot read the manifest: missing.tsv: no such file or directory"
     );
+}
+
+#[needs(shared, venv)]
+#[test]
+fn models_run_on_the_recordings_and_are_scored_side_by_side() {
+    let setup = ServeSetup::new();
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["human/ru_0022.wav", "human/ru_0024.wav"];
+    let mut manifest = String::from("path\treference\n");
+    for name in names {
+        manifest.push_str(&format!(
+            "{}\tНад этой машиной он ткнул трубкой\n",
+            setup.recording(name).display()
+        ));
+    }
+    std::fs::write(dir.path().join("refs.tsv"), manifest).unwrap();
+    let whisper = micro_model(5, DecoderOutput::Random);
+    let gigaam = setup.model();
+    let out = run(rech_testkit::rech()
+        .current_dir(dir.path())
+        .env("RECH_ORT_LIB", &setup.lib)
+        .env("RECH_OFFLINE", "1")
+        .args([
+            "eval",
+            "-t",
+            "1",
+            "-f",
+            "json",
+            "--show-normalized",
+            "--vad-model",
+        ])
+        .arg(setup.vad())
+        .arg("-m")
+        .arg(&gigaam)
+        .arg("-m")
+        .arg(whisper)
+        .arg("refs.tsv"));
+    rech_testkit::assert_success(&out);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let systems = json["systems"].as_array().unwrap();
+    assert_eq!(systems.len(), 2);
+    for (system, model) in systems.iter().zip([gigaam.as_path(), whisper]) {
+        assert_eq!(system["files"], 2);
+        assert!(system["real_time_factor"].as_f64().unwrap() > 0.0);
+        assert!(system["audio_seconds"].as_f64().unwrap() > 15.0);
+        // What was scored is what `rech transcribe` writes for each recording, normalised.
+        for (file, name) in system["per_file"].as_array().unwrap().iter().zip(names) {
+            let text = setup.cli_text_with(model, &setup.recording(name));
+            assert_eq!(
+                file["hypothesis"],
+                rech::eval::normalize(&text),
+                "{model:?} {name}"
+            );
+        }
+    }
+    let out = run(rech_testkit::rech()
+        .current_dir(dir.path())
+        .env("RECH_OFFLINE", "1")
+        .args(["eval", "-m", "/nonexistent/model.bin", "refs.tsv"]));
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }

@@ -91,11 +91,23 @@ impl ServeSetup {
 
     /// What `rech transcribe` makes of `file` in `format` with the same model and `args`.
     pub fn cli_with(&self, file: &Path, format: &str, args: &[&str]) -> String {
+        self.cli_model(&self.model(), file, format, args)
+    }
+
+    /// The text `rech transcribe` makes of `file` with `model` (and the same VAD and threads).
+    pub fn cli_text_with(&self, model: &Path, file: &Path) -> String {
+        let json: serde_json::Value =
+            serde_json::from_str(&self.cli_model(model, file, "json", &[])).expect("rech's JSON");
+        json["text"].as_str().expect("a text").to_owned()
+    }
+
+    /// What `rech transcribe` makes of `file` in `format` with `model` and `args`.
+    fn cli_model(&self, model: &Path, file: &Path, format: &str, args: &[&str]) -> String {
         let mut cmd = crate::rech();
         cmd.env("RECH_ORT_LIB", &self.lib)
             .arg("transcribe")
             .arg("-m")
-            .arg(self.model())
+            .arg(model)
             .arg("--vad-model")
             .arg(self.vad())
             .args(["-t", "1", "-f", format])
