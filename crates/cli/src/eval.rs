@@ -110,11 +110,16 @@ pub fn run(args: EvalArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let mut systems = Vec::new();
     for spec in &args.models {
-        let (hypotheses, timing, failed) = transcribe_all(spec, &references, &args, ctx)?;
-        problems.extend(failed);
+        let run = transcribe_all(spec, &references, &args, ctx)?;
+        problems.extend(run.failed);
         let name = spec.display().to_string();
-        let (files, _) = score(&references, &hypotheses, !args.no_normalize, &args.manifest);
-        systems.push(System::new(name, files, Some(timing)));
+        let (files, _) = score(
+            &references,
+            &run.hypotheses,
+            !args.no_normalize,
+            &args.manifest,
+        );
+        systems.push(System::new(name, files, Some(run.timing)));
     }
     for hyp in &args.hypotheses {
         let (hypotheses, bad) =
@@ -183,14 +188,23 @@ impl System {
     }
 }
 
-/// Every recording transcribed with the model `spec`: the transcripts, the seconds of audio
-/// and of wall time (model loading left out), and the recordings that failed, one problem each.
+/// What one model made of the recordings.
+struct ModelRun {
+    /// The transcripts, as entries.
+    hypotheses: Vec<Entry>,
+    /// Seconds of audio transcribed, and of wall time (model loading left out).
+    timing: (f64, f64),
+    /// The recordings that failed, one problem each.
+    failed: Vec<Problem>,
+}
+
+/// Every recording transcribed with the model `spec`.
 fn transcribe_all(
     spec: &Path,
     references: &[Entry],
     args: &EvalArgs,
     ctx: &Context,
-) -> Result<(Vec<Entry>, (f64, f64), Vec<Problem>)> {
+) -> Result<ModelRun> {
     let mut builder = rech::Model::builder()
         .model(spec)
         .offline(ctx.offline)
@@ -229,7 +243,11 @@ fn transcribe_all(
             }),
         }
     }
-    Ok((out, (audio, started.elapsed().as_secs_f64()), failed))
+    Ok(ModelRun {
+        hypotheses: out,
+        timing: (audio, started.elapsed().as_secs_f64()),
+        failed,
+    })
 }
 
 fn report(problems: &[Problem]) {
