@@ -3,12 +3,10 @@
 //! known edits (words replaced, dropped, added) from a fixed seed, scored pair by pair and all
 //! together. The rates must be equal to the last digit.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use rech_asr::eval::{char_errors, normalize, word_errors, ErrorCounts};
-use rech_testkit::{needs, shared_dir, test_venv};
+use rech_testkit::{needs, python_reference, shared_dir};
 
 /// `reference` with about a third of its words edited: replaced, dropped or joined by another.
 fn edited(reference: &str, seed: &mut u64) -> String {
@@ -36,27 +34,7 @@ fn edited(reference: &str, seed: &mut u64) -> String {
 
 fn jiwer(pairs: &[(String, String)]) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jiwer_score.py");
-    let mut child = Command::new(test_venv().join("bin/python"))
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run jiwer");
-    let input = serde_json::to_string(pairs).unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_reference(&script, &[], &serde_json::json!(pairs))
 }
 
 fn check(ours: &ErrorCounts, theirs: &serde_json::Value, what: &str) {

@@ -57,7 +57,10 @@ impl Windows {
         let right = (self.frames as f64 * warm_up.1).round() as usize;
         let kept = self.frames.saturating_sub(left + right);
         let mut data = Vec::with_capacity(self.count() * kept * self.classes);
-        for window in self.data.chunks(self.frames * self.classes) {
+        for window in self.data.chunks((self.frames * self.classes).max(1)) {
+            if kept == 0 || window.len() < (left + kept) * self.classes {
+                continue;
+            }
             data.extend_from_slice(&window[left * self.classes..(left + kept) * self.classes]);
         }
         Windows {
@@ -108,6 +111,9 @@ pub fn aggregate(
     options: &AggregateOptions,
 ) -> (usize, Vec<f32>) {
     let (n, per, classes) = (windows.count(), windows.frames, windows.classes);
+    if per == 0 || classes == 0 {
+        return (0, Vec::new());
+    }
     let frames = Grid {
         start: windows.chunks.start,
         ..*frames
@@ -193,7 +199,7 @@ pub fn speaker_count(binarized: &Windows, frames: &Grid, warm_up: (f64, f64)) ->
         classes: 1,
         data: trimmed
             .data
-            .chunks(trimmed.classes)
+            .chunks(trimmed.classes.max(1))
             .map(|frame| frame.iter().sum())
             .collect(),
     };
@@ -241,6 +247,16 @@ mod tests {
         assert_eq!(
             speaker_count(&windows, &frames, (0.0, 0.0)),
             [1, 0, 0, 0, 0, 0]
+        );
+        // Warm-up margins that leave nothing, and empty windows, give nothing, not a panic.
+        assert!(speaker_count(&windows, &frames, (0.5, 0.5)).is_empty());
+        let empty = Windows {
+            frames: 0,
+            ..windows
+        };
+        assert_eq!(
+            aggregate(&empty, &frames, &AggregateOptions::default()),
+            (0, vec![])
         );
     }
 }

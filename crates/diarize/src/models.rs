@@ -129,7 +129,7 @@ impl Segmentation {
         let y = out.remove(0);
         if y.shape.len() != 3 || y.shape[0] != 1 || y.shape[2] != self.powerset.classes() {
             return Err(ModelError::Onnx(OnnxError::Run {
-                path: PathBuf::new(),
+                path: self.model.path().to_owned(),
                 detail: format!("scores of shape {:?}", y.shape),
             }));
         }

@@ -4,12 +4,10 @@
 //! are voices scattered around a few centres, from a fixed seed, so that real inversions of
 //! centroid linkage occur.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use rech_diarize::cluster::{after_merges, centroid_linkage, cut, unit};
-use rech_testkit::{json_numbers, needs, test_venv};
+use rech_testkit::{json_numbers, needs, python_reference};
 
 /// `speakers` centres in `dim` dimensions and `per` noisy embeddings of each, interleaved.
 fn voices(seed: u64, speakers: usize, per: usize, dim: usize, noise: f32) -> Vec<Vec<f32>> {
@@ -36,29 +34,10 @@ fn voices(seed: u64, speakers: usize, per: usize, dim: usize, noise: f32) -> Vec
 
 fn scipy(embeddings: &[Vec<f32>], thresholds: &[f64], counts: &[usize]) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scipy_cluster.py");
-    let mut child = Command::new(test_venv().join("bin/python"))
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run scipy");
     let request = serde_json::json!({
         "embeddings": embeddings, "thresholds": thresholds, "counts": counts,
     });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_reference(&script, &[], &request)
 }
 
 fn labels(value: &serde_json::Value) -> Vec<usize> {

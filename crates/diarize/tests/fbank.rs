@@ -3,24 +3,14 @@
 //! 16-bit speech run from about 0 to 25).
 
 use std::path::Path;
-use std::process::Command;
 
 use rech_diarize::fbank::{Fbank, FbankOptions};
-use rech_testkit::{needs, shared_dir, test_venv};
+use rech_testkit::{needs, python_reference, shared_dir};
 
 fn reference(wav: &Path) -> Vec<Vec<f32>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kaldi_fbank.py");
-    let out = Command::new(test_venv().join("bin/python"))
-        .arg(script)
-        .arg(wav)
-        .output()
-        .expect("run the reference");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the reference's JSON")
+    let rows = python_reference(&script, &[wav.as_os_str()], &serde_json::Value::Null);
+    serde_json::from_value(rows).expect("rows of numbers")
 }
 
 #[needs(shared, venv)]

@@ -88,6 +88,11 @@ impl OnnxModel {
         })
     }
 
+    /// The graph's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The graph's input names, in declaration order.
     pub fn inputs(&self) -> &[String] {
         &self.inputs

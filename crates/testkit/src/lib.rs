@@ -308,3 +308,35 @@ pub fn json_numbers(value: &serde_json::Value) -> Vec<f64> {
         .map(|v| v.as_f64().expect("a number"))
         .collect()
 }
+
+/// What a reference implementation in the test environment says: `script` run by
+/// `.venv-test`'s Python with `args`, `input` written to its standard input as JSON, its
+/// standard output read as JSON. A failing script fails the test with its stderr.
+pub fn python_reference(
+    script: &Path,
+    args: &[&std::ffi::OsStr],
+    input: &serde_json::Value,
+) -> serde_json::Value {
+    use std::io::Write as _;
+    let mut child = Command::new(test_venv().join("bin/python"))
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    let mut stdin = child.stdin.take().expect("the reference's stdin");
+    stdin
+        .write_all(input.to_string().as_bytes())
+        .expect("write to the reference");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait for the reference");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the reference's JSON")
+}
