@@ -6,12 +6,13 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
-use rech::eval::{align_words, read_manifest, score, Aligned, Entry, ErrorCounts, Problem, Scored};
-use serde_json::json;
+use rech::eval::{
+    json_report, marked_diff, read_manifest, run_model, score, shown_path, tsv_report, ErrorCounts,
+    Problem, ReportOptions, SystemScore,
+};
 
 use crate::{Context, Interrupted, UsageError};
 
@@ -76,16 +77,6 @@ pub struct EvalArgs {
     diff: bool,
 }
 
-/// One system's scores.
-struct System {
-    name: String,
-    files: Vec<Scored>,
-    words: ErrorCounts,
-    chars: ErrorCounts,
-    /// For a model run here: seconds of audio and of wall time it took.
-    timing: Option<(f64, f64)>,
-}
-
 pub fn run(args: EvalArgs, ctx: &Context) -> Result<ExitCode> {
     if args.models.is_empty() && args.hypotheses.is_empty() {
         return Err(UsageError(
@@ -110,16 +101,20 @@ pub fn run(args: EvalArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let mut systems = Vec::new();
     for spec in &args.models {
-        let run = transcribe_all(spec, &references, &args, ctx)?;
+        let model = load(spec, &args, ctx)?;
+        let label = spec.display().to_string();
+        let run = run_model(&model, &references, &label, &args.manifest);
+        if run.cancelled {
+            return Err(Interrupted.into());
+        }
         problems.extend(run.failed);
-        let name = spec.display().to_string();
         let (files, _) = score(
             &references,
             &run.hypotheses,
             !args.no_normalize,
             &args.manifest,
         );
-        systems.push(System::new(name, files, Some(run.timing)));
+        systems.push(SystemScore::new(label, files, Some(run.timing)));
     }
     for hyp in &args.hypotheses {
         let (hypotheses, bad) =
@@ -130,34 +125,23 @@ pub fn run(args: EvalArgs, ctx: &Context) -> Result<ExitCode> {
             what: format!("{} (in {})", p.what, hyp.display()),
             ..p
         }));
-        systems.push(System::new(hyp.display().to_string(), files, None));
+        systems.push(SystemScore::new(hyp.display().to_string(), files, None));
     }
     report(&problems);
     let per_file = args.per_file || args.show_normalized || args.diff;
     let colour = args.format == EvalFormat::Table
         && io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
-    let diffs = Diffs {
-        on: args.diff,
-        colour,
+    let options = ReportOptions {
+        per_file,
+        texts: args.show_normalized,
+        diff: args.diff,
+        normalized: !args.no_normalize,
     };
     let text = match args.format {
-        EvalFormat::Table => table(
-            &systems,
-            per_file,
-            args.show_normalized,
-            &diffs,
-            &args.manifest,
-        ),
-        EvalFormat::Json => json_report(
-            &systems,
-            per_file,
-            args.show_normalized,
-            !args.no_normalize,
-            &diffs,
-            &args.manifest,
-        ),
-        EvalFormat::Tsv => tsv(&systems, per_file, args.show_normalized, &args.manifest),
+        EvalFormat::Table => table(&systems, &options, colour, &args.manifest),
+        EvalFormat::Json => json_report(&systems, &options, &args.manifest),
+        EvalFormat::Tsv => tsv_report(&systems, &options, &args.manifest),
     };
     io::stdout()
         .lock()
@@ -170,41 +154,9 @@ pub fn run(args: EvalArgs, ctx: &Context) -> Result<ExitCode> {
     })
 }
 
-impl System {
-    fn new(name: String, files: Vec<Scored>, timing: Option<(f64, f64)>) -> Self {
-        let mut words = ErrorCounts::default();
-        let mut chars = ErrorCounts::default();
-        for file in &files {
-            words.add(&file.words);
-            chars.add(&file.chars);
-        }
-        Self {
-            name,
-            files,
-            words,
-            chars,
-            timing,
-        }
-    }
-}
-
-/// What one model made of the recordings.
-struct ModelRun {
-    /// The transcripts, as entries.
-    hypotheses: Vec<Entry>,
-    /// Seconds of audio transcribed, and of wall time (model loading left out).
-    timing: (f64, f64),
-    /// The recordings that failed, one problem each.
-    failed: Vec<Problem>,
-}
-
-/// Every recording transcribed with the model `spec`.
-fn transcribe_all(
-    spec: &Path,
-    references: &[Entry],
-    args: &EvalArgs,
-    ctx: &Context,
-) -> Result<ModelRun> {
+/// The model `spec`, loaded as `rech transcribe` loads one (downloads shown, errors worded
+/// with their repair).
+fn load(spec: &Path, args: &EvalArgs, ctx: &Context) -> Result<rech::Model> {
     let mut builder = rech::Model::builder()
         .model(spec)
         .offline(ctx.offline)
@@ -216,37 +168,9 @@ fn transcribe_all(
     if let Some(vad) = &args.vad_model {
         builder = builder.vad_model(vad);
     }
-    let model = builder.load().map_err(|e| match e {
+    builder.load().map_err(|e| match e {
         rech::Error::Fetch(e) => crate::models::explain(e, None),
         other => anyhow::Error::from(other).context(format!("-m {}", spec.display())),
-    })?;
-    let started = Instant::now();
-    let mut audio = 0.0;
-    let mut out = Vec::with_capacity(references.len());
-    let mut failed = Vec::new();
-    for entry in references {
-        if ctx.interrupted.is_cancelled() {
-            return Err(Interrupted.into());
-        }
-        match model.transcribe_file(&entry.path) {
-            Ok(transcript) => {
-                audio += transcript.duration;
-                out.push(Entry {
-                    text: transcript.text(),
-                    ..entry.clone()
-                });
-            }
-            Err(e) => failed.push(Problem {
-                file: args.manifest.clone(),
-                line: entry.line,
-                what: format!("{} with {}: {e}", entry.path.display(), spec.display()),
-            }),
-        }
-    }
-    Ok(ModelRun {
-        hypotheses: out,
-        timing: (audio, started.elapsed().as_secs_f64()),
-        failed,
     })
 }
 
@@ -260,41 +184,10 @@ fn percent(counts: &ErrorCounts) -> String {
     format!("{:.2}%", counts.rate() * 100.0)
 }
 
-/// Whether and how hypotheses are shown aligned with their references.
-struct Diffs {
-    on: bool,
-    colour: bool,
-}
-
-impl Diffs {
-    /// `file`'s hypothesis aligned with its reference, marked.
-    fn of(&self, file: &Scored) -> String {
-        let (del, ins, end) = if self.colour {
-            ("\x1b[31m[-", "\x1b[32m{+", "\x1b[0m")
-        } else {
-            ("[-", "{+", "")
-        };
-        let words: Vec<String> = align_words(&file.reference, &file.hypothesis)
-            .into_iter()
-            .map(|word| match word {
-                Aligned::Same(w) => w,
-                Aligned::Deleted(w) => format!("{del}{w}-]{end}"),
-                Aligned::Inserted(w) => format!("{ins}{w}+}}{end}"),
-                Aligned::Substituted {
-                    reference,
-                    hypothesis,
-                } => format!("{del}{reference}-]{end}{ins}{hypothesis}+}}{end}"),
-            })
-            .collect();
-        words.join(" ")
-    }
-}
-
 fn table(
-    systems: &[System],
-    per_file: bool,
-    texts: bool,
-    diffs: &Diffs,
+    systems: &[SystemScore],
+    options: &ReportOptions,
+    colour: bool,
     manifest: &Path,
 ) -> String {
     let mut rows: Vec<[String; 9]> = vec![[
@@ -324,7 +217,7 @@ fn table(
     let mut before = String::new();
     for system in systems {
         let speed = match system.timing {
-            Some((audio, wall)) => format!("{:.3}", wall / audio.max(1e-9)),
+            Some(timing) => format!("{:.3}", timing.real_time_factor()),
             None => "-".to_owned(),
         };
         rows.push(row(
@@ -334,9 +227,9 @@ fn table(
             &system.chars,
             speed,
         ));
-        if per_file {
+        if options.per_file {
             for file in &system.files {
-                let name = shown(&file.path, manifest);
+                let name = shown_path(&file.path, manifest);
                 rows.push(row(
                     format!("  {name}"),
                     1,
@@ -344,10 +237,11 @@ fn table(
                     &file.chars,
                     String::new(),
                 ));
-                if diffs.on {
-                    before.push_str(&format!("{name} ({}): {}\n", system.name, diffs.of(file)));
+                if options.diff {
+                    let diff = marked_diff(&file.reference, &file.hypothesis, colour);
+                    before.push_str(&format!("{name} ({}): {diff}\n", system.name));
                 }
-                if texts {
+                if options.texts {
                     before.push_str(&format!(
                         "{name} ({})\n  ref: {}\n  hyp: {}\n",
                         system.name, file.reference, file.hypothesis
@@ -367,125 +261,6 @@ fn table(
         }
         out.push_str(line.trim_end());
         out.push('\n');
-    }
-    out
-}
-
-fn counts_json(w: &ErrorCounts, c: &ErrorCounts) -> serde_json::Value {
-    json!({
-        "wer": w.rate(), "cer": c.rate(),
-        "hits": w.hits, "substitutions": w.substitutions, "deletions": w.deletions,
-        "insertions": w.insertions, "reference_words": w.reference(),
-        "reference_characters": c.reference(),
-    })
-}
-
-/// `more`'s fields after `value`'s.
-fn extend(value: &mut serde_json::Value, more: serde_json::Value) {
-    if let (Some(value), serde_json::Value::Object(more)) = (value.as_object_mut(), more) {
-        value.extend(more);
-    }
-}
-
-/// A recording as the manifest names it: relative to the manifest's directory where it lies
-/// under it.
-fn shown(path: &Path, manifest: &Path) -> String {
-    let dir = if manifest.is_dir() {
-        manifest.to_owned()
-    } else {
-        manifest.parent().unwrap_or(Path::new("")).to_owned()
-    };
-    let dir = std::env::current_dir().unwrap_or_default().join(dir);
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
-    path.strip_prefix(&dir)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
-fn json_report(
-    systems: &[System],
-    per_file: bool,
-    texts: bool,
-    normalized: bool,
-    diffs: &Diffs,
-    manifest: &Path,
-) -> String {
-    let systems: Vec<serde_json::Value> = systems
-        .iter()
-        .map(|s| {
-            let mut value = json!({"name": s.name, "files": s.files.len()});
-            extend(&mut value, counts_json(&s.words, &s.chars));
-            if let Some((audio, wall)) = s.timing {
-                value["audio_seconds"] = json!(audio);
-                value["wall_seconds"] = json!(wall);
-                value["real_time_factor"] = json!(wall / audio.max(1e-9));
-            }
-            if per_file {
-                value["per_file"] = s
-                    .files
-                    .iter()
-                    .map(|f| {
-                        let mut entry = json!({"path": shown(&f.path, manifest)});
-                        extend(&mut entry, counts_json(&f.words, &f.chars));
-                        if texts {
-                            entry["reference"] = json!(f.reference);
-                            entry["hypothesis"] = json!(f.hypothesis);
-                        }
-                        if diffs.on {
-                            entry["diff"] = json!(diffs.of(f));
-                        }
-                        entry
-                    })
-                    .collect();
-            }
-            value
-        })
-        .collect();
-    let mut out = serde_json::to_string_pretty(&json!({
-        "normalized": normalized, "systems": systems,
-    }))
-    .unwrap_or_default();
-    out.push('\n');
-    out
-}
-
-fn tsv(systems: &[System], per_file: bool, texts: bool, manifest: &Path) -> String {
-    let mut out = String::from(
-        "system\tfile\twer\tcer\thits\tsubstitutions\tdeletions\tinsertions\treference_words",
-    );
-    if texts {
-        out.push_str("\treference\thypothesis");
-    }
-    out.push('\n');
-    let mut line =
-        |system: &str, file: &str, w: &ErrorCounts, c: &ErrorCounts, pair: Option<(&str, &str)>| {
-            out.push_str(&format!(
-                "{system}\t{file}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                w.rate(),
-                c.rate(),
-                w.hits,
-                w.substitutions,
-                w.deletions,
-                w.insertions,
-                w.reference()
-            ));
-            if let Some((r, h)) = pair {
-                out.push_str(&format!("\t{r}\t{h}"));
-            } else if texts {
-                out.push_str("\t\t");
-            }
-            out.push('\n');
-        };
-    for s in systems {
-        line(&s.name, "*", &s.words, &s.chars, None);
-        if per_file {
-            for f in &s.files {
-                let path = shown(&f.path, manifest);
-                let pair = texts.then_some((f.reference.as_str(), f.hypothesis.as_str()));
-                line(&s.name, &path, &f.words, &f.chars, pair);
-            }
-        }
     }
     out
 }

@@ -1,8 +1,8 @@
 //! Scoring transcripts against references, as `rech eval` does: the normalisation and error
-//! counts of [`rech_asr::eval`], and the files they come in — a manifest (`path<TAB>text`
-//! lines, or a directory of recordings with a `.txt` reference beside each) and transcripts
-//! made elsewhere in the same layout — read with every bad line reported by its number and the
-//! rest kept.
+//! counts of [`rech_asr::eval`]; the files they come in — a manifest (`path<TAB>text` lines, or
+//! a directory of recordings with a `.txt` reference beside each) and transcripts made
+//! elsewhere in the same layout — read with every bad line reported by its number and the rest
+//! kept; a model run over a manifest; and the reports (JSON, TSV, marked alignments).
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -231,6 +231,274 @@ pub fn score(
     (scored, problems)
 }
 
+/// Seconds of audio a model transcribed and of wall time it took (loading left out).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Seconds of audio.
+    pub audio_seconds: f64,
+    /// Seconds of wall time.
+    pub wall_seconds: f64,
+}
+
+impl Timing {
+    /// Wall time over audio time: below 1 is faster than real time.
+    pub fn real_time_factor(&self) -> f64 {
+        self.wall_seconds / self.audio_seconds.max(1e-9)
+    }
+}
+
+/// One system's scores over a manifest: a model run here, or transcripts made elsewhere.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SystemScore {
+    /// What the system is called in reports.
+    pub name: String,
+    /// Every scored recording.
+    pub files: Vec<Scored>,
+    /// Word errors over all recordings.
+    pub words: ErrorCounts,
+    /// Character errors over all recordings.
+    pub chars: ErrorCounts,
+    /// For a model run here, how long it took.
+    pub timing: Option<Timing>,
+}
+
+impl SystemScore {
+    /// The scores of `files`, added up.
+    pub fn new(name: String, files: Vec<Scored>, timing: Option<Timing>) -> Self {
+        let mut words = ErrorCounts::default();
+        let mut chars = ErrorCounts::default();
+        for file in &files {
+            words.add(&file.words);
+            chars.add(&file.chars);
+        }
+        Self {
+            name,
+            files,
+            words,
+            chars,
+            timing,
+        }
+    }
+}
+
+/// What a model made of a manifest's recordings ([`run_model`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRun {
+    /// The transcripts, as entries of the references' paths and lines.
+    pub hypotheses: Vec<Entry>,
+    /// How long it took.
+    pub timing: Timing,
+    /// The recordings that failed, one problem each (against `manifest`'s lines).
+    pub failed: Vec<Problem>,
+    /// Whether the cancel token stopped the run before the last recording.
+    pub cancelled: bool,
+}
+
+/// Transcribes every reference's recording with `model`, called `label` in problems; a
+/// recording that fails is a problem and the others go on.
+pub fn run_model(
+    model: &crate::Model,
+    references: &[Entry],
+    label: &str,
+    manifest: &Path,
+) -> ModelRun {
+    let started = std::time::Instant::now();
+    let mut audio = 0.0;
+    let mut hypotheses = Vec::with_capacity(references.len());
+    let mut failed = Vec::new();
+    let mut cancelled = false;
+    for entry in references {
+        if model.is_cancelled() {
+            cancelled = true;
+            break;
+        }
+        match model.transcribe_file(&entry.path) {
+            Ok(transcript) => {
+                audio += transcript.duration;
+                hypotheses.push(Entry {
+                    text: transcript.text(),
+                    ..entry.clone()
+                });
+            }
+            Err(e) => failed.push(Problem {
+                file: manifest.to_owned(),
+                line: entry.line,
+                what: format!("{} with {label}: {e}", entry.path.display()),
+            }),
+        }
+    }
+    ModelRun {
+        hypotheses,
+        timing: Timing {
+            audio_seconds: audio,
+            wall_seconds: started.elapsed().as_secs_f64(),
+        },
+        failed,
+        cancelled,
+    }
+}
+
+/// The hypothesis aligned with the reference word by word, marked as wdiff marks it:
+/// `[-deleted-]`, `{+inserted+}`, `[-replaced-]{+by+}`; in ANSI colour when `colour`.
+pub fn marked_diff(reference: &str, hypothesis: &str, colour: bool) -> String {
+    let (del, ins, end) = if colour {
+        ("\x1b[31m[-", "\x1b[32m{+", "\x1b[0m")
+    } else {
+        ("[-", "{+", "")
+    };
+    let words: Vec<String> = align_words(reference, hypothesis)
+        .into_iter()
+        .map(|word| match word {
+            Aligned::Same(w) => w,
+            Aligned::Deleted(w) => format!("{del}{w}-]{end}"),
+            Aligned::Inserted(w) => format!("{ins}{w}+}}{end}"),
+            Aligned::Substituted {
+                reference,
+                hypothesis,
+            } => format!("{del}{reference}-]{end}{ins}{hypothesis}+}}{end}"),
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// A recording as the manifest names it: relative to the manifest's directory (or to the
+/// directory given as the manifest) where it lies under it.
+pub fn shown_path(path: &Path, manifest: &Path) -> String {
+    let dir = if manifest.is_dir() {
+        manifest.to_owned()
+    } else {
+        manifest.parent().unwrap_or(Path::new("")).to_owned()
+    };
+    let dir = lexical(&dir);
+    path.strip_prefix(&dir)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// What a report holds besides each system's totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReportOptions {
+    /// A row (or entry) per recording.
+    pub per_file: bool,
+    /// Both texts as scored, per recording.
+    pub texts: bool,
+    /// The marked alignment, per recording ([`marked_diff`], without colour).
+    pub diff: bool,
+    /// Whether the texts were normalised (said in the JSON).
+    pub normalized: bool,
+}
+
+fn counts_json(w: &ErrorCounts, c: &ErrorCounts) -> serde_json::Map<String, serde_json::Value> {
+    let value = serde_json::json!({
+        "wer": w.rate(), "cer": c.rate(),
+        "hits": w.hits, "substitutions": w.substitutions, "deletions": w.deletions,
+        "insertions": w.insertions, "reference_words": w.reference(),
+        "reference_characters": c.reference(),
+    });
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// The systems' scores as one JSON document (paths as [`shown_path`] shows them against
+/// `manifest`).
+pub fn json_report(systems: &[SystemScore], options: &ReportOptions, manifest: &Path) -> String {
+    use serde_json::{json, Value};
+    let systems: Vec<Value> = systems
+        .iter()
+        .map(|s| {
+            let mut value = serde_json::Map::new();
+            value.insert("name".into(), json!(s.name));
+            value.insert("files".into(), json!(s.files.len()));
+            value.extend(counts_json(&s.words, &s.chars));
+            if let Some(timing) = s.timing {
+                value.insert("audio_seconds".into(), json!(timing.audio_seconds));
+                value.insert("wall_seconds".into(), json!(timing.wall_seconds));
+                value.insert("real_time_factor".into(), json!(timing.real_time_factor()));
+            }
+            if options.per_file {
+                let files: Vec<Value> = s
+                    .files
+                    .iter()
+                    .map(|f| {
+                        let mut entry = serde_json::Map::new();
+                        entry.insert("path".into(), json!(shown_path(&f.path, manifest)));
+                        entry.extend(counts_json(&f.words, &f.chars));
+                        if options.texts {
+                            entry.insert("reference".into(), json!(f.reference));
+                            entry.insert("hypothesis".into(), json!(f.hypothesis));
+                        }
+                        if options.diff {
+                            let diff = marked_diff(&f.reference, &f.hypothesis, false);
+                            entry.insert("diff".into(), json!(diff));
+                        }
+                        Value::Object(entry)
+                    })
+                    .collect();
+                value.insert("per_file".into(), Value::Array(files));
+            }
+            Value::Object(value)
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&json!({
+        "normalized": options.normalized, "systems": systems,
+    }))
+    .unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// The systems' scores as tab-separated values with a header line: a `*` row per system, then
+/// a row per recording when asked.
+pub fn tsv_report(systems: &[SystemScore], options: &ReportOptions, manifest: &Path) -> String {
+    let mut out = String::from(
+        "system\tfile\twer\tcer\thits\tsubstitutions\tdeletions\tinsertions\treference_words",
+    );
+    if options.texts {
+        out.push_str("\treference\thypothesis");
+    }
+    out.push('\n');
+    let mut line =
+        |system: &str, file: &str, w: &ErrorCounts, c: &ErrorCounts, pair: Option<(&str, &str)>| {
+            out.push_str(&format!(
+                "{system}\t{file}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                w.rate(),
+                c.rate(),
+                w.hits,
+                w.substitutions,
+                w.deletions,
+                w.insertions,
+                w.reference()
+            ));
+            match pair {
+                Some((r, h)) => out.push_str(&format!("\t{r}\t{h}")),
+                None if options.texts => out.push_str("\t\t"),
+                None => {}
+            }
+            out.push('\n');
+        };
+    for s in systems {
+        line(&s.name, "*", &s.words, &s.chars, None);
+        if options.per_file {
+            for f in &s.files {
+                let pair = options
+                    .texts
+                    .then_some((f.reference.as_str(), f.hypothesis.as_str()));
+                line(
+                    &s.name,
+                    &shown_path(&f.path, manifest),
+                    &f.words,
+                    &f.chars,
+                    pair,
+                );
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,5 +564,19 @@ mod tests {
         assert_eq!(problems[0].to_string(), "m.tsv:1: no hypothesis for b.wav");
         let (raw, _) = score(&references, &hypotheses, false, Path::new("m.tsv"));
         assert!(raw[0].words.rate() > 0.5);
+    }
+
+    #[test]
+    fn the_diff_marks_each_edit() {
+        assert_eq!(
+            marked_diff(
+                "кто-то постучал в дверь",
+                "кто-то постучал дверь громко",
+                false
+            ),
+            "кто-то постучал [-в-] дверь {+громко+}"
+        );
+        assert_eq!(marked_diff("да", "нет", false), "[-да-]{+нет+}");
+        assert!(marked_diff("да", "нет", true).contains("\x1b[31m"));
     }
 }

@@ -131,6 +131,11 @@ impl Model {
         result
     }
 
+    /// Whether the model's cancel token ([`ModelBuilder::cancel_token`]) was raised.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
     /// Transcribes 16 kHz mono samples.
     pub fn transcribe_samples(&self, samples: &[f32]) -> Result<Transcript, Error> {
         let mut transcriber = self.take_transcriber()?;
