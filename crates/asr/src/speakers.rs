@@ -32,8 +32,8 @@ impl SpeakerNaming {
     pub fn problem(&self) -> Option<String> {
         if !self.pattern.contains("{n}") {
             return Some(format!(
-                "the speaker label {:?} has no {{n}} for the speaker's number",
-                self.pattern
+                "the speaker label {} has no {{n}} for the speaker's number",
+                quoted(&self.pattern)
             ));
         }
         for (i, name) in self.names.iter().enumerate() {
@@ -41,10 +41,10 @@ impl SpeakerNaming {
                 return Some(format!("speaker name {} is empty", i + 1));
             }
             if name.contains(['\n', '\r']) {
-                return Some(format!("speaker name {name:?} has a line break"));
+                return Some(format!("speaker name {} has a line break", quoted(name)));
             }
             if self.names[..i].contains(name) {
-                return Some(format!("the speaker name {name:?} is given twice"));
+                return Some(format!("the speaker name {} is given twice", quoted(name)));
             }
         }
         None
@@ -64,6 +64,18 @@ impl SpeakerNaming {
                 },
             })
             .collect()
+    }
+}
+
+/// A name or label as an error message quotes it: its first 40 characters, so that a
+/// server's error never echoes a whole field a client sent.
+fn quoted(text: &str) -> String {
+    const SHOWN: usize = 40;
+    let head: String = text.chars().take(SHOWN).collect();
+    if head.len() < text.len() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
     }
 }
 
@@ -225,6 +237,19 @@ pub fn assign_speakers(
 mod tests {
     use super::*;
     use crate::transcript::Segment;
+
+    #[test]
+    fn problems_quote_a_short_prefix_of_a_name() {
+        // 250 control characters twice: quoted whole, each would be escaped to six.
+        let name = "\u{1}".repeat(250);
+        let naming = SpeakerNaming {
+            names: vec![name.clone(), name],
+            ..SpeakerNaming::default()
+        };
+        let problem = naming.problem().expect("a name given twice");
+        assert!(problem.contains("given twice"), "{problem}");
+        assert!(problem.chars().count() < 300, "{problem}");
+    }
 
     fn part(duration: f64, spans: &[(f64, f64, &str)]) -> Transcript {
         Transcript {
