@@ -132,6 +132,121 @@ def embedding_model(full: bool) -> torch.nn.Module:
     return model
 
 
+# pyannote/speaker-diarization-3.1's configuration (its config.yaml): 1 s between windows,
+# overlapped speech left out of embeddings, centroid linkage cut at this threshold, clusters
+# of fewer than 12 embeddings given to the nearest larger one.
+PIPELINE_PARAMETERS = {
+    "segmentation": {"min_duration_off": 0.0},
+    "clustering": {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7045654963945799},
+}
+THRESHOLD = PIPELINE_PARAMETERS["clustering"]["threshold"]
+# The runs held as fixtures: (clustering threshold, bounds on the number of speakers). The
+# random embeddings are all near one another: 3.1's threshold finds one speaker, 0.2 two large
+# clusters and 27 small ones to hand to them.
+PIPELINE_RUNS = {
+    "threshold": (THRESHOLD, {}),
+    "threshold-0.2": (0.2, {}),
+    "speakers-2": (THRESHOLD, {"num_speakers": 2}),
+    "speakers-4": (THRESHOLD, {"num_speakers": 4}),
+    "min-3": (0.2, {"min_speakers": 3}),
+    "max-1": (THRESHOLD, {"max_speakers": 1}),
+}
+
+
+def pipeline_fixtures(out: Path, size: str, segmentation: PyanNet, emb_path: Path,
+                      samples: np.ndarray) -> dict:
+    """pyannote.audio's SpeakerDiarization (3.1's parameters) on `samples` with the random
+    models' ONNX files, stage by stage: the windows' speakers, the
+    count, each (window, local speaker)'s embedding (pyannote.audio's own ONNX WeSpeaker path:
+    the window's centred fbank, the frames the speaker holds alone), the clusters, the frames'
+    speakers and the turns."""
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    # The segmentation network's scores are the ONNX file's (ONNX Runtime, one window at a
+    # time, as rech runs it): torch's differ in the last bits, which can flip a near-tie
+    # between two speaker sets, and the stages after it are what this fixture is for.
+    session = ort.InferenceSession(str(out / f"segmentation-{size}.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    torch_forward = segmentation.forward
+
+    def onnx_forward(waveforms):
+        return torch.from_numpy(np.concatenate(
+            [session.run(None, {"x": w[None].numpy()})[0] for w in waveforms]))
+
+    segmentation.forward = onnx_forward
+    # pyannote.audio reads an ONNX WeSpeaker model from a path that names it.
+    named = out / "wespeaker-embedding.onnx"
+    named.write_bytes(emb_path.read_bytes())
+    try:
+        pipeline = SpeakerDiarization(segmentation=segmentation, embedding=str(named),
+                                      embedding_exclude_overlap=True)
+        pipeline.instantiate(PIPELINE_PARAMETERS)
+        file = {"waveform": torch.from_numpy(samples)[None, :], "sample_rate": 16000, "uri": "x"}
+        stages = {}
+
+        def hook(name, artefact, file=None, total=None, completed=None):
+            if total is None:
+                stages[name] = artefact
+
+        fixture = {"parameters": PIPELINE_PARAMETERS, "step": 1.0,
+                   "min_num_samples": pipeline._embedding.min_num_samples, "runs": {}}
+        # The clusters are the clustering step's output, which the hook does not see.
+        clustering_type = type(pipeline.clustering)
+        original = clustering_type.__call__
+
+        def keep_clusters(self, *args, **kwargs):
+            result = original(self, *args, **kwargs)
+            stages["clusters"] = result[0]
+            return result
+
+        clustering_type.__call__ = keep_clusters
+        try:
+            for run, (threshold, bounds) in PIPELINE_RUNS.items():
+                stages.clear()
+                parameters = json.loads(json.dumps(PIPELINE_PARAMETERS))
+                parameters["clustering"]["threshold"] = threshold
+                pipeline.instantiate(parameters)
+                annotation = pipeline(file, hook=hook, **bounds)
+                if "segmentations" not in fixture:
+                    binarized = stages["segmentation"]
+                    assert binarized.sliding_window.start == 0.0
+                    assert binarized.sliding_window.step == 1.0
+                    fixture["segmentations"] = save(
+                        out / f"pipeline-segmentations-{size}.f32", binarized.data)
+                    fixture["count"] = save(
+                        out / f"pipeline-count-{size}.f32", stages["speaker_counting"].data)
+                    fixture["embeddings"] = save(
+                        out / f"pipeline-embeddings-{size}.f32", stages["embeddings"])
+                binarized = stages["segmentation"].data
+                if "clusters" not in stages:
+                    # At most one speaker: pyannote.audio does not cluster, every local
+                    # speaker is the one speaker.
+                    stages["clusters"] = np.zeros(binarized.shape[::2], dtype=np.int8)
+                # Local speakers silent in their window get no cluster (-2), here as there.
+                clusters = stages["clusters"]
+                clusters[np.sum(binarized, axis=1) == 0] = -2
+                discrete = stages["discrete_diarization"]
+                # Turns by speaker: pyannote.audio names the discrete diarization's speakers
+                # SPEAKER_00, SPEAKER_01, ... in the order of their numbers there.
+                labels = sorted(annotation.labels())
+                fixture["runs"][run] = {
+                    "threshold": threshold,
+                    "bounds": bounds,
+                    "clusters": save(out / f"pipeline-{run}-clusters-{size}.f32",
+                                     clusters.astype(np.float32)),
+                    "discrete": save(out / f"pipeline-{run}-discrete-{size}.f32", discrete.data),
+                    "discrete_start": discrete.sliding_window.start,
+                    "turns": [[segment.start, segment.end, labels.index(label)]
+                              for segment, _, label in annotation.itertracks(yield_label=True)],
+                }
+        finally:
+            clustering_type.__call__ = original
+        return fixture
+    finally:
+        named.unlink()
+        segmentation.forward = torch_forward
+
+
 @torch.no_grad()
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -250,6 +365,8 @@ def main() -> None:
         worst = float(np.max(np.abs(got - expected)))
         assert worst < 1e-3, (path.name, worst)
         fixtures.setdefault("onnx_vs_torch", {})[path.name] = worst
+
+    fixtures["pipeline"] = pipeline_fixtures(args.out, size, segmentation, emb_path, long)
 
     (args.out / f"fixtures-{size}.json").write_text(json.dumps(fixtures, indent=2) + "\n")
     print(json.dumps(fixtures, indent=2))

@@ -245,6 +245,214 @@ pub fn cluster(
     })
 }
 
+/// Flat groups of a dendrogram over `n` embeddings, numbered as scipy's `fcluster` numbers
+/// them: a walk from the root, first group before second, gives each group its number when it
+/// first meets it. `whole(step)` says whether the group made at that merge is kept whole
+/// (everything below it is then one group).
+fn flat(merges: &[Merge], n: usize, whole: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut labels = vec![0usize; n];
+    if n == 0 {
+        return labels;
+    }
+    // Whether each merge's group and everything below it are kept whole.
+    let mut kept = vec![false; merges.len()];
+    for (step, merge) in merges.iter().enumerate() {
+        let below = |id: usize| id < n || kept[id - n];
+        kept[step] = whole(step) && below(merge.a) && below(merge.b);
+    }
+    let mut next = 0;
+    let mut stack = vec![n + merges.len().saturating_sub(1)];
+    if merges.is_empty() {
+        stack = vec![0];
+    }
+    while let Some(id) = stack.pop() {
+        if id < n || kept[id - n] {
+            let mut leaves = vec![id];
+            while let Some(node) = leaves.pop() {
+                if node < n {
+                    labels[node] = next;
+                } else {
+                    leaves.extend([merges[node - n].a, merges[node - n].b]);
+                }
+            }
+            next += 1;
+        } else {
+            // The first group is walked first: pushed last.
+            stack.push(merges[id - n].b);
+            stack.push(merges[id - n].a);
+        }
+    }
+    labels
+}
+
+/// scipy's `fcluster(criterion="distance")`, numbered as scipy numbers (from 0): groups whose
+/// merges all lie at or below `threshold`.
+pub fn fcluster(merges: &[Merge], n: usize, threshold: f64) -> Vec<usize> {
+    flat(merges, n, |step| merges[step].distance <= threshold)
+}
+
+/// The smallest cluster pyannote keeps as a speaker of its own (speaker-diarization-3.1).
+pub const MIN_CLUSTER_SIZE: usize = 12;
+
+/// pyannote's threshold for speaker-diarization-3.1 (its `config.yaml`).
+pub const PYANNOTE_THRESHOLD: f64 = 0.7045654963945799;
+
+/// How many speakers `n` embeddings may make, as pyannote's `set_num_clusters` reads the
+/// bounds: (at least, at most, exactly when both agree).
+pub fn speaker_bounds(
+    n: usize,
+    options: &ClusterOptions,
+) -> Result<(usize, usize, Option<usize>), ClusterError> {
+    let clamp = |k: usize| k.min(n).max(1);
+    let min = clamp(options.speakers.or(options.min_speakers).unwrap_or(1));
+    let max = clamp(options.speakers.or(options.max_speakers).unwrap_or(n));
+    if min > max {
+        return Err(ClusterError::Bounds { min, max });
+    }
+    Ok((
+        min,
+        max,
+        if min == max {
+            Some(min)
+        } else {
+            options.speakers
+        },
+    ))
+}
+
+fn mean(points: &[&[f64]]) -> Vec<f64> {
+    let mut sum = vec![0.0; points.first().map_or(0, |p| p.len())];
+    for point in points {
+        for (s, v) in sum.iter_mut().zip(point.iter()) {
+            *s += v;
+        }
+    }
+    sum.iter().map(|s| s / points.len() as f64).collect()
+}
+
+/// scipy's cosine distance: `1 − u·v / (|u| |v|)`.
+pub fn cosine_distance(u: &[f64], v: &[f64]) -> f64 {
+    let dot: f64 = u.iter().zip(v).map(|(a, b)| a * b).sum();
+    let uu: f64 = u.iter().map(|a| a * a).sum();
+    let vv: f64 = v.iter().map(|a| a * a).sum();
+    1.0 - dot / (uu.sqrt() * vv.sqrt())
+}
+
+/// Each embedding's speaker as pyannote's `AgglomerativeClustering.cluster` finds it (centroid
+/// linkage over unit-length embeddings, cut at the threshold): groups of fewer than
+/// `min_cluster_size` embeddings (at most a tenth of them) are given to the nearest larger
+/// group; where the larger groups are more or fewer than the bounds allow, the cut is moved
+/// along the dendrogram, nearest the threshold first, until they fit (or as near as it
+/// gets). Speakers are numbered from 0 in scipy's order.
+pub fn pyannote_cluster(
+    embeddings: &[Vec<f64>],
+    options: &ClusterOptions,
+    min_cluster_size: usize,
+) -> Result<Vec<usize>, ClusterError> {
+    let n = embeddings.len();
+    let (min, max, exactly) = speaker_bounds(n, options)?;
+    let min_cluster_size =
+        min_cluster_size.min(((0.1 * n as f64).round_ties_even() as usize).max(1));
+    if n <= 1 {
+        return Ok(vec![0; n]);
+    }
+    let points: Vec<Vec<f64>> = embeddings
+        .iter()
+        .map(|e| {
+            let norm = e.iter().map(|v| v * v).sum::<f64>().sqrt();
+            e.iter().map(|v| v / norm).collect()
+        })
+        .collect();
+    let merges = centroid_linkage(&points);
+    let large_of = |clusters: &[usize]| {
+        let mut counts = vec![0usize; clusters.iter().max().map_or(0, |m| m + 1)];
+        for &c in clusters {
+            counts[c] += 1;
+        }
+        counts
+    };
+    let mut clusters = fcluster(&merges, n, options.threshold);
+    let mut counts = large_of(&clusters);
+    let large = |counts: &[usize]| counts.iter().filter(|&&c| c >= min_cluster_size).count();
+    let found = large(&counts);
+    let wanted = if found < min {
+        Some(min)
+    } else if found > max {
+        Some(max)
+    } else {
+        exactly
+    };
+    if let Some(wanted) = wanted.filter(|&w| w != found) {
+        // Cut after a number of merges instead, the cuts whose merge distance is nearest the
+        // threshold first.
+        let mut order: Vec<usize> = (0..merges.len()).collect();
+        order.sort_by(|&x, &y| {
+            (merges[x].distance - options.threshold)
+                .abs()
+                .total_cmp(&(merges[y].distance - options.threshold).abs())
+        });
+        let after = |step: usize| flat(&merges, n, |s| s <= step);
+        let (mut best_step, mut best) = (n - 1, 1usize);
+        for step in order {
+            if merges[step].size < min_cluster_size {
+                continue;
+            }
+            clusters = after(step);
+            counts = large_of(&clusters);
+            let found = large(&counts);
+            if found.abs_diff(wanted) < best.abs_diff(wanted) {
+                (best_step, best) = (step, found);
+            }
+            if found == wanted {
+                break;
+            }
+        }
+        if best != wanted {
+            clusters = after(best_step);
+            counts = large_of(&clusters);
+        }
+    }
+    if large(&counts) == 0 {
+        return Ok(vec![0; n]);
+    }
+    let members = |k: usize| -> Vec<&[f64]> {
+        (0..n)
+            .filter(|&i| clusters[i] == k)
+            .map(|i| points[i].as_slice())
+            .collect()
+    };
+    let (large_ids, small_ids): (Vec<usize>, Vec<usize>) =
+        (0..counts.len()).partition(|&k| counts[k] >= min_cluster_size);
+    if small_ids.is_empty() {
+        return Ok(clusters);
+    }
+    let large_centroids: Vec<Vec<f64>> = large_ids.iter().map(|&k| mean(&members(k))).collect();
+    let mut moved = clusters.clone();
+    for &small in &small_ids {
+        let centroid = mean(&members(small));
+        let mut nearest = (f64::INFINITY, 0);
+        for (i, large) in large_centroids.iter().enumerate() {
+            let d = cosine_distance(large, &centroid);
+            if d < nearest.0 {
+                nearest = (d, i);
+            }
+        }
+        for (m, &c) in moved.iter_mut().zip(&clusters) {
+            if c == small {
+                *m = large_ids[nearest.1];
+            }
+        }
+    }
+    // Numbered again from 0, in the order of the numbers left (numpy's `unique`).
+    let mut left: Vec<usize> = moved.clone();
+    left.sort_unstable();
+    left.dedup();
+    Ok(moved
+        .iter()
+        .map(|c| left.binary_search(c).unwrap_or(0))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,10 +15,13 @@
 //! - [`cluster`]: agglomerative clustering of speaker embeddings (centroid linkage, a distance
 //!   threshold, a fixed or bounded number of speakers); equal to scipy's.
 //!
-//! Not built yet: the windows' local speakers' embeddings and their clusters mapped back to
-//! the timeline as speaker turns (which `rech_asr::assign_speakers` then gives to a
-//! transcript's words). Speakers by channel, which need none
-//! of this, are `rech::Diarize::Channels`.
+//! - [`pipeline`]: the whole of pyannote.audio's speaker-diarization-3.1 on those stages:
+//!   every (window, local speaker)'s embedding of the frames it holds alone, pyannote's
+//!   clustering and assignment, and the speakers of each frame as turns; equal to
+//!   pyannote.audio's pipeline run on the same ONNX files, from the audio to the turns.
+//!
+//! The turns are `rech_asr::Turn`s, which `rech_asr::assign_speakers` gives to a transcript's
+//! words. Speakers by channel, which need none of this, are `rech::Diarize::Channels`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -26,4 +29,5 @@ pub mod aggregate;
 pub mod cluster;
 pub mod fbank;
 pub mod models;
+pub mod pipeline;
 pub mod powerset;

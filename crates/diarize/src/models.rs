@@ -224,11 +224,53 @@ impl Embedder {
 
     /// The embedding of 16 kHz samples in `[-1, 1]` (at least 25 ms).
     pub fn embed(&mut self, samples: &[f32]) -> Result<Vec<f32>, ModelError> {
+        let features = self.features(samples);
+        self.embed_features(&features)
+    }
+
+    /// The network's input for 16 kHz samples in `[-1, 1]`: their fbank, centred over all
+    /// frames ([`Self::frames`] rows of [`Self::bins`] values).
+    pub fn features(&self, samples: &[f32]) -> Vec<f32> {
         let scale = if self.normalized { 1.0 } else { 32_768.0 };
         let scaled: Vec<f32> = samples.iter().map(|s| s * scale).collect();
         let mut features = self.fbank.compute(&scaled);
         subtract_mean(&mut features, self.fbank.bins());
-        self.embed_features(&features)
+        features
+    }
+
+    /// Feature frames in `samples` samples.
+    pub fn frames(&self, samples: usize) -> usize {
+        self.fbank.frames(samples)
+    }
+
+    /// Values per feature frame.
+    pub fn bins(&self) -> usize {
+        self.fbank.bins()
+    }
+
+    /// The fewest samples (up to half a second) whose embedding is a number, found as
+    /// pyannote.audio finds it for an ONNX WeSpeaker model: by bisection, a shorter input's
+    /// statistics pooling dividing by zero (or the network refusing so short an input).
+    pub fn min_samples(&mut self) -> usize {
+        let (mut lower, mut upper) = (2usize, 8_000usize);
+        let mut middle = (lower + upper) / 2;
+        // Any sound: only the number of frames decides.
+        let noise: Vec<f32> = (0..upper as u32)
+            .map(|i| ((i.wrapping_mul(2_654_435_761) >> 16) as f32 / 65_536.0) - 0.5)
+            .collect();
+        while lower + 1 < upper {
+            let usable = self.frames(middle) > 0
+                && self
+                    .embed(&noise[..middle])
+                    .is_ok_and(|e| e.iter().all(|v| !v.is_nan()));
+            if usable {
+                upper = middle;
+            } else {
+                lower = middle;
+            }
+            middle = (lower + upper) / 2;
+        }
+        upper
     }
 
     /// The embedding of centred fbank features (frames of 80 values, row after row).

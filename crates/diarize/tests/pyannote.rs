@@ -4,9 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use rech_asr::Turn;
 use rech_diarize::aggregate::{aggregate, speaker_count, AggregateOptions, Grid, Windows};
+use rech_diarize::cluster::ClusterOptions;
 use rech_diarize::fbank::{subtract_mean, Fbank, FbankOptions};
 use rech_diarize::models::{Embedder, Segmentation};
+use rech_diarize::pipeline::{assign, reconstruct, turns, DiarizeOptions, Diarizer};
 use rech_diarize::powerset::Powerset;
 use rech_testkit::{json_numbers, largest_difference, needs, shared_dir};
 
@@ -237,4 +240,205 @@ fn windows_come_back_on_one_timeline_as_pyannote_aggregates_them() {
     let theirs: Vec<u8> = theirs.iter().map(|&v| v as u8).collect();
     assert_eq!(count, theirs);
     assert!(count.iter().any(|&c| c >= 2), "no overlap counted");
+}
+
+/// The pipeline fixtures' recording: the sliding windows' recordings one after another.
+fn pipeline_recording(fixtures: &serde_json::Value) -> Vec<f32> {
+    fixtures["sliding"]["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|name| recording(name.as_str().unwrap()))
+        .collect()
+}
+
+/// The pipeline's windows' local speakers, as pyannote.audio found them.
+fn pipeline_segmentations(fixtures: &serde_json::Value) -> Windows {
+    let (data, shape) = array(&fixtures["pipeline"]["segmentations"]);
+    Windows {
+        chunks: Grid {
+            start: 0.0,
+            duration: 10.0,
+            step: fixtures["pipeline"]["step"].as_f64().unwrap(),
+        },
+        frames: shape[1],
+        classes: shape[2],
+        data,
+    }
+}
+
+/// The options of one of the pipeline's runs.
+fn run_options(run: &serde_json::Value) -> DiarizeOptions {
+    let bound = |key: &str| run["bounds"].get(key).map(|v| v.as_u64().unwrap() as usize);
+    DiarizeOptions {
+        clusters: ClusterOptions {
+            threshold: run["threshold"].as_f64().unwrap(),
+            speakers: bound("num_speakers"),
+            min_speakers: bound("min_speakers"),
+            max_speakers: bound("max_speakers"),
+        },
+        ..DiarizeOptions::default()
+    }
+}
+
+/// Turns as (start, end, speaker) with speakers numbered as pyannote.audio labels them (in
+/// the order of their numbers among those that speak), sorted.
+fn labelled(turns: &[Turn]) -> Vec<(f64, f64, usize)> {
+    let mut speakers: Vec<usize> = turns.iter().map(|t| t.speaker).collect();
+    speakers.sort_unstable();
+    speakers.dedup();
+    let mut out: Vec<(f64, f64, usize)> = turns
+        .iter()
+        .map(|t| {
+            let label = speakers.binary_search(&t.speaker).unwrap();
+            (t.start, t.end, label)
+        })
+        .collect();
+    out.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    out
+}
+
+fn fixture_turns(run: &serde_json::Value) -> Vec<(f64, f64, usize)> {
+    let mut out: Vec<(f64, f64, usize)> = run["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t[0].as_f64().unwrap(),
+                t[1].as_f64().unwrap(),
+                t[2].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    out
+}
+
+fn assert_same_turns(ours: &[(f64, f64, usize)], theirs: &[(f64, f64, usize)], what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: number of turns");
+    for (a, b) in ours.iter().zip(theirs) {
+        assert!(
+            (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9 && a.2 == b.2,
+            "{what}: {a:?} against pyannote.audio's {b:?}"
+        );
+    }
+}
+
+#[test]
+fn clusters_frames_and_turns_are_pyannotes_for_every_bound() {
+    let fixtures = fixtures();
+    let pipeline = &fixtures["pipeline"];
+    let segmentations = pipeline_segmentations(&fixtures);
+    let (count, _) = array(&pipeline["count"]);
+    let count: Vec<u8> = count.iter().map(|&c| c as u8).collect();
+    // The count is pyannote.audio's speaker count without warm-up.
+    assert_eq!(
+        speaker_count(&segmentations, &Grid::SEGMENTATION_FRAMES, (0.0, 0.0)),
+        count
+    );
+    let (embeddings, shape) = array(&pipeline["embeddings"]);
+    let embeddings: Vec<Option<Vec<f32>>> = embeddings
+        .chunks(shape[2])
+        .map(|e| (!e[0].is_nan()).then(|| e.to_vec()))
+        .collect();
+    let runs = pipeline["runs"].as_object().unwrap();
+    let mut speakers_seen = std::collections::BTreeSet::new();
+    for (name, run) in runs {
+        let options = run_options(run);
+        let (clusters, _) = array(&run["clusters"]);
+        let theirs: Vec<i32> = clusters.iter().map(|&c| c as i32).collect();
+        let ours = if options.clusters.max_speakers == Some(1) {
+            // pyannote.audio does not cluster for one speaker at most; neither does
+            // Diarizer::diarize.
+            theirs.clone()
+        } else {
+            assign(&embeddings, &segmentations, &options).unwrap()
+        };
+        assert_eq!(ours, theirs, "{name}: clusters");
+        let max = options
+            .clusters
+            .speakers
+            .or(options.clusters.max_speakers)
+            .unwrap_or(usize::MAX);
+        let clipped: Vec<u8> = count
+            .iter()
+            .map(|&c| usize::from(c).min(max) as u8)
+            .collect();
+        let frames = reconstruct(&segmentations, &theirs, &clipped);
+        let (discrete, shape) = array(&run["discrete"]);
+        assert_eq!(
+            [frames.data.len() / frames.speakers, frames.speakers],
+            [shape[0], shape[1]],
+            "{name}"
+        );
+        assert_eq!(frames.grid.start, run["discrete_start"].as_f64().unwrap());
+        assert_eq!(frames.data, discrete, "{name}: frames");
+        assert_same_turns(&labelled(&turns(&frames)), &fixture_turns(run), name);
+        speakers_seen.insert(frames.speakers);
+    }
+    // The runs are not all alike: one speaker and two were found.
+    assert!(speakers_seen.len() > 1, "{speakers_seen:?}");
+}
+
+#[needs(shared, venv)]
+#[test]
+fn embeddings_and_whole_runs_are_pyannotes() {
+    rech_gigaam::runtime::use_library(&rech_testkit::ort_lib()).expect("load ONNX Runtime");
+    let fixtures = fixtures();
+    let pipeline = &fixtures["pipeline"];
+    let samples = pipeline_recording(&fixtures);
+    let mut diarizer = Diarizer::open(
+        &data().join("segmentation-micro.onnx"),
+        &data().join("embedding-micro.onnx"),
+        1,
+    )
+    .unwrap();
+    assert_eq!(
+        diarizer.min_samples() as u64,
+        pipeline["min_num_samples"].as_u64().unwrap()
+    );
+    // The windows' local speakers.
+    let segmentations = pipeline_segmentations(&fixtures);
+    let ours = diarizer.segment(&samples, 16_000).unwrap();
+    assert_eq!(
+        (ours.chunks, ours.frames, ours.classes, ours.data.len()),
+        (
+            segmentations.chunks,
+            segmentations.frames,
+            segmentations.classes,
+            segmentations.data.len()
+        )
+    );
+    let differ: Vec<usize> = (0..ours.data.len())
+        .filter(|&i| ours.data[i] != segmentations.data[i])
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} values differ, first at {:?}",
+        differ.len(),
+        differ.first()
+    );
+    // Each local speaker's embedding: the same frames chosen, the same network.
+    let embeddings = diarizer.embeddings(&samples, &segmentations).unwrap();
+    let (theirs, shape) = array(&pipeline["embeddings"]);
+    assert_eq!(embeddings.len(), shape[0] * shape[1]);
+    for (i, (ours, theirs)) in embeddings.iter().zip(theirs.chunks(shape[2])).enumerate() {
+        match ours {
+            None => assert!(
+                theirs[0].is_nan(),
+                "embedding {i}: none where pyannote has one"
+            ),
+            Some(ours) => {
+                let worst = largest_difference(ours, theirs);
+                assert!(worst < 1e-4, "embedding {i}: largest difference {worst}");
+            }
+        }
+    }
+    assert!(embeddings.iter().filter(|e| e.is_some()).count() > 60);
+    // Whole runs, audio to turns.
+    for (name, run) in pipeline["runs"].as_object().unwrap() {
+        let diarization = diarizer.diarize(&samples, &run_options(run)).unwrap();
+        assert_same_turns(&labelled(&diarization.turns), &fixture_turns(run), name);
+    }
 }

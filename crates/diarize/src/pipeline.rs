@@ -1,0 +1,466 @@
+//! Who spoke when in a whole recording: pyannote.audio's speaker diarization (the
+//! speaker-diarization-3.1 pipeline) stage after stage on the two ONNX networks. Windows of
+//! 10 s every second are segmented into three local speakers; each local speaker gets an
+//! embedding of the frames it holds alone; the embeddings are clustered into the recording's
+//! speakers; and each frame keeps as many of them as the windows counted speaking there.
+//! `tests/pyannote.rs` holds every stage to pyannote.audio on the same models and audio.
+
+use std::path::Path;
+
+use rech_asr::Turn;
+
+use crate::aggregate::{aggregate, speaker_count, AggregateOptions, Grid, Windows};
+use crate::cluster::{pyannote_cluster, speaker_bounds, ClusterError, ClusterOptions};
+use crate::models::{Embedder, ModelError, Segmentation};
+
+/// Sample rate of both networks.
+pub const SAMPLE_RATE: usize = 16_000;
+
+/// How a recording is diarized.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiarizeOptions {
+    /// The threshold and the bounds on the number of speakers.
+    pub clusters: ClusterOptions,
+    /// The smallest group of embeddings kept as a speaker of its own.
+    pub min_cluster_size: usize,
+    /// Samples between two windows.
+    pub step: usize,
+}
+
+impl Default for DiarizeOptions {
+    /// speaker-diarization-3.1's settings.
+    fn default() -> Self {
+        Self {
+            clusters: ClusterOptions {
+                threshold: crate::cluster::PYANNOTE_THRESHOLD,
+                ..ClusterOptions::default()
+            },
+            min_cluster_size: crate::cluster::MIN_CLUSTER_SIZE,
+            step: SAMPLE_RATE,
+        }
+    }
+}
+
+/// Why a recording could not be diarized.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DiarizeError {
+    /// A network failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The bounds on the number of speakers are wrong.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// What diarization found, stage by stage (the turns are what most callers want).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diarization {
+    /// Each window's local speakers, frame by frame (1 speaking, 0 not).
+    pub segmentations: Windows,
+    /// How many people speak in each frame of [`Grid::SEGMENTATION_FRAMES`] from 0 s.
+    pub count: Vec<u8>,
+    /// Each (window, local speaker)'s speaker, `-2` where that local speaker is silent.
+    pub clusters: Vec<i32>,
+    /// Each frame's speakers ([`Frames::speakers`] per frame, 1 speaking).
+    pub frames: Frames,
+    /// Who speaks when, speaker by speaker and then by time.
+    pub turns: Vec<Turn>,
+}
+
+/// Speakers frame by frame on one timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frames {
+    /// Where the frames lie.
+    pub grid: Grid,
+    /// Speakers (columns) per frame.
+    pub speakers: usize,
+    /// `frames × speakers` values, row after row.
+    pub data: Vec<f32>,
+}
+
+/// The two networks, ready to diarize.
+#[derive(Debug)]
+pub struct Diarizer {
+    segmentation: Segmentation,
+    embedder: Embedder,
+    min_samples: usize,
+}
+
+impl Diarizer {
+    /// Opens the segmentation and embedding models, each on `threads` threads.
+    pub fn open(segmentation: &Path, embedding: &Path, threads: usize) -> Result<Self, ModelError> {
+        let segmentation = Segmentation::open(segmentation, threads)?;
+        let mut embedder = Embedder::open(embedding, threads)?;
+        let min_samples = embedder.min_samples();
+        Ok(Self {
+            segmentation,
+            embedder,
+            min_samples,
+        })
+    }
+
+    /// The fewest samples an embedding is made of.
+    pub fn min_samples(&self) -> usize {
+        self.min_samples
+    }
+
+    /// Each window's local speakers, frame by frame: windows every `step` samples over 16 kHz
+    /// `samples`, the last one padded.
+    pub fn segment(&mut self, samples: &[f32], step: usize) -> Result<Windows, ModelError> {
+        let chunks = self.segmentation.slide(samples, step)?;
+        let powerset = self.segmentation.powerset().clone();
+        let speakers = powerset.speakers();
+        let frames = chunks
+            .first()
+            .map_or(0, |c| c.scores.len() / powerset.classes());
+        let mut data = Vec::with_capacity(chunks.len() * frames * speakers);
+        for chunk in &chunks {
+            data.extend(powerset.hard(&chunk.scores).into_iter().map(f32::from));
+        }
+        Ok(Windows {
+            chunks: Grid {
+                start: 0.0,
+                duration: self.segmentation.window() as f64 / SAMPLE_RATE as f64,
+                step: step as f64 / SAMPLE_RATE as f64,
+            },
+            frames,
+            classes: speakers,
+            data,
+        })
+    }
+
+    /// The embedding of each (window, local speaker), window after window: the fbank of the
+    /// whole window (centred), the feature frames where that speaker speaks alone (or, where
+    /// that is too little, where it speaks at all); `None` where even that is too little.
+    pub fn embeddings(
+        &mut self,
+        samples: &[f32],
+        segmentations: &Windows,
+    ) -> Result<Vec<Option<Vec<f32>>>, ModelError> {
+        let window = (segmentations.chunks.duration * SAMPLE_RATE as f64).round() as usize;
+        let (frames, speakers) = (segmentations.frames, segmentations.classes);
+        let feature_frames = self.embedder.frames(window);
+        let bins = self.embedder.bins();
+        let min_frames = (frames as f64 * self.min_samples as f64 / window as f64).ceil() as usize;
+        let min_features = self.embedder.frames(self.min_samples);
+        let nearest = nearest_frames(frames, feature_frames);
+        let mut out = Vec::with_capacity(segmentations.count() * speakers);
+        for (k, scores) in segmentations
+            .data
+            .chunks(frames * speakers)
+            .enumerate()
+            .take(segmentations.count())
+        {
+            let start = ((segmentations.chunks.start + k as f64 * segmentations.chunks.step)
+                * SAMPLE_RATE as f64)
+                .round() as usize;
+            let mut audio =
+                samples[start.min(samples.len())..(start + window).min(samples.len())].to_vec();
+            audio.resize(window, 0.0);
+            let features = self.embedder.features(&audio);
+            for s in 0..speakers {
+                let speaking = |f: usize| scores[f * speakers + s] > 0.0;
+                let alone = |f: usize| {
+                    speaking(f)
+                        && scores[f * speakers..(f + 1) * speakers].iter().sum::<f32>() < 2.0
+                };
+                let clean = (0..frames).filter(|&f| alone(f)).count();
+                let chosen: Vec<f32> = if clean > min_frames {
+                    select(&features, bins, &nearest, alone)
+                } else {
+                    select(&features, bins, &nearest, speaking)
+                };
+                out.push(if chosen.len() / bins < min_features.max(1) {
+                    None
+                } else {
+                    Some(self.embedder.embed_features(&chosen)?)
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Who speaks when in 16 kHz `samples`.
+    pub fn diarize(
+        &mut self,
+        samples: &[f32],
+        options: &DiarizeOptions,
+    ) -> Result<Diarization, DiarizeError> {
+        let segmentations = self.segment(samples, options.step)?;
+        let count = speaker_count(&segmentations, &Grid::SEGMENTATION_FRAMES, (0.0, 0.0));
+        let speakers = segmentations.classes;
+        let windows = segmentations.count();
+        // The bounds are checked before any embedding is made.
+        speaker_bounds(windows * speakers, &options.clusters)?;
+        let max_speakers = options
+            .clusters
+            .speakers
+            .or(options.clusters.max_speakers)
+            .unwrap_or(usize::MAX);
+        let clusters = if count.iter().all(|&c| c == 0) {
+            vec![-2; windows * speakers]
+        } else if max_speakers < 2 {
+            silent_apart(&segmentations, vec![0; windows * speakers])
+        } else {
+            let embeddings = self.embeddings(samples, &segmentations)?;
+            assign(&embeddings, &segmentations, options)?
+        };
+        let count: Vec<u8> = count
+            .iter()
+            .map(|&c| usize::from(c).min(max_speakers) as u8)
+            .collect();
+        let frames = reconstruct(&segmentations, &clusters, &count);
+        let turns = turns(&frames);
+        Ok(Diarization {
+            segmentations,
+            count,
+            clusters,
+            frames,
+            turns,
+        })
+    }
+}
+
+/// For each of `to` frames, the nearest of `from` frames as torch's `interpolate(mode =
+/// "nearest")` picks it (in single precision, as torch computes it).
+fn nearest_frames(from: usize, to: usize) -> Vec<usize> {
+    if from == to {
+        return (0..to).collect();
+    }
+    let scale = from as f32 / to as f32;
+    (0..to)
+        .map(|j| ((j as f32 * scale).floor() as usize).min(from.saturating_sub(1)))
+        .collect()
+}
+
+/// The feature rows whose nearest segmentation frame `keep` keeps.
+fn select(
+    features: &[f32],
+    bins: usize,
+    nearest: &[usize],
+    keep: impl Fn(usize) -> bool,
+) -> Vec<f32> {
+    features
+        .chunks_exact(bins)
+        .zip(nearest)
+        .filter(|(_, &f)| keep(f))
+        .flat_map(|(row, _)| row.iter().copied())
+        .collect()
+}
+
+/// `-2` for every local speaker silent in its window.
+fn silent_apart(segmentations: &Windows, mut clusters: Vec<i32>) -> Vec<i32> {
+    let (frames, speakers) = (segmentations.frames, segmentations.classes);
+    for (k, window) in segmentations.data.chunks(frames * speakers).enumerate() {
+        for s in 0..speakers {
+            if (0..frames).all(|f| window[f * speakers + s] == 0.0) {
+                clusters[k * speakers + s] = -2;
+            }
+        }
+    }
+    clusters
+}
+
+/// Each (window, local speaker)'s speaker, as pyannote's clustering and assignment find them:
+/// the embeddings of local speakers who speak are clustered; each speaker's centroid is the
+/// mean of its embeddings; every local speaker goes to the centroid nearest in cosine
+/// distance (one without an embedding to the first); silent ones get `-2`.
+pub fn assign(
+    embeddings: &[Option<Vec<f32>>],
+    segmentations: &Windows,
+    options: &DiarizeOptions,
+) -> Result<Vec<i32>, ClusterError> {
+    let silent = silent_apart(segmentations, vec![0; embeddings.len()]);
+    let train: Vec<usize> = (0..embeddings.len())
+        .filter(|&i| silent[i] != -2 && embeddings[i].is_some())
+        .collect();
+    let as_f64 = |e: &[f32]| e.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+    let train_embeddings: Vec<Vec<f64>> = train
+        .iter()
+        .filter_map(|&i| embeddings[i].as_deref().map(as_f64))
+        .collect();
+    let (_, max, _) = speaker_bounds(train_embeddings.len(), &options.clusters)?;
+    let clusters = if max < 2 {
+        vec![0; embeddings.len()]
+    } else {
+        let found = pyannote_cluster(
+            &train_embeddings,
+            &options.clusters,
+            options.min_cluster_size,
+        )?;
+        let count = found.iter().max().map_or(0, |m| m + 1);
+        let centroids: Vec<Vec<f64>> = (0..count)
+            .map(|k| {
+                let members: Vec<&Vec<f64>> = train_embeddings
+                    .iter()
+                    .zip(&found)
+                    .filter(|(_, &c)| c == k)
+                    .map(|(e, _)| e)
+                    .collect();
+                let mut sum = vec![0.0; members[0].len()];
+                for member in &members {
+                    for (s, v) in sum.iter_mut().zip(member.iter()) {
+                        *s += v;
+                    }
+                }
+                sum.iter().map(|s| s / members.len() as f64).collect()
+            })
+            .collect();
+        embeddings
+            .iter()
+            .map(|embedding| match embedding {
+                None => 0,
+                Some(e) => {
+                    let e = as_f64(e);
+                    let mut best = (f64::NEG_INFINITY, 0);
+                    for (k, centroid) in centroids.iter().enumerate() {
+                        let score = 2.0 - crate::cluster::cosine_distance(&e, centroid);
+                        if score > best.0 {
+                            best = (score, k);
+                        }
+                    }
+                    best.1 as i32
+                }
+            })
+            .collect()
+    };
+    Ok(silent_apart(segmentations, clusters))
+}
+
+/// Each frame's speakers, as pyannote's `reconstruct` and `to_diarization` find them: every
+/// window's local speakers replaced by their speakers, summed over the windows that cover a
+/// frame, and in each frame the `count` speakers with the highest sums kept (the first one on
+/// equal sums).
+pub fn reconstruct(segmentations: &Windows, clusters: &[i32], count: &[u8]) -> Frames {
+    let (frames, speakers) = (segmentations.frames, segmentations.classes);
+    let found = clusters
+        .iter()
+        .max()
+        .map_or(0, |&m| (m + 1).max(0) as usize);
+    let mut data = vec![f32::NAN; segmentations.count() * frames * found];
+    for (k, window) in segmentations.data.chunks(frames * speakers).enumerate() {
+        for s in 0..speakers {
+            let Ok(cluster) = usize::try_from(clusters[k * speakers + s]) else {
+                continue;
+            };
+            for f in 0..frames {
+                let cell = &mut data[(k * frames + f) * found + cluster];
+                let value = window[f * speakers + s];
+                *cell = if cell.is_nan() {
+                    value
+                } else {
+                    cell.max(value)
+                };
+            }
+        }
+    }
+    let clustered = Windows {
+        chunks: segmentations.chunks,
+        frames,
+        classes: found,
+        data,
+    };
+    let options = AggregateOptions {
+        missing: 0.0,
+        skip_average: true,
+        ..AggregateOptions::default()
+    };
+    let (total, summed) = aggregate(&clustered, &Grid::SEGMENTATION_FRAMES, &options);
+    let columns = found.max(count.iter().copied().max().map_or(0, usize::from));
+    let rows = total.min(count.len());
+    let mut binary = vec![0.0f32; rows * columns];
+    for t in 0..rows {
+        let row: Vec<f32> = (0..columns)
+            .map(|c| {
+                if c < found {
+                    summed[t * found + c]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..columns).collect();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+        for &speaker in order.iter().take(usize::from(count[t])) {
+            binary[t * columns + speaker] = 1.0;
+        }
+    }
+    Frames {
+        grid: Grid {
+            start: segmentations.chunks.start,
+            ..Grid::SEGMENTATION_FRAMES
+        },
+        speakers: columns,
+        data: binary,
+    }
+}
+
+/// The turns of frame-by-frame speakers, as pyannote's `Binarize` (no padding, no minimum
+/// length) reads them: a turn runs from the middle of its first frame to the middle of the
+/// first frame after it (or of the last frame). Speaker after speaker, then by time.
+pub fn turns(frames: &Frames) -> Vec<Turn> {
+    let columns = frames.speakers;
+    let rows = frames.data.len().checked_div(columns).unwrap_or(0);
+    let middle = |i: usize| {
+        let start = frames.grid.start + i as f64 * frames.grid.step;
+        0.5 * (start + (start + frames.grid.duration))
+    };
+    let mut turns = Vec::new();
+    for speaker in 0..columns {
+        let active = |i: usize| frames.data[i * columns + speaker] > 0.5;
+        let mut open: Option<f64> = None;
+        for i in 0..rows {
+            match (open, active(i)) {
+                (None, true) => open = Some(middle(i)),
+                (Some(start), false) => {
+                    turns.push(Turn {
+                        start,
+                        end: middle(i),
+                        speaker,
+                    });
+                    open = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(start) = open {
+            turns.push(Turn {
+                start,
+                end: middle(rows - 1),
+                speaker,
+            });
+        }
+    }
+    turns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_frames_are_torchs() {
+        // torch.nn.functional.interpolate(torch.arange(589.).view(1, 1, -1), 998).
+        let nearest = nearest_frames(589, 998);
+        assert_eq!(&nearest[..6], [0, 0, 1, 1, 2, 2]);
+        assert_eq!(nearest[997], 588);
+        assert_eq!(nearest_frames(4, 4), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn turns_run_from_middle_to_middle() {
+        let frames = Frames {
+            grid: Grid {
+                start: 0.0,
+                duration: 2.0,
+                step: 1.0,
+            },
+            speakers: 2,
+            data: vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0],
+        };
+        let turns = turns(&frames);
+        let spans: Vec<(f64, f64, usize)> =
+            turns.iter().map(|t| (t.start, t.end, t.speaker)).collect();
+        assert_eq!(spans, [(1.0, 3.0, 0), (2.0, 4.0, 1)]);
+    }
+}
