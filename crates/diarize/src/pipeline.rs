@@ -108,30 +108,38 @@ impl Diarizer {
     /// `samples`, the last one padded.
     pub fn segment(&mut self, samples: &[f32], step: usize) -> Result<Windows, ModelError> {
         let chunks = self.segmentation.slide(samples, step)?;
-        let powerset = self.segmentation.powerset().clone();
-        let speakers = powerset.speakers();
-        let frames = chunks
-            .first()
-            .map_or(0, |c| c.scores.len() / powerset.classes());
-        let mut data = Vec::with_capacity(chunks.len() * frames * speakers);
+        let mut data = Vec::new();
         for chunk in &chunks {
-            data.extend(powerset.hard(&chunk.scores).into_iter().map(f32::from));
+            data.extend(self.local_speakers_of(&chunk.scores));
         }
-        Ok(Windows {
+        let frames = chunks.first().map_or(0, |c| {
+            c.scores.len() / self.segmentation.powerset().classes()
+        });
+        Ok(self.windows(step, frames, data))
+    }
+
+    /// Windows of local speakers every `step` samples, `frames` each, holding `data`.
+    fn windows(&self, step: usize, frames: usize, data: Vec<f32>) -> Windows {
+        let powerset = self.segmentation.powerset();
+        Windows {
             chunks: Grid {
                 start: 0.0,
                 duration: self.segmentation.window() as f64 / SAMPLE_RATE as f64,
                 step: step as f64 / SAMPLE_RATE as f64,
             },
             frames,
-            classes: speakers,
+            classes: powerset.speakers(),
             data,
-        })
+        }
     }
 
-    /// The embedding of each (window, local speaker), window after window: the fbank of the
-    /// whole window (centred), the feature frames where that speaker speaks alone (or, where
-    /// that is too little, where it speaks at all); `None` where even that is too little.
+    fn local_speakers_of(&self, scores: &[f32]) -> Vec<f32> {
+        let powerset = self.segmentation.powerset();
+        powerset.hard(scores).into_iter().map(f32::from).collect()
+    }
+
+    /// The embedding of each (window, local speaker), window after window (see
+    /// [`Self::window_embeddings`]).
     pub fn embeddings(
         &mut self,
         samples: &[f32],
@@ -139,13 +147,8 @@ impl Diarizer {
     ) -> Result<Vec<Option<Vec<f32>>>, ModelError> {
         let window = (segmentations.chunks.duration * SAMPLE_RATE as f64).round() as usize;
         let (frames, speakers) = (segmentations.frames, segmentations.classes);
-        let feature_frames = self.embedder.frames(window);
-        let bins = self.embedder.bins();
-        let min_frames = (frames as f64 * self.min_samples as f64 / window as f64).ceil() as usize;
-        let min_features = self.embedder.frames(self.min_samples);
-        let nearest = nearest_frames(frames, feature_frames);
         let mut out = Vec::with_capacity(segmentations.count() * speakers);
-        for (k, scores) in segmentations
+        for (k, local) in segmentations
             .data
             .chunks(frames * speakers)
             .enumerate()
@@ -154,30 +157,68 @@ impl Diarizer {
             let start = ((segmentations.chunks.start + k as f64 * segmentations.chunks.step)
                 * SAMPLE_RATE as f64)
                 .round() as usize;
-            let mut audio =
-                samples[start.min(samples.len())..(start + window).min(samples.len())].to_vec();
-            audio.resize(window, 0.0);
-            let features = self.embedder.features(&audio);
-            for s in 0..speakers {
-                let speaking = |f: usize| scores[f * speakers + s] > 0.0;
-                let alone = |f: usize| {
-                    speaking(f)
-                        && scores[f * speakers..(f + 1) * speakers].iter().sum::<f32>() < 2.0
-                };
-                let clean = (0..frames).filter(|&f| alone(f)).count();
-                let chosen: Vec<f32> = if clean > min_frames {
-                    select(&features, bins, &nearest, alone)
-                } else {
-                    select(&features, bins, &nearest, speaking)
-                };
-                out.push(if chosen.len() / bins < min_features.max(1) {
-                    None
-                } else {
-                    Some(self.embedder.embed_features(&chosen)?)
-                });
-            }
+            let audio = &samples[start.min(samples.len())..(start + window).min(samples.len())];
+            out.extend(self.window_embeddings(audio, window, local, speakers)?);
         }
         Ok(out)
+    }
+
+    /// The embedding of each local speaker of one window (`audio`, padded with silence to
+    /// `window` samples; `local`, its local speakers frame by frame): the fbank of the whole
+    /// window (centred), the feature frames where that speaker speaks alone (or, where that is
+    /// too little, where it speaks at all); `None` where even that is too little.
+    pub fn window_embeddings(
+        &mut self,
+        audio: &[f32],
+        window: usize,
+        local: &[f32],
+        speakers: usize,
+    ) -> Result<Vec<Option<Vec<f32>>>, ModelError> {
+        let frames = local.len() / speakers.max(1);
+        let feature_frames = self.embedder.frames(window);
+        let bins = self.embedder.bins();
+        let min_frames = (frames as f64 * self.min_samples as f64 / window as f64).ceil() as usize;
+        let min_features = self.embedder.frames(self.min_samples).max(1);
+        let nearest = nearest_frames(frames, feature_frames);
+        let mut padded = audio[..audio.len().min(window)].to_vec();
+        padded.resize(window, 0.0);
+        let features = self.embedder.features(&padded);
+        let mut out = Vec::with_capacity(speakers);
+        for s in 0..speakers {
+            let speaking = |f: usize| local[f * speakers + s] > 0.0;
+            let alone = |f: usize| {
+                speaking(f) && local[f * speakers..(f + 1) * speakers].iter().sum::<f32>() < 2.0
+            };
+            let clean = (0..frames).filter(|&f| alone(f)).count();
+            let chosen: Vec<f32> = if clean > min_frames {
+                select(&features, bins, &nearest, alone)
+            } else {
+                select(&features, bins, &nearest, speaking)
+            };
+            out.push(if chosen.len() / bins < min_features {
+                None
+            } else {
+                Some(self.embedder.embed_features(&chosen)?)
+            });
+        }
+        Ok(out)
+    }
+
+    /// A diarization fed as the audio is decoded: windows are segmented and embedded as soon
+    /// as their samples are in, so that memory holds one window of audio and a few bytes per
+    /// window whatever the recording's length.
+    pub fn stream(&mut self, step: usize) -> Stream<'_> {
+        Stream {
+            window: self.segmentation.window(),
+            step: step.max(1),
+            buffer: Vec::new(),
+            buffer_start: 0,
+            next: 0,
+            total: 0,
+            local: Vec::new(),
+            embeddings: Vec::new(),
+            diarizer: self,
+        }
     }
 
     /// Who speaks when in 16 kHz `samples`.
@@ -186,39 +227,118 @@ impl Diarizer {
         samples: &[f32],
         options: &DiarizeOptions,
     ) -> Result<Diarization, DiarizeError> {
-        let segmentations = self.segment(samples, options.step)?;
-        let count = speaker_count(&segmentations, &Grid::SEGMENTATION_FRAMES, (0.0, 0.0));
-        let speakers = segmentations.classes;
-        let windows = segmentations.count();
-        // The bounds are checked before any embedding is made.
-        speaker_bounds(windows * speakers, &options.clusters)?;
-        let max_speakers = options
-            .clusters
-            .speakers
-            .or(options.clusters.max_speakers)
-            .unwrap_or(usize::MAX);
-        let clusters = if count.iter().all(|&c| c == 0) {
-            vec![-2; windows * speakers]
-        } else if max_speakers < 2 {
-            silent_apart(&segmentations, vec![0; windows * speakers])
-        } else {
-            let embeddings = self.embeddings(samples, &segmentations)?;
-            assign(&embeddings, &segmentations, options)?
-        };
-        let count: Vec<u8> = count
-            .iter()
-            .map(|&c| usize::from(c).min(max_speakers) as u8)
-            .collect();
-        let frames = reconstruct(&segmentations, &clusters, &count);
-        let turns = turns(&frames);
-        Ok(Diarization {
-            segmentations,
-            count,
-            clusters,
-            frames,
-            turns,
-        })
+        let mut stream = self.stream(options.step);
+        stream.push(samples)?;
+        stream.finish(options)
     }
+}
+
+/// A diarization in progress ([`Diarizer::stream`]).
+#[derive(Debug)]
+pub struct Stream<'a> {
+    diarizer: &'a mut Diarizer,
+    window: usize,
+    step: usize,
+    /// Samples from `buffer_start` on.
+    buffer: Vec<f32>,
+    buffer_start: usize,
+    /// Where the next window starts.
+    next: usize,
+    /// Samples pushed.
+    total: usize,
+    /// The windows' local speakers so far.
+    local: Vec<f32>,
+    /// Their embeddings so far.
+    embeddings: Vec<Option<Vec<f32>>>,
+}
+
+impl Stream<'_> {
+    /// Takes the next 16 kHz samples of the recording.
+    pub fn push(&mut self, samples: &[f32]) -> Result<(), ModelError> {
+        self.buffer.extend_from_slice(samples);
+        self.total += samples.len();
+        while self.next + self.window <= self.total {
+            let from = self.next - self.buffer_start;
+            let audio = self.buffer[from..from + self.window].to_vec();
+            self.window_done(&audio)?;
+            self.next += self.step;
+        }
+        let done = self.next.min(self.total) - self.buffer_start;
+        self.buffer.drain(..done);
+        self.buffer_start += done;
+        Ok(())
+    }
+
+    fn window_done(&mut self, audio: &[f32]) -> Result<(), ModelError> {
+        let scores = self.diarizer.segmentation.scores(audio)?;
+        let local = self.diarizer.local_speakers_of(&scores);
+        let speakers = self.diarizer.segmentation.powerset().speakers();
+        let embeddings = self
+            .diarizer
+            .window_embeddings(audio, self.window, &local, speakers)?;
+        self.local.extend(local);
+        self.embeddings.extend(embeddings);
+        Ok(())
+    }
+
+    /// Seconds of audio pushed so far.
+    pub fn seconds(&self) -> f64 {
+        self.total as f64 / SAMPLE_RATE as f64
+    }
+
+    /// Who speaks when in everything pushed: the last window (padded with silence) where
+    /// samples are left after the last whole one, then the speakers found over all windows.
+    pub fn finish(mut self, options: &DiarizeOptions) -> Result<Diarization, DiarizeError> {
+        let whole = self.total >= self.window;
+        if !whole || (self.total - self.window) % self.step > 0 {
+            let from = self.next.min(self.total) - self.buffer_start;
+            let audio = self.buffer[from..].to_vec();
+            self.window_done(&audio)?;
+        }
+        // Each window has one embedding per local speaker.
+        let frames = self.local.len() / self.embeddings.len().max(1);
+        let segmentations =
+            self.diarizer
+                .windows(self.step, frames, std::mem::take(&mut self.local));
+        after_embeddings(segmentations, &self.embeddings, options)
+    }
+}
+
+/// The stages after the embeddings: the count, the clusters, each frame's speakers, the turns.
+fn after_embeddings(
+    segmentations: Windows,
+    embeddings: &[Option<Vec<f32>>],
+    options: &DiarizeOptions,
+) -> Result<Diarization, DiarizeError> {
+    let count = speaker_count(&segmentations, &Grid::SEGMENTATION_FRAMES, (0.0, 0.0));
+    let speakers = segmentations.classes;
+    let windows = segmentations.count();
+    speaker_bounds(windows * speakers, &options.clusters)?;
+    let max_speakers = options
+        .clusters
+        .speakers
+        .or(options.clusters.max_speakers)
+        .unwrap_or(usize::MAX);
+    let clusters = if count.iter().all(|&c| c == 0) {
+        vec![-2; windows * speakers]
+    } else if max_speakers < 2 {
+        silent_apart(&segmentations, vec![0; windows * speakers])
+    } else {
+        assign(embeddings, &segmentations, options)?
+    };
+    let count: Vec<u8> = count
+        .iter()
+        .map(|&c| usize::from(c).min(max_speakers) as u8)
+        .collect();
+    let frames = reconstruct(&segmentations, &clusters, &count);
+    let turns = turns(&frames);
+    Ok(Diarization {
+        segmentations,
+        count,
+        clusters,
+        frames,
+        turns,
+    })
 }
 
 /// For each of `to` frames, the nearest of `from` frames as torch's `interpolate(mode =

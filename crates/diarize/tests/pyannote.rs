@@ -436,6 +436,14 @@ fn embeddings_and_whole_runs_are_pyannotes() {
         }
     }
     assert!(embeddings.iter().filter(|e| e.is_some()).count() > 60);
+    // Fed as a decoder feeds it, in pieces of any size: the same turns.
+    let run = &pipeline["runs"]["threshold-0.2"];
+    let mut stream = diarizer.stream(16_000);
+    for piece in samples.chunks(7_777) {
+        stream.push(piece).unwrap();
+    }
+    let streamed = stream.finish(&run_options(run)).unwrap();
+    assert_same_turns(&labelled(&streamed.turns), &fixture_turns(run), "streamed");
     // Whole runs, audio to turns.
     for (name, run) in pipeline["runs"].as_object().unwrap() {
         let diarization = diarizer.diarize(&samples, &run_options(run)).unwrap();
