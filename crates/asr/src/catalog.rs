@@ -22,6 +22,11 @@
 //! real copy of the file (also published in the whisper.cpp git repository as
 //! `models/for-tests-silero-v6.2.0-ggml.bin`).
 //!
+//! The speaker-diarization files (pyannote's segmentation-3.0 as sherpa-onnx exports it, and
+//! WeSpeaker's VoxCeleb ResNet34 in WeSpeaker's own ONNX export) were taken the same way: the
+//! size and sha256 of each are quoted alike by at least two independent public projects that
+//! download them (diarization front ends in Rust, Python, Kotlin, C++ and TypeScript).
+//!
 //! English-only `.en` models are left out on purpose: they cannot transcribe Russian.
 
 use std::io;
@@ -39,6 +44,9 @@ pub enum ModelKind {
     /// A GigaAM-v3 model (ONNX graphs and a vocabulary), run by the GigaAM engine
     /// (`rech-gigaam`).
     Gigaam,
+    /// Speaker diarization's two ONNX networks (a segmentation model, then a speaker-embedding
+    /// model, in that order), run by `rech-diarize`.
+    Speakers,
 }
 
 /// One published file of a catalogue model.
@@ -83,6 +91,9 @@ pub const DEFAULT_RUSSIAN_MODEL: &str = "gigaam-v3-e2e-rnnt-int8";
 
 /// The VAD model used by default.
 pub const DEFAULT_VAD_MODEL: &str = "silero-v6.2.0";
+
+/// The speaker-diarization models used by default.
+pub const DEFAULT_SPEAKER_MODEL: &str = "pyannote-wespeaker-resnet34";
 
 macro_rules! whisper {
     ($name:literal, $size:literal, $sha:literal, $summary:literal) => {
@@ -359,6 +370,27 @@ pub const CATALOG: &[CatalogEntry] = &[
             sha256: "2aa269b785eeb53a82983a20501ddf7c1d9c48e33ab63a41391ac6c9f7fb6987",
         }],
         summary: "Silero voice-activity detection: skips silence, keeps hallucinations out",
+    },
+    CatalogEntry {
+        name: "pyannote-wespeaker-resnet34",
+        kind: ModelKind::Speakers,
+        files: &[
+            // pyannote's segmentation-3.0 (MIT) as sherpa-onnx exports it, at a pinned revision.
+            CatalogFile {
+                name: "model.onnx",
+                url: "https://huggingface.co/csukuangfj/sherpa-onnx-pyannote-segmentation-3-0/resolve/9403a6902bb58e3d5ae8c7e77c3422de279db2e0/model.onnx",
+                size: 5_992_913,
+                sha256: "220ad67ca923bef2fa91f2390c786097bf305bceb5e261d4af67b38e938e1079",
+            },
+            // WeSpeaker's ResNet34 trained on VoxCeleb (CC-BY-4.0), WeSpeaker's own export.
+            CatalogFile {
+                name: "voxceleb_resnet34.onnx",
+                url: "https://huggingface.co/Wespeaker/wespeaker-voxceleb-resnet34/resolve/main/voxceleb_resnet34.onnx",
+                size: 26_534_127,
+                sha256: "9fea6516d7ad6bf0a76c7689f5a49b65d330fad6dde96c91bb4435ffbfe056a1",
+            },
+        ],
+        summary: "speaker labels by voice: pyannote segmentation-3.0 + WeSpeaker ResNet34",
     },
 ];
 
@@ -672,7 +704,7 @@ mod tests {
             let host = match e.kind {
                 ModelKind::Whisper => WHISPER_CPP,
                 ModelKind::Gigaam => GIGAAM,
-                ModelKind::Vad => UPSTREAM_HOST,
+                ModelKind::Vad | ModelKind::Speakers => UPSTREAM_HOST,
             };
             assert!(
                 e.files.iter().all(|f| f.url.starts_with(host)),

@@ -78,7 +78,7 @@ fn parse_command_line() -> Result<(Cli, &'static str), clap::Error> {
     let long_version: &'static str = Box::leak(build_info().into_boxed_str());
     let matches = Cli::command()
         .long_version(long_version)
-        .try_get_matches()?;
+        .try_get_matches_from(speakers::bare_diarize(std::env::args_os()))?;
     Ok((Cli::from_arg_matches(&matches)?, long_version))
 }
 

@@ -250,9 +250,11 @@ const VAD_FLAG: &str = "--vad-model PATH to a Silero VAD model file";
 pub fn explain(e: FetchError, alternative: Option<&str>) -> anyhow::Error {
     match e {
         FetchError::Cancelled => Interrupted.into(),
-        FetchError::NotASpeechModel { name } => UsageError(format!(
-            "{name} is a voice-activity model, not a Whisper model; pass it as --vad-model"
-        ))
+        FetchError::NotASpeechModel { name, what } => UsageError(if what == "speaker" {
+            format!("{name} is the speaker-label models, not a speech model; --diarize voices uses it")
+        } else {
+            format!("{name} is a {what} model, not a Whisper model; pass it as --vad-model")
+        })
         .into(),
         FetchError::NotAVadModel { name, vad } => UsageError(format!(
             "--vad-model {name}: not a file, and the only VAD model in the catalogue is {vad}"

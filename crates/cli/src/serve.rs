@@ -150,7 +150,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         Some(threads) => usize::from(threads),
         None => (rech_asr::default_threads() / workers).max(1),
     };
-    let speakers = args.speakers.speakers()?;
+    let mut speakers = args.speakers.speakers(threads)?;
     if args.api_key.as_deref().is_some_and(str::is_empty) {
         return Err(UsageError("--api-key must not be empty".into()).into());
     }
@@ -174,6 +174,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
             name.map_or_else(|| "rech".to_owned(), |n| n.to_string_lossy().into_owned())
         })
     });
+    crate::speakers::prepare(&mut speakers, threads, ctx)?;
     let vad_model = args.vad.model(ctx)?;
     let options = ServeOptions {
         host: args.host.clone(),

@@ -248,7 +248,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         // Share the cores between the jobs rather than oversubscribing them.
         None => (rech_asr::default_threads() / jobs).max(1),
     };
-    let options = FileOptions {
+    let mut options = FileOptions {
         transcribe: options,
         windows: WindowOptions {
             window_seconds: args.window,
@@ -259,7 +259,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
             duration: args.duration,
         },
         prompt: None,
-        speakers: args.speakers.speakers()?,
+        speakers: args.speakers.speakers(threads)?,
     };
 
     let work: Vec<usize> = (0..inputs.len())
@@ -308,6 +308,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         ctx,
     )?;
     let engine = engine.as_ref();
+    crate::speakers::prepare(&mut options.speakers, threads, ctx)?;
     let vad_path = args.vad.model(ctx)?;
     let vad_options = args.vad.options();
     if let Some(path) = &vad_path {

@@ -288,7 +288,8 @@ impl Stream<'_> {
 
     /// Who speaks when in everything pushed: the last window (padded with silence) where
     /// samples are left after the last whole one, then the speakers found over all windows.
-    pub fn finish(mut self, options: &DiarizeOptions) -> Result<Diarization, DiarizeError> {
+    /// The stream is spent: push to a new one for the next recording.
+    pub fn finish(&mut self, options: &DiarizeOptions) -> Result<Diarization, DiarizeError> {
         let whole = self.total >= self.window;
         if !whole || (self.total - self.window) % self.step > 0 {
             let from = self.next.min(self.total) - self.buffer_start;

@@ -11,11 +11,13 @@ use rech_asr::download::DownloadError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
-    /// A catalogue name of a voice-activity model where a speech model was wanted.
-    #[error("{name} is a voice-activity model, not a speech model")]
+    /// A catalogue name of a voice-activity or speaker model where a speech model was wanted.
+    #[error("{name} is a {what} model, not a speech model")]
     NotASpeechModel {
         /// The name.
         name: String,
+        /// What it is for: `voice-activity`, `speaker`.
+        what: &'static str,
     },
     /// A name that is not the catalogue's VAD model where one was wanted.
     #[error("{name}: not a file, and the only VAD model in the catalogue is {vad}")]
@@ -227,4 +229,7 @@ pub enum Error {
     /// A file could not be transcribed.
     #[error(transparent)]
     File(#[from] crate::file::FileError),
+    /// The speaker-diarization models could not be opened, or the speaker count cannot hold.
+    #[error("speaker labels: {0}")]
+    Speakers(String),
 }

@@ -183,9 +183,15 @@ impl Fetcher {
         };
         let is_default = spec.is_none();
         if let Some(entry) = catalog::find(name) {
-            if entry.kind == ModelKind::Vad {
+            let what = match entry.kind {
+                ModelKind::Vad => Some("voice-activity"),
+                ModelKind::Speakers => Some("speaker"),
+                ModelKind::Whisper | ModelKind::Gigaam => None,
+            };
+            if let Some(what) = what {
                 return Err(FetchError::NotASpeechModel {
                     name: entry.name.to_owned(),
+                    what,
                 });
             }
             if !self.installed(entry)? {
@@ -220,6 +226,29 @@ impl Fetcher {
             name: name.to_owned(),
             dir: self.settings.store.dir.clone(),
         })
+    }
+
+    /// The speaker-diarization models (segmentation, then embedding): the catalogue's, downloaded
+    /// now on first use unless downloads are off.
+    pub fn speaker_models(&mut self) -> Result<(PathBuf, PathBuf), FetchError> {
+        let entry = catalog::find(catalog::DEFAULT_SPEAKER_MODEL)
+            .filter(|e| e.kind == ModelKind::Speakers && e.files.len() == 2)
+            .expect("the catalogue names its speaker models");
+        if !self.installed(entry)? {
+            if self.settings.offline {
+                return Err(FetchError::Offline {
+                    name: entry.name.to_owned(),
+                    size: entry.size(),
+                    default: false,
+                });
+            }
+            self.fetch(entry, Some("speaker labels"))?;
+        }
+        let store = &self.settings.store;
+        Ok((
+            store.file_path(entry, &entry.files[0]),
+            store.file_path(entry, &entry.files[1]),
+        ))
     }
 
     /// The VAD model: `spec` (a file, or the catalogue's VAD model by name) when given, else the

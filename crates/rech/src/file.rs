@@ -50,6 +50,15 @@ pub enum FileError {
         /// The stream's name.
         path: PathBuf,
     },
+    /// Speaker diarization by voice failed (a model that cannot be opened or run, or
+    /// [`Diarize::Voices`] without [`Speakers::models`]).
+    #[error("{}: speaker labels: {message}", path.display())]
+    Diarize {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
     /// The engine panicked on this file; the transcriber that ran it should not be used again.
     #[error("{}: the engine failed ({message})", path.display())]
     Panicked {
@@ -119,6 +128,56 @@ pub struct Speakers {
     pub diarize: Diarize,
     /// Their labels or names ([`SpeakerNaming`]: `Спикер 1`, … by default).
     pub naming: SpeakerNaming,
+    /// How many speakers there are, when known ([`Diarize::Voices`]).
+    pub count: SpeakerCount,
+    /// The speaker-diarization networks ([`Diarize::Voices`]); [`crate::ModelBuilder::load`]
+    /// fills them in from the catalogue when they are not given.
+    pub models: Option<SpeakerModels>,
+}
+
+/// How many speakers a recording has, when the caller knows ([`Diarize::Voices`]; otherwise
+/// a distance threshold decides).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpeakerCount {
+    /// Exactly this many.
+    pub exactly: Option<usize>,
+    /// At least this many.
+    pub min: Option<usize>,
+    /// At most this many.
+    pub max: Option<usize>,
+}
+
+impl SpeakerCount {
+    /// Why these bounds cannot hold, if they cannot: a count of 0, or a minimum above the
+    /// maximum.
+    pub fn problem(&self) -> Option<String> {
+        for (what, value) in [
+            ("the number of speakers", self.exactly),
+            ("the least number of speakers", self.min),
+            ("the largest number of speakers", self.max),
+        ] {
+            if value == Some(0) {
+                return Some(format!("{what} must be 1 or more"));
+            }
+        }
+        match (self.min, self.max) {
+            (Some(min), Some(max)) if min > max => Some(format!(
+                "at least {min} and at most {max} speakers cannot both hold"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The two networks of speaker diarization by voice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeakerModels {
+    /// pyannote's segmentation-3.0 (or a model of its shape), in ONNX.
+    pub segmentation: PathBuf,
+    /// A WeSpeaker speaker-embedding model (fbank in, an embedding out), in ONNX.
+    pub embedding: PathBuf,
+    /// Threads each network runs on.
+    pub threads: usize,
 }
 
 /// How speakers are told apart.
@@ -133,6 +192,11 @@ pub enum Diarize {
     /// its segments are that channel's speaker's; where both speak at once, both are
     /// transcribed. The file is read once per channel (standard input cannot be).
     Channels,
+    /// By voice, in any recording (interviews, meetings): pyannote's speaker-diarization
+    /// pipeline (segmentation-3.0, a WeSpeaker embedding, agglomerative clustering) runs on the
+    /// audio as it is decoded, and every word gets the speaker who speaks most while it is
+    /// said; a segment is split where the speaker changes.
+    Voices,
 }
 
 /// Checks, cheaply and before any model is loaded, that `path` can be transcribed with
@@ -215,8 +279,24 @@ impl Input {
                 options,
                 cancel,
                 progress,
+                None,
             ),
             Diarize::Channels => self.by_channel(transcriber, options, cancel, progress),
+            Diarize::Voices => {
+                let word_times = transcriber.capabilities().word_times;
+                let (path, stream) = (&self.path, &mut self.stream);
+                listen_for_voices(path, options, word_times, &mut |listener, options| {
+                    run(
+                        path,
+                        stream,
+                        transcriber,
+                        options,
+                        cancel,
+                        progress,
+                        Some(listener),
+                    )
+                })
+            }
         }));
         outcome.unwrap_or_else(|panic| {
             let message = panic
@@ -265,14 +345,52 @@ impl Input {
                 options,
                 cancel,
                 &mut report,
+                None,
             )?);
         }
         Ok(rech_asr::merge_speakers(parts, &options.speakers.naming))
     }
 }
 
+/// What hears a file's audio beside its transcriber, and then gives the transcript speakers.
+pub(crate) trait Listener {
+    /// The next samples of the clip.
+    fn push(&mut self, samples: &[f32]) -> Result<(), FileError>;
+    /// The transcript of everything pushed, with its speakers.
+    fn finish(&mut self, transcript: Transcript) -> Result<Transcript, FileError>;
+}
+
+/// The transcription `transcribe` makes (with the options it is given) with a listener that
+/// diarizes by voice.
+pub(crate) type WithListener<'a> =
+    dyn FnMut(&mut dyn Listener, &FileOptions) -> Result<Transcript, FileError> + 'a;
+
+#[cfg(feature = "diarize")]
+fn listen_for_voices(
+    path: &Path,
+    options: &FileOptions,
+    word_times: bool,
+    transcribe: &mut WithListener<'_>,
+) -> Result<Transcript, FileError> {
+    crate::voices::listen(path, options, word_times, transcribe)
+}
+
+#[cfg(not(feature = "diarize"))]
+fn listen_for_voices(
+    path: &Path,
+    _options: &FileOptions,
+    _word_times: bool,
+    _transcribe: &mut WithListener<'_>,
+) -> Result<Transcript, FileError> {
+    Err(FileError::Diarize {
+        path: path.to_owned(),
+        message: "this build of rech has no speaker diarization (feature `diarize`)".to_owned(),
+    })
+}
+
 /// Decodes `stream` (of the file at `path`) and transcribes the clip's part of it window by
-/// window, times put back onto the whole file.
+/// window, times put back onto the whole file; `diarizer`, when given, hears the same audio
+/// and gives the transcript its speakers.
 fn run(
     path: &Path,
     stream: &mut AudioStream,
@@ -280,6 +398,7 @@ fn run(
     options: &FileOptions,
     cancel: &CancelToken,
     progress: &mut dyn FnMut(f64),
+    mut diarizer: Option<&mut dyn Listener>,
 ) -> Result<Transcript, FileError> {
     let asr = |source| FileError::Asr {
         path: path.to_owned(),
@@ -295,6 +414,9 @@ fn run(
         chunk.clear();
         let mut more = stream.next_chunk(&mut chunk)?;
         more &= cutter.keep(&mut chunk);
+        if let Some(diarizer) = diarizer.as_deref_mut() {
+            diarizer.push(&chunk)?;
+        }
         run.push(&chunk, progress).map_err(asr)?;
         if !more {
             break;
@@ -311,6 +433,9 @@ fn run(
         });
     }
     let mut transcript = run.finish(progress).map_err(asr)?;
+    if let Some(diarizer) = diarizer {
+        transcript = diarizer.finish(transcript)?;
+    }
     cutter.shift_times(&mut transcript);
     Ok(transcript)
 }

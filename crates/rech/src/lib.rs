@@ -111,14 +111,16 @@ mod model;
 pub mod outputs;
 #[cfg(feature = "typing")]
 pub mod typing;
+#[cfg(feature = "diarize")]
+mod voices;
 
 pub use engines::{
     check_wanted, default_model, load_engine, EngineKind, EngineOptions, Use, Wanted,
     DEFAULT_DICTATION_MODEL,
 };
 pub use error::{Error, FetchError};
-pub use file::{Clip, Diarize, FileError, FileOptions, Speakers};
-pub use model::{Model, ModelBuilder, Transcriber, Vad};
+pub use file::{Clip, Diarize, FileError, FileOptions, SpeakerCount, SpeakerModels, Speakers};
+pub use model::{prepare_speakers, Model, ModelBuilder, Transcriber, Vad};
 
 pub use rech_asr::output::{Format, RenderOptions};
 pub use rech_asr::subtitles::CueLimits;

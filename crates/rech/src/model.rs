@@ -378,6 +378,9 @@ impl ModelBuilder {
 
     /// Resolves (downloading on first use), checks and loads the model and the VAD.
     pub fn load(self) -> Result<Model, Error> {
+        if let Some(problem) = self.file.speakers.count.problem() {
+            return Err(Error::Speakers(problem));
+        }
         let language = match self.language.as_deref() {
             None => Some("ru".to_owned()),
             Some("auto") => None,
@@ -426,6 +429,7 @@ impl ModelBuilder {
         };
         let mut file = self.file;
         file.transcribe.language = language;
+        prepare_speakers(&mut file.speakers, threads, &mut fetcher)?;
         if let Some(prompt) = file.prompt.as_deref() {
             engine.check_prompt(prompt)?;
         }
@@ -444,4 +448,55 @@ impl ModelBuilder {
         model.voice_detector()?;
         Ok(model)
     }
+}
+
+/// Makes `speakers` ready to transcribe with: for [`crate::Diarize::Voices`], the networks
+/// (those given, or the catalogue's with ONNX Runtime, downloaded on first use), opened once
+/// here so that a bad file fails before any audio is read. Other ways need nothing.
+pub fn prepare_speakers(
+    speakers: &mut crate::Speakers,
+    threads: usize,
+    fetcher: &mut Fetcher,
+) -> Result<(), Error> {
+    if speakers.diarize != crate::Diarize::Voices {
+        return Ok(());
+    }
+    if let Some(problem) = speakers.count.problem() {
+        return Err(Error::Speakers(problem));
+    }
+    speakers.models = Some(speaker_models(speakers.models.take(), threads, fetcher)?);
+    Ok(())
+}
+
+#[cfg(feature = "diarize")]
+fn speaker_models(
+    given: Option<crate::SpeakerModels>,
+    threads: usize,
+    fetcher: &mut Fetcher,
+) -> Result<crate::SpeakerModels, Error> {
+    let models = match given {
+        Some(models) => models,
+        None => {
+            let (segmentation, embedding) = fetcher.speaker_models()?;
+            crate::SpeakerModels {
+                segmentation,
+                embedding,
+                threads,
+            }
+        }
+    };
+    fetcher.runtime(Some("speaker labels"))?;
+    crate::voices::open(&models).map_err(|e| Error::Speakers(e.to_string()))?;
+    Ok(models)
+}
+
+#[cfg(not(feature = "diarize"))]
+fn speaker_models(
+    _given: Option<crate::SpeakerModels>,
+    _threads: usize,
+    _fetcher: &mut Fetcher,
+) -> Result<crate::SpeakerModels, Error> {
+    Err(Error::Speakers(
+        "this build of rech has no speaker diarization (feature `diarize`)".to_owned(),
+    ))
 }

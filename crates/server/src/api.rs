@@ -403,20 +403,29 @@ impl Params {
     }
 }
 
-/// Who spoke when, as the form asks: `diarize` (`channels`, or `none`; the server's
-/// `--diarize` when absent) and OpenAI's `known_speaker_names[]`.
+/// Who spoke when, as the form asks: `diarize` (`voices` where the server has the speaker
+/// models, `channels`, or `none`; the server's `--diarize` when absent) and OpenAI's
+/// `known_speaker_names[]`.
 fn speakers_of(form: &Form, served: &Speakers) -> Result<Speakers, ApiError> {
     let mut speakers = served.clone();
     match form.get("diarize").map(str::trim) {
         None | Some("") => {}
         Some("channels") => speakers.diarize = Diarize::Channels,
+        Some("voices" | "true") if served.models.is_some() => speakers.diarize = Diarize::Voices,
+        Some("voices" | "true") => {
+            return Err(ApiError::invalid_param(
+                "diarize",
+                "speakers by voice are off on this server (it was started without the speaker \
+                 models); use channels for one speaker per channel",
+            ))
+        }
         Some("none" | "off" | "false") => speakers.diarize = Diarize::Off,
         Some(other) => {
             return Err(ApiError::invalid_param(
                 "diarize",
                 format!(
-                    "{} is not a way to tell speakers apart: use channels (one speaker per \
-                     channel) or none",
+                    "{} is not a way to tell speakers apart: use voices, channels (one speaker \
+                     per channel) or none",
                     excerpt(other, 32)
                 ),
             ))

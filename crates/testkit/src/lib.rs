@@ -197,7 +197,9 @@ pub fn rech() -> Command {
     cmd
 }
 
-/// Runs `cmd` (stdin closed) to completion, killing it after `limit`: no test can hang.
+/// Runs `cmd` (stdin closed) to completion, killing it after `limit`: no test can hang. Its
+/// output is read while it runs, so that a command that prints more than a pipe holds does
+/// not wait for a reader for ever.
 pub fn run_with_limit(cmd: &mut Command, limit: Duration) -> Output {
     let mut child = cmd
         .stdin(Stdio::null())
@@ -205,20 +207,47 @@ pub fn run_with_limit(cmd: &mut Command, limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the command");
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
     let started = Instant::now();
-    loop {
-        if child.try_wait().expect("wait for the command").is_some() {
-            return child.wait_with_output().expect("collect the output");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the command") {
+            break status;
         }
         if started.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("collect the output");
+            let _ = child.wait();
+            let stderr = stderr.join().unwrap_or_default();
             panic!(
                 "the command ran longer than {limit:?}\n--- stderr ---\n{}",
-                String::from_utf8_lossy(&out.stderr)
+                String::from_utf8_lossy(&stderr)
             );
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     }
 }
 

@@ -193,7 +193,7 @@ impl ServeSetup {
 /// Writes 16 kHz 16-bit `samples` (interleaved, `channels` of them) to `path` under the test
 /// directory, through a file of this process's own, so that test binaries running at once can
 /// share the result.
-fn write_wav(path: &Path, channels: u16, samples: impl IntoIterator<Item = i16>) {
+pub fn write_wav(path: &Path, channels: u16, samples: impl IntoIterator<Item = i16>) {
     std::fs::create_dir_all(crate::tmp_dir()).expect("create the test directory");
     let part = path.with_extension(format!("{}.part", std::process::id()));
     let spec = hound::WavSpec {
