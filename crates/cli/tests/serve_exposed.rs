@@ -396,7 +396,17 @@ fn keys_come_in_the_header_or_once_on_the_websocket_upgrade() {
 #[test]
 fn past_the_grace_period_requests_are_answered_503_and_an_exposed_server_warns() {
     let setup = setup();
-    let mut served = setup.serve(&["--grace", "1", "-q", "--host", "0.0.0.0"]);
+    let uploads = tempfile::tempdir().unwrap();
+    let upload_dir = uploads.path().display().to_string();
+    let mut served = setup.serve(&[
+        "--grace",
+        "1",
+        "-q",
+        "--host",
+        "0.0.0.0",
+        "--upload-dir",
+        &upload_dir,
+    ]);
     assert!(served.stderr().contains("WARNING"), "{}", served.stderr());
     let long = ten_minutes(&setup);
     let addr = served.addr;
@@ -406,4 +416,7 @@ fn past_the_grace_period_requests_are_answered_503_and_an_exposed_server_warns()
     let reply = client.join().unwrap();
     reply.assert_error(503, None);
     assert_eq!(code, Some(0));
+    // The upload of the work cut short is gone with the server.
+    let left: Vec<_> = std::fs::read_dir(uploads.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }

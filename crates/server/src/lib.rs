@@ -310,6 +310,11 @@ impl Server {
         });
         // Dropping the handlers cancels their jobs; give the workers a moment to see it.
         runtime.shutdown_timeout(Duration::from_secs(2));
+        // A job that has not stopped yet still holds its upload: remove it now.
+        let left = upload::remove_leftovers();
+        if left > 0 {
+            log::info!("removed {left} uploads of work that had not stopped");
+        }
         result.map_err(ServeError::Io)
     }
 }

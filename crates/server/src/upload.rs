@@ -61,6 +61,44 @@ const MAX_FIELDS: usize = 64;
 pub(crate) struct Upload {
     pub file: NamedTempFile,
     pub bytes: u64,
+    _live: Live,
+}
+
+/// Uploads on disk, process-wide: a job still running when the server exits (past its grace
+/// period, cancelled but not yet stopped) would otherwise leave its upload behind.
+static LIVE: std::sync::Mutex<std::collections::BTreeSet<std::path::PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// An upload's place in [`LIVE`], given up when the upload is dropped (and its file removed).
+#[derive(Debug)]
+struct Live(std::path::PathBuf);
+
+impl Live {
+    fn new(path: &Path) -> Self {
+        LIVE.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(path.to_owned());
+        Self(path.to_owned())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        LIVE.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// Removes every upload still on disk (at exit, once the workers had their moment to stop);
+/// how many there were.
+pub(crate) fn remove_leftovers() -> usize {
+    let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+    let count = live.len();
+    for path in std::mem::take(&mut *live) {
+        let _ = std::fs::remove_file(path);
+    }
+    count
 }
 
 /// A transcription request's form.
@@ -150,7 +188,12 @@ pub(crate) async fn read_form(
             out.flush()
                 .await
                 .map_err(|e| ApiError::internal(format!("cannot store the upload: {e}")))?;
-            form.upload = Some(Upload { file, bytes });
+            let live = Live::new(file.path());
+            form.upload = Some(Upload {
+                file,
+                bytes,
+                _live: live,
+            });
         } else {
             let limit = field_limit(&name);
             let mut text = Vec::new();
