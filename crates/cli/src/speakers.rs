@@ -71,9 +71,17 @@ pub struct SpeakerArgs {
     )]
     pub speaker_names: Vec<String>,
 
-    /// The label of a numbered speaker, {n} standing for the number [default: 'Спикер {n}'].
-    #[arg(long, value_name = "PATTERN", requires = "diarize")]
-    pub speaker_label: Option<String>,
+    // The placeholder itself cannot be written here: clap turns it into a line break in help
+    // text (clap-rs/clap#5196), but not in the default it shows.
+    /// The label of a numbered speaker: the pattern with the speaker's number in place of the
+    /// letter n in braces.
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        default_value = rech::asr::DEFAULT_SPEAKER_LABEL,
+        requires = "diarize"
+    )]
+    pub speaker_label: String,
 }
 
 impl SpeakerArgs {
@@ -81,10 +89,7 @@ impl SpeakerArgs {
     /// label or counts that cannot hold are a usage error.
     pub fn speakers(&self, threads: usize) -> Result<Speakers> {
         let naming = SpeakerNaming {
-            pattern: self
-                .speaker_label
-                .clone()
-                .unwrap_or_else(|| rech::asr::DEFAULT_SPEAKER_LABEL.to_owned()),
+            pattern: self.speaker_label.clone(),
             names: self.speaker_names.clone(),
         };
         if let Some(problem) = naming.problem() {

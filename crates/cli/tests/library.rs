@@ -1,7 +1,8 @@
 //! The `rech` crate as a Rust user meets it, against the binary: the crate page's three lines
 //! (with `Model::load(path)`) give the bytes `rech transcribe` writes, for a GigaAM-v3 model and
 //! a Whisper model; and `rech serve` and `rech transcribe`, which share one per-file path, give
-//! the same bytes for the same file and options, VAD tuning included.
+//! the same bytes for the same file and options, VAD tuning included; speakers by voice set
+//! through `ModelBuilder::speakers` give the binary's `--diarize voices` bytes.
 
 use std::path::Path;
 
@@ -121,4 +122,61 @@ fn a_requests_temperature_is_whispers_first_temperature() {
     assert_eq!(reply.text(), sampled);
     // Applied, not only checked: greedy decoding writes other words.
     assert_ne!(sampled, cli(&setup, whisper, &file, &json));
+}
+
+#[needs(shared, venv)]
+#[test]
+fn speakers_by_voice_in_the_library_are_the_binarys() {
+    let setup = ServeSetup::new();
+    rech::gigaam::runtime::use_library(&setup.lib).expect("load ONNX Runtime");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../diarize/tests/data");
+    let (segmentation, embedding) = (
+        data.join("segmentation-micro.onnx"),
+        data.join("embedding-micro.onnx"),
+    );
+    let file = setup.recording("human/voxforge_sovse_ru_test.wav");
+    let models = tempfile::tempdir().unwrap();
+    let model = rech::Model::builder()
+        .model(setup.model())
+        .threads(2)
+        .vad_model(setup.vad())
+        .offline(true)
+        .model_dir(models.path())
+        .speakers(rech::Speakers {
+            diarize: rech::Diarize::Voices,
+            count: rech::SpeakerCount {
+                exactly: Some(2),
+                ..Default::default()
+            },
+            models: Some(rech::SpeakerModels {
+                segmentation: segmentation.clone(),
+                embedding: embedding.clone(),
+                threads: 2,
+            }),
+            ..Default::default()
+        })
+        .load()
+        .expect("load the model");
+    let ours = rech::Format::Json.render(&model.transcribe_file(&file).expect("transcribe"));
+    assert!(ours.contains("\"speaker\""), "{ours}");
+    let theirs = cli(
+        &setup,
+        setup.model().as_path(),
+        &file,
+        &[
+            "-t",
+            "2",
+            "-f",
+            "json",
+            "--diarize",
+            "voices",
+            "--speakers",
+            "2",
+            "--segmentation-model",
+            segmentation.to_str().unwrap(),
+            "--embedding-model",
+            embedding.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ours, theirs);
 }

@@ -84,9 +84,12 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// The dendrogram of `points` under centroid linkage: `points.len() − 1` merges in order.
-/// Each step joins the two nearest groups (the earlier-made pair first when two distances are
-/// equal). Keeps every group's nearest neighbour, so a merge costs one pass over the groups
-/// unless it was many groups' nearest.
+/// Each step joins the two nearest groups. Every group keeps its nearest neighbour; a merge
+/// measures the merged group against every other (one pass), and a group whose neighbour was
+/// merged keeps its old distance as a lower bound and finds its new neighbour only when that
+/// bound comes up as the smallest (Müllner's generic algorithm): a chain of groups that all
+/// had one neighbour no longer costs a pass each, which made ten thousand embeddings take
+/// hours.
 pub fn centroid_linkage(points: &[Vec<f64>]) -> Vec<Merge> {
     let n = points.len();
     let mut centroid: Vec<Vec<f64>> = points.to_vec();
@@ -108,13 +111,22 @@ pub fn centroid_linkage(points: &[Vec<f64>]) -> Vec<Merge> {
     };
     let mut nearest: Vec<(f64, usize)> =
         (0..n).map(|s| nearest_of(s, &centroid, &active)).collect();
+    // Whether a slot's distance is only a lower bound (its neighbour was merged away).
+    let mut stale = vec![false; n];
     let mut merges = Vec::with_capacity(n.saturating_sub(1));
     for step in 0..n.saturating_sub(1) {
-        let Some(i) = (0..n)
-            .filter(|&s| active[s])
-            .min_by(|&x, &y| nearest[x].0.total_cmp(&nearest[y].0))
-        else {
-            break;
+        let i = loop {
+            let Some(i) = (0..n)
+                .filter(|&s| active[s])
+                .min_by(|&x, &y| nearest[x].0.total_cmp(&nearest[y].0))
+            else {
+                return merges;
+            };
+            if !stale[i] {
+                break i;
+            }
+            nearest[i] = nearest_of(i, &centroid, &active);
+            stale[i] = false;
         };
         let (d, j) = nearest[i];
         let (lo, hi) = (i.min(j), i.max(j));
@@ -136,20 +148,21 @@ pub fn centroid_linkage(points: &[Vec<f64>]) -> Vec<Merge> {
             distance: d,
             size: merged,
         });
-        // The merged group's neighbour, and every group whose neighbour was one of the two
-        // (or that is nearer to the merged group than to its neighbour).
+        // The merged group's neighbour; every group's distance to it; and a group whose
+        // neighbour was one of the two keeps its old distance as a lower bound (no other
+        // group moved) unless the merged group is nearer still.
         nearest[lo] = nearest_of(lo, &centroid, &active);
+        stale[lo] = false;
         for other in 0..n {
             if other == lo || !active[other] {
                 continue;
             }
-            if nearest[other].1 == lo || nearest[other].1 == hi {
-                nearest[other] = nearest_of(other, &centroid, &active);
-            } else {
-                let to_merged = distance(&centroid[other], &centroid[lo]);
-                if to_merged < nearest[other].0 {
-                    nearest[other] = (to_merged, lo);
-                }
+            let to_merged = distance(&centroid[other], &centroid[lo]);
+            if to_merged < nearest[other].0 {
+                nearest[other] = (to_merged, lo);
+                stale[other] = false;
+            } else if nearest[other].1 == lo || nearest[other].1 == hi {
+                stale[other] = true;
             }
         }
     }

@@ -55,22 +55,29 @@
 //!
 //! # Speakers
 //!
-//! A call recorded with one speaker per channel gets exact speaker labels: each channel is
-//! transcribed on its own (VAD on that channel), its segments are its speaker's, and speech at
-//! the same time on both is transcribed on both. Every output format then says who speaks
-//! (`Спикер 1: …` in text, voice spans in WebVTT, `speaker` in JSON, OpenAI's
+//! [`Diarize::Voices`] labels speakers by voice in any recording: pyannote's
+//! speaker-diarization pipeline (segmentation-3.0, a WeSpeaker embedding, agglomerative
+//! clustering) hears the audio as it is decoded, and every word gets the speaker who speaks
+//! most while it is said. The networks are the catalogue's, fetched on first use, or your own
+//! ([`SpeakerModels`]); [`SpeakerCount`] fixes or bounds the number of speakers. A call
+//! recorded with one speaker per channel gets exact labels with [`Diarize::Channels`]: each
+//! channel is transcribed on its own (VAD on that channel), its segments are its speaker's, and
+//! speech at the same time on both is transcribed on both. Every output format then says who
+//! speaks (`Спикер 1: …` in text, voice spans in WebVTT, `speaker` in JSON, OpenAI's
 //! [`Format::DiarizedJson`]).
 //!
 //! ```no_run
-//! use rech::{Diarize, Model, SpeakerNaming, Speakers};
+//! use rech::{Diarize, Model, SpeakerCount, SpeakerNaming, Speakers};
 //! let model = Model::builder()
 //!     .speakers(Speakers {
-//!         diarize: Diarize::Channels,
-//!         naming: SpeakerNaming { names: vec!["Оператор".into(), "Клиент".into()], ..Default::default() },
+//!         diarize: Diarize::Voices,
+//!         count: SpeakerCount { exactly: Some(2), ..Default::default() },
+//!         naming: SpeakerNaming { names: vec!["Ведущий".into(), "Гость".into()], ..Default::default() },
+//!         ..Default::default()
 //!     })
 //!     .load()?;
-//! let transcript = model.transcribe_file("call.wav")?;
-//! print!("{}", rech::Format::Txt.render(&transcript)); // Оператор: …  Клиент: …
+//! let transcript = model.transcribe_file("interview.mp3")?;
+//! print!("{}", rech::Format::Txt.render(&transcript)); // Ведущий: …  Гость: …
 //! # Ok::<(), rech::Error>(())
 //! ```
 //!
@@ -90,8 +97,8 @@
 //!
 //! # Features
 //!
-//! `gigaam` (GigaAM-v3 on ONNX Runtime) and `whisper` (whisper.cpp, built from source) are on
-//! by default; `capture` adds microphones (`rech::audio::Capture`, needs ALSA's headers);
+//! `gigaam` (GigaAM-v3 on ONNX Runtime), `whisper` (whisper.cpp, built from source) and
+//! `diarize` (speakers by voice, on the same ONNX Runtime) are on by default; `capture` adds microphones (`rech::audio::Capture`, needs ALSA's headers);
 //! `typing` types dictation into the focused window on X11 and Wayland (`rech::typing`). The
 //! parts stay usable on their own: [`asr`] (the pipeline, VAD, dictation, output formats),
 //! [`audio`] (any file or microphone to 16 kHz mono).
