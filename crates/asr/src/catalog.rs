@@ -743,6 +743,11 @@ mod tests {
             find(DEFAULT_RUSSIAN_MODEL).map(|e| e.kind),
             Some(ModelKind::Gigaam)
         );
+        // Two files, segmentation first (what `rech::fetch` relies on).
+        let speakers = find(DEFAULT_SPEAKER_MODEL).expect("the speaker models");
+        assert_eq!(speakers.kind, ModelKind::Speakers);
+        assert_eq!(speakers.files.len(), 2);
+        assert!(speakers.files[0].url.contains("segmentation"));
     }
 
     #[test]

@@ -129,7 +129,7 @@ fn a_requests_temperature_is_whispers_first_temperature() {
 fn speakers_by_voice_in_the_library_are_the_binarys() {
     let setup = ServeSetup::new();
     rech::gigaam::runtime::use_library(&setup.lib).expect("load ONNX Runtime");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../diarize/tests/data");
+    let data = rech_testkit::diarize::data();
     let (segmentation, embedding) = (
         data.join("segmentation-micro.onnx"),
         data.join("embedding-micro.onnx"),

@@ -8,23 +8,14 @@
 use std::path::{Path, PathBuf};
 
 use rech_testkit::serve::{write_wav, ServeSetup};
-use rech_testkit::{assert_fails, assert_success, needs, run, stdout};
+use rech_testkit::{assert_fails, diarize, needs, run};
 
 /// `rech transcribe --diarize channels` of the call, as `format`, with `args`.
 fn call(setup: &ServeSetup, format: &str, args: &[&str]) -> String {
     let (path, _) = setup.call_wav();
-    let out = run(rech_testkit::rech()
-        .env("RECH_ORT_LIB", &setup.lib)
-        .arg("transcribe")
-        .arg("-m")
-        .arg(setup.model())
-        .arg("--vad-model")
-        .arg(setup.vad())
-        .args(["-t", "1", "--diarize", "channels", "-f", format])
-        .args(args)
-        .arg(path));
-    assert_success(&out);
-    stdout(&out)
+    let mut all = vec!["--diarize", "channels"];
+    all.extend(args);
+    setup.cli_with(&path, format, &all)
 }
 
 #[needs(shared, venv)]
@@ -179,73 +170,29 @@ fn bad_speaker_input_is_one_line_and_writes_nothing() {
     assert_fails(&out, 2, &["save it to a file first"]);
 }
 
-/// The random-weight speaker models and pyannote.audio's fixtures for them.
-fn diarize_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../diarize/tests/data")
-}
-
-fn diarize_fixtures() -> serde_json::Value {
-    let text = std::fs::read_to_string(diarize_data().join("fixtures-micro.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-/// `--segmentation-model` and `--embedding-model` naming the random-weight models.
-fn speaker_models() -> Vec<String> {
-    let data = diarize_data();
-    vec![
-        "--segmentation-model".into(),
-        data.join("segmentation-micro.onnx").display().to_string(),
-        "--embedding-model".into(),
-        data.join("embedding-micro.onnx").display().to_string(),
-    ]
-}
-
-/// The recording pyannote.audio diarized for the fixtures (shared recordings one after
-/// another), as a WAV.
-fn fixture_recording(setup: &ServeSetup, fixtures: &serde_json::Value) -> PathBuf {
+/// The recording pyannote.audio diarized for the fixtures, as a WAV.
+fn fixture_recording(fixtures: &serde_json::Value) -> PathBuf {
     let path = rech_testkit::tmp_dir().join("diarize-pipeline.wav");
-    let samples: Vec<i16> = fixtures["sliding"]["recordings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|name| {
-            let mut reader =
-                hound::WavReader::open(setup.recording(name.as_str().unwrap())).unwrap();
-            reader
-                .samples::<i16>()
-                .map(|s| s.unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    write_wav(&path, 1, samples);
+    write_wav(&path, 1, diarize::pipeline_samples(fixtures));
     path
 }
 
 /// `rech transcribe --diarize` (by voice, the random-weight models) of `file`.
 fn by_voice(setup: &ServeSetup, file: &Path, format: &str, args: &[&str]) -> String {
-    let out = run(rech_testkit::rech()
-        .env("RECH_ORT_LIB", &setup.lib)
-        .arg("transcribe")
-        .arg("-m")
-        .arg(setup.model())
-        .arg("--vad-model")
-        .arg(setup.vad())
-        .args(["-t", "1", "-f", format])
-        .args(speaker_models())
-        .args(args)
-        // A bare --diarize before the input: by voice.
-        .arg("--diarize")
-        .arg(file));
-    assert_success(&out);
-    stdout(&out)
+    let mut all = diarize::model_args();
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    // A bare --diarize before the input: by voice.
+    all.push("--diarize".into());
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    setup.cli_with(file, format, &all)
 }
 
 #[needs(shared, venv)]
 #[test]
 fn every_word_gets_the_speaker_pyannote_hears_there() {
     let setup = ServeSetup::new();
-    let fixtures = diarize_fixtures();
-    let wav = fixture_recording(&setup, &fixtures);
+    let fixtures = diarize::fixtures();
+    let wav = fixture_recording(&fixtures);
     let json: serde_json::Value = serde_json::from_str(&by_voice(
         &setup,
         &wav,
@@ -311,15 +258,15 @@ fn every_word_gets_the_speaker_pyannote_hears_there() {
 #[test]
 fn served_speakers_by_voice_are_the_clis() {
     let setup = ServeSetup::new();
-    let fixtures = diarize_fixtures();
-    let wav = fixture_recording(&setup, &fixtures);
+    let fixtures = diarize::fixtures();
+    let wav = fixture_recording(&fixtures);
     let mut args: Vec<String> = vec![
         "--diarize".into(),
         "voices".into(),
         "--speakers".into(),
         "2".into(),
     ];
-    args.extend(speaker_models());
+    args.extend(diarize::model_args());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let served = setup.serve(&args);
     let bytes = std::fs::read(&wav).unwrap();
@@ -354,11 +301,11 @@ fn bad_speaker_models_and_counts_are_one_line_and_write_nothing() {
     let mono = setup.recording("human/ru_0022.wav");
     let dir = tempfile::tempdir().unwrap();
     let truncated = dir.path().join("segmentation.onnx");
-    let bytes = std::fs::read(diarize_data().join("segmentation-micro.onnx")).unwrap();
+    let bytes = std::fs::read(diarize::data().join("segmentation-micro.onnx")).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    let embedding = diarize_data().join("embedding-micro.onnx");
+    let embedding = diarize::data().join("embedding-micro.onnx");
     let missing = dir.path().join("missing.onnx");
     for (segmentation, embedding, needle) in [
         (&truncated, &embedding, "segmentation.onnx"),

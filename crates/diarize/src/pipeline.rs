@@ -450,13 +450,15 @@ pub fn assign(
                     .filter(|(_, &c)| c == k)
                     .map(|(e, _)| e)
                     .collect();
-                let mut sum = vec![0.0; members[0].len()];
+                let mut sum = vec![0.0; members.first().map_or(0, |m| m.len())];
                 for member in &members {
                     for (s, v) in sum.iter_mut().zip(member.iter()) {
                         *s += v;
                     }
                 }
-                sum.iter().map(|s| s / members.len() as f64).collect()
+                sum.iter()
+                    .map(|s| s / members.len().max(1) as f64)
+                    .collect()
             })
             .collect();
         embeddings

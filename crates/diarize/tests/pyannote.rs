@@ -2,8 +2,6 @@
 //! `tests/data`, written by scripts/make-diarize-models.py with torch and pyannote.audio (which
 //! CI does not install) beside the random-weight models they came from.
 
-use std::path::{Path, PathBuf};
-
 use rech_asr::Turn;
 use rech_diarize::aggregate::{aggregate, speaker_count, AggregateOptions, Grid, Windows};
 use rech_diarize::cluster::ClusterOptions;
@@ -11,16 +9,8 @@ use rech_diarize::fbank::{subtract_mean, Fbank, FbankOptions};
 use rech_diarize::models::{Embedder, Segmentation};
 use rech_diarize::pipeline::{assign, reconstruct, turns, DiarizeOptions, Diarizer};
 use rech_diarize::powerset::Powerset;
+use rech_testkit::diarize::{data, fixtures};
 use rech_testkit::{json_numbers, largest_difference, needs, shared_dir};
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
-}
-
-fn fixtures() -> serde_json::Value {
-    let text = std::fs::read_to_string(data().join("fixtures-micro.json")).expect("the fixtures");
-    serde_json::from_str(&text).expect("the fixtures' JSON")
-}
 
 /// A fixture array: its values and its shape.
 fn array(entry: &serde_json::Value) -> (Vec<f32>, Vec<usize>) {
@@ -242,13 +232,11 @@ fn windows_come_back_on_one_timeline_as_pyannote_aggregates_them() {
     assert!(count.iter().any(|&c| c >= 2), "no overlap counted");
 }
 
-/// The pipeline fixtures' recording: the sliding windows' recordings one after another.
+/// The pipeline fixtures' recording, 16 kHz samples in `[-1, 1]`.
 fn pipeline_recording(fixtures: &serde_json::Value) -> Vec<f32> {
-    fixtures["sliding"]["recordings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|name| recording(name.as_str().unwrap()))
+    rech_testkit::diarize::pipeline_samples(fixtures)
+        .into_iter()
+        .map(|s| f32::from(s) / 32_768.0)
         .collect()
 }
 

@@ -194,21 +194,12 @@ impl Fetcher {
                     what,
                 });
             }
-            if !self.installed(entry)? {
-                if self.settings.offline {
-                    return Err(FetchError::Offline {
-                        name: entry.name.to_owned(),
-                        size: entry.size(),
-                        default: is_default,
-                    });
-                }
-                let why = if is_default {
-                    "the default model"
-                } else {
-                    "first use"
-                };
-                self.fetch(entry, Some(why))?;
-            }
+            let why = if is_default {
+                "the default model"
+            } else {
+                "first use"
+            };
+            self.ensure(entry, why, is_default)?;
             return Ok(ResolvedModel {
                 path: self.settings.store.entry_path(entry),
                 name: Some(entry.name.to_owned()),
@@ -228,22 +219,29 @@ impl Fetcher {
         })
     }
 
+    /// A catalogue model installed whole: downloaded now (`why`) when it is not, unless
+    /// downloads are off (`default`: it was not named, the default was taken).
+    fn ensure(&mut self, entry: &CatalogEntry, why: &str, default: bool) -> Result<(), FetchError> {
+        if self.installed(entry)? {
+            return Ok(());
+        }
+        if self.settings.offline {
+            return Err(FetchError::Offline {
+                name: entry.name.to_owned(),
+                size: entry.size(),
+                default,
+            });
+        }
+        self.fetch(entry, Some(why))
+    }
+
     /// The speaker-diarization models (segmentation, then embedding): the catalogue's, downloaded
     /// now on first use unless downloads are off.
     pub fn speaker_models(&mut self) -> Result<(PathBuf, PathBuf), FetchError> {
         let entry = catalog::find(catalog::DEFAULT_SPEAKER_MODEL)
             .filter(|e| e.kind == ModelKind::Speakers && e.files.len() == 2)
             .expect("the catalogue names its speaker models");
-        if !self.installed(entry)? {
-            if self.settings.offline {
-                return Err(FetchError::Offline {
-                    name: entry.name.to_owned(),
-                    size: entry.size(),
-                    default: false,
-                });
-            }
-            self.fetch(entry, Some("speaker labels"))?;
-        }
+        self.ensure(entry, "speaker labels", false)?;
         let store = &self.settings.store;
         Ok((
             store.file_path(entry, &entry.files[0]),

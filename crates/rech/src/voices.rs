@@ -46,12 +46,14 @@ pub(crate) fn listen(
     }
     DIARIZER.with(|cell| {
         let mut cached = cell.borrow_mut();
-        if cached.as_ref().is_none_or(|(opened, _)| *opened != models) {
-            *cached = None;
-            let diarizer = open(&models).map_err(|e| failed(e.to_string()))?;
-            *cached = Some((models, diarizer));
-        }
-        let (_, diarizer) = cached.as_mut().expect("opened above");
+        let diarizer = match cached.as_mut() {
+            Some((opened, diarizer)) if *opened == models => diarizer,
+            _ => {
+                *cached = None;
+                let diarizer = open(&models).map_err(|e| failed(e.to_string()))?;
+                &mut cached.insert((models, diarizer)).1
+            }
+        };
         let count = options.speakers.count;
         let mut listener = VoiceListener {
             path,

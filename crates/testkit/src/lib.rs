@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod diarize;
 pub mod display;
 pub mod formats;
 pub mod http;
