@@ -170,6 +170,11 @@ pub trait Recognizer: Send {
     /// is done.
     fn check(&self, request: &Request) -> Result<(), Error>;
 
+    /// A new recording begins: nothing decoded before may shape what comes next, so that a
+    /// recording's text is the same whichever recordings the same recognizer had before (an
+    /// engine that keeps decoder state between calls starts afresh on its next call).
+    fn start_recording(&mut self) {}
+
     /// Recognises 16 kHz mono `samples` (between the engine's shortest and longest input).
     /// `progress` gets the fraction of this call done, from 0 to 1; a raised `cancel` makes
     /// the call stop soon with [`Error::Cancelled`].

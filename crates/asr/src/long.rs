@@ -54,6 +54,7 @@ impl<'t> WindowedTranscription<'t> {
         windows: &WindowOptions,
     ) -> Self {
         let window = (windows.window_seconds.max(30.0) * SAMPLE_RATE as f64) as usize;
+        transcriber.start_recording();
         Self {
             transcriber,
             options: options.clone(),

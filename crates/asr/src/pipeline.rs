@@ -129,7 +129,13 @@ impl Transcriber {
         options: &TranscribeOptions,
         progress: &mut dyn FnMut(f32),
     ) -> Result<Transcript, Error> {
+        self.start_recording();
         self.transcribe_after(samples, options, None, progress)
+    }
+
+    /// A new recording begins ([`Recognizer::start_recording`]).
+    pub(crate) fn start_recording(&mut self) {
+        self.recognizer.start_recording();
     }
 
     /// [`Self::transcribe_with_progress`] for audio that follows `context`, the text before it

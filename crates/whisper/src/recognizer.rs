@@ -83,23 +83,35 @@ pub struct WhisperRecognizer {
     /// `state`'s pointers, for calling whisper.cpp with rech's own parameter block.
     raw: RawState,
     threads: usize,
+    /// Whether `state` has decoded anything.
+    used: bool,
+    /// Whether a new recording began after `state` was used: the next run gets a fresh state.
+    stale: bool,
+}
+
+/// A fresh whisper.cpp state over `engine`, and its pointers.
+fn new_state(engine: &WhisperEngine) -> Result<(WhisperState, RawState), Error> {
+    let mut state = engine.ctx.create_state().map_err(|_| Error::Engine {
+        engine: ENGINE,
+        what: "allocating its state (error code -1)".to_owned(),
+    })?;
+    let raw = RawState::capture(&mut state).ok_or_else(|| Error::Engine {
+        engine: ENGINE,
+        what: "starting a run (it never reached the encoder)".to_owned(),
+    })?;
+    Ok((state, raw))
 }
 
 impl WhisperRecognizer {
     pub(crate) fn new(engine: &WhisperEngine, threads: usize) -> Result<Self, Error> {
-        let mut state = engine.ctx.create_state().map_err(|_| Error::Engine {
-            engine: ENGINE,
-            what: "allocating its state (error code -1)".to_owned(),
-        })?;
-        let raw = RawState::capture(&mut state).ok_or_else(|| Error::Engine {
-            engine: ENGINE,
-            what: "starting a run (it never reached the encoder)".to_owned(),
-        })?;
+        let (state, raw) = new_state(engine)?;
         Ok(Self {
             engine: engine.clone(),
             state,
             raw,
             threads,
+            used: false,
+            stale: false,
         })
     }
 
@@ -139,6 +151,17 @@ impl WhisperRecognizer {
         progress: &mut dyn FnMut(f32),
         utterance: Option<UtteranceRun>,
     ) -> Result<Recognition, Error> {
+        if self.stale {
+            // whisper.cpp's state carries more than the text from one call to the next: the
+            // first decoder's random generator (temperature fallback samples with it) and,
+            // with beam search, something that made the same file decode three different ways
+            // when given three times in a row. A recording's text must not depend on what the
+            // same worker decoded before it (a batch, -j, a server's earlier requests), so
+            // each recording gets the state a fresh process would have.
+            (self.state, self.raw) = new_state(&self.engine)?;
+            self.stale = false;
+        }
+        self.used = true;
         let options = &self.engine.shared.options;
         let mut params = decoding_params(options, &self.engine.shared.suppressed_tokens);
         params.set_language(request.language.as_deref().unwrap_or("auto"));
@@ -152,6 +175,12 @@ impl WhisperRecognizer {
             fields.temperature_inc = 0.0;
         }
         fields.token_timestamps = request.word_timestamps;
+        // whisper.cpp keeps the text it decoded in the state and, unless told otherwise, hands
+        // it to the next call as context: the previous file's last words would steer this
+        // one's first (beam search made `rech transcribe a.wav b.wav` and `rech transcribe
+        // b.wav` differ). Each call starts from the context rech gives it (the prompt, the
+        // previous window's text); within the call whisper.cpp still carries its own.
+        fields.no_context = true;
         if let Some(max) = options.max_segment_chars {
             fields.max_len = max.min(i32::MAX as u32) as i32;
             fields.split_on_word = options.split_on_word;
@@ -159,7 +188,6 @@ impl WhisperRecognizer {
         if let Some(run) = utterance {
             fields.single_segment = true;
             fields.no_timestamps = true;
-            fields.no_context = true;
             fields.audio_ctx = run.audio_ctx;
             fields.max_tokens = run.max_tokens;
         } else if options.encoder_window == EncoderWindow::Fitted && samples.len() <= WINDOW_SAMPLES
@@ -262,6 +290,10 @@ fn too_short(samples: usize) -> Error {
 }
 
 impl Recognizer for WhisperRecognizer {
+    fn start_recording(&mut self) {
+        self.stale = self.used;
+    }
+
     fn check(&self, request: &Request) -> Result<(), Error> {
         if let Some(t) = request.temperature.filter(|t| !(0.0..=1.0).contains(t)) {
             return Err(Error::InvalidOption(format!(
