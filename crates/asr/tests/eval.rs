@@ -3,10 +3,8 @@
 //! known edits (words replaced, dropped, added) from a fixed seed, scored pair by pair and all
 //! together. The rates must be equal to the last digit.
 
-use std::path::Path;
-
 use rech_asr::eval::{char_errors, normalize, word_errors, ErrorCounts};
-use rech_testkit::{needs, python_reference, shared_dir};
+use rech_testkit::{jiwer, needs, shared_dir};
 
 /// `reference` with about a third of its words edited: replaced, dropped or joined by another.
 fn edited(reference: &str, seed: &mut u64) -> String {
@@ -30,11 +28,6 @@ fn edited(reference: &str, seed: &mut u64) -> String {
         }
     }
     out.join(" ")
-}
-
-fn jiwer(pairs: &[(String, String)]) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jiwer_score.py");
-    python_reference(&script, &[], &serde_json::json!(pairs))
 }
 
 fn check(ours: &ErrorCounts, theirs: &serde_json::Value, what: &str) {

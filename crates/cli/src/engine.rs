@@ -71,13 +71,26 @@ pub fn load_model(
     threads: usize,
     ctx: &Context,
 ) -> Result<(ResolvedModel, Arc<dyn Engine>)> {
+    let (resolved, kind) = choose_model(spec, purpose, language, only, ctx)?;
+    let engine = load(&resolved, kind, whisper, threads, ctx)?;
+    Ok((resolved, engine))
+}
+
+/// The model [`load_model`] would load and its engine, without loading or fetching it: an
+/// unknown name, or an option or language its engine cannot honour, is one usage error now.
+pub fn choose_model(
+    spec: Option<&Path>,
+    purpose: rech::Use,
+    language: Option<&str>,
+    only: &[WhisperOnly],
+    ctx: &Context,
+) -> Result<(ResolvedModel, EngineKind)> {
     let whisper_given = only.iter().any(|(_, given)| *given);
     let default = rech::default_model(language, purpose, whisper_given);
     let resolved = crate::models::resolve_model(spec, default, ctx)?;
     let kind = EngineKind::of(&resolved.path);
     refuse_unsupported(kind, only, language)?;
-    let engine = load(&resolved, kind, whisper, threads, ctx)?;
-    Ok((resolved, engine))
+    Ok((resolved, kind))
 }
 
 fn load(

@@ -14,6 +14,7 @@ mod models;
 mod output;
 mod progress;
 mod record;
+mod running;
 mod serve;
 mod speakers;
 mod transcribe;

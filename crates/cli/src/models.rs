@@ -99,12 +99,6 @@ pub fn fetcher(ctx: &Context) -> Result<Fetcher> {
         .on_event(move |event| shown.event(event)))
 }
 
-/// Shows a fetcher's events on stderr, as [`fetcher`] does (for `rech::Model::builder`).
-pub fn shown(ctx: &Context) -> impl FnMut(&FetchEvent<'_>) + Send + 'static {
-    let mut shown = Shown::new(ctx.quiet);
-    move |event| shown.event(event)
-}
-
 /// What a fetcher's events look like on stderr.
 struct Shown {
     quiet: bool,

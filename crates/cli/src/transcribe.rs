@@ -15,18 +15,14 @@ use rech::batch::Step;
 use rech::file::{Clip, FileError, FileOptions, Input as Source};
 use rech_asr::output::RenderOptions;
 use rech_asr::subtitles::CueLimits;
-use rech_asr::{
-    Engine, TranscribeOptions, Transcriber, Transcript, VadOptions, VoiceDetector, WindowOptions,
-};
-use rech_whisper::WhisperOptions;
+use rech_asr::{Transcriber, Transcript, WindowOptions};
 
 use crate::batch::{expand_inputs, Input, Shard};
-use crate::decoding::DecodingArgs;
-use crate::engine::{self, language_arg, WhisperOnly};
+use crate::engine::{self, language_arg};
 use crate::output::Format;
 use crate::progress::{Progress, ProgressMode};
+use crate::running::{new_transcriber, RunArgs};
 use crate::speakers::SpeakerArgs;
-use crate::vad::VadArgs;
 use crate::{Context, Interrupted, UsageError};
 use rech::outputs::{self, check_writable_dir, write_atomically, NamingError};
 
@@ -65,11 +61,6 @@ pub struct TranscribeArgs {
     #[arg(help_heading = "Input", long, value_name = "TIME", value_parser = parse_positive_time)]
     duration: Option<f64>,
 
-    /// Length of the windows a long recording is cut into, in seconds (cut at a pause).
-    #[arg(long, value_name = "SECONDS", default_value_t = 180.0, hide = true,
-          value_parser = parse_window)]
-    window: f64,
-
     /// Model: a catalogue name (small, gigaam-v3-e2e-rnnt-int8; see `rech models list`), the
     /// name of a model downloaded with `rech models download --url`, a whisper.cpp ggml file,
     /// or a GigaAM-v3 .onnx file (its other files beside it) or directory [default:
@@ -84,22 +75,8 @@ pub struct TranscribeArgs {
     )]
     model: Option<PathBuf>,
 
-    /// Spoken language: an ISO 639-1 code (`ru`) or Whisper's English name (`russian`), `auto`
-    /// to detect it, or `list` to print the languages.
-    #[arg(
-        help_heading = "Model",
-        short,
-        long,
-        default_value = "ru",
-        value_name = "LANG"
-    )]
-    language: String,
-
     #[command(flatten)]
-    decoding: DecodingArgs,
-
-    #[command(flatten)]
-    vad: VadArgs,
+    run: RunArgs,
 
     #[command(flatten)]
     speakers: SpeakerArgs,
@@ -162,39 +139,6 @@ pub struct TranscribeArgs {
         default_value = "auto"
     )]
     progress: ProgressMode,
-
-    /// Keep segments that are only known Whisper hallucinations («Продолжение следует...»),
-    /// and decoding loops (the same words over and over) whole instead of cut to one copy.
-    #[arg(help_heading = "Output", long)]
-    keep_hallucinations: bool,
-
-    /// Transcribe N files at once, sharing one loaded model.
-    #[arg(help_heading = "Performance", short, long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    jobs: u16,
-
-    /// CPU threads per job [default: all cores, at most 8, shared among -j jobs].
-    #[arg(help_heading = "Performance", short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    threads: Option<u16>,
-
-    /// Run Whisper on the GPU; an error in a build without a GPU back end (see `rech
-    /// --version`) [default: on in GPU builds].
-    #[arg(help_heading = "Performance", long, conflicts_with = "no_gpu")]
-    gpu: bool,
-
-    /// Run Whisper on the CPU even in a GPU build.
-    #[arg(help_heading = "Performance", long)]
-    no_gpu: bool,
-
-    /// Which GPU, counting from 0.
-    #[arg(help_heading = "Performance", long, value_name = "N")]
-    gpu_device: Option<u32>,
-
-    /// Low-memory mode: whisper.cpp's flash attention, which does not hold the encoder's
-    /// attention matrices (51 MiB tiny, 69 MiB base, 103 MiB small, 137 MiB medium), but is
-    /// 1.6-2x slower on CPU (see BENCHMARKS.md).
-    #[arg(help_heading = "Performance", long)]
-    flash_attn: bool,
 }
 
 /// Where one input's results go.
@@ -209,11 +153,11 @@ enum Destination {
 }
 
 pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
-    if engine::list_languages(&args.language)? {
+    if engine::list_languages(&args.run.language)? {
         return Ok(ExitCode::SUCCESS);
     }
     // Before any input is looked at: a wrong language is one usage error, not one per file.
-    language_arg(&args.language)?;
+    language_arg(&args.run.language)?;
     let formats = formats_of(&args)?;
     let inputs = expand_inputs(
         &args.inputs,
@@ -241,17 +185,13 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
             max_cue_duration: args.max_cue_duration,
         },
     };
-    let jobs = usize::from(args.jobs).min(inputs.len()).max(1);
-    let (options, whisper_options) = options_from(&args)?;
-    let threads = match args.threads {
-        Some(threads) => usize::from(threads),
-        // Share the cores between the jobs rather than oversubscribing them.
-        None => (rech_asr::default_threads() / jobs).max(1),
-    };
+    let jobs = usize::from(args.run.jobs).min(inputs.len()).max(1);
+    let (options, whisper_options) = args.run.options(args.word_timestamps)?;
+    let threads = args.run.threads_per_job(jobs);
     let mut options = FileOptions {
         transcribe: options,
         windows: WindowOptions {
-            window_seconds: args.window,
+            window_seconds: args.run.window,
             ..WindowOptions::default()
         },
         clip: Clip {
@@ -302,15 +242,15 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         args.model.as_deref(),
         rech::Use::Files,
         options.transcribe.language.as_deref(),
-        &whisper_only(&args),
+        &args.run.whisper_only(),
         whisper_options,
         threads,
         ctx,
     )?;
     let engine = engine.as_ref();
     crate::speakers::prepare(&mut options.speakers, threads, ctx)?;
-    let vad_path = args.vad.model(ctx)?;
-    let vad_options = args.vad.options();
+    let vad_path = args.run.vad.model(ctx)?;
+    let vad_options = args.run.vad.options();
     if let Some(path) = &vad_path {
         log::info!("voice activity detection with {}", path.display());
     }
@@ -375,22 +315,6 @@ struct Shared<'a> {
     failed: &'a AtomicUsize,
     stdout: &'a Mutex<OrderedStdout>,
     ctx: &'a Context,
-}
-
-fn new_transcriber(
-    engine: &dyn Engine,
-    threads: usize,
-    vad_path: Option<&Path>,
-    vad_options: &VadOptions,
-    ctx: &Context,
-) -> Result<Transcriber> {
-    let mut transcriber = Transcriber::new(engine, threads)?;
-    transcriber.set_cancel_token(ctx.interrupted.clone());
-    if let Some(path) = vad_path {
-        let detector = VoiceDetector::load(path, vad_options.clone())?;
-        transcriber = transcriber.with_vad(detector);
-    }
-    Ok(transcriber)
 }
 
 /// The `slot`-th input still to do, transcribed and delivered: a failure is one line and
@@ -635,14 +559,6 @@ fn parse_cue_duration(s: &str) -> Result<f64, String> {
     Ok(seconds)
 }
 
-fn parse_window(s: &str) -> Result<f64, String> {
-    let seconds: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
-    if !(30.0..=3600.0).contains(&seconds) {
-        return Err("the window must be 30 to 3600 seconds".into());
-    }
-    Ok(seconds)
-}
-
 fn dedup(formats: &[Format]) -> Vec<Format> {
     let mut out = Vec::new();
     for f in formats {
@@ -765,38 +681,6 @@ fn check_destination_dir(output: &Path) -> Result<()> {
     Ok(check_writable_dir(dir)?)
 }
 
-/// The pipeline's options and the Whisper engine's.
-fn options_from(args: &TranscribeArgs) -> Result<(TranscribeOptions, WhisperOptions)> {
-    let language = language_arg(&args.language)?;
-    let options = TranscribeOptions {
-        language,
-        word_timestamps: args.word_timestamps,
-        filter_hallucinations: !args.keep_hallucinations,
-        temperature: None,
-    };
-    if (args.gpu || args.gpu_device.is_some()) && !rech_whisper::has_gpu_backend() {
-        return Err(UsageError(
-            "--gpu: this build of rech has no GPU back end (build it with --features cuda, vulkan, metal or hipblas; see the README)".into(),
-        )
-        .into());
-    }
-    let whisper = WhisperOptions {
-        flash_attention: args.flash_attn,
-        gpu: !args.no_gpu,
-        gpu_device: args.gpu_device.unwrap_or(0),
-        ..args.decoding.whisper_options()?
-    };
-    Ok((options, whisper))
-}
-
-/// The options only Whisper can honour, as given.
-fn whisper_only(args: &TranscribeArgs) -> Vec<WhisperOnly> {
-    let mut options = args.decoding.whisper_only();
-    options.push(("--flash-attn", args.flash_attn));
-    options.push(("--gpu", args.gpu || args.gpu_device.is_some()));
-    options
-}
-
 /// Every input's output files, one per format (`rech::outputs::output_paths`), with a bad
 /// template or a clash as a usage error that names the flag.
 fn output_paths(
@@ -811,7 +695,7 @@ fn output_paths(
         &base,
         inputs,
         &formats,
-        &args.language,
+        &args.run.language,
     )
     .map_err(|e| {
         UsageError(match e {

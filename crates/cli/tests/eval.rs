@@ -133,24 +133,33 @@ fn transcripts_from_elsewhere_are_scored_against_the_manifest() {
     );
 }
 
-#[needs(shared, venv)]
-#[test]
-fn models_run_on_the_recordings_and_are_scored_side_by_side() {
-    let setup = ServeSetup::new();
-    let dir = tempfile::tempdir().unwrap();
-    let names = ["human/ru_0022.wav", "human/ru_0024.wav"];
-    let mut manifest = String::from("path\treference\n");
-    for name in names {
-        manifest.push_str(&format!(
-            "{}\tНад этой машиной он ткнул трубкой\n",
-            setup.recording(name).display()
-        ));
-    }
-    std::fs::write(dir.path().join("refs.tsv"), manifest).unwrap();
-    let whisper = micro_model(5, DecoderOutput::Random);
-    let gigaam = setup.model();
+/// The shared manifest's reference for each of `names`.
+fn shared_references(names: &[&str]) -> Vec<String> {
+    let manifest =
+        std::fs::read_to_string(rech_testkit::shared_dir().join("audio/ru/manifest.tsv"))
+            .expect("the shared manifest");
+    names
+        .iter()
+        .map(|name| {
+            manifest
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{name}\t")))
+                .and_then(|rest| rest.split('\t').next())
+                .expect("a reference")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// `rech eval -f json --show-normalized` on `refs.tsv` in `dir` with the test VAD, one thread
+/// and `args`, offline; its JSON.
+fn eval_models(
+    setup: &ServeSetup,
+    dir: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+) -> serde_json::Value {
     let out = run(rech_testkit::rech()
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env("RECH_ORT_LIB", &setup.lib)
         .env("RECH_OFFLINE", "1")
         .args([
@@ -163,33 +172,153 @@ fn models_run_on_the_recordings_and_are_scored_side_by_side() {
             "--vad-model",
         ])
         .arg(setup.vad())
-        .arg("-m")
-        .arg(&gigaam)
-        .arg("-m")
-        .arg(whisper)
+        .args(args)
         .arg("refs.tsv"));
     rech_testkit::assert_success(&out);
-    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    serde_json::from_str(&stdout(&out)).expect("eval's JSON")
+}
+
+#[needs(shared, venv)]
+#[test]
+fn models_run_on_the_recordings_as_transcribe_runs_them_and_score_as_jiwer() {
+    let setup = ServeSetup::new();
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "human/ru_0022.wav",
+        "human/ru_0024.wav",
+        "human/ru_0025.wav",
+    ];
+    let mut manifest = String::from("path\treference\n");
+    for (name, reference) in names.iter().zip(shared_references(&names)) {
+        manifest.push_str(&format!(
+            "{}\t{reference}\n",
+            setup.recording(name).display()
+        ));
+    }
+    std::fs::write(dir.path().join("refs.tsv"), manifest).unwrap();
+    let whisper = micro_model(5, DecoderOutput::Random);
+    let gigaam = setup.model();
+    // Two models side by side, each in its own process with two jobs.
+    let json = eval_models(
+        &setup,
+        dir.path(),
+        &[
+            "-j".as_ref(),
+            "2".as_ref(),
+            "-m".as_ref(),
+            gigaam.as_os_str(),
+            "-m".as_ref(),
+            whisper.as_os_str(),
+        ],
+    );
     let systems = json["systems"].as_array().unwrap();
     assert_eq!(systems.len(), 2);
+    let mut pairs = Vec::new();
     for (system, model) in systems.iter().zip([gigaam.as_path(), whisper]) {
-        assert_eq!(system["files"], 2);
+        assert_eq!(system["files"], 3);
         assert!(system["real_time_factor"].as_f64().unwrap() > 0.0);
-        assert!(system["audio_seconds"].as_f64().unwrap() > 15.0);
+        assert!(system["audio_seconds"].as_f64().unwrap() > 20.0);
+        // The model's own process: more than the binary alone, less than the machine.
+        let peak = system["peak_memory_bytes"].as_u64().unwrap();
+        assert!(peak > 20 << 20 && peak < 4 << 30, "{peak}");
         // What was scored is what `rech transcribe` writes for each recording, normalised.
         for (file, name) in system["per_file"].as_array().unwrap().iter().zip(names) {
-            let text = setup.cli_text_with(model, &setup.recording(name));
+            let text = setup.cli_text_with(model, &setup.recording(name), &[]);
             assert_eq!(
                 file["hypothesis"],
                 rech::eval::normalize(&text),
                 "{model:?} {name}"
             );
+            pairs.push((
+                file["reference"].as_str().unwrap().to_owned(),
+                file["hypothesis"].as_str().unwrap().to_owned(),
+            ));
         }
     }
+    // The random models' hypotheses against the real references, scored as jiwer scores them.
+    let theirs = rech_testkit::jiwer(&pairs);
+    let files = systems
+        .iter()
+        .flat_map(|s| s["per_file"].as_array().unwrap());
+    for (i, file) in files.enumerate() {
+        for (ours, key) in [("wer", "words"), ("cer", "chars")] {
+            let theirs = &theirs["pairs"][i][key];
+            let rate: f64 = theirs["rate"].as_str().unwrap().parse().unwrap();
+            assert_eq!(
+                file[ours].as_f64().unwrap(),
+                rate,
+                "{ours} of {pairs:?}",
+                pairs = pairs[i]
+            );
+            if key == "words" {
+                for count in ["hits", "substitutions", "deletions", "insertions"] {
+                    assert_eq!(file[count], theirs[count], "{count} of {:?}", pairs[i]);
+                }
+            }
+        }
+    }
+
+    // A decoding option reaches the model's process: beam search scores what `rech transcribe
+    // --beam-size 2` writes, which is not what greedy decoding wrote above.
+    let beam = eval_models(
+        &setup,
+        dir.path(),
+        &[
+            "--beam-size".as_ref(),
+            "2".as_ref(),
+            "-m".as_ref(),
+            whisper.as_os_str(),
+        ],
+    );
+    let beam_files = beam["systems"][0]["per_file"].as_array().unwrap();
+    let greedy_files = systems[1]["per_file"].as_array().unwrap();
+    for (file, name) in beam_files.iter().zip(names) {
+        let text = setup.cli_text_with(whisper, &setup.recording(name), &["--beam-size", "2"]);
+        assert_eq!(file["hypothesis"], rech::eval::normalize(&text), "{name}");
+    }
+    assert!(
+        beam_files
+            .iter()
+            .zip(greedy_files)
+            .any(|(b, g)| b["hypothesis"] != g["hypothesis"]),
+        "beam search changed nothing: the test shows nothing"
+    );
+
+    // Without -m, the default model; here it is not downloaded and downloads are off: one
+    // line, after the manifest was read.
+    let out = run(rech_testkit::rech()
+        .current_dir(dir.path())
+        .env("RECH_OFFLINE", "1")
+        .args(["eval", "refs.tsv"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .starts_with("rech: error: no model yet: the default model gigaam-v3-e2e-rnnt-int8"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    // A model that cannot be loaded is one line, and nothing is scored.
     let out = run(rech_testkit::rech()
         .current_dir(dir.path())
         .env("RECH_OFFLINE", "1")
         .args(["eval", "-m", "/nonexistent/model.bin", "refs.tsv"]));
     assert_ne!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "");
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    // An option the model's engine does not take is refused before anything runs.
+    let out = run(rech_testkit::rech()
+        .current_dir(dir.path())
+        .env("RECH_ORT_LIB", &setup.lib)
+        .env("RECH_OFFLINE", "1")
+        .args(["eval", "--beam-size", "2", "-m"])
+        .arg(whisper)
+        .arg("-m")
+        .arg(&gigaam)
+        .arg("refs.tsv"));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "rech: error: --beam-size is for Whisper models: GigaAM-v3 takes none of Whisper's decoding options"
+    );
 }

@@ -260,6 +260,9 @@ pub struct SystemScore {
     pub chars: ErrorCounts,
     /// For a model run here, how long it took.
     pub timing: Option<Timing>,
+    /// For a model run in a process of its own, the most memory that process held, in bytes
+    /// ([`peak_memory`] at its end).
+    pub peak_memory: Option<u64>,
 }
 
 impl SystemScore {
@@ -277,8 +280,24 @@ impl SystemScore {
             words,
             chars,
             timing,
+            peak_memory: None,
         }
     }
+}
+
+/// The most memory this process has held so far (its peak resident set, `VmHWM`), in bytes;
+/// `None` where the system does not say (other than Linux).
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// What a model made of a manifest's recordings ([`run_model`]).
@@ -418,6 +437,9 @@ pub fn json_report(systems: &[SystemScore], options: &ReportOptions, manifest: &
                 value.insert("wall_seconds".into(), json!(timing.wall_seconds));
                 value.insert("real_time_factor".into(), json!(timing.real_time_factor()));
             }
+            if let Some(bytes) = s.peak_memory {
+                value.insert("peak_memory_bytes".into(), json!(bytes));
+            }
             if options.per_file {
                 let files: Vec<Value> = s
                     .files
@@ -454,33 +476,46 @@ pub fn json_report(systems: &[SystemScore], options: &ReportOptions, manifest: &
 /// a row per recording when asked.
 pub fn tsv_report(systems: &[SystemScore], options: &ReportOptions, manifest: &Path) -> String {
     let mut out = String::from(
-        "system\tfile\twer\tcer\thits\tsubstitutions\tdeletions\tinsertions\treference_words",
+        "system\tfile\twer\tcer\thits\tsubstitutions\tdeletions\tinsertions\treference_words\t\
+         audio_seconds\twall_seconds\treal_time_factor\tpeak_memory_bytes",
     );
     if options.texts {
         out.push_str("\treference\thypothesis");
     }
     out.push('\n');
-    let mut line =
-        |system: &str, file: &str, w: &ErrorCounts, c: &ErrorCounts, pair: Option<(&str, &str)>| {
-            out.push_str(&format!(
-                "{system}\t{file}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                w.rate(),
-                c.rate(),
-                w.hits,
-                w.substitutions,
-                w.deletions,
-                w.insertions,
-                w.reference()
-            ));
-            match pair {
-                Some((r, h)) => out.push_str(&format!("\t{r}\t{h}")),
-                None if options.texts => out.push_str("\t\t"),
-                None => {}
-            }
-            out.push('\n');
-        };
+    let mut line = |system: &str,
+                    file: &str,
+                    w: &ErrorCounts,
+                    c: &ErrorCounts,
+                    speed: [String; 4],
+                    pair: Option<(&str, &str)>| {
+        out.push_str(&format!(
+            "{system}\t{file}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            w.rate(),
+            c.rate(),
+            w.hits,
+            w.substitutions,
+            w.deletions,
+            w.insertions,
+            w.reference(),
+            speed.join("\t")
+        ));
+        match pair {
+            Some((r, h)) => out.push_str(&format!("\t{r}\t{h}")),
+            None if options.texts => out.push_str("\t\t"),
+            None => {}
+        }
+        out.push('\n');
+    };
     for s in systems {
-        line(&s.name, "*", &s.words, &s.chars, None);
+        let speed = [
+            s.timing.map(|t| t.audio_seconds.to_string()),
+            s.timing.map(|t| t.wall_seconds.to_string()),
+            s.timing.map(|t| t.real_time_factor().to_string()),
+            s.peak_memory.map(|b| b.to_string()),
+        ]
+        .map(Option::unwrap_or_default);
+        line(&s.name, "*", &s.words, &s.chars, speed, None);
         if options.per_file {
             for f in &s.files {
                 let pair = options
@@ -491,6 +526,7 @@ pub fn tsv_report(systems: &[SystemScore], options: &ReportOptions, manifest: &P
                     &shown_path(&f.path, manifest),
                     &f.words,
                     &f.chars,
+                    Default::default(),
                     pair,
                 );
             }
@@ -564,6 +600,16 @@ mod tests {
         assert_eq!(problems[0].to_string(), "m.tsv:1: no hypothesis for b.wav");
         let (raw, _) = score(&references, &hypotheses, false, Path::new("m.tsv"));
         assert!(raw[0].words.rate() > 0.5);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn peak_memory_counts_what_was_held() {
+        // Not zeros: every page is written (a zeroed allocation may be mapped lazily).
+        let held = std::hint::black_box(vec![1u8; 64 << 20]);
+        let peak = peak_memory().expect("Linux says");
+        assert!(peak >= 64 << 20, "{peak}");
+        drop(held);
     }
 
     #[test]

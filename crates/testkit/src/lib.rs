@@ -339,6 +339,14 @@ pub fn json_numbers(value: &serde_json::Value) -> Vec<f64> {
         .collect()
 }
 
+/// jiwer's scores (pinned in `.venv-test`) of `(reference, hypothesis)` pairs: `pairs[i]`
+/// and all pairs together (`words`, `chars`), each with its `rate` as text (the shortest that
+/// reads back to the same double) and its hits, substitutions, deletions and insertions.
+pub fn jiwer(pairs: &[(String, String)]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("jiwer_score.py");
+    python_reference(&script, &[], &serde_json::json!(pairs))
+}
+
 /// What a reference implementation in the test environment says: `script` run by
 /// `.venv-test`'s Python with `args`, `input` written to its standard input as JSON, its
 /// standard output read as JSON. A failing script fails the test with its stderr.

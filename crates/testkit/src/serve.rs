@@ -94,10 +94,11 @@ impl ServeSetup {
         self.cli_model(&self.model(), file, format, args)
     }
 
-    /// The text `rech transcribe` makes of `file` with `model` (and the same VAD and threads).
-    pub fn cli_text_with(&self, model: &Path, file: &Path) -> String {
+    /// The text `rech transcribe` makes of `file` with `model` and `args` (and the same VAD and
+    /// threads).
+    pub fn cli_text_with(&self, model: &Path, file: &Path, args: &[&str]) -> String {
         let json: serde_json::Value =
-            serde_json::from_str(&self.cli_model(model, file, "json", &[])).expect("rech's JSON");
+            serde_json::from_str(&self.cli_model(model, file, "json", args)).expect("rech's JSON");
         json["text"].as_str().expect("a text").to_owned()
     }
 
