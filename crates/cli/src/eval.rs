@@ -400,7 +400,7 @@ fn table(
     colour: bool,
     manifest: &Path,
 ) -> String {
-    let mut rows: Vec<[String; 10]> = vec![[
+    let mut rows: Vec<[String; 12]> = vec![[
         "SYSTEM".into(),
         "FILES".into(),
         "WER".into(),
@@ -409,11 +409,13 @@ fn table(
         "DEL".into(),
         "INS".into(),
         "WORDS".into(),
+        "AUDIO".into(),
+        "WALL".into(),
         "RTF".into(),
         "PEAK".into(),
     ]];
-    let row = |name: String, files: usize, w: &ErrorCounts, c: &ErrorCounts, speed: [String; 2]| {
-        let [rtf, peak] = speed;
+    let row = |name: String, files: usize, w: &ErrorCounts, c: &ErrorCounts, speed: [String; 4]| {
+        let [audio, wall, rtf, peak] = speed;
         [
             name,
             files.to_string(),
@@ -423,6 +425,8 @@ fn table(
             w.deletions.to_string(),
             w.insertions.to_string(),
             w.reference().to_string(),
+            audio,
+            wall,
             rtf,
             peak,
         ]
@@ -430,6 +434,12 @@ fn table(
     let mut before = String::new();
     for system in systems {
         let speed = [
+            system
+                .timing
+                .map_or("-".to_owned(), |t| format!("{:.1}s", t.audio_seconds)),
+            system
+                .timing
+                .map_or("-".to_owned(), |t| format!("{:.1}s", t.wall_seconds)),
             system
                 .timing
                 .map_or("-".to_owned(), |t| format!("{:.3}", t.real_time_factor())),
@@ -467,7 +477,7 @@ fn table(
             }
         }
     }
-    let widths: Vec<usize> = (0..10)
+    let widths: Vec<usize> = (0..12)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = before;
