@@ -209,7 +209,11 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
         rech::Use::Dictation,
         options.transcribe.language.as_deref(),
         &only,
-        whisper_options,
+        rech::EngineOptions {
+            whisper: whisper_options,
+            workers: 1,
+            model_copies: 0,
+        },
         options.threads,
         ctx,
     )?;

@@ -13,7 +13,6 @@ use rech_asr::resolve::ResolvedModel;
 
 use crate::models::repair_hint;
 use rech_asr::Engine;
-use rech_whisper::WhisperOptions;
 
 use crate::{Context, UsageError};
 
@@ -59,20 +58,20 @@ fn refuse_unsupported(
 /// The model a command runs: `spec` (`-m`), or the default for `language` and `purpose` (a
 /// Whisper model where one of `only` is given), fetched on first use; refused with one line
 /// where its engine cannot honour `only` or `language`; then loaded with the engine its
-/// content calls for: Whisper with `whisper`, GigaAM on `threads` threads (for the first
-/// worker), fetching ONNX Runtime first where it is missing and rech may go online. A
+/// content calls for with `options` (Whisper's, how many workers, GigaAM's copies), GigaAM on
+/// `threads` threads a worker, fetching ONNX Runtime first where it is missing and rech may go online. A
 /// missing, unreadable or damaged Whisper file gets a hint on how to replace it.
 pub fn load_model(
     spec: Option<&Path>,
     purpose: rech::Use,
     language: Option<&str>,
     only: &[WhisperOnly],
-    whisper: WhisperOptions,
+    options: rech::EngineOptions,
     threads: usize,
     ctx: &Context,
 ) -> Result<(ResolvedModel, Arc<dyn Engine>)> {
     let (resolved, kind) = choose_model(spec, purpose, language, only, ctx)?;
-    let engine = load(&resolved, kind, whisper, threads, ctx)?;
+    let engine = load(&resolved, kind, options, threads, ctx)?;
     Ok((resolved, engine))
 }
 
@@ -96,11 +95,10 @@ pub fn choose_model(
 fn load(
     resolved: &ResolvedModel,
     kind: EngineKind,
-    whisper: WhisperOptions,
+    options: rech::EngineOptions,
     threads: usize,
     ctx: &Context,
 ) -> Result<Arc<dyn Engine>> {
-    let options = rech::EngineOptions { whisper };
     let mut fetcher = crate::models::fetcher(ctx)?;
     rech::load_engine(&resolved.path, &options, threads, &mut fetcher).map_err(|err| match err {
         rech::Error::Fetch(e) => crate::models::explain(e, None),

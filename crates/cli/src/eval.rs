@@ -313,7 +313,7 @@ fn child(args: &EvalArgs, which: &str, ctx: &Context) -> Result<ExitCode> {
         rech::Use::Files,
         options.transcribe.language.as_deref(),
         &args.run.whisper_only(),
-        whisper,
+        args.run.engine_options(whisper, jobs),
         threads,
         ctx,
     )?;

@@ -50,6 +50,12 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
 
+    /// GigaAM: how many copies of the model's encoder (nearly all its weights, about 230 MiB a
+    /// copy of the int8 models) the jobs share [default: one per job, the fastest]; 1 holds the
+    /// least memory, each encoder run then on all the jobs' threads.
+    #[arg(help_heading = "Performance", long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub model_copies: Option<u16>,
+
     /// CPU threads per job [default: all cores, at most 8, shared among -j jobs].
     #[arg(help_heading = "Performance", short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: Option<u16>,
@@ -97,6 +103,15 @@ impl RunArgs {
             ..self.decoding.whisper_options()?
         };
         Ok((options, whisper))
+    }
+
+    /// The engine's options for `jobs` jobs at once, with Whisper's `whisper`.
+    pub fn engine_options(&self, whisper: WhisperOptions, jobs: usize) -> rech::EngineOptions {
+        rech::EngineOptions {
+            whisper,
+            workers: jobs,
+            model_copies: self.model_copies.map_or(0, usize::from),
+        }
     }
 
     /// The options only Whisper can honour, as given.

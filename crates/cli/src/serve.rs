@@ -86,6 +86,12 @@ pub struct ServeArgs {
     #[arg(short, long, default_value = "ru", value_name = "LANG")]
     language: String,
 
+    /// GigaAM: how many copies of the model's encoder (nearly all its weights, about 230 MiB a
+    /// copy of the int8 models) the workers share [default: one per worker, the fastest]; 1
+    /// holds the least memory, each encoder run then on all the workers' threads.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    model_copies: Option<u16>,
+
     /// CPU threads per worker [default: all cores (at most 8) divided among the workers].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: Option<u16>,
@@ -159,7 +165,11 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         rech::Use::Server,
         language.as_deref(),
         &args.decoding.whisper_only(),
-        args.decoding.whisper_options()?,
+        rech::EngineOptions {
+            whisper: args.decoding.whisper_options()?,
+            workers,
+            model_copies: args.model_copies.map_or(0, usize::from),
+        },
         threads,
         ctx,
     )?;

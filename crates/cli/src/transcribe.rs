@@ -243,7 +243,7 @@ pub fn run(args: TranscribeArgs, ctx: &Context) -> Result<ExitCode> {
         rech::Use::Files,
         options.transcribe.language.as_deref(),
         &args.run.whisper_only(),
-        whisper_options,
+        args.run.engine_options(whisper_options, jobs),
         threads,
         ctx,
     )?;

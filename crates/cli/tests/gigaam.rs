@@ -109,6 +109,34 @@ fn the_text_is_onnx_asrs_for_every_variant() {
     }
 }
 
+/// Jobs that share one copy of the model's big graph (`--model-copies 1`) transcribe as a copy
+/// each does, and as one job alone: both kinds of model (the CTC graph, RNN-T's encoder).
+#[needs(shared, venv)]
+#[test]
+fn jobs_sharing_one_copy_of_the_model_read_the_same() {
+    let (shared, lib) = setup();
+    let inputs: Vec<PathBuf> = ["ru_0022", "ru_0024", "ru_0025", "ru_0031", "ru_0035"]
+        .iter()
+        .map(|n| shared.join(format!("audio/ru/human/{n}.wav")))
+        .collect();
+    for file in ["v3_ctc.onnx", "v3_e2e_rnnt_encoder.onnx"] {
+        let model = micro(&shared).join(file);
+        let texts = |args: &[&str]| {
+            let out = run(transcribe(&lib, &model, args).args(&inputs));
+            assert_success(&out);
+            stdout(&out)
+        };
+        let alone = texts(&["-j", "1"]);
+        assert_eq!(alone.matches("==>").count(), inputs.len());
+        assert_eq!(texts(&["-j", "3"]), alone, "{file}: a copy each");
+        assert_eq!(
+            texts(&["-j", "3", "--model-copies", "1"]),
+            alone,
+            "{file}: one copy for three jobs"
+        );
+    }
+}
+
 /// Five recordings joined with pauses (about 40 s): more than one 22 s piece.
 fn joined(shared: &Path, dir: &Path) -> (PathBuf, f64) {
     let mut samples = Vec::new();

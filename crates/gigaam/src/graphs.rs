@@ -79,6 +79,9 @@ impl Graph {
         let session = Session::builder(env)
             .and_then(|b| Ok(b.with_intra_threads(threads.max(1))?))
             .and_then(|b| Ok(b.with_inter_threads(1)?))
+            // Between runs the pool's threads sleep rather than spin: a shared graph's threads
+            // would otherwise take the cores the other workers decode on.
+            .and_then(|b| Ok(b.with_intra_op_spinning(false)?))
             .and_then(|mut b| b.commit_from_file(path))
             .map_err(|e| OpenError::Model(short(&e.to_string())))?;
         let names = |outlets: &[ort::value::Outlet], keep: fn(&ValueType) -> bool| -> Vec<String> {
@@ -135,10 +138,7 @@ pub struct CtcGraph {
 impl CtcGraph {
     /// Opens a CTC graph.
     pub fn open(path: &Path, threads: usize) -> Result<Self, OpenError> {
-        let graph = Graph::open(path, threads, 1, 1, 1).map_err(|e| match e {
-            OpenError::Model(m) => OpenError::Model(format!("{}: {m}", file_name(path, "model"))),
-            runtime => runtime,
-        })?;
+        let graph = open_named(path, "model", threads, (1, 1, 1))?;
         // `log_probs` by name where the export has it (the newer one adds lengths after it).
         let output = graph
             .float_out
@@ -177,9 +177,14 @@ impl CtcGraph {
     }
 }
 
-/// An RNN-T model: encoder, prediction network and joint.
-pub struct RnntGraphs {
+/// An RNN-T model's encoder: the big graph, which every recognizer of a model shares.
+pub struct RnntEncoder {
     encoder: Graph,
+}
+
+/// An RNN-T model's prediction network and joint: small graphs, run once per token and frame,
+/// a pair per recognizer.
+pub struct RnntHeads {
     decoder: Graph,
     joint: Graph,
 }
@@ -210,21 +215,25 @@ impl Default for DecoderState {
     }
 }
 
-impl RnntGraphs {
-    /// Opens the three graphs.
-    pub fn open(paths: &[std::path::PathBuf], threads: usize) -> Result<Self, OpenError> {
-        let open = |i: usize, f: usize, n: usize, o: usize, what: &str| {
-            Graph::open(&paths[i], threads, f, n, o).map_err(|e| match e {
-                OpenError::Model(m) => {
-                    OpenError::Model(format!("{}: {m}", file_name(&paths[i], what)))
-                }
-                runtime => runtime,
-            })
-        };
+/// `path` (the model's file `what`) opened as a graph with these inputs and outputs, its name in
+/// the error.
+fn open_named(
+    path: &Path,
+    what: &str,
+    threads: usize,
+    counts: (usize, usize, usize),
+) -> Result<Graph, OpenError> {
+    Graph::open(path, threads, counts.0, counts.1, counts.2).map_err(|e| match e {
+        OpenError::Model(m) => OpenError::Model(format!("{}: {m}", file_name(path, what))),
+        runtime => runtime,
+    })
+}
+
+impl RnntEncoder {
+    /// Opens the encoder.
+    pub fn open(path: &Path, threads: usize) -> Result<Self, OpenError> {
         Ok(Self {
-            encoder: open(0, 1, 1, 1, "encoder")?,
-            decoder: open(1, 2, 1, 3, "decoder")?,
-            joint: open(2, 2, 0, 1, "joint")?,
+            encoder: open_named(path, "encoder", threads, (1, 1, 1))?,
         })
     }
 
@@ -252,7 +261,18 @@ impl RnntGraphs {
             frames: shape[2] as usize,
         })
     }
+}
 
+impl RnntHeads {
+    /// Opens the prediction network and the joint.
+    /// Opens the prediction network and the joint, on one thread: they run once per token and
+    /// frame on a few hundred values, where threads only add waiting.
+    pub fn open(decoder: &Path, joint: &Path) -> Result<Self, OpenError> {
+        Ok(Self {
+            decoder: open_named(decoder, "decoder", 1, (2, 1, 3))?,
+            joint: open_named(joint, "joint", 1, (2, 0, 1))?,
+        })
+    }
     /// The prediction network after `token` from `state`: its output and the next state.
     pub fn predict(
         &mut self,

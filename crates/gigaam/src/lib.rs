@@ -22,8 +22,14 @@ pub use model::{capabilities, GigaamEngine, GigaamRecognizer, ENGINE, MAX_SECOND
 /// How GigaAM runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GigaamOptions {
-    /// CPU threads of the sessions opened when the model loads (the first recognizer's).
+    /// CPU threads of each copy of the big graph (the CTC model, or RNN-T's encoder): with
+    /// fewer copies than recognizers running at once, the threads of the recognizers that share
+    /// one. (The small graphs run on one thread each.)
     pub threads: usize,
+    /// How many copies of the big graph (nearly all the weights) the engine's recognizers
+    /// share, each run by one at a time: as many as will run at once is fastest, fewer hold less
+    /// memory (about 230 MiB a copy of the int8 files). All are opened when the model loads.
+    pub copies: usize,
     /// RNN-T: the most tokens emitted per encoder frame (onnx-asr's default is 3).
     pub max_tokens_per_frame: usize,
 }
@@ -32,6 +38,7 @@ impl Default for GigaamOptions {
     fn default() -> Self {
         Self {
             threads: rech_asr::default_threads(),
+            copies: 1,
             max_tokens_per_frame: 3,
         }
     }

@@ -1,9 +1,11 @@
 //! A loaded GigaAM-v3 model behind rech-asr's engine traits: the files found and checked once
-//! (graphs open in ONNX Runtime, vocabulary parsed and matched against the head's classes), and
-//! one recognizer per thread with its own sessions, front end and decoding loop.
+//! (graphs open in ONNX Runtime, vocabulary parsed and matched against the head's classes); the
+//! big graph (the CTC model, or RNN-T's encoder) in as many copies as asked for, shared by every
+//! recognizer, so that workers need not each hold a copy of the weights; and one recognizer per
+//! thread with its own front end, decoding loop and (RNN-T) small graphs.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use rech_asr::{
     CancelToken, Capabilities, Engine, Error, Recognition, Recognizer, Request, Token,
@@ -15,7 +17,7 @@ use crate::decode::{
 };
 use crate::features::{frame_count, FrontEnd, N_FFT};
 use crate::files::{self, ModelFiles, Variant};
-use crate::graphs::{CtcGraph, DecoderState, Encoded, OpenError, RnntGraphs};
+use crate::graphs::{CtcGraph, DecoderState, Encoded, OpenError, RnntEncoder, RnntHeads};
 use crate::GigaamOptions;
 
 /// The engine's name in messages.
@@ -40,8 +42,10 @@ struct Shared {
     vocab: Vocabulary,
     options: GigaamOptions,
     capabilities: Capabilities,
-    /// The sessions opened to check the model, handed to the first recognizer.
-    first: Mutex<Option<Graphs>>,
+    /// The copies of the big graph, each run by one recognizer at a time.
+    acoustic: AcousticPool,
+    /// RNN-T: the small graphs opened to check the model, handed to the first recognizer.
+    first: Mutex<Option<RnntHeads>>,
     shown: String,
 }
 
@@ -54,20 +58,86 @@ impl std::fmt::Debug for GigaamEngine {
     }
 }
 
-/// The graphs of one recognizer.
-enum Graphs {
+/// The graph that holds nearly all of a model's weights and work: the CTC model, or RNN-T's
+/// encoder. Each ONNX Runtime session holds its own copy of the weights, and ort runs a session
+/// from one thread at a time: a copy per worker runs fastest, one copy for all of them (each
+/// run then on all their threads) holds a quarter of the memory at four workers.
+enum Acoustic {
     Ctc(CtcGraph),
-    Rnnt(Box<RnntGraphs>),
+    Rnnt(RnntEncoder),
 }
 
-impl Graphs {
+impl Acoustic {
     fn open(files: &ModelFiles, threads: usize) -> Result<Self, OpenError> {
         if files.variant.is_rnnt() {
-            RnntGraphs::open(&files.graphs, threads).map(|g| Graphs::Rnnt(Box::new(g)))
+            RnntEncoder::open(&files.graphs[0], threads).map(Acoustic::Rnnt)
         } else {
-            CtcGraph::open(&files.graphs[0], threads).map(Graphs::Ctc)
+            CtcGraph::open(&files.graphs[0], threads).map(Acoustic::Ctc)
         }
     }
+}
+
+/// The copies of the acoustic graph, all opened when the model loads (one opened later, while
+/// the others run, would add the file it reads to their peak); a recognizer that finds every
+/// copy busy waits for one.
+struct AcousticPool {
+    free: Mutex<Vec<Acoustic>>,
+    returned: Condvar,
+}
+
+impl AcousticPool {
+    fn new(copies: Vec<Acoustic>) -> Self {
+        Self {
+            free: Mutex::new(copies),
+            returned: Condvar::new(),
+        }
+    }
+
+    /// A copy to run, once one is free.
+    fn lease(&self) -> Lease<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(acoustic) = free.pop() {
+                return Lease {
+                    pool: self,
+                    acoustic: Some(acoustic),
+                };
+            }
+            free = self.returned.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// A copy of the acoustic graph in use; back in the pool when dropped.
+struct Lease<'p> {
+    pool: &'p AcousticPool,
+    acoustic: Option<Acoustic>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(acoustic) = self.acoustic.take() {
+            let mut free = self.pool.free.lock().unwrap_or_else(|p| p.into_inner());
+            free.push(acoustic);
+            self.pool.returned.notify_one();
+        }
+    }
+}
+
+/// RNN-T's prediction network and joint for `files`; none for CTC.
+fn open_heads(files: &ModelFiles) -> Result<Option<RnntHeads>, OpenError> {
+    if files.variant.is_rnnt() {
+        RnntHeads::open(&files.graphs[1], &files.graphs[2]).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// What the acoustic graph made of one piece: CTC log-probabilities (values, frames,
+/// classes), or RNN-T's encoder output.
+enum Acoustics {
+    LogProbs(Vec<f32>, usize, usize),
+    Encoded(Encoded),
 }
 
 fn open_error(path: &str, e: OpenError) -> Error {
@@ -130,14 +200,18 @@ impl GigaamEngine {
                 ),
             ));
         }
-        let mut graphs =
-            Graphs::open(&files, options.threads).map_err(|e| open_error(&shown, e))?;
+        let encoder_threads = options.threads.max(1);
+        let copies = options.copies;
+        let acoustic =
+            Acoustic::open(&files, encoder_threads).map_err(|e| open_error(&shown, e))?;
+        let heads = open_heads(&files).map_err(|e| open_error(&shown, e))?;
         let engine = Self {
             shared: Arc::new(Shared {
                 capabilities: capabilities(),
                 files,
                 vocab,
                 options,
+                acoustic: AcousticPool::new(vec![acoustic]),
                 first: Mutex::new(None),
                 shown,
             }),
@@ -145,11 +219,11 @@ impl GigaamEngine {
         // One run on silence: the head must give one row of the vocabulary's size per frame.
         let mut probe = GigaamRecognizer {
             engine: engine.clone(),
-            graphs: None,
+            heads,
             front: FrontEnd::new(),
         };
         let classes = probe
-            .classes(&mut graphs, &vec![0.0; SAMPLE_RATE / 2])
+            .classes(&vec![0.0; SAMPLE_RATE / 2])
             .map_err(|e| unusable(&engine.shared.shown, e))?;
         if classes != engine.shared.vocab.len() {
             return Err(unusable(
@@ -165,7 +239,18 @@ impl GigaamEngine {
             .shared
             .first
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(graphs);
+            .unwrap_or_else(|p| p.into_inner()) = probe.heads.take();
+        for _ in 1..copies.max(1) {
+            let copy = Acoustic::open(&engine.shared.files, encoder_threads)
+                .map_err(|e| open_error(&engine.shared.shown, e))?;
+            engine
+                .shared
+                .acoustic
+                .free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(copy);
+        }
         Ok(engine)
     }
 
@@ -185,37 +270,43 @@ impl Engine for GigaamEngine {
         &self.shared.capabilities
     }
 
-    fn recognizer(&self, threads: usize) -> Result<Box<dyn Recognizer>, Error> {
+    /// A recognizer: its own front end and small graphs (on one thread); the big graph's copies
+    /// and their threads are the engine's ([`GigaamOptions`]), so `threads` is not used.
+    fn recognizer(&self, _threads: usize) -> Result<Box<dyn Recognizer>, Error> {
         let first = self
             .shared
             .first
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let graphs = match first {
-            Some(graphs) => graphs,
-            None => Graphs::open(&self.shared.files, threads)
-                .map_err(|e| open_error(&self.shared.shown, e))?,
+        let heads = match first {
+            Some(heads) => Some(heads),
+            None => {
+                open_heads(&self.shared.files).map_err(|e| open_error(&self.shared.shown, e))?
+            }
         };
         Ok(Box::new(GigaamRecognizer {
             engine: self.clone(),
-            graphs: Some(graphs),
+            heads,
             front: FrontEnd::new(),
         }))
     }
 }
 
-/// One thread's sessions, front end and decoding state.
+/// One thread's front end, decoding state and (RNN-T) small graphs; the big graph is the
+/// engine's.
 pub struct GigaamRecognizer {
     engine: GigaamEngine,
-    graphs: Option<Graphs>,
+    /// RNN-T's prediction network and joint (`None` for CTC, and after a run that panicked,
+    /// which opens them again).
+    heads: Option<RnntHeads>,
     front: FrontEnd,
 }
 
 /// The RNN-T decoding step over one utterance's encoder output, with the prediction network's
 /// output cached until a token is emitted (as onnx-asr does).
 struct Stepper<'g> {
-    graphs: &'g mut RnntGraphs,
+    graphs: &'g mut RnntHeads,
     encoded: &'g Encoded,
     blank: usize,
     state: DecoderState,
@@ -252,31 +343,53 @@ impl Transducer for Stepper<'_> {
 }
 
 impl GigaamRecognizer {
+    /// The acoustic graph over `samples`, run on a copy free for it.
+    fn acoustics(&mut self, samples: &[f32]) -> Result<Acoustics, Error> {
+        let frames = frame_count(samples.len());
+        let features = self.front.features(samples);
+        let shared = &self.engine.shared;
+        let mut lease = shared.acoustic.lease();
+        Ok(match lease.acoustic.as_mut() {
+            Some(Acoustic::Ctc(ctc)) => {
+                let (log_probs, t, classes) = ctc.run(&features, frames)?;
+                Acoustics::LogProbs(log_probs, t, classes)
+            }
+            Some(Acoustic::Rnnt(encoder)) => Acoustics::Encoded(encoder.encode(&features, frames)?),
+            None => return Err(unusable(&shared.shown, "no acoustic graph")),
+        })
+    }
+
+    /// RNN-T's small graphs, opened again where a failed run dropped them.
+    fn heads(&mut self) -> Result<RnntHeads, Error> {
+        match self.heads.take() {
+            Some(heads) => Ok(heads),
+            None => open_heads(&self.engine.shared.files)
+                .map_err(|e| open_error(&self.engine.shared.shown, e))?
+                .ok_or_else(|| unusable(&self.engine.shared.shown, "no prediction network")),
+        }
+    }
+
     /// Runs the model over `samples`: the emitted tokens and the encoder frames there are.
     fn emissions(
         &mut self,
-        graphs: &mut Graphs,
         samples: &[f32],
         cancel: &CancelToken,
     ) -> Result<(Vec<Emission>, usize), Error> {
         let frames = frame_count(samples.len());
-        let features = self.front.features(samples);
         let blank = self.engine.shared.vocab.blank();
-        match graphs {
-            Graphs::Ctc(ctc) => {
-                let (log_probs, t, classes) = ctc.run(&features, frames)?;
-                // onnx-asr's lengths: what the two stride-2 convolutions leave.
-                let valid = ((frames.max(1) - 1) / 4 + 1).min(t);
-                Ok((ctc_greedy(&log_probs, valid, classes, blank), valid))
+        // onnx-asr's lengths: what the two stride-2 convolutions leave.
+        let valid = |t: usize| ((frames.max(1) - 1) / 4 + 1).min(t);
+        match self.acoustics(samples)? {
+            Acoustics::LogProbs(log_probs, t, classes) => {
+                Ok((ctc_greedy(&log_probs, valid(t), classes, blank), valid(t)))
             }
-            Graphs::Rnnt(rnnt) => {
-                let encoded = rnnt.encode(&features, frames)?;
-                let valid = ((frames.max(1) - 1) / 4 + 1).min(encoded.frames);
+            Acoustics::Encoded(encoded) => {
                 if cancel.is_cancelled() {
                     return Err(Error::Cancelled);
                 }
+                let mut heads = self.heads()?;
                 let mut stepper = Stepper {
-                    graphs: rnnt,
+                    graphs: &mut heads,
                     encoded: &encoded,
                     blank,
                     state: DecoderState::default(),
@@ -285,31 +398,31 @@ impl GigaamRecognizer {
                     row: Vec::new(),
                 };
                 let max = self.engine.shared.options.max_tokens_per_frame.max(1);
-                Ok((rnnt_greedy(&mut stepper, valid, blank, max)?, valid))
+                let emitted = rnnt_greedy(&mut stepper, valid(encoded.frames), blank, max);
+                self.heads = Some(heads);
+                Ok((emitted?, valid(encoded.frames)))
             }
         }
     }
 
     /// The classes of the head, from one run (for the load-time check).
-    fn classes(&mut self, graphs: &mut Graphs, samples: &[f32]) -> Result<usize, String> {
-        let frames = frame_count(samples.len());
-        let features = self.front.features(samples);
-        match graphs {
-            Graphs::Ctc(ctc) => ctc
-                .run(&features, frames)
-                .map(|(_, _, classes)| classes)
-                .map_err(|e| e.to_string()),
-            Graphs::Rnnt(rnnt) => {
-                let encoded = rnnt.encode(&features, frames).map_err(|e| e.to_string())?;
-                let (prediction, _) = rnnt
+    fn classes(&mut self, samples: &[f32]) -> Result<usize, String> {
+        match self.acoustics(samples).map_err(|e| e.to_string())? {
+            Acoustics::LogProbs(_, _, classes) => Ok(classes),
+            Acoustics::Encoded(encoded) => {
+                let mut heads = self.heads().map_err(|e| e.to_string())?;
+                let (prediction, _) = heads
                     .predict(self.engine.shared.vocab.blank(), &DecoderState::default())
                     .map_err(|e| e.to_string())?;
                 let frame: Vec<f32> = (0..encoded.dim)
                     .map(|d| encoded.data[d * encoded.frames])
                     .collect();
-                rnnt.join(&frame, &prediction)
+                let classes = heads
+                    .join(&frame, &prediction)
                     .map(|row| row.len())
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string());
+                self.heads = Some(heads);
+                classes
             }
         }
     }
@@ -385,17 +498,7 @@ impl Recognizer for GigaamRecognizer {
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let mut graphs = match self.graphs.take() {
-            Some(g) => g,
-            None => Graphs::open(
-                &self.engine.shared.files,
-                self.engine.shared.options.threads,
-            )
-            .map_err(|e| open_error(&self.engine.shared.shown, e))?,
-        };
-        let result = self.emissions(&mut graphs, samples, cancel);
-        self.graphs = Some(graphs);
-        let (emissions, frames) = result?;
+        let (emissions, frames) = self.emissions(samples, cancel)?;
         progress(1.0);
         Ok(Recognition {
             detected_language: request.language.is_none().then(|| "ru".to_owned()),

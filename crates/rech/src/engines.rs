@@ -175,6 +175,12 @@ pub struct EngineOptions {
     /// default is what [`Capabilities::decoding_options`] is asked about).
     #[cfg(feature = "whisper")]
     pub whisper: rech_whisper::WhisperOptions,
+    /// How many recognizers will run at once (a server's workers, `-j` jobs; 0 is taken as 1).
+    pub workers: usize,
+    /// GigaAM: how many copies of the model's big graph (nearly all its weights) the workers
+    /// share; 0 is one per worker, the fastest; 1 holds the least memory, each run then on the
+    /// threads of all the workers.
+    pub model_copies: usize,
 }
 
 /// Loads the model at `path` with the engine its content calls for; GigaAM's sessions get
@@ -191,7 +197,7 @@ pub fn load_engine(
     let kind = EngineKind::of(path);
     let engine = match kind {
         EngineKind::Whisper => load_whisper(path, options)?,
-        EngineKind::Gigaam => load_gigaam(path, threads, fetcher)?,
+        EngineKind::Gigaam => load_gigaam(path, threads, options, fetcher)?,
     };
     log::info!(
         "loaded {} in {:.2} s",
@@ -222,20 +228,31 @@ fn load_whisper(path: &Path, _: &EngineOptions) -> Result<Arc<dyn Engine>, Error
 fn load_gigaam(
     path: &Path,
     threads: usize,
+    options: &EngineOptions,
     fetcher: &mut Fetcher,
 ) -> Result<Arc<dyn Engine>, Error> {
     use rech_gigaam::{GigaamEngine, GigaamOptions};
     GigaamEngine::find_files(path)?;
     fetcher.runtime(Some("first use of GigaAM"))?;
+    let workers = options.workers.max(1);
+    let copies = match options.model_copies {
+        0 => workers,
+        n => n.min(workers),
+    };
+    // A copy shared by several workers runs on all their threads, but on no more than the
+    // machine has: four workers of one thread on two cores would make its threads wait.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let shared = (threads * workers).div_ceil(copies).min(cores).max(threads);
     let options = GigaamOptions {
-        threads,
+        threads: shared,
+        copies,
         ..GigaamOptions::default()
     };
     Ok(Arc::new(GigaamEngine::load(path, options)?))
 }
 
 #[cfg(not(feature = "gigaam"))]
-fn load_gigaam(path: &Path, _: usize, _: &mut Fetcher) -> Result<Arc<dyn Engine>, Error> {
+fn load_gigaam(path: &Path, _: usize, _: usize, _: &mut Fetcher) -> Result<Arc<dyn Engine>, Error> {
     Err(Error::EngineNotBuilt {
         path: path.to_owned(),
         engine: EngineKind::Gigaam.name(),
