@@ -1,5 +1,6 @@
 //! End-to-end runs of `rech transcribe` over many files and long recordings: directories,
-//! list files, parallel jobs, resuming with --skip-existing, sharding, and windowed
+//! list files, parallel jobs, resuming with --skip-existing, sharding (and the Kubernetes archive
+//! Job's own command, shard by shard, one shard killed and resumed), and windowed
 //! transcription of a recording longer than a window.
 
 use rech_testkit::needs;
@@ -278,5 +279,213 @@ fn a_long_recording_is_transcribed_window_by_window() {
     assert!(
         segments.iter().any(|s| s["start"].as_f64().unwrap() > 60.0),
         "nothing transcribed after the second window"
+    );
+}
+
+/// The archive Job's shell command and number of shards, as `scripts/check-deploy.py` reads
+/// them from `deploy/kubernetes/archive-job.yaml` (after checking the manifests).
+fn archive_job() -> (String, usize) {
+    let out = std::process::Command::new(rech_testkit::test_venv().join("bin/python"))
+        .arg(rech_testkit::workspace_dir().join("scripts/check-deploy.py"))
+        .arg(rech_testkit::workspace_dir().join("deploy"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let archive = &checked["archive"];
+    (
+        archive["command"].as_str().unwrap().to_owned(),
+        archive["shards"].as_u64().unwrap() as usize,
+    )
+}
+
+/// Pod `index`'s container, here: the Job's command in `sh`, with `rech` on the PATH, the
+/// archive and output volumes at `archive` and `out`, and `model` as the model it would have
+/// fetched.
+fn job_pod(
+    command: &str,
+    index: usize,
+    archive: &Path,
+    out: &Path,
+    model: &Path,
+) -> std::process::Command {
+    let rech = rech_testkit::rech();
+    let bin = Path::new(rech.get_program()).parent().unwrap().to_owned();
+    let command = command
+        .replace(
+            " --output-dir /out ",
+            &format!(" --output-dir '{}' ", out.display()),
+        )
+        .replace(" /archive", &format!(" '{}'", archive.display()));
+    let mut pod = std::process::Command::new("/bin/sh");
+    for (key, value) in rech.get_envs() {
+        match value {
+            Some(value) => pod.env(key, value),
+            None => pod.env_remove(key),
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![bin];
+    paths.extend(std::env::split_paths(&path));
+    pod.env("PATH", std::env::join_paths(paths).unwrap())
+        .env("JOB_COMPLETION_INDEX", index.to_string())
+        .env("RECH_MODEL", model)
+        .args(["-c", &command])
+        .stdin(Stdio::null());
+    pod
+}
+
+/// Every output file under `dir`, relative to it, sorted.
+fn outputs(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().to_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The archive Job of deploy/kubernetes, run as its pods run it: its exact command, once per
+/// shard in processes at once over one tree, transcribes every recording exactly once (each
+/// shard's progress names only its own, and together they name every one once); a shard
+/// killed part-way and run again (a retried pod) writes what was left and leaves what it had
+/// finished untouched.
+#[needs(venv)]
+#[test]
+fn the_archive_job_transcribes_every_recording_once_and_resumes_a_killed_shard() {
+    let (command, shards) = archive_job();
+    assert!(shards >= 2);
+    let archive = tempfile::tempdir().unwrap();
+    let mut recordings = Vec::new();
+    for (i, from) in ["privet-16k-mono.wav", "pogoda.flac", "chisla.mp3"]
+        .iter()
+        .cycle()
+        .take(12)
+        .enumerate()
+    {
+        let ext = Path::new(from).extension().unwrap().to_str().unwrap();
+        let name = PathBuf::from(format!("ep{}/rec{i:02}.{ext}", i % 3));
+        std::fs::create_dir_all(archive.path().join(name.parent().unwrap())).unwrap();
+        std::fs::copy(samples_dir().join(from), archive.path().join(&name)).unwrap();
+        recordings.push(name);
+    }
+    let out = tempfile::tempdir().unwrap();
+    let pods: Vec<_> = (0..shards)
+        .map(|index| {
+            job_pod(&command, index, archive.path(), out.path(), model())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for pod in pods {
+        let done = pod.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&done.stderr).into_owned();
+        assert!(done.status.success(), "{log}");
+        // Each shard's progress names the recordings it transcribed.
+        let mine: Vec<&PathBuf> = recordings
+            .iter()
+            .filter(|r| log.contains(&r.display().to_string()))
+            .collect();
+        assert!(!mine.is_empty() && mine.len() < recordings.len(), "{log}");
+        seen.extend(mine);
+    }
+    seen.sort();
+    let mut all: Vec<&PathBuf> = recordings.iter().collect();
+    all.sort();
+    assert_eq!(seen, all, "every recording in exactly one shard");
+    let mut expected: Vec<PathBuf> = recordings
+        .iter()
+        .flat_map(|r| ["txt", "srt"].map(|ext| r.with_extension(ext)))
+        .collect();
+    expected.sort();
+    assert_eq!(outputs(out.path()), expected);
+
+    // Shard 1 of a fresh run, with a model slow enough to be stopped part-way: killed once its
+    // first recording is written, then run again.
+    let out = tempfile::tempdir().unwrap();
+    let slow = rech_testkit::looping_model();
+    let mut pod = job_pod(&command, 0, archive.path(), out.path(), slow)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while outputs(out.path())
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "srt"))
+        .count()
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shard 1 wrote nothing"
+        );
+        assert!(
+            pod.try_wait().unwrap().is_none(),
+            "shard 1 ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    pod.kill().unwrap();
+    pod.wait().unwrap();
+    let written = |dir: &Path| -> Vec<(PathBuf, std::time::SystemTime)> {
+        outputs(dir)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "txt" || e == "srt"))
+            .map(|p| {
+                let modified = std::fs::metadata(dir.join(&p)).unwrap().modified().unwrap();
+                (p, modified)
+            })
+            .collect()
+    };
+    let before = written(out.path());
+    let finished: Vec<PathBuf> = before
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "srt"))
+        .map(|(p, _)| p.with_extension(""))
+        .collect();
+    let shard: Vec<&PathBuf> = all.iter().copied().step_by(shards).collect();
+    assert!(
+        finished.len() < shard.len(),
+        "shard 1 finished before it was killed: the resume is not tested"
+    );
+    let again = job_pod(&command, 0, archive.path(), out.path(), slow)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let after = written(out.path());
+    for (path, modified) in &before {
+        let now = after.iter().find(|(p, _)| p == path).map(|(_, m)| m);
+        assert_eq!(now, Some(modified), "{path:?} was written again");
+    }
+    let mut done: Vec<PathBuf> = after.iter().map(|(p, _)| p.clone()).collect();
+    done.sort();
+    let mut wanted: Vec<PathBuf> = shard
+        .iter()
+        .flat_map(|r| ["txt", "srt"].map(|ext| r.with_extension(ext)))
+        .collect();
+    wanted.sort();
+    assert_eq!(
+        done, wanted,
+        "shard 1 is complete and holds only its own recordings"
     );
 }

@@ -252,7 +252,12 @@ fn load_gigaam(
 }
 
 #[cfg(not(feature = "gigaam"))]
-fn load_gigaam(path: &Path, _: usize, _: usize, _: &mut Fetcher) -> Result<Arc<dyn Engine>, Error> {
+fn load_gigaam(
+    path: &Path,
+    _: usize,
+    _: &EngineOptions,
+    _: &mut Fetcher,
+) -> Result<Arc<dyn Engine>, Error> {
     Err(Error::EngineNotBuilt {
         path: path.to_owned(),
         engine: EngineKind::Gigaam.name(),
