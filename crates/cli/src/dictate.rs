@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use rech::hotkey::{self, Hotkey, Listener};
 use rech::live::{self, Heard, PushToTalk, Source};
 use rech::typing::{Backend, TyperOptions, Typist};
 use rech_asr::output::dictation_event_json;
@@ -29,7 +30,7 @@ use crate::control::{self, Control, CtlArgs};
 
 use crate::engine::{self, language_arg, WhisperOnly};
 use crate::models::{self, VadWanted};
-use crate::Context;
+use crate::{Context, UsageError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DictateFormat {
@@ -170,6 +171,62 @@ pub struct DictateArgs {
     /// --input, the file is read only while listening.
     #[arg(long, value_name = "SOCKET", num_args = 0..=1)]
     listen_on: Option<Option<PathBuf>>,
+
+    /// Push-to-talk on a global key: `F9`, `Super+grave`, `Ctrl+Alt+d` (Ctrl, Alt, Shift, Super
+    /// with a letter, a digit, F1-F24 or an X key name). Hold it to speak; the phrase is
+    /// finished (and typed, with --type) when it is released. With --input, the file is read
+    /// only while listening.
+    #[arg(long, value_name = "KEY", env = "RECH_HOTKEY")]
+    hotkey: Option<Hotkey>,
+
+    /// hold: listen while the key is held; toggle: a press starts, the next press stops.
+    #[arg(long, value_enum, default_value = "hold", requires = "hotkey")]
+    hotkey_mode: HotkeyModeArg,
+
+    /// Where the key comes from [default: the desktop portal on Wayland, a key grab on X11,
+    /// else the input devices].
+    #[arg(long, value_enum, value_name = "BACKEND", requires = "hotkey")]
+    hotkey_backend: Option<HotkeyBackendArg>,
+
+    /// Push-to-talk: open the microphone only while listening (it is otherwise kept open,
+    /// into a ring of the last 200 ms that is neither decoded nor stored, so that a phrase
+    /// spoken right at the press keeps its first syllable). -v says how long the device takes
+    /// to start.
+    #[arg(long, conflicts_with = "input")]
+    mic_on_demand: bool,
+
+    /// Push-to-talk: keep the audio of each phrase (what the recogniser heard) as
+    /// DIR/phrase-0001.wav, …
+    #[arg(long, value_name = "DIR")]
+    save_audio: Option<PathBuf>,
+}
+
+/// `--hotkey-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HotkeyModeArg {
+    /// Listen while the key is held.
+    Hold,
+    /// A press starts listening, the next press stops it.
+    Toggle,
+}
+
+/// `--hotkey-backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HotkeyBackendArg {
+    /// A passive key grab on the X server (X11, and X11 programs under XWayland).
+    X11,
+    /// The XDG desktop portal's global shortcuts (KDE, GNOME 48+, Hyprland); the desktop
+    /// asks you to confirm the key once.
+    Portal,
+    /// /dev/input (any desktop; you must be in the `input` group).
+    Evdev,
+}
+
+impl DictateArgs {
+    /// Whether listening is switched (a socket or a key) rather than always on.
+    fn push_to_talk(&self) -> bool {
+        self.listen_on.is_some() || self.hotkey.is_some()
+    }
 }
 
 pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
@@ -180,22 +237,48 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     if engine::list_languages(&args.language)? {
         return Ok(ExitCode::SUCCESS);
     }
+    for (given, flag) in [
+        (args.mic_on_demand, "--mic-on-demand"),
+        (args.save_audio.is_some(), "--save-audio"),
+    ] {
+        if given && !args.push_to_talk() {
+            return Err(UsageError(format!(
+                "{flag} is for push-to-talk: give it with --hotkey or --listen-on"
+            ))
+            .into());
+        }
+    }
+    let clock: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
+    let microphone = CaptureOptions {
+        device: args.device.clone(),
+        ..CaptureOptions::default()
+    };
+    // A missing or broken device fails here, before the model is loaded.
     let mut source = match &args.input {
         Some(path) => Source::file(path, args.realtime)?,
-        // A missing or broken device fails here, before the model is loaded.
-        None => Source::microphone(CaptureOptions {
-            device: args.device.clone(),
-            ..CaptureOptions::default()
-        })?,
+        None if args.push_to_talk() && !args.mic_on_demand => {
+            Source::microphone_kept_open(microphone, PRE_ROLL, &clock)?
+        }
+        None => Source::microphone(microphone)?,
     };
     let (options, whisper_options) = options_from(&args)?;
-    // The display and the socket are checked before the model is loaded, like the source.
+    // The display, the socket and the key are checked before the model is loaded, like the
+    // source.
     let typing = Typing::open(&args, ctx)?;
-    let control = match &args.listen_on {
-        Some(path) => {
+    let control = match (&args.listen_on, &args.hotkey) {
+        (Some(path), _) => {
             let path = path.clone().unwrap_or_else(control::default_socket);
             Some(control::bind(&path)?)
         }
+        (None, Some(_)) => Some(Control::in_process()),
+        (None, None) => None,
+    };
+    let hotkey = match (&args.hotkey, &control) {
+        (Some(key), Some(control)) => Some(listen_for_key(key, &args, control)?),
+        _ => None,
+    };
+    let audio_dir = match &args.save_audio {
+        Some(dir) => Some(PhraseAudio::create(dir)?),
         None => None,
     };
     let mut sink = Sink::create(&args, typing)?;
@@ -233,7 +316,6 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     };
     let mut dictation = Dictation::new(engine.as_ref(), vad, options)?;
 
-    let clock: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
     let outcome = match &control {
         None => {
             let feed = source.start(&clock)?;
@@ -253,8 +335,26 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
                 _ => Ok(()),
             }
         }
-        Some(control) => push_to_talk(&mut dictation, &mut source, &mut sink, &clock, ctx, control),
+        Some(control) => push_to_talk(
+            &mut dictation,
+            &mut source,
+            &mut sink,
+            &clock,
+            ctx,
+            control,
+            args.hotkey
+                .as_ref()
+                .zip(hotkey.as_ref())
+                .map(|(key, listener)| describe_key(key, listener)),
+            audio_dir,
+        ),
     };
+    if let Some(listener) = &hotkey {
+        log::info!(
+            "the key repeated {} times while held (ignored)",
+            listener.repeats_ignored()
+        );
+    }
     sink.close()?;
     let stats = dictation.stats();
     log::info!(
@@ -270,7 +370,9 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--listen-on`: rech::live's push-to-talk, with a line on stderr at each change.
+/// `--listen-on` and `--hotkey`: rech::live's push-to-talk, with a line on stderr at each
+/// change.
+#[allow(clippy::too_many_arguments)]
 fn push_to_talk(
     dictation: &mut Dictation,
     source: &mut Source,
@@ -278,12 +380,37 @@ fn push_to_talk(
     clock: &Arc<OnceLock<Instant>>,
     ctx: &Context,
     control: &Control,
+    key: Option<String>,
+    mut audio: Option<PhraseAudio>,
 ) -> Result<()> {
     let say = |line: &str| {
         if !ctx.quiet {
             let _ = writeln!(io::stderr(), "rech: {line}");
         }
     };
+    let how = match (key, control.path()) {
+        (Some(key), Some(path)) => format!(
+            "{key}, or `rech dictate ctl` on {}, controls listening",
+            path.display()
+        ),
+        (Some(key), None) => format!("{key} controls listening"),
+        (None, Some(path)) => format!(
+            "`rech dictate ctl start|stop|toggle` on {} controls listening",
+            path.display()
+        ),
+        (None, None) => "nothing controls listening".to_owned(),
+    };
+    if let Some(info) = source.kept_open() {
+        if !ctx.quiet {
+            let _ = writeln!(
+                io::stderr(),
+                "rech: the microphone {} ({} Hz) stays open, keeping its last {} ms for the                  next phrase (--mic-on-demand opens it only while listening)",
+                info.device.id,
+                info.device_rate,
+                PRE_ROLL.as_millis()
+            );
+        }
+    }
     let heard = live::push_to_talk(
         dictation,
         source,
@@ -292,17 +419,25 @@ fn push_to_talk(
         &ctx.interrupted,
         &mut |event| -> Result<()> {
             match event {
-                PushToTalk::Waiting => say(&format!(
-                    "stopped; `rech dictate ctl start|stop|toggle` on {} controls listening",
-                    control.path().display()
-                )),
+                PushToTalk::Waiting => say(&format!("stopped; {how}")),
                 PushToTalk::Listening(feed) => {
                     announce(feed, ctx);
+                    if let Some(audio) = &mut audio {
+                        audio.begin()?;
+                    }
                     say("listening");
+                }
+                PushToTalk::Heard(samples) => {
+                    if let Some(audio) = &mut audio {
+                        audio.write(samples)?;
+                    }
                 }
                 PushToTalk::Events(events) => sink.emit(events, clock)?,
                 PushToTalk::Stopped(stopped) => {
                     report_lost(stopped, ctx);
+                    if let Some(audio) = &mut audio {
+                        audio.end()?;
+                    }
                     say("stopped");
                 }
                 _ => {}
@@ -310,12 +445,98 @@ fn push_to_talk(
             Ok(())
         },
     )?;
+    if let Some(audio) = &mut audio {
+        audio.end()?;
+    }
     match heard {
         Heard::Ended => say("the input has ended"),
         Heard::Failed(err) => return Err(err.into()),
         _ => {}
     }
     Ok(())
+}
+
+/// How much audio before the press a kept-open microphone hands over.
+const PRE_ROLL: Duration = Duration::from_millis(200);
+
+/// `--hotkey`: listens for the key, which switches `control`; fails (one line) when the key
+/// cannot be had.
+fn listen_for_key(key: &Hotkey, args: &DictateArgs, control: &Control) -> Result<Listener> {
+    let backend = args.hotkey_backend.map(|b| match b {
+        HotkeyBackendArg::X11 => hotkey::Backend::X11,
+        HotkeyBackendArg::Portal => hotkey::Backend::Portal,
+        HotkeyBackendArg::Evdev => hotkey::Backend::Evdev,
+    });
+    let mode = match args.hotkey_mode {
+        HotkeyModeArg::Hold => hotkey::Mode::Hold,
+        HotkeyModeArg::Toggle => hotkey::Mode::Toggle,
+    };
+    let mut options = hotkey::Options::default();
+    // Where the input devices are: a test plays a keyboard into files of its own.
+    if let Some(dir) = std::env::var_os("RECH_INPUT_DIR").filter(|d| !d.is_empty()) {
+        options.input_dir = PathBuf::from(dir);
+    }
+    let on_change = Box::new(move |listening: bool| {
+        log::debug!("hotkey: {}", if listening { "start" } else { "stop" });
+    });
+    Listener::start_with(
+        key,
+        backend,
+        &options,
+        hotkey::drive(control.switch(), mode, on_change),
+    )
+    .map_err(|e| UsageError(e.to_string()).into())
+}
+
+/// The key and where it comes from, for the lines on stderr: the desktop's own words for it
+/// where the portal gave some.
+fn describe_key(key: &Hotkey, listener: &Listener) -> String {
+    let shown = listener
+        .bound_as()
+        .map_or_else(|| key.to_string(), str::to_owned);
+    format!("{shown} (through {})", listener.backend())
+}
+
+/// `--save-audio`: each phrase's audio, as the recogniser heard it, in a WAV file of its own.
+struct PhraseAudio {
+    dir: PathBuf,
+    next: u32,
+    writing: Option<rech_audio::WavRecorder>,
+}
+
+impl PhraseAudio {
+    fn create(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            next: 1,
+            writing: None,
+        })
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.end()?;
+        let path = self.dir.join(format!("phrase-{:04}.wav", self.next));
+        self.next += 1;
+        self.writing = Some(rech_audio::WavRecorder::create(&path, 16_000, 1)?);
+        Ok(())
+    }
+
+    fn write(&mut self, samples: &[f32]) -> Result<()> {
+        if let Some(writer) = &mut self.writing {
+            writer.write(samples)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<()> {
+        if let Some(writer) = self.writing.take() {
+            let path = writer.path().to_owned();
+            let seconds = writer.finalize()?;
+            log::info!("kept {:.2} s of audio in {}", seconds, path.display());
+        }
+        Ok(())
+    }
 }
 
 /// The microphone being listened to, on stderr.

@@ -2,14 +2,15 @@
 //! connection (`start`, `stop`, `toggle`, `status`) and answers with the state that follows
 //! (`listening` or `stopped`), and its client — what a window manager's key binding runs. No
 //! daemon: the socket lives as long as the [`Control`] that made it. Only the user may use it
-//! (mode 0600).
+//! (mode 0600). A [`Switch`] sets the same state from within the process (a hotkey), with or
+//! without a socket.
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,16 +136,63 @@ pub fn send(path: &Path, command: Command) -> Result<String, ControlError> {
     Ok(answer.to_owned())
 }
 
-/// The listening side: the socket, the state, and a wake-up for the dictation loop. Dropped,
-/// it removes its socket.
+/// The listening side: the socket (if any), the state, and a wake-up for the dictation loop.
+/// Dropped, it removes its socket.
 #[derive(Debug)]
 pub struct Control {
-    path: PathBuf,
+    path: Option<PathBuf>,
     listening: Arc<AtomicBool>,
     changed: Receiver<()>,
+    wake: SyncSender<()>,
+}
+
+/// Starts and stops listening from within the process (a hotkey's presses); cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Switch {
+    listening: Arc<AtomicBool>,
+    wake: SyncSender<()>,
+}
+
+impl Switch {
+    /// Listen (`true`) or stop (`false`); true when that changed the state.
+    pub fn set(&self, listening: bool) -> bool {
+        let before = self.listening.swap(listening, Ordering::SeqCst);
+        if before != listening {
+            // One pending wake-up is enough: the loop reads the state itself.
+            let _ = self.wake.try_send(());
+        }
+        before != listening
+    }
+
+    /// Start when stopped, stop when listening; the state that follows.
+    pub fn toggle(&self) -> bool {
+        let after = !self.listening.load(Ordering::SeqCst);
+        self.set(after);
+        after
+    }
 }
 
 impl Control {
+    /// A control without a socket, driven only through [`Control::switch`]; dictation starts
+    /// stopped.
+    pub fn in_process() -> Self {
+        let (wake, changed) = mpsc::sync_channel(1);
+        Self {
+            path: None,
+            listening: Arc::new(AtomicBool::new(false)),
+            changed,
+            wake,
+        }
+    }
+
+    /// A handle that starts and stops listening from another thread.
+    pub fn switch(&self) -> Switch {
+        Switch {
+            listening: Arc::clone(&self.listening),
+            wake: self.wake.clone(),
+        }
+    }
+
     /// Binds `path` (refusing one another dictation answers on, taking over a stale one);
     /// dictation starts stopped.
     pub fn bind(path: &Path) -> Result<Self, ControlError> {
@@ -170,7 +218,8 @@ impl Control {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(io("cannot restrict", path))?;
         let listening = Arc::new(AtomicBool::new(false));
-        let (tx, changed) = mpsc::sync_channel(1);
+        let (wake, changed) = mpsc::sync_channel(1);
+        let tx = wake.clone();
         let state = Arc::clone(&listening);
         std::thread::Builder::new()
             .name("rech-control".into())
@@ -185,9 +234,10 @@ impl Control {
             })
             .map_err(io("cannot start the control thread for", path))?;
         Ok(Self {
-            path: path.to_owned(),
+            path: Some(path.to_owned()),
             listening,
             changed,
+            wake,
         })
     }
 
@@ -204,15 +254,17 @@ impl Control {
         }
     }
 
-    /// The socket's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The socket's path, where there is one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 }
 
 impl Drop for Control {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -265,6 +317,14 @@ mod tests {
         assert!(control.wait(Duration::from_secs(5)));
         assert!(control.listening());
         assert_eq!(send(&path, Command::Stop).unwrap(), "stopped");
+        // A switch in the process and the socket drive one state.
+        let switch = control.switch();
+        assert!(switch.toggle());
+        assert!(control.wait(Duration::from_secs(5)));
+        assert_eq!(send(&path, Command::Status).unwrap(), "listening");
+        assert!(!switch.set(true));
+        assert!(switch.set(false));
+        assert!(!control.listening());
         drop(control);
         assert!(!path.exists());
         std::fs::write(&path, b"notes").unwrap();

@@ -99,7 +99,8 @@
 //!
 //! `gigaam` (GigaAM-v3 on ONNX Runtime), `whisper` (whisper.cpp, built from source) and
 //! `diarize` (speakers by voice, on the same ONNX Runtime) are on by default; `capture` adds microphones (`rech::audio::Capture`, needs ALSA's headers);
-//! `typing` types dictation into the focused window on X11 and Wayland (`rech::typing`). The
+//! `typing` types dictation into the focused window on X11 and Wayland (`rech::typing`);
+//! `hotkey` listens for a global push-to-talk key (`rech::hotkey`). The
 //! parts stay usable on their own: [`asr`] (the pipeline, VAD, dictation, output formats),
 //! [`audio`] (any file or microphone to 16 kHz mono).
 #![deny(missing_docs)]
@@ -112,6 +113,8 @@ mod error;
 pub mod eval;
 pub mod fetch;
 pub mod file;
+#[cfg(feature = "hotkey")]
+pub mod hotkey;
 pub mod inputs;
 pub mod live;
 mod model;

@@ -1,12 +1,17 @@
 //! Live dictation's driver: a source (the microphone, or a file at its own pace or at real
 //! time) read on a thread of its own, so that capture never waits for decoding, and the loop
 //! that hands everything that has piled up to a [`Dictation`] at once, which keeps it in step
-//! with real time however long a decode takes. With a [`Control`] socket, dictation listens
-//! only between `start` and `stop` (push-to-talk): the microphone is closed while stopped, a
-//! file's stream kept for the next start, and the phrase under way finalised at each stop.
+//! with real time however long a decode takes. With a [`Control`], dictation listens only
+//! between `start` and `stop` (push-to-talk): the phrase under way is finalised at each stop,
+//! a file's stream kept for the next start, and the microphone either closed while stopped
+//! ([`Source::microphone`]) or kept open into a short ring of the last moments
+//! ([`Source::microphone_kept_open`]), so that a phrase spoken right at the press keeps its
+//! first syllable.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+#[cfg(feature = "capture")]
+use std::sync::Mutex;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,6 +55,10 @@ pub enum Source {
     /// A microphone, opened at each start and closed at each stop.
     #[cfg(feature = "capture")]
     Microphone(rech_audio::CaptureOptions),
+    /// A microphone kept open while stopped, its last moments in a ring that each start hands
+    /// over first.
+    #[cfg(feature = "capture")]
+    OpenMicrophone(Standby),
     /// A file read in microphone-sized chunks.
     File {
         /// `None` while its reader thread has it, and once it has ended.
@@ -65,6 +74,11 @@ impl std::fmt::Debug for Source {
         match self {
             #[cfg(feature = "capture")]
             Self::Microphone(options) => f.debug_tuple("Microphone").field(options).finish(),
+            #[cfg(feature = "capture")]
+            Self::OpenMicrophone(standby) => f
+                .debug_struct("OpenMicrophone")
+                .field("pre_roll", &standby.keep)
+                .finish(),
             Self::File { realtime, stream } => f
                 .debug_struct("File")
                 .field("realtime", realtime)
@@ -74,10 +88,11 @@ impl std::fmt::Debug for Source {
     }
 }
 
-/// A source being read: its chunks, and the thread that reads them.
+/// A source being read: its chunks, and the thread that reads them (a kept-open microphone's
+/// thread outlives its feeds).
 pub struct Feed {
     rx: Receiver<Chunk>,
-    thread: JoinHandle<Leftover>,
+    thread: Option<JoinHandle<Leftover>>,
     stop: Arc<AtomicBool>,
     /// The device, its rate, channels and sample format (a microphone).
     #[cfg(feature = "capture")]
@@ -125,6 +140,30 @@ impl Source {
         Ok(Self::Microphone(options))
     }
 
+    /// A microphone opened now and kept open until the source is dropped: while stopped, the
+    /// last `pre_roll` of audio is kept in a ring (neither decoded nor stored), and each start
+    /// hands it over before the live audio, so that a phrase begins that long before the
+    /// press.
+    #[cfg(feature = "capture")]
+    pub fn microphone_kept_open(
+        options: rech_audio::CaptureOptions,
+        pre_roll: Duration,
+        clock: &Arc<OnceLock<Instant>>,
+    ) -> Result<Self, LiveError> {
+        Ok(Self::OpenMicrophone(Standby::open(
+            &options, pre_roll, clock,
+        )?))
+    }
+
+    /// The microphone's device, rate and format, when it is kept open.
+    #[cfg(feature = "capture")]
+    pub fn kept_open(&self) -> Option<&rech_audio::CaptureInfo> {
+        match self {
+            Self::OpenMicrophone(standby) => Some(&standby.info),
+            _ => None,
+        }
+    }
+
     /// Whether a file source has ended.
     pub fn ended(&self) -> bool {
         matches!(self, Self::File { stream: None, .. })
@@ -142,13 +181,14 @@ impl Source {
                 // 25 s of 100 ms chunks: room for a slow decode, and the capture's own ring
                 // after.
                 let (tx, rx) = mpsc::sync_channel(256);
+                let opening = Instant::now();
                 let mut capture = rech_audio::Capture::open(options)?;
                 let info = capture.info().clone();
                 let thread = std::thread::Builder::new()
                     .name("rech-capture".into())
                     .spawn(move || {
                         let _ = clock.set(Instant::now());
-                        capture_loop(&mut capture, &tx, &stopped);
+                        capture_loop(&mut capture, &tx, &stopped, opening);
                         Leftover {
                             stream: None,
                             dropped: (capture.dropped_frames(), capture.info().device_rate),
@@ -157,11 +197,13 @@ impl Source {
                     .map_err(|_| LiveError::Thread("capture"))?;
                 Ok(Feed {
                     rx,
-                    thread,
+                    thread: Some(thread),
                     stop,
                     capture: Some(info),
                 })
             }
+            #[cfg(feature = "capture")]
+            Self::OpenMicrophone(standby) => standby.feed(stop),
             Self::File { stream, realtime } => {
                 let stream = stream.take().ok_or(LiveError::Ended)?;
                 let realtime = *realtime;
@@ -175,7 +217,7 @@ impl Source {
                     .map_err(|_| LiveError::Thread("reader"))?;
                 Ok(Feed {
                     rx,
-                    thread,
+                    thread: Some(thread),
                     stop,
                     #[cfg(feature = "capture")]
                     capture: None,
@@ -189,7 +231,11 @@ impl Source {
         feed.stop.store(true, Ordering::SeqCst);
         // Unblock a source waiting on a full channel, then let it end.
         drop(feed.rx);
-        let Ok(leftover) = feed.thread.join() else {
+        #[cfg(feature = "capture")]
+        if let Self::OpenMicrophone(standby) = self {
+            return standby.pause();
+        }
+        let Some(Ok(leftover)) = feed.thread.map(JoinHandle::join) else {
             return Stopped::default();
         };
         // Without the `capture` feature a file is the only source.
@@ -229,17 +275,48 @@ pub fn listen<E: From<rech_asr::Error>>(
     control: Option<&Control>,
     on_events: &mut dyn FnMut(&[DictationEvent]) -> Result<(), E>,
 ) -> Result<Heard, E> {
+    listen_and_tap(dictation, feed, cancel, control, &mut |heard| match heard {
+        Listened::Events(events) => on_events(events),
+        Listened::Audio(_) => Ok(()),
+    })
+}
+
+/// What [`listen_and_tap`] hands its caller: the audio, just before the recogniser gets it,
+/// and the events that came of it.
+enum Listened<'a> {
+    Audio(&'a [f32]),
+    Events(&'a [DictationEvent]),
+}
+
+fn listen_and_tap<E: From<rech_asr::Error>>(
+    dictation: &mut Dictation,
+    feed: &Feed,
+    cancel: &CancelToken,
+    control: Option<&Control>,
+    on: &mut dyn FnMut(Listened<'_>) -> Result<(), E>,
+) -> Result<Heard, E> {
     let mut pending = Vec::new();
+    let mut hear = |dictation: &mut Dictation, pending: &mut Vec<f32>| -> Result<(), E> {
+        if !pending.is_empty() {
+            on(Listened::Audio(pending))?;
+        }
+        let events = dictation.push(pending)?;
+        pending.clear();
+        on(Listened::Events(&events))
+    };
     loop {
         if cancel.is_cancelled() {
             return Ok(Heard::Cancelled);
         }
         let stopping = control.is_some_and(|c| !c.listening());
         if !stopping {
-            match feed.rx.recv_timeout(Duration::from_millis(100)) {
+            // With a control, a stop is seen within 20 ms: the release of a push-to-talk key
+            // is waited on by the user.
+            let wait = Duration::from_millis(if control.is_some() { 20 } else { 100 });
+            match feed.rx.recv_timeout(wait) {
                 Ok(Chunk::Audio(samples)) => pending.extend_from_slice(&samples),
                 Ok(Chunk::Failed(err)) => {
-                    on_events(&dictation.push(&pending)?)?;
+                    hear(dictation, &mut pending)?;
                     return Ok(Heard::Failed(err));
                 }
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -258,9 +335,7 @@ pub fn listen<E: From<rech_asr::Error>>(
                 Err(_) => break,
             }
         }
-        let events = dictation.push(&pending)?;
-        pending.clear();
-        on_events(&events)?;
+        hear(dictation, &mut pending)?;
         if let Some(err) = failure {
             return Ok(Heard::Failed(err));
         }
@@ -278,10 +353,12 @@ pub enum PushToTalk<'a> {
     Waiting,
     /// Listening: the source was started.
     Listening(&'a Feed),
-    /// Stopped by the control socket; the phrase under way was finalised.
+    /// Stopped by the control; the phrase under way was finalised.
     Stopped(Stopped),
     /// The dictation's events.
     Events(&'a [DictationEvent]),
+    /// Audio about to be given to the recogniser (for keeping what each phrase heard).
+    Heard(&'a [f32]),
 }
 
 /// Push-to-talk: waits for `start` on `control`, listens until `stop`, finalises the phrase
@@ -311,8 +388,11 @@ where
         }
         let feed = source.start(clock)?;
         on(PushToTalk::Listening(&feed))?;
-        let heard = listen(dictation, &feed, cancel, Some(control), &mut |events| {
-            on(PushToTalk::Events(events))
+        let heard = listen_and_tap(dictation, &feed, cancel, Some(control), &mut |heard| {
+            on(match heard {
+                Listened::Audio(samples) => PushToTalk::Heard(samples),
+                Listened::Events(events) => PushToTalk::Events(events),
+            })
         });
         let stopped = source.stop(feed);
         on(PushToTalk::Events(&dictation.restart()?))?;
@@ -324,13 +404,25 @@ where
 }
 
 #[cfg(feature = "capture")]
-fn capture_loop(capture: &mut rech_audio::Capture, tx: &SyncSender<Chunk>, stop: &AtomicBool) {
+fn capture_loop(
+    capture: &mut rech_audio::Capture,
+    tx: &SyncSender<Chunk>,
+    stop: &AtomicBool,
+    opening: Instant,
+) {
     let mut buf = Vec::new();
+    let mut first = true;
     while !stop.load(Ordering::SeqCst) {
         buf.clear();
         match capture.read(&mut buf, Duration::from_millis(100)) {
             Ok(0) => {}
             Ok(_) => {
+                if std::mem::take(&mut first) {
+                    log::info!(
+                        "the microphone took {} ms from opening to its first audio",
+                        opening.elapsed().as_millis()
+                    );
+                }
                 if tx.send(Chunk::Audio(std::mem::take(&mut buf))).is_err() {
                     return;
                 }
@@ -384,4 +476,167 @@ fn file_loop(
     }
     // Stopped with audio left: what was decoded ahead is dropped, as a microphone's would be.
     (more && stop.load(Ordering::SeqCst)).then_some(stream)
+}
+
+/// A microphone kept open between phrases (see [`Source::microphone_kept_open`]).
+#[cfg(feature = "capture")]
+pub struct Standby {
+    state: Arc<Mutex<StandbyState>>,
+    quit: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    info: rech_audio::CaptureInfo,
+    /// Samples the ring keeps.
+    keep: usize,
+    /// The capture's dropped frames when the feed under way started.
+    dropped_at_start: u64,
+}
+
+#[cfg(feature = "capture")]
+struct StandbyState {
+    /// The last moments before a start.
+    ring: std::collections::VecDeque<f32>,
+    keep: usize,
+    /// Where audio goes while listening.
+    tx: Option<SyncSender<Chunk>>,
+    /// The device failed while nobody was listening.
+    failed: Option<LiveError>,
+    /// The capture's dropped frames so far.
+    dropped: u64,
+}
+
+#[cfg(feature = "capture")]
+impl Standby {
+    fn open(
+        options: &rech_audio::CaptureOptions,
+        pre_roll: Duration,
+        clock: &Arc<OnceLock<Instant>>,
+    ) -> Result<Self, LiveError> {
+        let opening = Instant::now();
+        let mut capture = rech_audio::Capture::open(options)?;
+        let info = capture.info().clone();
+        let keep = (pre_roll.as_secs_f64() * 16_000.0).round() as usize;
+        let state = Arc::new(Mutex::new(StandbyState {
+            ring: std::collections::VecDeque::with_capacity(keep + 3_200),
+            keep,
+            tx: None,
+            failed: None,
+            dropped: 0,
+        }));
+        let quit = Arc::new(AtomicBool::new(false));
+        let (shared, quitting, clock) = (Arc::clone(&state), Arc::clone(&quit), Arc::clone(clock));
+        let thread = std::thread::Builder::new()
+            .name("rech-capture".into())
+            .spawn(move || standby_loop(&mut capture, &shared, &quitting, &clock, opening))
+            .map_err(|_| LiveError::Thread("capture"))?;
+        Ok(Self {
+            state,
+            quit,
+            thread: Some(thread),
+            info,
+            keep,
+            dropped_at_start: 0,
+        })
+    }
+
+    /// Starts a feed: the ring first, then live audio.
+    fn feed(&mut self, stop: Arc<AtomicBool>) -> Result<Feed, LiveError> {
+        let (tx, rx) = mpsc::sync_channel(256);
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| LiveError::Thread("capture"))?;
+        if let Some(failed) = state.failed.take() {
+            return Err(failed);
+        }
+        let before: Vec<f32> = state.ring.drain(..).collect();
+        if !before.is_empty() {
+            // The channel is new and empty: this never waits.
+            let _ = tx.try_send(Chunk::Audio(before));
+        }
+        state.tx = Some(tx);
+        self.dropped_at_start = state.dropped;
+        Ok(Feed {
+            rx,
+            thread: None,
+            stop,
+            capture: Some(self.info.clone()),
+        })
+    }
+
+    /// Back to the ring; what the feed lost.
+    fn pause(&mut self) -> Stopped {
+        let Ok(mut state) = self.state.lock() else {
+            return Stopped::default();
+        };
+        state.tx = None;
+        state.ring.clear();
+        Stopped {
+            dropped_frames: state.dropped - self.dropped_at_start,
+            device_rate: self.info.device_rate,
+        }
+    }
+}
+
+#[cfg(feature = "capture")]
+impl Drop for Standby {
+    fn drop(&mut self) {
+        self.quit.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A kept-open microphone's thread: into the ring while nobody listens, to the feed while
+/// somebody does.
+#[cfg(feature = "capture")]
+fn standby_loop(
+    capture: &mut rech_audio::Capture,
+    state: &Mutex<StandbyState>,
+    quit: &AtomicBool,
+    clock: &OnceLock<Instant>,
+    opening: Instant,
+) {
+    let mut buf = Vec::new();
+    let mut first = true;
+    while !quit.load(Ordering::SeqCst) {
+        buf.clear();
+        let read = capture.read(&mut buf, Duration::from_millis(100));
+        let Ok(mut shared) = state.lock() else { return };
+        match read {
+            Ok(0) => {}
+            Ok(_) => {
+                if std::mem::take(&mut first) {
+                    let _ = clock.set(Instant::now());
+                    log::info!(
+                        "the microphone took {} ms from opening to its first audio",
+                        opening.elapsed().as_millis()
+                    );
+                }
+                shared.dropped = capture.dropped_frames();
+                match shared.tx.clone() {
+                    Some(tx) => {
+                        // Sent without the lock: a full channel (a decode 25 s behind) holds
+                        // the capture back, as it does for a microphone opened on demand.
+                        drop(shared);
+                        let _ = tx.send(Chunk::Audio(std::mem::take(&mut buf)));
+                    }
+                    None => {
+                        shared.ring.extend(buf.drain(..));
+                        let excess = shared.ring.len().saturating_sub(shared.keep);
+                        shared.ring.drain(..excess);
+                    }
+                }
+            }
+            Err(err) => {
+                match shared.tx.take() {
+                    Some(tx) => {
+                        let _ = tx.send(Chunk::Failed(err.into()));
+                    }
+                    None => shared.failed = Some(err.into()),
+                }
+                return;
+            }
+        }
+    }
 }

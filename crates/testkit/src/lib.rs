@@ -190,6 +190,8 @@ pub fn rech() -> Command {
         .env_remove("ORT_DYLIB_PATH")
         .env_remove("RECH_ORT_BASE_URL")
         .env_remove("RECH_DICTATE_SOCKET")
+        .env_remove("RECH_HOTKEY")
+        .env_remove("RECH_INPUT_DIR")
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env("RECH_OFFLINE", "1")
