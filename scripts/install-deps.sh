@@ -3,7 +3,8 @@
 # there: cmake and a C++ compiler for whisper.cpp and libopus, pkg-config and the ALSA headers
 # for cpal, PulseAudio for the microphone tests, ffmpeg for the tests of rech's ffmpeg fallback,
 # curl for the server tests; Xvfb, setxkbmap, xmodmap, xev, xdotool and xclip for the X11 typing tests
-# and headless sway with wev, wtype and wl-clipboard for the Wayland ones;
+# and headless sway with wev, wtype and wl-clipboard for the Wayland ones; dbus-daemon for the
+# private session bus of the desktop-portal hotkey test;
 # and, in .venv-test, the pinned Python packages the tests use (scripts/requirements-test.txt:
 # ONNX Runtime, whose wheel holds the library rech loads for GigaAM, and onnx-asr, the reference
 # GigaAM implementation). Runs as root, or through sudo.
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins ffmpeg curl
-    xvfb x11-xkb-utils x11-utils x11-xserver-utils xdotool xclip sway wev wtype wl-clipboard "$@")
+    xvfb x11-xkb-utils x11-utils x11-xserver-utils xdotool xclip sway wev wtype wl-clipboard dbus-daemon "$@")
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use rech_testkit::display::Xvfb;
+use rech_testkit::portal::TestPortal;
 use rech_testkit::{assert_fails_last_line, model, needs, run, shared_dir, Running};
 use serde_json::Value;
 
@@ -258,5 +259,62 @@ fn a_hotkey_that_cannot_be_had_is_one_line_before_the_model_loads() {
         &[],
         2,
         &["--save-audio is for push-to-talk: give it with --hotkey or --listen-on"],
+    );
+}
+
+#[needs(shared, programs(dbus-daemon))]
+#[test]
+fn on_wayland_the_portal_binds_the_key_and_its_press_and_release_drive_dictation() {
+    let shared = shared_dir();
+    let portal = TestPortal::start(false);
+    // A Wayland session (no --hotkey-backend): the portal is the way.
+    let mut cmd = dictate(&shared, &["--hotkey", "Super+grave"]);
+    cmd.env("WAYLAND_DISPLAY", "wayland-rech-test")
+        .env("DBUS_SESSION_BUS_ADDRESS", portal.address());
+    let mut dictation = Running::spawn(&mut cmd);
+    // The desktop's own words for the key are shown.
+    dictation.wait_for(
+        "Press LOGO+grave (through the desktop portal's global shortcuts) controls listening",
+        Duration::from_secs(30),
+    );
+    let asked = portal.asked();
+    assert_eq!(
+        asked.bound,
+        [("dictate".to_owned(), "LOGO+grave".to_owned())]
+    );
+
+    portal.press();
+    dictation.wait_for("rech: listening", Duration::from_secs(10));
+    dictation.wait_for_output("\"partial\"", Duration::from_secs(30));
+    // Activated again while held (a desktop that repeats): nothing changes.
+    portal.press();
+    portal.release();
+    dictation.wait_for("rech: stopped", Duration::from_secs(30));
+    dictation.wait_for_output("\"final\"", Duration::from_secs(30));
+    dictation.interrupt();
+    let (out, err, code) = dictation.finish(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(finals(&out).len(), 1, "{out}\n{err}");
+    assert_eq!(repeats_ignored(&err), 1, "{err}");
+    assert_eq!(count(&err, "rech: listening"), 1, "{err}");
+    // The session is closed on the way out: the desktop forgets the binding.
+    assert!(
+        portal
+            .wait_until(Duration::from_secs(5), |a| a.closed)
+            .closed
+    );
+
+    // The user cancels the desktop's dialog: one line, before any model is loaded.
+    let refusing = TestPortal::start(true);
+    let mut cmd = dictate_with(
+        Path::new("/nonexistent/model.bin"),
+        &shared,
+        &["--hotkey", "F9", "--hotkey-backend", "portal"],
+    );
+    cmd.env("DBUS_SESSION_BUS_ADDRESS", refusing.address());
+    assert_fails_last_line(
+        &run(&mut cmd),
+        2,
+        &["the desktop did not bind F9: the dialog was cancelled"],
     );
 }

@@ -100,7 +100,14 @@ pub(crate) fn start(
     mut on_key: OnKey,
 ) -> Result<(Option<JoinHandle<()>>, Session, String), HotkeyError> {
     let conn = Connection::session().map_err(no_portal)?;
-    let portal = Proxy::new(&conn, DESKTOP, DESKTOP_PATH, SHORTCUTS).map_err(no_portal)?;
+    // No property cache: it would ask for every property first, which is not needed.
+    let portal: Proxy<'_> = zbus::blocking::proxy::Builder::new(&conn)
+        .destination(DESKTOP)
+        .and_then(|b| b.path(DESKTOP_PATH))
+        .and_then(|b| b.interface(SHORTCUTS))
+        .map(|b| b.cache_properties(zbus::proxy::CacheProperties::No))
+        .and_then(|b| b.build())
+        .map_err(no_portal)?;
     // No portal, or one without the interface, fails here with the bus's own words.
     let version: u32 = portal.get_property("version").map_err(no_portal)?;
     log::debug!("GlobalShortcuts portal, version {version}");

@@ -9,6 +9,7 @@ pub mod diarize;
 pub mod display;
 pub mod formats;
 pub mod http;
+pub mod portal;
 mod running;
 pub mod serve;
 
