@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use rech::hotkey::{self, Hotkey, Listener};
+use rech::hotkey::{self, Hotkey, Listener, Notifier};
 use rech::live::{self, Heard, PushToTalk, Source};
 use rech::typing::{Backend, TyperOptions, Typist};
 use rech_asr::output::dictation_event_json;
@@ -195,10 +195,24 @@ pub struct DictateArgs {
     #[arg(long, conflicts_with = "input")]
     mic_on_demand: bool,
 
+    /// Push-to-talk: show when listening starts and stops — notify: a desktop notification
+    /// (replaced in place); none: nothing.
+    #[arg(long, value_enum, default_value = "none")]
+    cue: CueArg,
+
     /// Push-to-talk: keep the audio of each phrase (what the recogniser heard) as
     /// DIR/phrase-0001.wav, …
     #[arg(long, value_name = "DIR")]
     save_audio: Option<PathBuf>,
+}
+
+/// `--cue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CueArg {
+    /// A desktop notification (the freedesktop notification service on D-Bus).
+    Notify,
+    /// Nothing.
+    None,
 }
 
 /// `--hotkey-mode`.
@@ -240,6 +254,7 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     for (given, flag) in [
         (args.mic_on_demand, "--mic-on-demand"),
         (args.save_audio.is_some(), "--save-audio"),
+        (args.cue != CueArg::None, "--cue"),
     ] {
         if given && !args.push_to_talk() {
             return Err(UsageError(format!(
@@ -276,6 +291,10 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
     let hotkey = match (&args.hotkey, &control) {
         (Some(key), Some(control)) => Some(listen_for_key(key, &args, control)?),
         _ => None,
+    };
+    let notifier = match args.cue {
+        CueArg::Notify => Some(Notifier::connect().map_err(|e| UsageError(e.to_string()))?),
+        CueArg::None => None,
     };
     let audio_dir = match &args.save_audio {
         Some(dir) => Some(PhraseAudio::create(dir)?),
@@ -347,6 +366,7 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
                 .zip(hotkey.as_ref())
                 .map(|(key, listener)| describe_key(key, listener)),
             audio_dir,
+            notifier,
         ),
     };
     if let Some(listener) = &hotkey {
@@ -382,7 +402,13 @@ fn push_to_talk(
     control: &Control,
     key: Option<String>,
     mut audio: Option<PhraseAudio>,
+    notifier: Option<Notifier>,
 ) -> Result<()> {
+    let cue = |listening: bool| {
+        if let Some(notifier) = &notifier {
+            notifier.show(listening);
+        }
+    };
     let say = |line: &str| {
         if !ctx.quiet {
             let _ = writeln!(io::stderr(), "rech: {line}");
@@ -421,6 +447,7 @@ fn push_to_talk(
             match event {
                 PushToTalk::Waiting => say(&format!("stopped; {how}")),
                 PushToTalk::Listening(feed) => {
+                    cue(true);
                     announce(feed, ctx);
                     if let Some(audio) = &mut audio {
                         audio.begin()?;
@@ -434,6 +461,7 @@ fn push_to_talk(
                 }
                 PushToTalk::Events(events) => sink.emit(events, clock)?,
                 PushToTalk::Stopped(stopped) => {
+                    cue(false);
                     report_lost(stopped, ctx);
                     if let Some(audio) = &mut audio {
                         audio.end()?;

@@ -255,6 +255,12 @@ fn a_hotkey_that_cannot_be_had_is_one_line_before_the_model_loads() {
         &["no desktop portal with global shortcuts on this session"],
     );
     fails(
+        &["--listen-on", "/tmp/rech-cue-test.sock", "--cue", "notify"],
+        &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")],
+        2,
+        &["no desktop notifications on this session", "use --cue none"],
+    );
+    fails(
         &["--save-audio", "/tmp/x"],
         &[],
         2,
@@ -268,7 +274,7 @@ fn on_wayland_the_portal_binds_the_key_and_its_press_and_release_drive_dictation
     let shared = shared_dir();
     let portal = TestPortal::start(false);
     // A Wayland session (no --hotkey-backend): the portal is the way.
-    let mut cmd = dictate(&shared, &["--hotkey", "Super+grave"]);
+    let mut cmd = dictate(&shared, &["--hotkey", "Super+grave", "--cue", "notify"]);
     cmd.env("WAYLAND_DISPLAY", "wayland-rech-test")
         .env("DBUS_SESSION_BUS_ADDRESS", portal.address());
     let mut dictation = Running::spawn(&mut cmd);
@@ -316,5 +322,38 @@ fn on_wayland_the_portal_binds_the_key_and_its_press_and_release_drive_dictation
         &run(&mut cmd),
         2,
         &["the desktop did not bind F9: the dialog was cancelled"],
+    );
+}
+
+#[needs(shared, programs(Xvfb setxkbmap xmodmap dbus-daemon))]
+#[test]
+fn the_systemd_unit_runs_a_command_this_rech_accepts() {
+    let shared = shared_dir();
+    let unit = std::fs::read_to_string(
+        rech_testkit::workspace_dir().join("deploy/systemd/rech-dictate.service"),
+    )
+    .unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("the unit has an ExecStart");
+    let mut words = exec.split_whitespace();
+    assert_eq!(words.next(), Some("%h/.cargo/bin/rech"));
+    let args: Vec<&str> = words.collect();
+    assert_eq!(args[..2], ["dictate", "--type"], "{exec}");
+    // The unit's own command line, on an X display with a notification service: everything it
+    // asks for is had (typing, the key, the notifications) up to the model, missing here.
+    let server = Xvfb::start("us");
+    let desktop = TestPortal::start(false);
+    let mut cmd = rech_testkit::rech();
+    cmd.args(&args)
+        .args(["-m", "/nonexistent/model.bin", "--input"])
+        .arg(speech(&shared))
+        .env("DBUS_SESSION_BUS_ADDRESS", desktop.address());
+    server.apply(&mut cmd);
+    assert_fails_last_line(
+        &run(&mut cmd),
+        1,
+        &["model file not found: /nonexistent/model.bin"],
     );
 }

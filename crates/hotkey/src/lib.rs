@@ -17,6 +17,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "portal")]
+pub mod cue;
 mod evdev;
 mod keys;
 #[cfg(feature = "portal")]

@@ -4,6 +4,7 @@
 //!
 //! [`Control`]: crate::control::Control
 
+pub use rech_hotkey::cue::{CueError, Notifier};
 pub use rech_hotkey::{
     find_key, Backend, Hotkey, HotkeyError, Key, KeyEvent, Listener, Modifiers, OnKey, Options,
     ParseError,

@@ -2,7 +2,8 @@
 //! service that implements `org.freedesktop.portal.GlobalShortcuts` as the XDG specification
 //! defines it — CreateSession and BindShortcuts answered through Request objects' `Response`,
 //! `Activated` and `Deactivated` signals, the Session's `Close` — and lets the test press and
-//! release the bound shortcut. Debian 12's xdg-desktop-portal (1.16) predates the interface,
+//! release the bound shortcut; and the freedesktop notification service, which records what it
+//! is asked to show. Debian 12's xdg-desktop-portal (1.16) predates the interface,
 //! and the desktops that implement it (KDE, GNOME 48+, Hyprland) do not run headless here.
 
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ pub struct Asked {
     pub bound: Vec<(String, String)>,
     /// Whether the session was closed.
     pub closed: bool,
+    /// Each notification shown: the id it replaced, and its summary.
+    pub notifications: Vec<(u32, String)>,
 }
 
 /// A private session bus with the test portal on it; both killed when dropped.
@@ -53,6 +56,7 @@ impl TestPortal {
         assert!(!address.is_empty(), "dbus-daemon printed no address");
         let conn = zbus::blocking::connection::Builder::address(address.as_str())
             .and_then(|b| b.name("org.freedesktop.portal.Desktop"))
+            .and_then(|b| b.name("org.freedesktop.Notifications"))
             .and_then(|b| b.build())
             .expect("the test portal joins its bus");
         let asked = Arc::new(Mutex::new(Asked::default()));
@@ -228,6 +232,28 @@ fn serve(conn: &Connection, asked: &Mutex<Asked>, cancel_binding: bool) {
                     0,
                     HashMap::from([("shortcuts", Value::from(bound))]),
                 );
+            }
+            "GetServerInformation" => {
+                let _ = conn.reply(&header, &("rech-test", "rech", "1", "1.2"));
+            }
+            "Notify" => {
+                type Notify<'a> = (
+                    String,
+                    u32,
+                    String,
+                    String,
+                    String,
+                    Vec<String>,
+                    HashMap<String, OwnedValue>,
+                    i32,
+                );
+                let Ok((_, replaces, _, summary, ..)) = message.body().deserialize::<Notify<'_>>()
+                else {
+                    continue;
+                };
+                let mut asked = asked.lock().unwrap_or_else(|p| p.into_inner());
+                asked.notifications.push((replaces, summary));
+                let _ = conn.reply(&header, &7u32);
             }
             "Close" => {
                 asked.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
