@@ -41,7 +41,7 @@ const VAD_WINDOW: usize = 32;
 const PARTIAL_QUIET_MS: u32 = 200;
 /// A pause this long starts the final decode, before the pause is long enough to end the
 /// utterance: the audio the final decode needs is all there by now, and if the speaker goes
-/// on, the result is thrown away.
+/// on, the result is thrown away (the default of [`DictationOptions::speculate_after_ms`]).
 const SPECULATE_AFTER_MS: u32 = 250;
 /// An utterance never grows past this (just under Whisper's 30 s window), nor past the longest
 /// input the engine accepts.
@@ -73,6 +73,11 @@ pub struct DictationOptions {
     pub max_utterance_ms: u32,
     /// Silero speech probability that starts speech; speech goes on down to 0.15 below it.
     pub vad_threshold: f32,
+    /// A pause this long starts the utterance's final decode early, in milliseconds; the
+    /// result is used if nothing but silence follows (push-to-talk: the key's release finds
+    /// the final decoded already), thrown away if the speaker goes on. Below `post_roll_ms`,
+    /// the final decode gets only this much audio after the speech.
+    pub speculate_after_ms: u32,
 }
 
 impl Default for DictationOptions {
@@ -88,6 +93,7 @@ impl Default for DictationOptions {
             min_speech_ms: 250,
             max_utterance_ms: 20_000,
             vad_threshold: 0.5,
+            speculate_after_ms: SPECULATE_AFTER_MS,
         }
     }
 }
@@ -506,17 +512,28 @@ impl Dictation {
         events: &mut Vec<DictationEvent>,
     ) -> Result<(), Error> {
         let hypothesis = match self.speculation.take() {
+            // The same speech, and after it no more than silence the early decode did not
+            // hear (its post-roll may be shorter).
             Some(early)
                 if early.span.start == span.start
                     && early.span.end == span.end
-                    && early.audio_end == end =>
+                    && early.audio_end <= end =>
             {
+                log::debug!("final: the early decode's");
                 early.hypothesis
             }
             early => {
                 if early.is_some() {
                     self.stats.wasted_decodes += 1;
                 }
+                log::debug!(
+                    "final: decoding now (early decode: {})",
+                    if early.is_some() {
+                        "another span"
+                    } else {
+                        "none"
+                    }
+                );
                 let audio = self.utterance_audio(span, end).to_vec();
                 let hypothesis = self.decode(&audio, Purpose::Final)?;
                 self.stats.final_decodes += 1;
@@ -556,25 +573,31 @@ impl Dictation {
         }
     }
 
-    /// Runs the final decode early when the speaker has paused (see [`SPECULATE_AFTER_MS`]);
-    /// returns whether it did.
+    /// Runs the final decode early when the speaker has paused
+    /// ([`DictationOptions::speculate_after_ms`]); returns whether it did.
     fn maybe_speculate(&mut self) -> Result<bool, Error> {
         let Some(span) = self.endpointer.current() else {
             return Ok(false);
         };
         let trailing = self.endpointer.trailing_silence();
-        let pause = trailing >= frames(SPECULATE_AFTER_MS)
+        let pause = trailing >= frames(self.options.speculate_after_ms).max(1)
             && trailing < frames(self.options.end_silence_ms)
             && span.voiced >= frames(self.options.min_speech_ms);
-        let audio_end = span.end * FRAME as u64 + ms_to_samples(self.options.post_roll_ms) as u64;
+        let audio_end = (span.end * FRAME as u64 + ms_to_samples(self.options.post_roll_ms) as u64)
+            .min(self.total());
         let current = self
             .speculation
             .as_ref()
             .is_some_and(|s| s.span.start == span.start && s.span.end == span.end);
-        if !pause || current || audio_end > self.total() {
+        if !pause || current {
             return Ok(false);
         }
         self.discard_speculation();
+        log::debug!(
+            "early final decode after {} ms of pause, {:.2} s of audio past the speech",
+            trailing as u64 * FRAME as u64 * 1000 / SAMPLE_RATE as u64,
+            (self.total() - span.end * FRAME as u64) as f64 / SAMPLE_RATE as f64
+        );
         let audio = self.utterance_audio(span, audio_end).to_vec();
         let hypothesis = self.decode(&audio, Purpose::Final)?;
         self.stats.final_decodes += 1;
@@ -842,6 +865,41 @@ mod tests {
         assert_eq!(live.stats().wasted_decodes, 1);
         assert_eq!(live.stats().final_decodes, 3);
         assert_eq!(batch.stats().final_decodes, 2);
+    }
+
+    #[test]
+    fn a_release_soon_after_the_speech_finds_its_final_decoded_already() {
+        let model = FakeEngine::new(Reply::Digest);
+        // Push-to-talk: 2 s of speech, released 200 ms after it (before the 250 ms default
+        // pause, and with less than the 200 ms post-roll past the detected end).
+        let audio = bursts(3.2, &[(1.0, 3.0)]);
+        let release = |speculate_after_ms: u32| {
+            let mut d = Dictation::new(
+                &model,
+                None,
+                DictationOptions {
+                    speculate_after_ms,
+                    ..options()
+                },
+            )
+            .unwrap();
+            let mut events = Vec::new();
+            for piece in audio.chunks(1_600) {
+                events.extend(d.push(piece).unwrap());
+            }
+            let decodes_before_release = d.stats().final_decodes;
+            events.extend(d.restart().unwrap());
+            (events, decodes_before_release, d.stats().clone())
+        };
+        // Default: nothing was decoded before the release; the release decodes.
+        let (late, before, stats) = release(250);
+        assert_eq!((before, stats.final_decodes), (0, 1), "{late:?}");
+        // 100 ms: decoded during the pause, and that decode is the final, text and times.
+        let (early, before, stats) = release(100);
+        assert_eq!((before, stats.final_decodes), (1, 1), "{early:?}");
+        assert_eq!(stats.wasted_decodes, 0);
+        assert_eq!(finals(&early).len(), 1);
+        assert_eq!(finals(&early), finals(&late));
     }
 
     #[test]

@@ -484,6 +484,9 @@ fn push_to_talk(
     Ok(())
 }
 
+/// Push-to-talk's pause before the final decode starts early.
+const PUSH_TO_TALK_SPECULATION_MS: u32 = 100;
+
 /// How much audio before the press a kept-open microphone hands over.
 const PRE_ROLL: Duration = Duration::from_millis(200);
 
@@ -608,6 +611,14 @@ fn options_from(args: &DictateArgs) -> Result<(DictationOptions, WhisperOptions)
         partials: args.partial,
         end_silence_ms: args.pause,
         max_utterance_ms: args.max_utterance * 1000,
+        // Push-to-talk: the release ends the phrase, and usually comes a moment after the last
+        // word; the final decode starts after 100 ms of pause, so that it is done (or nearly)
+        // by then. Hands-free, the 250 ms default: a pause ends the phrase anyway.
+        speculate_after_ms: if args.push_to_talk() {
+            PUSH_TO_TALK_SPECULATION_MS
+        } else {
+            DictationOptions::default().speculate_after_ms
+        },
         ..DictationOptions::default()
     };
     let whisper = WhisperOptions {
