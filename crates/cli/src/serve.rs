@@ -49,9 +49,9 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u16).range(0..=10_000))]
     queue: u16,
 
-    /// Largest upload accepted (25M, 1G, 500K or bytes); a larger one gets 413 before it is
-    /// read.
-    #[arg(long, value_name = "SIZE", default_value = "25M", value_parser = parse_size)]
+    /// Largest upload accepted (1G, 25M, 500K or bytes); a larger one gets 413 before it is
+    /// read. Uploads go to disk as they arrive: the default takes an hour of 48 kHz stereo WAV.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
     max_upload: u64,
 
     /// Key clients must send as `Authorization: Bearer KEY` (the WebSocket upgrade of
@@ -100,10 +100,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 25)]
     grace: u64,
 
-    /// The model's name in /v1/models and the `model` clients may send (whisper-1 is taken as
-    /// well) [default: the catalogue name or the file's name].
+    /// The model's name in /v1/models and verbose_json [default: the catalogue name or the
+    /// file's name]. Any `model` a request names is served by this model, as whisper.cpp's
+    /// server does (clients hard-code whisper-1, whisper-large-v3, …).
     #[arg(long, value_name = "NAME")]
     model_id: Option<String>,
+
+    /// Refuse requests that name another model than --model-id (OpenAI's own names still
+    /// mean it): 400 model_not_found.
+    #[arg(long)]
+    strict_model: bool,
 
     /// Where uploads are kept while they are transcribed [default: the system's temporary
     /// directory].
@@ -195,6 +201,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         max_upload: args.max_upload,
         api_key: args.api_key.clone(),
         model_id: model_id.clone(),
+        strict_model: args.strict_model,
         grace: Duration::from_secs(args.grace),
         upload_dir: args.upload_dir.clone(),
         vad_model,

@@ -276,8 +276,14 @@ impl Params {
         engine: &dyn rech_asr::Engine,
     ) -> Result<Self, ApiError> {
         let served = options;
-        if let Some(model) = form.get("model") {
-            if model != served.model_id && !OPENAI_MODELS.contains(&model) {
+        if let Some(model) = form.get("model").filter(|m| *m != served.model_id) {
+            if !served.strict_model {
+                log::info!(
+                    "asked for the model {}: served by {}",
+                    excerpt(model, 64),
+                    served.model_id
+                );
+            } else if !OPENAI_MODELS.contains(&model) {
                 return Err(ApiError::invalid_param(
                     "model",
                     format!(
@@ -578,7 +584,7 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
         "transcribed {:.1} s of audio in {elapsed:.2} s",
         transcript.duration
     );
-    Ok(render(&transcript, &params))
+    Ok(render(&transcript, &params, &app.options.model_id))
 }
 
 fn asr_error(app: &App, err: rech_asr::Error) -> ApiError {
@@ -598,7 +604,27 @@ fn asr_error(app: &App, err: rech_asr::Error) -> ApiError {
     }
 }
 
-fn render(transcript: &Transcript, params: &Params) -> Response {
+/// `verbose_json` with the model that served the request (`model`, after `task`): clients
+/// that asked for another name can see what answered.
+fn with_model(verbose: &str, model_id: &str) -> String {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(verbose) else {
+        return verbose.to_owned();
+    };
+    let mut out = serde_json::Map::new();
+    for (key, value) in fields {
+        let after_task = key == "task";
+        out.insert(key, value);
+        if after_task {
+            out.insert("model".into(), model_id.into());
+        }
+    }
+    match serde_json::to_string_pretty(&serde_json::Value::Object(out)) {
+        Ok(text) => text + "\n",
+        Err(_) => verbose.to_owned(),
+    }
+}
+
+fn render(transcript: &Transcript, params: &Params, model_id: &str) -> Response {
     const TEXT: &str = "text/plain; charset=utf-8";
     let (content_type, body) = match params.format {
         ResponseFormat::Json => ("application/json", openai_json(transcript)),
@@ -610,7 +636,10 @@ fn render(transcript: &Transcript, params: &Params) -> Response {
         }
         ResponseFormat::VerboseJson => (
             "application/json",
-            openai_verbose_json(transcript, params.segments, params.options.word_timestamps),
+            with_model(
+                &openai_verbose_json(transcript, params.segments, params.options.word_timestamps),
+                model_id,
+            ),
         ),
     };
     ([(header::CONTENT_TYPE, content_type)], body).into_response()

@@ -57,9 +57,11 @@ pub struct ServeOptions {
     pub max_upload: u64,
     /// The key clients must send (`Authorization: Bearer KEY`); `None` lets anyone in.
     pub api_key: Option<String>,
-    /// The model's name in `GET /v1/models` and the `model` field clients may send (besides
-    /// OpenAI's own names, which mean the same model here).
+    /// The model's name in `GET /v1/models` and `verbose_json`. Any `model` a client sends
+    /// means this model (clients hard-code names such as `whisper-1`), unless `strict_model`.
     pub model_id: String,
+    /// Refuse a `model` other than `model_id` and OpenAI's own names (400 `model_not_found`).
+    pub strict_model: bool,
     /// How long in-flight requests and streams get to finish after shutdown is asked for.
     pub grace: Duration,
     /// Where uploads are stored while they are transcribed (the system's temporary directory
@@ -106,9 +108,10 @@ impl Default for ServeOptions {
             workers: 1,
             threads: rech_asr::default_threads(),
             queue: 16,
-            max_upload: 25 << 20,
+            max_upload: 1 << 30,
             api_key: None,
             model_id: "rech".to_owned(),
+            strict_model: false,
             grace: Duration::from_secs(25),
             upload_dir: None,
             vad_model: None,
