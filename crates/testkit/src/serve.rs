@@ -579,6 +579,16 @@ fn unchunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A server's `verbose_json` without the `"model"` line it adds (which model answered), to
+/// compare with `rech transcribe -f verbose_json`'s bytes; panics if the line is missing.
+pub fn without_served_model(verbose: &str) -> String {
+    let (kept, dropped): (Vec<&str>, Vec<&str>) = verbose
+        .split_inclusive('\n')
+        .partition(|line| !line.starts_with("  \"model\": "));
+    assert_eq!(dropped.len(), 1, "no \"model\" line in {verbose}");
+    kept.concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,14 +600,4 @@ mod tests {
         assert_eq!(reply.status, 200);
         assert_eq!(reply.body, b"abcde");
     }
-}
-
-/// A server's `verbose_json` without the `"model"` line it adds (which model answered), to
-/// compare with `rech transcribe -f verbose_json`'s bytes; panics if the line is missing.
-pub fn without_served_model(verbose: &str) -> String {
-    let (kept, dropped): (Vec<&str>, Vec<&str>) = verbose
-        .split_inclusive('\n')
-        .partition(|line| !line.starts_with("  \"model\": "));
-    assert_eq!(dropped.len(), 1, "no \"model\" line in {verbose}");
-    kept.concat()
 }
