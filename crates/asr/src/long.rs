@@ -75,6 +75,11 @@ impl<'t> WindowedTranscription<'t> {
         self
     }
 
+    /// The segments of the windows transcribed so far, times on the whole recording.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
     /// Seconds of audio transcribed so far (whole windows).
     pub fn transcribed_seconds(&self) -> f64 {
         self.consumed as f64 / SAMPLE_RATE as f64

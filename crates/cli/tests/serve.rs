@@ -145,6 +145,56 @@ fn the_openai_sdk_gets_every_format_as_from_the_hosted_api() {
 
 #[needs(shared, venv)]
 #[test]
+fn the_openai_sdk_streams_the_text_window_by_window() {
+    let setup = setup();
+    let venv = test_venv();
+    let served = setup.serve(&[]);
+    // 200 s: two of the server's 180 s windows, so two pieces of text before the whole.
+    let file = setup.long_wav(200);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_stream.py");
+    let out = Command::new(venv.join("bin/python"))
+        .arg(script)
+        .arg(format!("http://{}/v1", served.addr))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        served.stderr()
+    );
+    let events: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let (done, deltas) = events.split_last().expect("events");
+    assert_eq!(done["class"], "TranscriptionTextDoneEvent", "{events:?}");
+    assert_eq!(done["type"], "transcript.text.done");
+    assert_eq!(deltas.len(), 2, "{events:?}");
+    let mut joined = String::new();
+    for delta in deltas {
+        assert_eq!(delta["class"], "TranscriptionTextDeltaEvent");
+        assert_eq!(delta["type"], "transcript.text.delta");
+        joined += delta["delta"].as_str().unwrap();
+    }
+    // The pieces make the whole, and the whole is what `rech transcribe` writes.
+    let text = setup.cli_text(&file);
+    assert!(!text.is_empty());
+    assert_eq!(done["text"], text.as_str());
+    assert_eq!(joined, text);
+
+    // Streamed text only comes as text: subtitles and verbose_json are refused, as is a
+    // stream that is neither true nor false.
+    let wav = read(&setup.recording("human/ru_0022.wav"));
+    for fields in [
+        [("stream", "true"), ("response_format", "srt")],
+        [("stream", "yes"), ("response_format", "json")],
+    ] {
+        let reply = served.transcribe(&fields, Some(("a.wav", &wav)));
+        reply.assert_error(400, Some("stream"));
+    }
+}
+
+#[needs(shared, venv)]
+#[test]
 fn curl_posts_a_multipart_form() {
     let setup = setup();
     let served = setup.serve(&[]);

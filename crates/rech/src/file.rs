@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use rech_asr::{
-    CancelToken, SpeakerNaming, TranscribeOptions, Transcriber, Transcript, WindowOptions,
+    CancelToken, Segment, SpeakerNaming, TranscribeOptions, Transcriber, Transcript, WindowOptions,
     WindowedTranscription, SAMPLE_RATE,
 };
 use rech_audio::{AudioError, AudioStream, SourceInfo};
@@ -264,13 +264,29 @@ impl Input {
     /// A panic of the engine is [`FileError::Panicked`]; the transcriber should then be
     /// replaced.
     pub fn transcribe(
-        mut self,
+        self,
         transcriber: &mut Transcriber,
         options: &FileOptions,
         cancel: &CancelToken,
         progress: &mut dyn FnMut(f64),
     ) -> Result<Transcript, FileError> {
+        self.transcribe_streamed(transcriber, options, cancel, progress, &mut |_| {})
+    }
+
+    /// [`transcribe`](Self::transcribe), with the text handed to `on_text` as each window is
+    /// done (windows of [`FileOptions::windows`]; the whole file when it is shorter): the pieces
+    /// joined as they come are the transcript's [`text`](Transcript::text). With speakers
+    /// (`Diarize::Channels` or `Voices`), the text comes once, at the end.
+    pub fn transcribe_streamed(
+        mut self,
+        transcriber: &mut Transcriber,
+        options: &FileOptions,
+        cancel: &CancelToken,
+        progress: &mut dyn FnMut(f64),
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Transcript, FileError> {
         let path = self.path.clone();
+        let mut told = TextSoFar::default();
         let outcome = catch_unwind(AssertUnwindSafe(|| match options.speakers.diarize {
             Diarize::Off => run(
                 &self.path,
@@ -280,6 +296,7 @@ impl Input {
                 cancel,
                 progress,
                 None,
+                &mut |segments| told.tell(segments, on_text),
             ),
             Diarize::Channels => self.by_channel(transcriber, options, cancel, progress),
             Diarize::Voices => {
@@ -294,10 +311,16 @@ impl Input {
                         cancel,
                         progress,
                         Some(listener),
+                        &mut |_| {},
                     )
                 })
             }
         }));
+        if let Ok(Ok(transcript)) = &outcome {
+            if options.speakers.diarize != Diarize::Off {
+                told.tell(&transcript.segments, on_text);
+            }
+        }
         outcome.unwrap_or_else(|panic| {
             let message = panic
                 .downcast_ref::<&str>()
@@ -346,6 +369,7 @@ impl Input {
                 cancel,
                 &mut report,
                 None,
+                &mut |_| {},
             )?);
         }
         Ok(rech_asr::merge_speakers(parts, &options.speakers.naming))
@@ -388,9 +412,37 @@ fn listen_for_voices(
     })
 }
 
+/// What of a transcript's text has been handed out, so that the pieces join into
+/// [`Transcript::text`].
+#[derive(Debug, Default)]
+struct TextSoFar {
+    /// Segments told.
+    segments: usize,
+    /// Whether any text has been told (the next piece starts with the joining space).
+    any: bool,
+}
+
+impl TextSoFar {
+    /// Tells `on_text` the text of the segments of `all` not told yet.
+    fn tell(&mut self, all: &[Segment], on_text: &mut dyn FnMut(&str)) {
+        let new = all.get(self.segments..).unwrap_or_default();
+        self.segments = self.segments.max(all.len());
+        if new.is_empty() {
+            return;
+        }
+        let joined: Vec<&str> = new.iter().map(|s| s.text.as_str()).collect();
+        let text = joined.join(" ");
+        let piece = if self.any { format!(" {text}") } else { text };
+        self.any = true;
+        on_text(&piece);
+    }
+}
+
 /// Decodes `stream` (of the file at `path`) and transcribes the clip's part of it window by
 /// window, times put back onto the whole file; `diarizer`, when given, hears the same audio
-/// and gives the transcript its speakers.
+/// and gives the transcript its speakers; `on_segments` hears every window's segments once
+/// they are done (all of them, so far).
+#[allow(clippy::too_many_arguments)]
 fn run(
     path: &Path,
     stream: &mut AudioStream,
@@ -399,6 +451,7 @@ fn run(
     cancel: &CancelToken,
     progress: &mut dyn FnMut(f64),
     mut diarizer: Option<&mut dyn Listener>,
+    on_segments: &mut dyn FnMut(&[Segment]),
 ) -> Result<Transcript, FileError> {
     let asr = |source| FileError::Asr {
         path: path.to_owned(),
@@ -417,7 +470,11 @@ fn run(
         if let Some(diarizer) = diarizer.as_deref_mut() {
             diarizer.push(&chunk)?;
         }
+        let before = run.segments().len();
         run.push(&chunk, progress).map_err(asr)?;
+        if run.segments().len() > before {
+            on_segments(run.segments());
+        }
         if !more {
             break;
         }
@@ -433,6 +490,7 @@ fn run(
         });
     }
     let mut transcript = run.finish(progress).map_err(asr)?;
+    on_segments(&transcript.segments);
     if let Some(diarizer) = diarizer {
         transcript = diarizer.finish(transcript)?;
     }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -266,6 +267,8 @@ pub(crate) struct Params {
     prompt: Option<String>,
     segments: bool,
     speakers: Speakers,
+    /// `stream=true`: server-sent events of the text as each window is done.
+    stream: bool,
 }
 
 impl Params {
@@ -397,6 +400,23 @@ impl Params {
             })?;
         }
         let speakers = speakers_of(form, &served.speakers)?;
+        let stream = match form.get("stream") {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ApiError::invalid_param(
+                    "stream",
+                    format!("stream is true or false, not {}", excerpt(other, 16)),
+                ))
+            }
+        };
+        if stream && !matches!(format, ResponseFormat::Json | ResponseFormat::Text) {
+            return Err(ApiError::invalid_param(
+                "stream",
+                "stream=true sends the text as server-sent events: use response_format json \
+                 or text with it",
+            ));
+        }
         Ok(Self {
             format,
             options,
@@ -405,6 +425,7 @@ impl Params {
                 .map(str::to_owned),
             segments,
             speakers,
+            stream,
         })
     }
 }
@@ -516,6 +537,13 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
     let guard = CancelOnDrop::new(token.clone());
     let started = Instant::now();
     let temp_path = upload.file.path().to_owned();
+    // With stream=true, the text of each window as it is done, then the whole.
+    let (texts, streamed) = if params.stream {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Streamed>();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
     let job = {
         let options = FileOptions {
             transcribe: params.options.clone(),
@@ -526,10 +554,22 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
         };
         let token = token.clone();
         let path = temp_path.clone();
+        let texts = texts.clone();
         move |transcriber: &mut Transcriber| {
             // The upload lives as long as its job, even when the client has gone.
             let _upload = upload;
-            let result = Input::open(&path)?.transcribe(transcriber, &options, &token, &mut |_| {});
+            let mut on_text = |text: &str| {
+                if let Some(texts) = &texts {
+                    let _ = texts.send(Streamed::Delta(text.to_owned()));
+                }
+            };
+            let result = Input::open(&path)?.transcribe_streamed(
+                transcriber,
+                &options,
+                &token,
+                &mut |_| {},
+                &mut on_text,
+            );
             if let Err(FileError::Panicked { message, .. }) = result {
                 // Caught where the file was read; the pool replaces the transcriber it broke.
                 std::panic::resume_unwind(Box::new(message));
@@ -537,9 +577,74 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
             result
         }
     };
-    let result = app.pool.run(token, app.options.queue_timeout, job).await;
-    guard.disarm();
-    drop(admitted);
+    let Some((texts, streamed)) = texts.zip(streamed) else {
+        let result = app.pool.run(token, app.options.queue_timeout, job).await;
+        guard.disarm();
+        drop(admitted);
+        let transcript = finished(app, result, &temp_path, started)?;
+        return Ok(render(&transcript, &params, &app.options.model_id));
+    };
+    // Streamed: the events go out as they come; the job runs on, and the client leaving drops
+    // the stream, whose guard cancels the job.
+    let app = Arc::clone(app);
+    tokio::spawn(async move {
+        let result = app.pool.run(token, app.options.queue_timeout, job).await;
+        drop(admitted);
+        let _ = texts.send(match finished(&app, result, &temp_path, started) {
+            Ok(transcript) => Streamed::Done(transcript.text()),
+            Err(err) => Streamed::Failed(err),
+        });
+    });
+    let events = futures_util::stream::unfold((streamed, Some(guard)), |(mut rx, guard)| async {
+        let guard = guard?;
+        let item = rx.recv().await?;
+        let (event, guard) = match item {
+            Streamed::Delta(delta) => (
+                Event::default().data(
+                    serde_json::json!({"type": "transcript.text.delta", "delta": delta})
+                        .to_string(),
+                ),
+                Some(guard),
+            ),
+            Streamed::Done(text) => {
+                guard.disarm();
+                (
+                    Event::default().data(
+                        serde_json::json!({"type": "transcript.text.done", "text": text})
+                            .to_string(),
+                    ),
+                    None,
+                )
+            }
+            Streamed::Failed(err) => {
+                guard.disarm();
+                (Event::default().event("error").data(err.body()), None)
+            }
+        };
+        Some((Ok::<_, std::convert::Infallible>(event), (rx, guard)))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(axum::response::sse::KeepAlive::default())
+        .into_response())
+}
+
+/// What a streamed transcription sends, in order.
+enum Streamed {
+    /// The text of a window just done.
+    Delta(String),
+    /// The whole text: the last event.
+    Done(String),
+    /// The transcription failed after the stream began.
+    Failed(ApiError),
+}
+
+/// A finished job's transcript, or the error the client gets; counted in the metrics.
+fn finished(
+    app: &App,
+    result: Result<Transcript, JobFailure<FileError>>,
+    temp_path: &std::path::Path,
+    started: Instant,
+) -> Result<Transcript, ApiError> {
     let transcript = match result {
         Ok(transcript) => transcript,
         Err(JobFailure::Failed(FileError::Audio(err))) => {
@@ -584,7 +689,7 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
         "transcribed {:.1} s of audio in {elapsed:.2} s",
         transcript.duration
     );
-    Ok(render(&transcript, &params, &app.options.model_id))
+    Ok(transcript)
 }
 
 fn asr_error(app: &App, err: rech_asr::Error) -> ApiError {

@@ -34,6 +34,7 @@ fn known_param(name: &str) -> Option<&'static str> {
         "prompt",
         "diarize",
         "known_speaker_names",
+        "stream",
     ]
     .into_iter()
     .find(|known| name.trim_end_matches("[]") == *known)
@@ -48,7 +49,7 @@ fn field_limit(name: &str) -> usize {
         "timestamp_granularities" | "timestamp_granularities[]" => 16,
         "model" => 256,
         "prompt" => 8 * 1024,
-        "diarize" => 32,
+        "diarize" | "stream" => 32,
         "known_speaker_names" | "known_speaker_names[]" => 256,
         _ => MAX_FIELD_BYTES,
     }
