@@ -259,20 +259,20 @@ fn refine(kind: DeviceFailure, detail: &str) -> DeviceFailure {
 /// Keeps alsa-lib's messages (it prints to stderr while devices are probed: "Cannot get card
 /// index for 0", "Cannot open device /dev/dsp") off the terminal for as long as it lives, on
 /// this thread, and keeps the last of them for error messages.
-struct SystemLog {
+pub(crate) struct SystemLog {
     #[cfg(target_os = "linux")]
     buffer: Option<std::rc::Rc<std::cell::RefCell<alsa::Output>>>,
 }
 
 impl SystemLog {
-    fn capture() -> Self {
+    pub(crate) fn capture() -> Self {
         Self {
             #[cfg(target_os = "linux")]
             buffer: alsa::Output::local_error_handler().ok(),
         }
     }
 
-    fn last_line(&self) -> Option<String> {
+    pub(crate) fn last_line(&self) -> Option<String> {
         #[cfg(target_os = "linux")]
         if let Some(buffer) = &self.buffer {
             let text = buffer.borrow().to_string();

@@ -29,6 +29,8 @@ mod opus;
 mod prescan;
 mod resample;
 mod source;
+#[cfg(feature = "capture")]
+pub mod tone;
 mod w64;
 mod wav_writer;
 

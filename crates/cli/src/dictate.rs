@@ -195,8 +195,9 @@ pub struct DictateArgs {
     #[arg(long, conflicts_with = "input")]
     mic_on_demand: bool,
 
-    /// Push-to-talk: show when listening starts and stops — notify: a desktop notification
-    /// (replaced in place); none: nothing.
+    /// Push-to-talk: show when listening starts and stops — sound: two short notes, rising
+    /// and falling, on the default output; notify: a desktop notification (replaced in
+    /// place); none: nothing.
     #[arg(long, value_enum, default_value = "none")]
     cue: CueArg,
 
@@ -209,6 +210,8 @@ pub struct DictateArgs {
 /// `--cue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CueArg {
+    /// Two short notes on the default sound output.
+    Sound,
     /// A desktop notification (the freedesktop notification service on D-Bus).
     Notify,
     /// Nothing.
@@ -293,7 +296,13 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
         _ => None,
     };
     let notifier = match args.cue {
-        CueArg::Notify => Some(Notifier::connect().map_err(|e| UsageError(e.to_string()))?),
+        CueArg::Notify => Some(Cue::Notify(
+            Notifier::connect().map_err(|e| UsageError(e.to_string()))?,
+        )),
+        CueArg::Sound => Some(Cue::Sound(
+            rech_audio::tone::Speaker::open()
+                .map_err(|e| UsageError(format!("{e}: use --cue notify or none")))?,
+        )),
         CueArg::None => None,
     };
     let audio_dir = match &args.save_audio {
@@ -402,11 +411,11 @@ fn push_to_talk(
     control: &Control,
     key: Option<String>,
     mut audio: Option<PhraseAudio>,
-    notifier: Option<Notifier>,
+    notifier: Option<Cue>,
 ) -> Result<()> {
     let cue = |listening: bool| {
-        if let Some(notifier) = &notifier {
-            notifier.show(listening);
+        if let Some(cue) = &notifier {
+            cue.show(listening);
         }
     };
     let say = |line: &str| {
@@ -526,6 +535,39 @@ fn describe_key(key: &Hotkey, listener: &Listener) -> String {
         .bound_as()
         .map_or_else(|| key.to_string(), str::to_owned);
     format!("{shown} (through {})", listener.backend())
+}
+
+/// `--cue`: how the start and the stop of listening are shown.
+enum Cue {
+    Notify(Notifier),
+    Sound(rech_audio::tone::Speaker),
+}
+
+impl Cue {
+    /// Shows a start (`true`) or a stop, without waiting for it.
+    fn show(&self, listening: bool) {
+        match self {
+            Self::Notify(notifier) => notifier.show(listening),
+            Self::Sound(speaker) => {
+                let speaker = speaker.clone();
+                let tone = if listening {
+                    rech_audio::tone::Tone::Start
+                } else {
+                    rech_audio::tone::Tone::Stop
+                };
+                let played = std::thread::Builder::new()
+                    .name("rech-cue".into())
+                    .spawn(move || {
+                        if let Err(e) = speaker.play(tone) {
+                            log::warn!("{e}");
+                        }
+                    });
+                if let Err(e) = played {
+                    log::warn!("cannot play the cue: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// `--save-audio`: each phrase's audio, as the recogniser heard it, in a WAV file of its own.

@@ -82,6 +82,9 @@ impl Pulse {
             // downmixing and resampling are part of the path.
             .arg("-L")
             .arg("module-remap-source source_name=mic master=fakemic rate=48000 channels=2")
+            // A speaker for the sound cue, whose monitor the tests record.
+            .arg("-L")
+            .arg("module-null-sink sink_name=speaker rate=48000 channels=2")
             .envs(Self::client_env_for(dir.path()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -148,6 +151,11 @@ impl Pulse {
             std::thread::sleep(Duration::from_millis(100));
         }
         assert!(self.pactl(&["set-default-source", "mic"]), "{}", self.log());
+        assert!(
+            self.pactl(&["set-default-sink", "speaker"]),
+            "{}",
+            self.log()
+        );
     }
 
     fn log(&self) -> String {
@@ -662,5 +670,144 @@ fn a_phrase_spoken_right_at_the_press_keeps_its_first_syllable() {
         "--mic-on-demand: the phrase's audio begins {:.0} ms {} the speech",
         at.abs() * 1000.0,
         if at >= 0.0 { "before" } else { "into" }
+    );
+}
+
+/// The pitch of each tone in `samples` (16 kHz): whole bursts louder than -26 dBFS at least
+/// 100 ms long, each split in halves, the pitch of each half from its zero crossings.
+fn tones(samples: &[f32]) -> Vec<[f32; 2]> {
+    let frame = RATE / 100;
+    let loud: Vec<bool> = samples
+        .chunks(frame)
+        .map(|c| (c.iter().map(|s| s * s).sum::<f32>() / c.len() as f32).sqrt() > 0.05)
+        .collect();
+    let pitch = |part: &[f32]| {
+        let crossings = part
+            .windows(2)
+            .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+            .count();
+        crossings as f32 / 2.0 / (part.len() as f32 / RATE as f32)
+    };
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < loud.len() {
+        if !loud[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < loud.len() && loud[i] {
+            i += 1;
+        }
+        // A burst still sounding at the end of the recording is not whole yet.
+        if i - start >= 10 && i < loud.len() {
+            // The edges fade: the middle of each half.
+            let burst = &samples[start * frame..i * frame];
+            let half = burst.len() / 2;
+            let (a, b) = burst.split_at(half);
+            let trim = |x: &[f32]| x[x.len() / 5..x.len() * 4 / 5].to_vec();
+            found.push([pitch(&trim(a)), pitch(&trim(b))]);
+        }
+    }
+    found
+}
+
+#[needs(shared, programs(pulseaudio pactl parec))]
+#[test]
+fn the_sound_cue_rises_when_listening_starts_and_falls_when_it_stops() {
+    let shared = shared_dir();
+    let pulse = Pulse::start();
+    // What the speaker plays, recorded from its monitor.
+    let recording = pulse.dir.path().join("speaker.raw");
+    let mut parec = Command::new("parec")
+        .args([
+            "-d",
+            "speaker.monitor",
+            "--raw",
+            "--format=s16le",
+            "--latency-msec=20",
+        ])
+        .args(["--rate=16000", "--channels=1"])
+        .envs(pulse.client_env())
+        .stdout(File::create(&recording).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let heard = || -> Vec<[f32; 2]> {
+        let bytes = std::fs::read(&recording).unwrap_or_default();
+        let samples: Vec<f32> = bytes
+            .chunks_exact(2)
+            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+            .collect();
+        tones(&samples)
+    };
+    let wait_for_tones = |n: usize| {
+        let started = Instant::now();
+        while heard().len() < n && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        heard()
+    };
+    let socket = pulse.dir.path().join("cue.sock");
+    let ctl = |command: &str| {
+        let out = pulse
+            .rech()
+            .args(["dictate", "ctl", command, "--socket"])
+            .arg(&socket)
+            .output()
+            .unwrap();
+        assert_success(&out);
+    };
+    let mut dictate = Running::spawn(
+        pulse
+            .rech()
+            .args([
+                "dictate",
+                "--no-vad",
+                "-t",
+                "1",
+                "--cue",
+                "sound",
+                "--realtime",
+            ])
+            .arg("--input")
+            .arg(shared.join("audio/ru/human/ru_0031.wav"))
+            .arg("--listen-on")
+            .arg(&socket)
+            .arg("-m")
+            .arg(looping_model()),
+    );
+    dictate.wait_for("controls listening", Duration::from_secs(30));
+    assert!(heard().is_empty(), "a tone before anything happened");
+    ctl("start");
+    dictate.wait_for("rech: listening", Duration::from_secs(10));
+    let after_start = wait_for_tones(1);
+    if after_start.len() != 1 {
+        let recorded = std::fs::metadata(&recording).map_or(0, |m| m.len());
+        dictate.interrupt();
+        let (_, err, _) = dictate.finish(Duration::from_secs(30));
+        panic!("{after_start:?} in {recorded} bytes recorded; rech said: {err}");
+    }
+    ctl("stop");
+    dictate.wait_for("rech: stopped", Duration::from_secs(30));
+    let after_stop = wait_for_tones(2);
+    dictate.interrupt();
+    let (_, err, code) = dictate.finish(Duration::from_secs(30));
+    let _ = parec.kill();
+    let _ = parec.wait();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(after_stop.len(), 2, "{after_stop:?}");
+    let near = |got: f32, want: f32| (got - want).abs() < 30.0;
+    let [low, high] = after_stop[0];
+    assert!(
+        near(low, 660.0) && near(high, 880.0),
+        "start: {:?}",
+        after_stop[0]
+    );
+    let [high, low] = after_stop[1];
+    assert!(
+        near(high, 880.0) && near(low, 660.0),
+        "stop: {:?}",
+        after_stop[1]
     );
 }
