@@ -13,8 +13,8 @@ use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use rech::batch::Step;
 use rech::eval::{
-    json_report, marked_diff, read_manifest, score, shown_path, tsv_report, Entry, ErrorCounts,
-    Problem, ReportOptions, SystemScore, Timing,
+    json_report, marked_diff, read_manifest, score, shown_path, tsv_report, unreferenced, Entry,
+    ErrorCounts, Problem, ReportOptions, SystemScore, Timing,
 };
 use rech::file::{Clip, FileError, FileOptions, Input as Source};
 use rech_asr::{Transcript, WindowOptions};
@@ -144,6 +144,7 @@ pub fn run(args: EvalArgs, ctx: &Context) -> Result<ExitCode> {
         let (hypotheses, bad) =
             read_manifest(hyp).map_err(|e| UsageError(format!("cannot read --hyp: {e}")))?;
         problems.extend(bad);
+        problems.extend(unreferenced(&references, &hypotheses, hyp));
         let (files, missing) = score(&references, &hypotheses, !args.no_normalize, &args.manifest);
         problems.extend(missing.into_iter().map(|p| Problem {
             what: format!("{} (in {})", p.what, hyp.display()),

@@ -33,7 +33,8 @@ fn transcripts_from_elsewhere_are_scored_against_the_manifest() {
     std::fs::write(
         dir.path().join("two.tsv"),
         "talk/a.wav\tВ 2021 году ёлка стоила 300 рублей\n\
-         talk/b.wav\tКТО-ТО ПОСТУЧАЛ В ДВЕРЬ!\n",
+         talk/b.wav\tКТО-ТО ПОСТУЧАЛ В ДВЕРЬ!\n\
+         talk/c.wav\tлишняя строка\n",
     )
     .unwrap();
 
@@ -55,6 +56,7 @@ fn transcripts_from_elsewhere_are_scored_against_the_manifest() {
         [
             "rech: error: refs.tsv:4: no tab between the path and the text",
             "rech: error: refs.tsv:5: ./talk/a.wav is given again (first on line 2)",
+            "rech: error: two.tsv:3: talk/c.wav is not in the manifest",
         ]
     );
     let table = stdout(&out);

@@ -231,6 +231,23 @@ pub fn score(
     (scored, problems)
 }
 
+/// Hypotheses (read from `file`) for recordings the references do not have: a misspelt path,
+/// or a manifest that is not the one the transcripts were made from. Each is a problem of
+/// `file`'s, at its line.
+pub fn unreferenced(references: &[Entry], hypotheses: &[Entry], file: &Path) -> Vec<Problem> {
+    let known: std::collections::HashSet<&Path> =
+        references.iter().map(|e| e.path.as_path()).collect();
+    hypotheses
+        .iter()
+        .filter(|h| !known.contains(h.path.as_path()))
+        .map(|h| Problem {
+            file: file.to_owned(),
+            line: h.line,
+            what: format!("{} is not in the manifest", shown_path(&h.path, file)),
+        })
+        .collect()
+}
+
 /// Seconds of audio a model transcribed and of wall time it took (loading left out).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timing {
@@ -599,6 +616,14 @@ mod tests {
         assert_eq!(scored[0].words.rate(), 0.0);
         assert_eq!(problems[0].to_string(), "m.tsv:1: no hypothesis for b.wav");
         let (raw, _) = score(&references, &hypotheses, false, Path::new("m.tsv"));
+        assert!(unreferenced(&references, &hypotheses, Path::new("h.tsv")).is_empty());
+        let stray = [entry("c.wav", "лишняя")];
+        let problems = unreferenced(&references, &stray, Path::new("h.tsv"));
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0].to_string(),
+            "h.tsv:1: c.wav is not in the manifest"
+        );
         assert!(raw[0].words.rate() > 0.5);
     }
 
