@@ -27,8 +27,8 @@ impl ValueEnum for ControlCommand {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         let help = match self.0 {
-            Command::Start => "Open the microphone and listen",
-            Command::Stop => "Finish the phrase under way and close the microphone",
+            Command::Start => "Start listening",
+            Command::Stop => "Finish the phrase under way and stop listening",
             Command::Toggle => "Start when stopped, stop when listening",
             Command::Status => "Print the state without changing it",
         };

@@ -167,7 +167,8 @@ pub struct DictateArgs {
 
     /// Push-to-talk: listen only between `rech dictate ctl start` and `stop` (or `toggle`),
     /// taken on this socket [default: $RECH_DICTATE_SOCKET, else
-    /// $XDG_RUNTIME_DIR/rech-dictate.sock]; the microphone is closed while stopped. With
+    /// $XDG_RUNTIME_DIR/rech-dictate.sock]; while stopped nothing is decoded, and the microphone
+    /// only keeps its last 200 ms (closed with --mic-on-demand). With
     /// --input, the file is read only while listening.
     #[arg(long, value_name = "SOCKET", num_args = 0..=1)]
     listen_on: Option<Option<PathBuf>>,
@@ -180,7 +181,13 @@ pub struct DictateArgs {
     hotkey: Option<Hotkey>,
 
     /// hold: listen while the key is held; toggle: a press starts, the next press stops.
-    #[arg(long, value_enum, default_value = "hold", requires = "hotkey")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value = "hold",
+        requires = "hotkey"
+    )]
     hotkey_mode: HotkeyModeArg,
 
     /// Where the key comes from [default: the desktop portal on Wayland, a key grab on X11,

@@ -362,7 +362,8 @@ pub enum PushToTalk<'a> {
 }
 
 /// Push-to-talk: waits for `start` on `control`, listens until `stop`, finalises the phrase
-/// under way, and waits again; the source is closed while stopped. Ends when a file source
+/// under way, and waits again; while stopped, nothing is read from a file, a microphone is closed
+/// or (kept open) only fills its ring. Ends when a file source
 /// ends ([`Heard::Ended`]), `cancel` is raised, or the source fails.
 pub fn push_to_talk<E>(
     dictation: &mut Dictation,
