@@ -43,6 +43,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/listen", get(crate::listen::listen))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&app), authorize));
     let open = Router::new()
+        .route("/", get(crate::page::index))
+        .route("/page/{asset}", get(crate::page::asset))
+        .route("/page/transcribe", post(crate::page::transcribe_form))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics));
@@ -165,7 +168,7 @@ fn given_key(request: &Request) -> Result<Option<String>, ApiError> {
 }
 
 /// Compares two keys in time that does not depend on where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let len = a.len().max(b.len());
     let mut diff = a.len() ^ b.len();
     for i in 0..len {
@@ -205,14 +208,35 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     )
 }
 
-fn model_object(id: &str) -> serde_json::Value {
-    serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "rech"})
+/// OpenAI's model object, with rech's `capabilities`: what a request may ask of the served
+/// model (the web page shows only the options it honours).
+fn model_object(app: &App) -> serde_json::Value {
+    let capabilities = app.pool.engine().capabilities();
+    let mut diarize = vec!["channels"];
+    if app.options.speakers.models.is_some() {
+        diarize.insert(0, "voices");
+    }
+    serde_json::json!({
+        "id": app.options.model_id,
+        "object": "model",
+        "created": 0,
+        "owned_by": "rech",
+        "capabilities": {
+            "engine": capabilities.engine,
+            "languages": capabilities.languages,
+            "detects_language": capabilities.detects_language,
+            "word_timestamps": capabilities.word_times,
+            "prompt": capabilities.takes_prompt,
+            "diarize": diarize,
+            "stream": true,
+        },
+    })
 }
 
 async fn models(State(app): State<Arc<App>>) -> impl IntoResponse {
     let body = serde_json::json!({
         "object": "list",
-        "data": [model_object(&app.options.model_id)],
+        "data": [model_object(&app)],
     });
     json(StatusCode::OK, body.to_string())
 }
@@ -222,7 +246,7 @@ async fn model(
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
     if id == app.options.model_id {
-        json(StatusCode::OK, model_object(&id).to_string()).into_response()
+        json(StatusCode::OK, model_object(&app).to_string()).into_response()
     } else {
         ApiError::not_found(format!("the model {id:?} does not exist"))
             .with_code("model_not_found")
@@ -236,7 +260,7 @@ fn json(status: StatusCode, body: String) -> impl IntoResponse {
 
 /// OpenAI's `response_format`s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ResponseFormat {
+pub(crate) enum ResponseFormat {
     Json,
     Text,
     Srt,
@@ -246,7 +270,19 @@ enum ResponseFormat {
 }
 
 impl ResponseFormat {
-    fn parse(name: &str) -> Option<Self> {
+    /// Its name, as `response_format` takes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Text => "text",
+            Self::Srt => "srt",
+            Self::Vtt => "vtt",
+            Self::VerboseJson => "verbose_json",
+            Self::DiarizedJson => "diarized_json",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "json" => Self::Json,
             "text" => Self::Text,
@@ -269,6 +305,9 @@ pub(crate) struct Params {
     speakers: Speakers,
     /// `stream=true`: server-sent events of the text as each window is done.
     stream: bool,
+    /// `include[]` (rech's extension, with `stream=true`): the formats the last event carries
+    /// whole, so that one upload gives every download (what the web page asks for).
+    documents: Vec<ResponseFormat>,
 }
 
 impl Params {
@@ -372,7 +411,11 @@ impl Params {
                 }
             }
         }
-        if !granularities.is_empty() && format != ResponseFormat::VerboseJson {
+        let documents = documents_of(form)?;
+        if !granularities.is_empty()
+            && format != ResponseFormat::VerboseJson
+            && !documents.contains(&ResponseFormat::VerboseJson)
+        {
             return Err(ApiError::invalid_param(
                 "timestamp_granularities",
                 "timestamp_granularities needs response_format verbose_json",
@@ -417,6 +460,13 @@ impl Params {
                  or text with it",
             ));
         }
+        if !stream && !documents.is_empty() {
+            return Err(ApiError::invalid_param(
+                "include",
+                "include[] with a format sends it in stream=true's last event: without stream, \
+                 ask for it as the response_format",
+            ));
+        }
         Ok(Self {
             format,
             options,
@@ -426,8 +476,34 @@ impl Params {
             segments,
             speakers,
             stream,
+            documents,
         })
     }
+}
+
+/// `include[]`: OpenAI's `logprobs` (which rech has none of, so it is accepted and gives
+/// nothing), and rech's extension, the formats a stream's last event carries.
+fn documents_of(form: &Form) -> Result<Vec<ResponseFormat>, ApiError> {
+    let mut documents = Vec::new();
+    for value in form.all("include") {
+        if value == "logprobs" {
+            continue;
+        }
+        let format = ResponseFormat::parse(value).ok_or_else(|| {
+            ApiError::invalid_param(
+                "include",
+                format!(
+                    "{} cannot be included: use logprobs or a response format (text, srt, vtt, \
+                     verbose_json, diarized_json)",
+                    excerpt(value, 32)
+                ),
+            )
+        })?;
+        if !documents.contains(&format) {
+            documents.push(format);
+        }
+    }
+    Ok(documents)
 }
 
 /// Who spoke when, as the form asks: `diarize` (`voices` where the server has the speaker
@@ -494,6 +570,81 @@ async fn transcriptions(State(app): State<Arc<App>>, request: Request) -> Respon
 }
 
 async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiError> {
+    let received = receive(app, request, &|_| Ok(())).await?;
+    if !received.params.stream {
+        let (transcript, params) = received.transcribe(app).await?;
+        return Ok(render(&transcript, &params, &app.options.model_id));
+    }
+    let Received {
+        admitted,
+        params,
+        upload,
+    } = received;
+    let token = CancelToken::new();
+    let guard = CancelOnDrop::new(token.clone());
+    let started = Instant::now();
+    let temp_path = upload.file.path().to_owned();
+    // The text of each window as it is done, then the whole.
+    let (texts, streamed) = tokio::sync::mpsc::unbounded_channel::<Streamed>();
+    let job = {
+        let texts = texts.clone();
+        file_job(&params, &app.options, upload, token.clone(), move |text| {
+            let _ = texts.send(Streamed::Delta(text.to_owned()));
+        })
+    };
+    // Streamed: the events go out as they come; the job runs on, and the client leaving drops
+    // the stream, whose guard cancels the job.
+    let app = Arc::clone(app);
+    tokio::spawn(async move {
+        let result = app.pool.run(token, app.options.queue_timeout, job).await;
+        drop(admitted);
+        let _ = texts.send(match finished(&app, result, &temp_path, started) {
+            Ok(transcript) => Streamed::Done(done_event(&transcript, &params, &app.options.model_id)),
+            Err(err) => Streamed::Failed(err),
+        });
+    });
+    let events = futures_util::stream::unfold((streamed, Some(guard)), |(mut rx, guard)| async {
+        let guard = guard?;
+        let item = rx.recv().await?;
+        let (event, guard) = match item {
+            Streamed::Delta(delta) => (
+                Event::default().data(
+                    serde_json::json!({"type": "transcript.text.delta", "delta": delta})
+                        .to_string(),
+                ),
+                Some(guard),
+            ),
+            Streamed::Done(done) => {
+                guard.disarm();
+                (Event::default().data(done), None)
+            }
+            Streamed::Failed(err) => {
+                guard.disarm();
+                (Event::default().event("error").data(err.body()), None)
+            }
+        };
+        Some((Ok::<_, std::convert::Infallible>(event), (rx, guard)))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(axum::response::sse::KeepAlive::default())
+        .into_response())
+}
+
+/// A request whose form is read and checked, its upload on disk, admitted to the queue.
+pub(crate) struct Received {
+    admitted: crate::pool::Admitted,
+    pub params: Params,
+    upload: crate::upload::Upload,
+}
+
+/// Reads and checks a transcription form: the declared size first, then admission (429 when
+/// the queue is full), then the form, its upload streamed to disk. `before_file` sees the text
+/// fields sent before the file, and may refuse the request before the file is read.
+pub(crate) async fn receive(
+    app: &Arc<App>,
+    request: Request,
+    before_file: &(dyn Fn(&Form) -> Result<(), ApiError> + Sync),
+) -> Result<Received, ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -513,15 +664,16 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
                 rejection.body_text()
             ))
         })?;
-    let form = read_form(
+    let mut form = read_form(
         multipart,
         &app.upload_dir,
         app.options.max_upload,
         app.options.read_timeout,
+        before_file,
     )
     .await?;
     let params = Params::from_form(&form, &app.options, app.pool.engine().as_ref())?;
-    let Some(upload) = form.upload else {
+    let Some(upload) = form.upload.take() else {
         return Err(ApiError::invalid_param(
             "file",
             "the form has no `file` part: send the audio as the `file` field",
@@ -533,106 +685,74 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
             "the uploaded file is empty",
         ));
     }
-    let token = CancelToken::new();
-    let guard = CancelOnDrop::new(token.clone());
-    let started = Instant::now();
-    let temp_path = upload.file.path().to_owned();
-    // With stream=true, the text of each window as it is done, then the whole.
-    let (texts, streamed) = if params.stream {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Streamed>();
-        (Some(tx), Some(rx))
-    } else {
-        (None, None)
-    };
-    let job = {
-        let options = FileOptions {
-            transcribe: params.options.clone(),
-            windows: app.options.windows.clone(),
-            clip: Clip::default(),
-            prompt: params.prompt.clone(),
-            speakers: params.speakers.clone(),
-        };
-        let token = token.clone();
-        let path = temp_path.clone();
-        let texts = texts.clone();
-        move |transcriber: &mut Transcriber| {
-            // The upload lives as long as its job, even when the client has gone.
-            let _upload = upload;
-            let mut on_text = |text: &str| {
-                if let Some(texts) = &texts {
-                    let _ = texts.send(Streamed::Delta(text.to_owned()));
-                }
-            };
-            let result = Input::open(&path)?.transcribe_streamed(
-                transcriber,
-                &options,
-                &token,
-                &mut |_| {},
-                &mut on_text,
-            );
-            if let Err(FileError::Panicked { message, .. }) = result {
-                // Caught where the file was read; the pool replaces the transcriber it broke.
-                std::panic::resume_unwind(Box::new(message));
-            }
-            result
-        }
-    };
-    let Some((texts, streamed)) = texts.zip(streamed) else {
+    Ok(Received {
+        admitted,
+        params,
+        upload,
+    })
+}
+
+impl Received {
+    /// Transcribes the upload on a worker; the transcript, and the request's parameters.
+    pub(crate) async fn transcribe(self, app: &Arc<App>) -> Result<(Transcript, Params), ApiError> {
+        let Self {
+            admitted,
+            params,
+            upload,
+        } = self;
+        let token = CancelToken::new();
+        let guard = CancelOnDrop::new(token.clone());
+        let started = Instant::now();
+        let temp_path = upload.file.path().to_owned();
+        let job = file_job(&params, &app.options, upload, token.clone(), |_| {});
         let result = app.pool.run(token, app.options.queue_timeout, job).await;
         guard.disarm();
         drop(admitted);
-        let transcript = finished(app, result, &temp_path, started)?;
-        return Ok(render(&transcript, &params, &app.options.model_id));
+        Ok((finished(app, result, &temp_path, started)?, params))
+    }
+}
+
+/// The worker's job for an upload: the file transcribed as `rech transcribe` would, each
+/// window's text given to `on_text` as it is done.
+fn file_job(
+    params: &Params,
+    served: &crate::ServeOptions,
+    upload: crate::upload::Upload,
+    token: CancelToken,
+    mut on_text: impl FnMut(&str) + Send + 'static,
+) -> impl FnOnce(&mut Transcriber) -> Result<Transcript, FileError> + Send + 'static {
+    let options = FileOptions {
+        transcribe: params.options.clone(),
+        windows: served.windows.clone(),
+        clip: Clip::default(),
+        prompt: params.prompt.clone(),
+        speakers: params.speakers.clone(),
     };
-    // Streamed: the events go out as they come; the job runs on, and the client leaving drops
-    // the stream, whose guard cancels the job.
-    let app = Arc::clone(app);
-    tokio::spawn(async move {
-        let result = app.pool.run(token, app.options.queue_timeout, job).await;
-        drop(admitted);
-        let _ = texts.send(match finished(&app, result, &temp_path, started) {
-            Ok(transcript) => Streamed::Done(transcript.text()),
-            Err(err) => Streamed::Failed(err),
-        });
-    });
-    let events = futures_util::stream::unfold((streamed, Some(guard)), |(mut rx, guard)| async {
-        let guard = guard?;
-        let item = rx.recv().await?;
-        let (event, guard) = match item {
-            Streamed::Delta(delta) => (
-                Event::default().data(
-                    serde_json::json!({"type": "transcript.text.delta", "delta": delta})
-                        .to_string(),
-                ),
-                Some(guard),
-            ),
-            Streamed::Done(text) => {
-                guard.disarm();
-                (
-                    Event::default().data(
-                        serde_json::json!({"type": "transcript.text.done", "text": text})
-                            .to_string(),
-                    ),
-                    None,
-                )
-            }
-            Streamed::Failed(err) => {
-                guard.disarm();
-                (Event::default().event("error").data(err.body()), None)
-            }
-        };
-        Some((Ok::<_, std::convert::Infallible>(event), (rx, guard)))
-    });
-    Ok(Sse::new(events)
-        .keep_alive(axum::response::sse::KeepAlive::default())
-        .into_response())
+    move |transcriber: &mut Transcriber| {
+        // The upload lives as long as its job, even when the client has gone.
+        let path = upload.file.path().to_owned();
+        let _upload = upload;
+        let result = Input::open(&path)?.transcribe_streamed(
+            transcriber,
+            &options,
+            &token,
+            &mut |_| {},
+            &mut on_text,
+        );
+        if let Err(FileError::Panicked { message, .. }) = result {
+            // Caught where the file was read; the pool replaces the transcriber it broke.
+            std::panic::resume_unwind(Box::new(message));
+        }
+        result
+    }
 }
 
 /// What a streamed transcription sends, in order.
 enum Streamed {
     /// The text of a window just done.
     Delta(String),
-    /// The whole text: the last event.
+    /// The last event, `transcript.text.done`, with the whole text (and the documents asked
+    /// for).
     Done(String),
     /// The transcription failed after the stream began.
     Failed(ApiError),
@@ -729,9 +849,37 @@ fn with_model(verbose: &str, model_id: &str) -> String {
     }
 }
 
+/// A stream's last event: the whole text, and with `include[]`, each document asked for.
+fn done_event(transcript: &Transcript, params: &Params, model_id: &str) -> String {
+    let mut event = serde_json::json!({"type": "transcript.text.done", "text": transcript.text()});
+    if !params.documents.is_empty() {
+        let documents: serde_json::Map<String, serde_json::Value> = params
+            .documents
+            .iter()
+            .map(|&format| {
+                let (_, body) = document(transcript, format, params, model_id);
+                (format.name().to_owned(), body.into())
+            })
+            .collect();
+        event["documents"] = documents.into();
+    }
+    event.to_string()
+}
+
 fn render(transcript: &Transcript, params: &Params, model_id: &str) -> Response {
+    let (content_type, body) = document(transcript, params.format, params, model_id);
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// One response format's content type and body.
+pub(crate) fn document(
+    transcript: &Transcript,
+    format: ResponseFormat,
+    params: &Params,
+    model_id: &str,
+) -> (&'static str, String) {
     const TEXT: &str = "text/plain; charset=utf-8";
-    let (content_type, body) = match params.format {
+    match format {
         ResponseFormat::Json => ("application/json", openai_json(transcript)),
         ResponseFormat::Text => (TEXT, format!("{}\n", transcript.text())),
         ResponseFormat::Srt => (TEXT, Format::Srt.render(transcript)),
@@ -746,8 +894,7 @@ fn render(transcript: &Transcript, params: &Params, model_id: &str) -> Response 
                 model_id,
             ),
         ),
-    };
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    }
 }
 
 #[cfg(test)]

@@ -83,7 +83,8 @@ pub fn form(body: &[u8], dir: &Path) -> bool {
             .await
             .map_err(|_| crate::error::ApiError::invalid("not multipart"))?;
         let form =
-            crate::upload::read_form(multipart, dir, 1 << 20, Duration::from_secs(5)).await?;
+            crate::upload::read_form(multipart, dir, 1 << 20, Duration::from_secs(5), &|_| Ok(()))
+                .await?;
         crate::api::Params::from_form(&form, &options, &engine)
     });
     match outcome {

@@ -22,6 +22,7 @@ mod error;
 pub mod fuzzing;
 mod listen;
 mod metrics;
+mod page;
 mod pool;
 mod upload;
 

@@ -35,6 +35,7 @@ fn known_param(name: &str) -> Option<&'static str> {
         "diarize",
         "known_speaker_names",
         "stream",
+        "include",
     ]
     .into_iter()
     .find(|known| name.trim_end_matches("[]") == *known)
@@ -49,7 +50,7 @@ fn field_limit(name: &str) -> usize {
         "timestamp_granularities" | "timestamp_granularities[]" => 16,
         "model" => 256,
         "prompt" => 8 * 1024,
-        "diarize" | "stream" => 32,
+        "diarize" | "stream" | "include" | "include[]" => 32,
         "known_speaker_names" | "known_speaker_names[]" => 256,
         _ => MAX_FIELD_BYTES,
     }
@@ -137,6 +138,7 @@ pub(crate) async fn read_form(
     dir: &Path,
     max_upload: u64,
     read_timeout: Duration,
+    before_file: &(dyn Fn(&Form) -> Result<(), ApiError> + Sync),
 ) -> Result<Form, ApiError> {
     // Each wait for more of the body is bounded: a client that stops sending is cut off.
     let timed_out = || ApiError::timeout(read_timeout.as_secs().max(1));
@@ -155,6 +157,7 @@ pub(crate) async fn read_form(
         }
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
+            before_file(&form)?;
             if form.upload.is_some() {
                 return Err(ApiError::invalid_param(
                     "file",
