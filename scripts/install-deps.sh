@@ -4,7 +4,8 @@
 # for cpal, PulseAudio for the microphone tests, ffmpeg for the tests of rech's ffmpeg fallback,
 # curl for the server tests; Xvfb, setxkbmap, xmodmap, xev, xdotool and xclip for the X11 typing tests
 # and headless sway with wev, wtype and wl-clipboard for the Wayland ones; dbus-daemon for the
-# private session bus of the desktop-portal hotkey test;
+# private session bus of the desktop-portal hotkey test; headless Chromium for the web page's tests
+# (driven over its DevTools pipe, so no driver is needed);
 # and, in .venv-test, the pinned Python packages the tests use (scripts/requirements-test.txt:
 # ONNX Runtime, whose wheel holds the library rech loads for GigaAM, and onnx-asr, the reference
 # GigaAM implementation). Runs as root, or through sudo.
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins ffmpeg curl
-    xvfb x11-xkb-utils x11-utils x11-xserver-utils xdotool xclip sway wev wtype wl-clipboard dbus-daemon "$@")
+    xvfb x11-xkb-utils x11-utils x11-xserver-utils xdotool xclip sway wev wtype wl-clipboard dbus-daemon chromium "$@")
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -386,6 +386,7 @@ async function startDictation() {
   const node = new AudioWorkletNode(context, "pcm16", { channelCount: 1, channelCountMode: "explicit" });
   const url = webSocketUrl("/v1/listen");
   url.searchParams.set("sample_rate", String(context.sampleRate));
+  url.searchParams.set("partial", "true");
   if (apiKey()) url.searchParams.set("api_key", apiKey());
   const socket = new WebSocket(url);
   socket.binaryType = "arraybuffer";
