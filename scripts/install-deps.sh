@@ -14,7 +14,7 @@
 set -euo pipefail
 
 packages=(cmake g++ pkg-config libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins ffmpeg curl
-    xvfb x11-xkb-utils x11-utils x11-xserver-utils xdotool xclip sway wev wtype wl-clipboard dbus-daemon chromium "$@")
+    xvfb x11-xkb-utils x11-utils x11-xserver-utils xdotool xclip sway wev wtype wl-clipboard dbus-daemon chromium openssl "$@")
 
 missing=()
 for pkg in "${packages[@]}"; do

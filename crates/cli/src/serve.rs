@@ -82,6 +82,15 @@ pub struct ServeArgs {
     )]
     allowed_origins: Vec<String>,
 
+    /// Serve HTTPS (and WSS) with this certificate chain (PEM), so that browsers on other
+    /// machines may give the web page's dictation the microphone; needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert's certificate.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
     /// Language of requests that name none (ISO 639-1 code), or `auto` to detect it.
     #[arg(short, long, default_value = "ru", value_name = "LANG")]
     language: String,
@@ -166,6 +175,12 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
     if args.api_key.as_deref().is_some_and(str::is_empty) {
         return Err(UsageError("--api-key must not be empty".into()).into());
     }
+    // Checked before a model is loaded (or downloaded).
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(rech_server::Tls::load(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let (resolved, engine) = engine::load_model(
         args.model.as_deref(),
         rech::Use::Server,
@@ -220,6 +235,7 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         max_connections: args.max_connections as usize,
         allowed_hosts: args.allowed_hosts.clone(),
         allowed_origins: args.allowed_origins.clone(),
+        tls,
     };
     let server = Server::bind(options, engine)?;
     let addr = server.local_addr();
@@ -227,14 +243,14 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         // Not hidden by -q: whoever runs it exposed without a key must see it.
         let _ = writeln!(
             io::stderr(),
-            "rech: WARNING: anyone who can reach http://{addr} can use this server: it listens \
+            "rech: WARNING: anyone who can reach {scheme}://{addr} can use this server: it listens \
              beyond this machine without an API key; set RECH_API_KEY (or --api-key)"
         );
     }
     if !ctx.quiet {
         let _ = writeln!(
             io::stderr(),
-            "rech: serving {model_id} on http://{addr} ({workers} worker{} × {threads} thread{}, queue {}, uploads up to {}); Ctrl-C stops",
+            "rech: serving {model_id} on {scheme}://{addr} ({workers} worker{} × {threads} thread{}, queue {}, uploads up to {}); Ctrl-C stops",
             if workers == 1 { "" } else { "s" },
             if threads == 1 { "" } else { "s" },
             args.queue,

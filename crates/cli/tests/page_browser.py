@@ -8,6 +8,7 @@ Usage: page_browser.py SCENARIO BASE_URL SHOTS [ARGS...]
   dictate BASE SHOTS WAV PHRASES  the WAV as the fake microphone until PHRASES finals came;
                                   the finals shown and the WebSocket frames received
   key BASE SHOTS WRONG RIGHT      a server with a key: the prompt, a wrong key, the right one
+  insecure BASE SHOTS             the record button on a page that is not a secure context
 """
 
 import json
@@ -44,6 +45,10 @@ class Browser:
             "--remote-debugging-pipe",
             "--autoplay-policy=no-user-gesture-required",
             "--window-size=1000,1400",
+            # rech.test is this machine, by a name that is not localhost (so a secure context
+            # needs https), with the tests' own self-signed certificate.
+            "--host-resolver-rules=MAP rech.test 127.0.0.1",
+            "--ignore-certificate-errors",
             f"--user-data-dir={self.profile}",
             *extra_flags,
             "about:blank",
@@ -295,14 +300,30 @@ def key(browser, base, wrong, right):
     return result
 
 
+def insecure(browser, base):
+    browser.navigate(base + "/")
+    browser.evaluate("document.getElementById('record').click()")
+    message = browser.wait_for(
+        "!document.getElementById('mic-error').hidden && document.getElementById('mic-error').textContent",
+        30,
+        "the microphone's message",
+    )
+    browser.screenshot("insecure")
+    return {
+        "message": message,
+        "secure": browser.evaluate("window.isSecureContext"),
+        "state": browser.evaluate("document.getElementById('record').dataset.state"),
+    }
+
+
 def main():
     scenario, base, shots, *args = sys.argv[1:]
     flags = []
-    if scenario == "dictate":
+    if scenario in ("dictate", "insecure"):
         flags = [
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={args[0]}",
+            f"--use-file-for-fake-audio-capture={args[0] if args else '/dev/null'}",
         ]
     browser = Browser(flags, shots)
     try:
@@ -310,6 +331,8 @@ def main():
             result = upload(browser, base, args[0])
         elif scenario == "dictate":
             result = dictate(browser, base, int(args[1]))
+        elif scenario == "insecure":
+            result = insecure(browser, base)
         elif scenario == "key":
             result = key(browser, base, args[0], args[1])
         else:

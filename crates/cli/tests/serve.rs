@@ -191,6 +191,38 @@ fn the_openai_sdk_streams_the_text_window_by_window() {
         let reply = served.transcribe(&fields, Some(("a.wav", &wav)));
         reply.assert_error(400, Some("stream"));
     }
+    // include[] puts whole documents in the last event (what the web page downloads): only
+    // with stream=true, and only formats the API has.
+    for fields in [
+        [("include[]", "srt"), ("response_format", "json")],
+        [("stream", "true"), ("include[]", "tsv")],
+    ] {
+        let reply = served.transcribe(&fields, Some(("a.wav", &wav)));
+        reply.assert_error(400, Some("include"));
+    }
+    let reply = served.transcribe(
+        &[
+            ("stream", "true"),
+            ("include[]", "logprobs"),
+            ("include[]", "vtt"),
+        ],
+        Some(("a.wav", &wav)),
+    );
+    let body = reply.text();
+    let done: Value = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .next_back()
+        .expect("events");
+    assert_eq!(done["type"], "transcript.text.done");
+    let file = setup.recording("human/ru_0022.wav");
+    assert_eq!(done["documents"]["vtt"], setup.cli(&file, "vtt").as_str());
+    assert_eq!(
+        done["documents"].as_object().unwrap().len(),
+        1,
+        "logprobs adds nothing: {done}"
+    );
 }
 
 #[needs(shared, venv)]

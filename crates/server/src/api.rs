@@ -599,7 +599,9 @@ async fn transcribe(app: &Arc<App>, request: Request) -> Result<Response, ApiErr
         let result = app.pool.run(token, app.options.queue_timeout, job).await;
         drop(admitted);
         let _ = texts.send(match finished(&app, result, &temp_path, started) {
-            Ok(transcript) => Streamed::Done(done_event(&transcript, &params, &app.options.model_id)),
+            Ok(transcript) => {
+                Streamed::Done(done_event(&transcript, &params, &app.options.model_id))
+            }
             Err(err) => Streamed::Failed(err),
         });
     });

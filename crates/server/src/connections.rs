@@ -2,7 +2,8 @@
 //! request headers (a client that trickles them in holds nothing for long), at most
 //! `max_connections` at once (the rest wait in the system's accept queue instead of using up
 //! the process's file descriptors), WebSocket upgrades allowed, and a graceful close of every
-//! connection when shutdown starts. axum's own `serve` sets no header deadline and no cap.
+//! connection when shutdown starts; with TLS, the handshake first, within the same deadline.
+//! axum's own `serve` sets no header deadline and no cap.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,29 +54,25 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, app: &Arc<App>)
         };
         let service = TowerToHyperService::new(router.clone());
         let header_timeout = app.options.header_timeout;
-        let mut stop = app.stop_signal.subscribe();
+        let stop = app.stop_signal.subscribe();
         let open = open_rx.clone();
+        let tls = app
+            .options
+            .tls
+            .as_ref()
+            .map(|tls| tokio_rustls::TlsAcceptor::from(std::sync::Arc::clone(&tls.config)));
         tokio::spawn(async move {
             let _slot = slot;
             let _open = open;
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            let connection = builder
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades();
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(e) = result {
-                        log::debug!("connection ended: {e}");
-                    }
-                }
-                () = crate::raised(&mut stop) => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
+            let Some(acceptor) = tls else {
+                return serve_connection(tcp, service, header_timeout, stop).await;
+            };
+            // The handshake shares the headers' deadline: a client that opens a connection
+            // and says nothing holds it no longer over TLS than without.
+            match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => serve_connection(stream, service, header_timeout, stop).await,
+                Ok(Err(e)) => log::debug!("TLS handshake failed: {e}"),
+                Err(_) => log::debug!("TLS handshake timed out"),
             }
         });
     }
@@ -83,4 +80,35 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, app: &Arc<App>)
     drop(open_rx);
     // Every connection task holds a receiver: closed once the last has finished.
     open_tx.closed().await;
+}
+
+/// One connection (plain TCP or TLS) served by hyper's HTTP/1.1 until it closes, or closed
+/// gracefully when shutdown starts.
+async fn serve_connection<Io>(
+    io: Io,
+    service: TowerToHyperService<Router>,
+    header_timeout: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                log::debug!("connection ended: {e}");
+            }
+        }
+        () = crate::raised(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }

@@ -24,6 +24,7 @@ mod listen;
 mod metrics;
 mod page;
 mod pool;
+mod tls;
 mod upload;
 
 use std::net::{SocketAddr, TcpListener};
@@ -37,6 +38,7 @@ use rech_asr::{
 };
 
 pub use error::{describe_size, parse_size, ServeError};
+pub use tls::Tls;
 
 use metrics::Metrics;
 use pool::Pool;
@@ -99,6 +101,8 @@ pub struct ServeOptions {
     /// Origins (`https://app.example.com`, or `*`) whose pages may call the API from a browser
     /// besides the server's own; a request with another `Origin` is refused (403).
     pub allowed_origins: Vec<String>,
+    /// HTTPS and WSS with this certificate ([`Tls::load`]); plain HTTP when `None`.
+    pub tls: Option<Tls>,
 }
 
 impl Default for ServeOptions {
@@ -128,6 +132,7 @@ impl Default for ServeOptions {
             max_connections: 512,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            tls: None,
         }
     }
 }

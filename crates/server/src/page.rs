@@ -155,7 +155,10 @@ pub(crate) async fn index(
     query: Result<Query<PageQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = language(query.as_ref().ok().and_then(|q| q.lang.as_deref()), &headers);
+    let lang = language(
+        query.as_ref().ok().and_then(|q| q.lang.as_deref()),
+        &headers,
+    );
     let mut values = values(lang);
     let other = LANGUAGES.iter().find(|l| **l != lang).unwrap_or(&"en");
     values.insert("other_lang", (*other).to_owned());
@@ -362,7 +365,14 @@ mod tests {
             tables.keys().map(String::as_str).collect::<Vec<_>>(),
             ["en", "ru"]
         );
-        let generated = ["lang", "other_lang", "strings", "options", "heading", "body"];
+        let generated = [
+            "lang",
+            "other_lang",
+            "strings",
+            "options",
+            "heading",
+            "body",
+        ];
         for template in [INDEX, RESULT] {
             for piece in template.split("{{").skip(1) {
                 let name = piece.split("}}").next().unwrap();

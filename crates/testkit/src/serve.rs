@@ -245,7 +245,7 @@ impl Served {
                 }
                 if !sent {
                     if let Some(addr) = line
-                        .split("http://")
+                        .split("://")
                         .nth(1)
                         .and_then(|rest| rest.split_whitespace().next())
                         .and_then(|a| a.parse::<SocketAddr>().ok())
