@@ -148,8 +148,8 @@ enum Command {
     Record(record::RecordArgs),
     /// Live dictation: speak, and each finished phrase is printed as a line.
     Dictate(dictate::DictateArgs),
-    /// Serve a model over HTTP: OpenAI's transcription API, live dictation over WebSocket,
-    /// health, readiness and Prometheus metrics.
+    /// Serve a model over HTTP(S): OpenAI's transcription API, live dictation over WebSocket,
+    /// a web page at / for uploads and dictation, health, readiness and Prometheus metrics.
     Serve(Box<serve::ServeArgs>),
     /// Score transcripts against references: word and character error rates with Russian
     /// normalisation, per system and per recording.

@@ -1,5 +1,6 @@
-//! `rech serve`: loads one model and serves it over HTTP — OpenAI's transcription API, live
-//! dictation over WebSocket, probes and metrics (the server itself is `rech-server`); this
+//! `rech serve`: loads one model and serves it over HTTP or HTTPS — OpenAI's transcription API,
+//! live dictation over WebSocket, the web page, probes and metrics (the server itself is
+//! `rech-server`); this
 //! file only turns the command line into its options and reports where it listens.
 
 use std::io::{self, Write};

@@ -1,7 +1,8 @@
 //! `rech serve` as a library: an OpenAI-compatible transcription server
 //! (`POST /v1/audio/transcriptions`, `GET /v1/models`) with live dictation over WebSocket
-//! (`/v1/listen`), health and readiness probes and Prometheus metrics, serving one loaded
-//! [`Engine`] with a fixed number of workers and a bounded queue.
+//! (`/v1/listen`), a web page for people at `/`, health and readiness probes and Prometheus
+//! metrics, over HTTP or HTTPS ([`Tls`]), serving one loaded [`Engine`] with a fixed number of
+//! workers and a bounded queue.
 //!
 //! ```no_run
 //! # fn demo(engine: std::sync::Arc<dyn rech_asr::Engine>) -> Result<(), rech_server::ServeError> {
