@@ -51,6 +51,10 @@ impl Tls {
                 format!("holds no private key in PEM (PKCS#8, PKCS#1 or SEC1): {e}"),
             )
         })?;
+        // ring is already in the build (ureq's downloads); aws-lc-rs, which rustls 0.23.48
+        // deprecates ring's provider in favour of for its post-quantum key exchange, needs
+        // cmake and nasm to build. Classical key exchange is what browsers on a LAN expect.
+        #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
