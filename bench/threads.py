@@ -5,6 +5,9 @@ second rech job transcribing in a loop), with -t 1/2, -j 1/2 and OpenMP's waitin
 the same session, interleaved round by round, and the table gives medians.
 
 Usage: python3 bench/threads.py [--rounds 5]
+       python3 bench/threads.py --policies [--rounds 3] [--size base] [--seconds 30]
+         (issue 27: -t 2 with each way of waiting, the model's own decoding, beside a second
+         rech job that waits passively whatever the build's default)
 Needs: cargo build --release -p rech-cli && cargo build --release -p rech-ggml --example
 make-test-model; ../shared (or RECH_SHARED_DIR) for the speech.
 """
@@ -57,10 +60,65 @@ def timed(cmd, env):
     return time.perf_counter() - started
 
 
+def policies(args):
+    """-t 2 with each way of waiting, idle and beside a fixed competitor."""
+    tmp = tempfile.mkdtemp(prefix="rech-policies-")
+    model = os.path.join(tmp, f"{args.size}.bin")
+    subprocess.run([os.path.join(RELEASE, "examples", "make-test-model"), args.size, model],
+                   check=True, stdout=subprocess.DEVNULL)
+    audio = [os.path.join(tmp, f"speech{i}.wav") for i in range(2)]
+    for path in audio:
+        joined_speech(path, args.seconds)
+    base = dict(os.environ)
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        base.pop(name, None)
+    configs = [
+        ("rech's default", base),
+        ("OMP_WAIT_POLICY=active", dict(base, OMP_WAIT_POLICY="active")),
+        ("OMP_WAIT_POLICY=passive", dict(base, OMP_WAIT_POLICY="passive")),
+    ] + [
+        (f"GOMP_SPINCOUNT={n}", dict(base, OMP_WAIT_POLICY="passive", GOMP_SPINCOUNT=str(n)))
+        for n in args.spins
+    ]
+    cmd = rech_cmd(model, audio[:1], 2)
+    results = {(name, load): [] for name, _ in configs for load in ("idle", "loaded")}
+    for _ in range(args.rounds):
+        for load in ("idle", "loaded"):
+            competitor = None
+            if load == "loaded":
+                loop = "while :; do " + " ".join(rech_cmd(model, audio[1:], 2)) + "; done"
+                competitor = subprocess.Popen(
+                    ["bash", "-c", loop], env=dict(base, OMP_WAIT_POLICY="passive"),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    start_new_session=True)
+                time.sleep(1.0)
+            for name, env in configs:
+                results[(name, load)].append(timed(cmd, env))
+            if competitor:
+                os.killpg(competitor.pid, 9)
+                competitor.wait()
+    print(f"{os.cpu_count()} cores, {args.size} model (random weights, its own decoding), "
+          f"{args.seconds} s of speech, -t 2 --no-vad --no-fallback, {args.rounds} rounds, "
+          "median seconds; the competitor: a second rech -t 2 job, passive, over and over")
+    print("| waiting | idle | beside a second rech job | slowdown |")
+    print("| --- | --- | --- | --- |")
+    for name, _ in configs:
+        idle = statistics.median(results[(name, "idle")])
+        loaded = statistics.median(results[(name, "loaded")])
+        spread = max(results[(name, "loaded")])
+        print(f"| {name} | {idle:.2f} | {loaded:.2f} (max {spread:.2f}) | {loaded / idle:.1f}× |")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--policies", action="store_true")
+    parser.add_argument("--size", default="base")
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--spins", type=int, nargs="*", default=[10000, 100000])
     args = parser.parse_args()
+    if args.policies:
+        return policies(args)
     tmp = tempfile.mkdtemp(prefix="rech-threads-")
     model = os.path.join(tmp, "tiny.bin")
     subprocess.run([os.path.join(RELEASE, "examples", "make-test-model"), "tiny", model,
