@@ -85,6 +85,9 @@ def policies(args):
     for _ in range(args.rounds):
         for load in ("idle", "loaded"):
             competitor = None
+            # The machine settles first (the files just written, the competitor just killed):
+            # rech's default looks at the machine as it starts.
+            time.sleep(1.0)
             if load == "loaded":
                 loop = "while :; do " + " ".join(rech_cmd(model, audio[1:], 2)) + "; done"
                 competitor = subprocess.Popen(
