@@ -71,7 +71,10 @@ fn choose_openmp_waiting(spin_when_idle: bool) {
     let mut args = std::env::args_os();
     let arg0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
     let mut command = std::process::Command::new(&exe);
-    command.arg0(arg0).args(args).env("OMP_WAIT_POLICY", "passive");
+    command
+        .arg0(arg0)
+        .args(args)
+        .env("OMP_WAIT_POLICY", "passive");
     if spin {
         // With passive waiting named, libgomp still spins this many turns first.
         command.env("GOMP_SPINCOUNT", "30000");

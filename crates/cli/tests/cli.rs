@@ -694,3 +694,63 @@ fn ctrl_c_leaves_no_output_and_exits_130() {
     assert!(err.contains("interrupted"), "{err}");
     assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0);
 }
+
+/// What `rech COMMAND -v` says about OpenMP's waiting, with the machine as it is.
+fn openmp_choice(command: &str, env: &[(&str, &str)]) -> Option<String> {
+    let mut cmd = rech();
+    cmd.env_remove("OMP_WAIT_POLICY")
+        .env_remove("GOMP_SPINCOUNT")
+        .env_remove("RECH_OPENMP_WAITING")
+        .envs(env.iter().copied())
+        .args([command, "-v", "-m", "/nonexistent/model.bin"]);
+    if command == "transcribe" {
+        cmd.arg("/nonexistent/audio.wav");
+    }
+    let out = cmd.output().unwrap();
+    String::from_utf8(out.stderr)
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("OpenMP threads wait"))
+        .map(str::to_owned)
+}
+
+#[test]
+fn openmp_threads_sleep_when_the_cores_are_busy_and_as_the_user_says() {
+    // Two processes spinning on a machine of two cores (or more: one per core).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut spinners: Vec<std::process::Child> = (0..cores)
+        .map(|_| {
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let busy = openmp_choice("transcribe", &[]);
+    let serve = openmp_choice("serve", &[]);
+    for spinner in &mut spinners {
+        let _ = spinner.kill();
+        let _ = spinner.wait();
+    }
+    let busy = busy.expect("transcribe -v says how its threads wait");
+    assert!(
+        busy.contains("sleeping (other threads kept the cores busy)"),
+        "{busy}"
+    );
+    // The server never spins, whatever the machine is doing.
+    let serve = serve.expect("serve -v says how its threads wait");
+    assert!(
+        serve.ends_with("wait by sleeping; set OMP_WAIT_POLICY or GOMP_SPINCOUNT to choose"),
+        "{serve}"
+    );
+    // Set by hand: left alone, and nothing to say.
+    assert_eq!(
+        openmp_choice("transcribe", &[("OMP_WAIT_POLICY", "active")]),
+        None
+    );
+    assert_eq!(
+        openmp_choice("transcribe", &[("GOMP_SPINCOUNT", "1000")]),
+        None
+    );
+}
