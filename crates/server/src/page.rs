@@ -403,6 +403,17 @@ mod tests {
     }
 
     #[test]
+    fn the_form_without_javascript_sends_its_key_before_its_file() {
+        // Browsers send a form's parts in document order, and the server refuses a request
+        // without its key when the file part begins.
+        let key = INDEX.find("name=\"api_key\"").unwrap();
+        let file = INDEX.find("name=\"file\"").unwrap();
+        assert!(key < file);
+        let form = INDEX.find("<form id=\"upload-form\"").unwrap();
+        assert!(form < key);
+    }
+
+    #[test]
     fn the_browser_picks_english_or_russian() {
         let mut headers = HeaderMap::new();
         assert_eq!(language(None, &headers), "ru");
