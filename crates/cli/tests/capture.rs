@@ -162,6 +162,19 @@ impl Pulse {
         std::fs::read_to_string(self.dir.path().join("pulseaudio.log")).unwrap_or_default()
     }
 
+    /// `rech dictate ctl COMMAND --socket SOCKET` against a dictation of this server; what it
+    /// printed (the state, for `status`).
+    fn ctl(&self, socket: &Path, command: &str) -> String {
+        let out = self
+            .rech()
+            .args(["dictate", "ctl", command, "--socket"])
+            .arg(socket)
+            .output()
+            .unwrap();
+        assert_success(&out);
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
     /// `rech` talking to this server.
     fn rech(&self) -> Command {
         let mut cmd = Command::cargo_bin("rech").unwrap();
@@ -524,16 +537,7 @@ fn push_to_talk_on_demand_holds_the_microphone_only_while_listening() {
     let spoken = speech(&shared, "ru_0031");
     let feeder = Feeder::start(&pulse.fifo, with_lead_in(&spoken));
     let socket = pulse.dir.path().join("dictate.sock");
-    let ctl = |command: &str| {
-        let out = pulse
-            .rech()
-            .args(["dictate", "ctl", command, "--socket"])
-            .arg(&socket)
-            .output()
-            .unwrap();
-        assert_success(&out);
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let ctl = |command: &str| pulse.ctl(&socket, command);
     let mut dictate = Running::spawn(
         pulse
             .rech()
@@ -595,13 +599,7 @@ fn onset_in_phrase(pulse: &Pulse, spoken: &[f32], flags: &[&str]) -> (f64, f64) 
     let kept = tempfile::tempdir().unwrap();
     let feeder = Feeder::start(&pulse.fifo, spoken.to_vec());
     let ctl = |command: &str| {
-        let out = pulse
-            .rech()
-            .args(["dictate", "ctl", command, "--socket"])
-            .arg(&socket)
-            .output()
-            .unwrap();
-        assert_success(&out);
+        pulse.ctl(&socket, command);
     };
     let mut dictate = Running::spawn(
         pulse
@@ -750,13 +748,7 @@ fn the_sound_cue_rises_when_listening_starts_and_falls_when_it_stops() {
     };
     let socket = pulse.dir.path().join("cue.sock");
     let ctl = |command: &str| {
-        let out = pulse
-            .rech()
-            .args(["dictate", "ctl", command, "--socket"])
-            .arg(&socket)
-            .output()
-            .unwrap();
-        assert_success(&out);
+        pulse.ctl(&socket, command);
     };
     let mut dictate = Running::spawn(
         pulse

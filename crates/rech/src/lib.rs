@@ -119,6 +119,8 @@ pub mod inputs;
 pub mod live;
 mod model;
 pub mod outputs;
+#[cfg(unix)]
+pub mod threads;
 #[cfg(feature = "typing")]
 pub mod typing;
 #[cfg(feature = "diarize")]

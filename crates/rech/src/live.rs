@@ -4,8 +4,8 @@
 //! with real time however long a decode takes. With a [`Control`], dictation listens only
 //! between `start` and `stop` (push-to-talk): the phrase under way is finalised at each stop,
 //! a file's stream kept for the next start, and the microphone either closed while stopped
-//! ([`Source::microphone`]) or kept open into a short ring of the last moments
-//! ([`Source::microphone_kept_open`]), so that a phrase spoken right at the press keeps its
+//! (`Source::microphone`, feature `capture`) or kept open into a short ring of the last moments
+//! (`Source::microphone_kept_open`), so that a phrase spoken right at the press keeps its
 //! first syllable.
 
 use std::sync::atomic::{AtomicBool, Ordering};

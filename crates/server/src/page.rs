@@ -279,7 +279,10 @@ pub(crate) async fn transcribe_form(
     let mut values = values(lang);
     match result {
         Ok((transcript, params)) => {
-            values.insert("heading", values["result_heading"].clone());
+            values.insert(
+                "heading",
+                values.get("result_heading").cloned().unwrap_or_default(),
+            );
             values.insert(
                 "body",
                 result_html(&transcript, &params, &app.options.model_id),
@@ -287,7 +290,10 @@ pub(crate) async fn transcribe_form(
             html(StatusCode::OK, fill(RESULT, &values))
         }
         Err(err) => {
-            values.insert("heading", values["error_heading"].clone());
+            values.insert(
+                "heading",
+                values.get("error_heading").cloned().unwrap_or_default(),
+            );
             values.insert(
                 "body",
                 format!(
@@ -400,6 +406,12 @@ mod tests {
         }
         assert!(called > 10, "app.js calls t() {called} times");
         assert_eq!(tables["ru"].len(), tables["en"].len());
+        // The result page's headings, chosen in code.
+        for (lang, table) in &tables {
+            for name in ["result_heading", "error_heading"] {
+                assert!(table.contains_key(name), "{lang} has no {name}");
+            }
+        }
     }
 
     #[test]
