@@ -420,3 +420,80 @@ fn past_the_grace_period_requests_are_answered_503_and_an_exposed_server_warns()
     let left: Vec<_> = std::fs::read_dir(uploads.path()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Writes `request` to a new connection to `addr` and reads until the server closes it; what
+/// came back. Write and read errors end early: what was read is the evidence.
+fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect to the server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let _ = stream.write_all(request);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+#[needs(shared, venv)]
+#[test]
+fn a_refused_upload_is_read_to_its_end_so_its_client_hears_why() {
+    // Refused before its body is read (a wrong key in the header; a form whose key field is
+    // missing when its file begins), an upload still being sent must get its answer. Closing on
+    // unread bytes made curl fail with "Send failure: Broken pipe" (CI saw status 0) now and
+    // then; the server now reads the rest first, which leaves the connection fit for the next
+    // request: the pipelined `GET /health` is answered only when the refused body was read.
+    let setup = setup();
+    let served = setup.serve(&["--api-key", "sekret"]);
+    let audio = speech(&setup);
+    let (content_type, body) = multipart(&[], Some(("speech.wav", &audio)));
+    let next = head("GET", "/health", &[], None);
+    for (path, key, says) in [
+        (
+            "/v1/audio/transcriptions",
+            "Bearer wrong",
+            "incorrect API key",
+        ),
+        ("/page/transcribe", "", "needs an API key"),
+    ] {
+        let mut headers = vec![("Content-Type", content_type.as_str())];
+        if !key.is_empty() {
+            headers.push(("Authorization", key));
+        }
+        let mut request = keep_alive(head("POST", path, &headers, Some(body.len() as u64)));
+        request.extend_from_slice(&body);
+        request.extend_from_slice(&next);
+        let replies = exchange(served.addr, &request);
+        assert!(replies.starts_with("HTTP/1.1 401"), "{path}: {replies}");
+        assert!(replies.contains(says), "{path}: {replies}");
+        assert!(
+            replies.contains("HTTP/1.1 200"),
+            "{path}: the next request on the connection went unanswered: {replies}"
+        );
+    }
+    // A client that waits to be told before it sends (`Expect: 100-continue`) is told at once,
+    // and not invited to send what was refused.
+    let replies = exchange(
+        served.addr,
+        &head(
+            "POST",
+            "/v1/audio/transcriptions",
+            &[
+                ("Content-Type", content_type.as_str()),
+                ("Authorization", "Bearer wrong"),
+                ("Expect", "100-continue"),
+            ],
+            Some(body.len() as u64),
+        ),
+    );
+    assert!(replies.starts_with("HTTP/1.1 401"), "{replies}");
+    assert!(!replies.contains("100 Continue"), "{replies}");
+    assert_healthy(&served);
+}
+
+/// A request head from [`head`] without its `Connection: close`.
+fn keep_alive(head: Vec<u8>) -> Vec<u8> {
+    String::from_utf8(head)
+        .unwrap()
+        .replace("Connection: close\r\n", "")
+        .into_bytes()
+}

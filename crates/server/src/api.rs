@@ -24,7 +24,7 @@ use crate::upload::{read_form, Form};
 use crate::App;
 
 /// Room for the form's text fields and boundaries beside the file.
-const FORM_OVERHEAD: u64 = 1 << 20;
+pub(crate) const FORM_OVERHEAD: u64 = 1 << 20;
 
 /// OpenAI's model names, which clients send by default: they mean the loaded model here.
 const OPENAI_MODELS: [&str; 4] = [
@@ -62,6 +62,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .layer(middleware::from_fn(access_log))
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            crate::linger::linger,
         ))
         .layer(CatchPanicLayer::custom(
             |panic: Box<dyn std::any::Any + Send>| {

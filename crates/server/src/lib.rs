@@ -21,6 +21,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod linger;
 mod listen;
 mod metrics;
 mod page;
