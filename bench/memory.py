@@ -4,7 +4,7 @@ the faster encoder on CPU) and on (`--flash-attn`), for 30 s and 5 minutes of sp
 
 whisper.cpp's encoder without flash attention holds each layer's attention matrix, 1500 × 1500
 × heads × 4 bytes (51 MiB tiny, 69 MiB base, 103 MiB small, 137 MiB medium); with it, memory is
-lower and the encoder slower. The 5-minute input spans two of rech's 3-minute windows, so equal
+lower and the encoder slower. The 5-minute input spans five of rech's 1-minute windows, so equal
 figures for 30 s and 5 minutes show that memory does not grow with the recording.
 
 Usage: python3 bench/memory.py [--sizes tiny,base,small] [--type f16|q8_0|...] [--short-only]

@@ -1,5 +1,5 @@
 //! Transcription of recordings of any length in bounded memory: audio is fed in chunks, cut into
-//! windows of a few minutes at the quietest point near each window's end, and transcribed
+//! windows of about a minute at the quietest point near each window's end, and transcribed
 //! window by window; timestamps are shifted onto the recording's timeline and each window is
 //! primed with the text before it, so nothing is lost or repeated at a cut.
 
@@ -23,9 +23,14 @@ pub struct WindowOptions {
 }
 
 impl Default for WindowOptions {
+    /// Windows of a minute: what a long recording holds beyond a short one is one window's
+    /// samples and what the engine makes of them (whisper.cpp copies a window's samples, padded,
+    /// and computes its whole spectrogram first), so a minute keeps an hour's peak within a few
+    /// MB of a 106 s recording's, where three minutes added 25 MB (BENCHMARKS.md, "Memory that
+    /// stays flat"). Each cut falls in the quietest moment of the window's last 15 s.
     fn default() -> Self {
         Self {
-            window_seconds: 180.0,
+            window_seconds: 60.0,
             search_seconds: 15.0,
         }
     }

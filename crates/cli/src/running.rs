@@ -41,7 +41,7 @@ pub struct RunArgs {
     pub keep_hallucinations: bool,
 
     /// Length of the windows a long recording is cut into, in seconds (cut at a pause).
-    #[arg(long, value_name = "SECONDS", default_value_t = 180.0, hide = true,
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, hide = true,
           value_parser = parse_window)]
     pub window: f64,
 

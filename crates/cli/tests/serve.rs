@@ -149,8 +149,9 @@ fn the_openai_sdk_streams_the_text_window_by_window() {
     let setup = setup();
     let venv = test_venv();
     let served = setup.serve(&[]);
-    // 200 s: two of the server's 180 s windows, so two pieces of text before the whole.
-    let file = setup.long_wav(200);
+    // 100 s: two of the server's windows (the first cut in the quiet of 45–60 s, the rest
+    // shorter than a window), so two pieces of text before the whole.
+    let file = setup.long_wav(100);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openai_stream.py");
     let out = Command::new(venv.join("bin/python"))
         .arg(script)
