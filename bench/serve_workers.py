@@ -10,7 +10,7 @@ the commit before a change): they alternate within each round, and the medians o
 reported.
 
 Usage: python3 bench/serve_workers.py --model PATH [--workers 1,2,4] [--rounds 3]
-         [--threads T] [--binary NAME=PATH]...
+         [--threads T] [--binary NAME=PATH]... [--extra "SERVE ARGS"]
 Needs: cargo build --release -p rech-cli; RECH_ORT_LIB for a GigaAM model; ../shared (or
 RECH_SHARED_DIR).
 """
@@ -48,10 +48,10 @@ def rss_mib(pid: int, key: str) -> float:
     return float("nan")
 
 
-def measure(rech: str, model: str, workers: int, threads, recording: Path) -> dict:
+def measure(rech: str, model: str, workers: int, threads, recording: Path, extra=()) -> dict:
     port = free_port()
     argv = [rech, "serve", "-m", model, "--no-vad", "-w", str(workers),
-            "--port", str(port), "--queue", "16"]
+            "--port", str(port), "--queue", "16", *extra]
     if threads:
         argv += ["-t", str(threads)]
     server = Server("rech", argv, "/v1/audio/transcriptions", {"model": "whisper-1"}, port)
@@ -76,6 +76,7 @@ def main():
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--extra", default="", help="more `rech serve` arguments, space-separated")
     ap.add_argument("--binary", action="append", default=[],
                     help="NAME=PATH: a build of rech to measure (repeat to compare builds)")
     args = ap.parse_args()
@@ -87,7 +88,8 @@ def main():
         for round_ in range(args.rounds):
             for w in workers:
                 for name, rech in variants.items():
-                    r = measure(rech, args.model, w, args.threads, recording)
+                    r = measure(rech, args.model, w, args.threads, recording,
+                                args.extra.split())
                     results[(name, w)].append(r)
                     print(f"round {round_ + 1}: {name} -w {w}: idle {r['idle']:.0f} MiB, "
                           f"peak {r['peak']:.0f} MiB, {r['rpm']:.2f} requests/min",

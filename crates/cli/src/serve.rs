@@ -160,6 +160,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 512,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
+
+    /// Whisper's low-memory mode for many workers: whisper.cpp's flash attention, which does not
+    /// hold the encoder's attention matrices; each worker's state then peaks lower (see
+    /// BENCHMARKS.md, "Whisper's workers"), at some speed on CPU.
+    #[arg(help_heading = "Performance", long)]
+    flash_attn: bool,
 }
 
 pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
@@ -182,13 +188,18 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut whisper_only = args.decoding.whisper_only();
+    whisper_only.push(("--flash-attn", args.flash_attn));
     let (resolved, engine) = engine::load_model(
         args.model.as_deref(),
         rech::Use::Server,
         language.as_deref(),
-        &args.decoding.whisper_only(),
+        &whisper_only,
         rech::EngineOptions {
-            whisper: args.decoding.whisper_options()?,
+            whisper: rech_whisper::WhisperOptions {
+                flash_attention: args.flash_attn,
+                ..args.decoding.whisper_options()?
+            },
             workers,
             model_copies: args.model_copies.map_or(0, usize::from),
         },

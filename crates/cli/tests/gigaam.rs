@@ -242,6 +242,10 @@ fn whisper_only_options_and_other_languages_are_usage_errors() {
         .arg("--input")
         .arg(&wav));
     assert_fails(&out, 2, &["--full-window is for Whisper models"]);
+    let out = run(rech_ort(&lib)
+        .args(["serve", "--port", "0", "--flash-attn", "-m"])
+        .arg(&model));
+    assert_fails(&out, 2, &["--flash-attn is for Whisper models"]);
 }
 
 /// A copy of the ctc model's files in a directory of its own, to damage.

@@ -497,3 +497,35 @@ fn keep_alive(head: Vec<u8>) -> Vec<u8> {
         .replace("Connection: close\r\n", "")
         .into_bytes()
 }
+
+#[needs(shared, venv)]
+#[test]
+fn whispers_low_memory_mode_serves_what_rech_transcribe_writes_with_it() {
+    // `--flash-attn` reaches the server's workers: the text is `rech transcribe --flash-attn`'s,
+    // which (random weights, other arithmetic) differs from the text without it.
+    let setup = setup();
+    let model = micro_model(31, DecoderOutput::Random);
+    let recording = setup.recording("human/ru_0022.wav");
+    let cli = |extra: &[&str]| {
+        let out = run(rech()
+            .args(["transcribe", "-q", "-l", "ru", "-t", "1", "--no-vad"])
+            .args(extra)
+            .args(["-f", "txt", "-m"])
+            .arg(model)
+            .arg(&recording));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let (with, without) = (cli(&["--flash-attn"]), cli(&[]));
+    assert_ne!(with, without, "flash attention changed nothing to tell by");
+    let mut cmd = rech();
+    cmd.args(["serve", "--flash-attn", "--no-vad", "-l", "ru", "-t", "1", "-m"])
+        .arg(model);
+    let served = Served::start(cmd);
+    let reply = served.transcribe(
+        &[("response_format", "text")],
+        Some(("a.wav", &speech(&setup))),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.text().trim(), with);
+}
