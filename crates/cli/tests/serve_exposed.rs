@@ -513,14 +513,27 @@ fn whispers_low_memory_mode_serves_what_rech_transcribe_writes_with_it() {
             .args(["-f", "txt", "-m"])
             .arg(model)
             .arg(&recording));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let (with, without) = (cli(&["--flash-attn"]), cli(&[]));
     assert_ne!(with, without, "flash attention changed nothing to tell by");
     let mut cmd = rech();
-    cmd.args(["serve", "--flash-attn", "--no-vad", "-l", "ru", "-t", "1", "-m"])
-        .arg(model);
+    cmd.args([
+        "serve",
+        "--flash-attn",
+        "--no-vad",
+        "-l",
+        "ru",
+        "-t",
+        "1",
+        "-m",
+    ])
+    .arg(model);
     let served = Served::start(cmd);
     let reply = served.transcribe(
         &[("response_format", "text")],

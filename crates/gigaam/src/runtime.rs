@@ -334,10 +334,12 @@ fn start(path: &Path, shown: &str) -> Result<Environment, RuntimeError> {
         }
         other => unusable(short(&other.to_string())),
     })?;
-    builder
+    let env = builder
         .with_name("rech")
         .build()
-        .map_err(|e| unusable(short(&e.to_string())))
+        .map_err(|e| unusable(short(&e.to_string())))?;
+    crate::malloc::return_large_buffers();
+    Ok(env)
 }
 
 /// A library's message made one lowercase line.
