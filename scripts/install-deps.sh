@@ -52,9 +52,16 @@ if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$requirements"
-    # The wheel rech itself fetches ONNX Runtime from, for the tests that serve it locally.
-    "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary :all: \
-        --platform "manylinux_2_28_$(uname -m)" --python-version 3.11 \
-        -d "$venv/wheels" "$(grep '^onnxruntime==' "$requirements")"
+    # The wheels rech itself fetches ONNX Runtime from (its CPU build, and its CUDA build on
+    # x86-64), for the tests that serve them locally.
+    wheels=("$(grep '^onnxruntime==' "$requirements")")
+    if [ "$(uname -m)" = x86_64 ]; then
+        wheels+=("$(sed -n 's/^# download: //p' "$requirements")")
+    fi
+    for wheel in "${wheels[@]}"; do
+        "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary :all: \
+            --platform "manylinux_2_28_$(uname -m)" --python-version 3.11 \
+            -d "$venv/wheels" "$wheel"
+    done
     cp "$requirements" "$venv/requirements.txt"
 fi

@@ -144,6 +144,9 @@ pub struct DictateArgs {
     #[arg(long)]
     flash_attn: bool,
 
+    #[command(flatten)]
+    gpu: crate::gpu::GpuArgs,
+
     /// Keep utterances that are only known Whisper hallucinations («Продолжение следует...»),
     /// and decoding loops whole instead of cut to one copy.
     #[arg(long)]
@@ -328,9 +331,10 @@ pub fn run(args: DictateArgs, ctx: &Context) -> Result<ExitCode> {
         options.transcribe.language.as_deref(),
         &only,
         rech::EngineOptions {
-            whisper: whisper_options,
+            whisper: args.gpu.whisper(whisper_options),
             workers: 1,
             model_copies: 0,
+            gpu: args.gpu.device(),
         },
         options.threads,
         ctx,

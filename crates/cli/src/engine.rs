@@ -71,6 +71,14 @@ pub fn load_model(
     ctx: &Context,
 ) -> Result<(ResolvedModel, Arc<dyn Engine>)> {
     let (resolved, kind) = choose_model(spec, purpose, language, only, ctx)?;
+    // Before anything is fetched: GigaAM takes the GPU in every build, Whisper only in one
+    // with a GPU back end.
+    if kind == EngineKind::Whisper && options.gpu.is_some() && !rech_whisper::has_gpu_backend() {
+        return Err(UsageError(
+            "--gpu: this build of rech has no GPU back end for Whisper models (build it with --features cuda, vulkan, metal or hipblas; see the README); GigaAM models take --gpu in every build".into(),
+        )
+        .into());
+    }
     let engine = load(&resolved, kind, options, threads, ctx)?;
     Ok((resolved, engine))
 }

@@ -10,6 +10,7 @@ mod devices;
 mod dictate;
 mod engine;
 mod eval;
+mod gpu;
 mod models;
 mod output;
 mod progress;
@@ -67,7 +68,7 @@ fn build_info() -> String {
     backends.extend(rech_whisper::compiled_backends());
     let features = rech_whisper::cpu_features();
     format!(
-        "{}\nwhisper.cpp {} (back ends: {}{})\nCPU features: {}\nONNX Runtime (GigaAM-v3): loaded at run time (RECH_ORT_LIB, or `rech models download onnxruntime`)",
+        "{}\nwhisper.cpp {} (back ends: {}{})\nCPU features: {}\nONNX Runtime (GigaAM-v3): loaded at run time (RECH_ORT_LIB, or `rech models download onnxruntime`; for --gpu, its CUDA build `onnxruntime-gpu`)",
         env!("CARGO_PKG_VERSION"),
         rech_whisper::whisper_cpp_version(),
         backends.join(", "),

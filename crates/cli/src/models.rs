@@ -17,6 +17,7 @@ use rech_asr::catalog::{
 };
 use rech_asr::download::{DownloadError, DownloadEvent, DownloadOutcome};
 use rech_asr::resolve::{classify, ModelSettings, ModelSpec, ResolvedModel};
+use rech_gigaam::runtime::RuntimeKind;
 
 use crate::progress::download_bar;
 use crate::{Context, Interrupted, UsageError};
@@ -52,7 +53,8 @@ enum ModelsCommand {
 
 #[derive(Debug, Args)]
 struct DownloadArgs {
-    /// Catalogue names (see `rech models list`), or onnxruntime.
+    /// Catalogue names (see `rech models list`), onnxruntime, or onnxruntime-gpu (ONNX
+    /// Runtime's CUDA build, for GigaAM --gpu).
     #[arg(value_name = "NAME", conflicts_with = "url")]
     names: Vec<String>,
     /// Download a whisper.cpp ggml model from outside the catalogue (a fine-tune, a private
@@ -128,6 +130,11 @@ impl Shown {
                 self.asked = why.is_none() || *why == Some(ASKED_FOR);
                 let what = if *name == RUNTIME_NAME {
                     format!("ONNX Runtime {}", rech_gigaam::runtime::ORT_VERSION)
+                } else if *name == GPU_RUNTIME_NAME {
+                    format!(
+                        "ONNX Runtime {} with CUDA",
+                        rech_gigaam::runtime::ORT_CUDA_VERSION
+                    )
                 } else {
                     (*name).to_owned()
                 };
@@ -170,7 +177,9 @@ impl Shown {
                     path.display()
                 ),
             ),
-            FetchEvent::Installed { name, path, .. } if *name == RUNTIME_NAME => {
+            FetchEvent::Installed { name, path, .. }
+                if *name == RUNTIME_NAME || *name == GPU_RUNTIME_NAME =>
+            {
                 say_quietly(quiet, &format!("ONNX Runtime is in {}", path.display()));
             }
             FetchEvent::Installed {
@@ -281,14 +290,16 @@ pub fn explain(e: FetchError, alternative: Option<&str>) -> anyhow::Error {
                 "{subject}, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {name}` once online{instead}"
             )
         }
-        FetchError::RuntimeOffline { version } => anyhow!(
-            "GigaAM needs ONNX Runtime {version}, which is not downloaded, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {RUNTIME_NAME}` once online, or set RECH_ORT_LIB to libonnxruntime's path"
+        FetchError::RuntimeOffline { name, version } => anyhow!(
+            "GigaAM needs ONNX Runtime {version} ({name}), which is not downloaded, and downloads are off (--offline or RECH_OFFLINE); run `rech models download {name}` once online, or set RECH_ORT_LIB to libonnxruntime's path"
         ),
-        FetchError::Download { name, source } if name == RUNTIME_NAME => with_retry_hint(
-            source,
-            &format!("rech models download {RUNTIME_NAME}"),
-            Some("or set RECH_ORT_LIB to libonnxruntime's path"),
-        ),
+        FetchError::Download { name, source } if name == RUNTIME_NAME || name == GPU_RUNTIME_NAME => {
+            with_retry_hint(
+                source,
+                &format!("rech models download {name}"),
+                Some("or set RECH_ORT_LIB to libonnxruntime's path"),
+            )
+        }
         FetchError::Download { name, source } => with_retry_hint(
             source,
             &format!("rech models download {name}"),
@@ -367,6 +378,9 @@ fn vad_with(
 /// The name `rech models download` takes for ONNX Runtime.
 pub const RUNTIME_NAME: &str = rech::fetch::RUNTIME_NAME;
 
+/// The name `rech models download` takes for ONNX Runtime's CUDA build.
+pub const GPU_RUNTIME_NAME: &str = rech::fetch::GPU_RUNTIME_NAME;
+
 fn list(ctx: &Context) -> Result<ExitCode> {
     let fetcher = fetcher(ctx)?;
     let listed = fetcher.inventory().map_err(|e| match e {
@@ -394,6 +408,12 @@ fn list(ctx: &Context) -> Result<ExitCode> {
                     (format!("{} *", model.name), summary.to_owned())
                 }
                 Listing::Catalogue { summary, .. } => (model.name, summary.to_owned()),
+                Listing::Runtime(version) if model.name == GPU_RUNTIME_NAME => (
+                    model.name,
+                    format!(
+                        "ONNX Runtime {version} with CUDA for GigaAM --gpu, fetched on first use (or RECH_ORT_LIB)"
+                    ),
+                ),
                 Listing::Runtime(version) => (
                     model.name,
                     format!(
@@ -464,10 +484,14 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
     };
     // Every name is checked before anything is downloaded.
     let mut entries = Vec::new();
-    let mut runtime = false;
+    let mut runtimes = Vec::new();
     for name in &names {
         if *name == RUNTIME_NAME {
-            runtime = true;
+            runtimes.push(RuntimeKind::Cpu);
+            continue;
+        }
+        if *name == GPU_RUNTIME_NAME {
+            runtimes.push(RuntimeKind::Cuda);
             continue;
         }
         match catalog::find(name) {
@@ -487,9 +511,10 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let mut failed = 0;
     let mut fetcher = fetcher(ctx)?;
-    if runtime {
+    let runtimes_asked = runtimes.len();
+    for kind in runtimes {
         match fetcher
-            .runtime(Some(ASKED_FOR))
+            .install_runtime(kind, Some(ASKED_FOR))
             .map_err(|e| explain(e, None))
         {
             Ok(_) => {}
@@ -511,7 +536,7 @@ fn download_command(args: DownloadArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     if failed > 0 {
-        let total = entries.len() + usize::from(runtime);
+        let total = entries.len() + runtimes_asked;
         if total > 1 {
             let _ = writeln!(
                 io::stderr(),

@@ -12,8 +12,9 @@ use rech_whisper::WhisperOptions;
 
 use crate::decoding::DecodingArgs;
 use crate::engine::{language_arg, WhisperOnly};
+use crate::gpu::GpuArgs;
 use crate::vad::VadArgs;
-use crate::{Context, UsageError};
+use crate::Context;
 
 /// The options that decide what a model makes of a recording and how fast.
 #[derive(Debug, Args)]
@@ -60,18 +61,8 @@ pub struct RunArgs {
     #[arg(help_heading = "Performance", short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: Option<u16>,
 
-    /// Run Whisper on the GPU; an error in a build without a GPU back end (see `rech
-    /// --version`) [default: on in GPU builds].
-    #[arg(help_heading = "Performance", long, conflicts_with = "no_gpu")]
-    pub gpu: bool,
-
-    /// Run Whisper on the CPU even in a GPU build.
-    #[arg(help_heading = "Performance", long)]
-    pub no_gpu: bool,
-
-    /// Which GPU, counting from 0.
-    #[arg(help_heading = "Performance", long, value_name = "N")]
-    pub gpu_device: Option<u32>,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
 
     /// Low-memory mode: whisper.cpp's flash attention, which does not hold the encoder's
     /// attention matrices (51 MiB tiny, 69 MiB base, 103 MiB small, 137 MiB medium), but is
@@ -90,18 +81,10 @@ impl RunArgs {
             filter_hallucinations: !self.keep_hallucinations,
             temperature: None,
         };
-        if (self.gpu || self.gpu_device.is_some()) && !rech_whisper::has_gpu_backend() {
-            return Err(UsageError(
-                "--gpu: this build of rech has no GPU back end (build it with --features cuda, vulkan, metal or hipblas; see the README)".into(),
-            )
-            .into());
-        }
-        let whisper = WhisperOptions {
+        let whisper = self.gpu.whisper(WhisperOptions {
             flash_attention: self.flash_attn,
-            gpu: !self.no_gpu,
-            gpu_device: self.gpu_device.unwrap_or(0),
             ..self.decoding.whisper_options()?
-        };
+        });
         Ok((options, whisper))
     }
 
@@ -111,6 +94,7 @@ impl RunArgs {
             whisper,
             workers: jobs,
             model_copies: self.model_copies.map_or(0, usize::from),
+            gpu: self.gpu.device(),
         }
     }
 
@@ -118,7 +102,6 @@ impl RunArgs {
     pub fn whisper_only(&self) -> Vec<WhisperOnly> {
         let mut options = self.decoding.whisper_only();
         options.push(("--flash-attn", self.flash_attn));
-        options.push(("--gpu", self.gpu || self.gpu_device.is_some()));
         options
     }
 

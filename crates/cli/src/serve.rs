@@ -166,6 +166,9 @@ pub struct ServeArgs {
     /// BENCHMARKS.md, "Whisper's workers"), at some speed on CPU.
     #[arg(help_heading = "Performance", long)]
     flash_attn: bool,
+
+    #[command(flatten)]
+    gpu: crate::gpu::GpuArgs,
 }
 
 pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
@@ -196,12 +199,13 @@ pub fn run(args: ServeArgs, ctx: &Context) -> Result<ExitCode> {
         language.as_deref(),
         &whisper_only,
         rech::EngineOptions {
-            whisper: rech_whisper::WhisperOptions {
+            whisper: args.gpu.whisper(rech_whisper::WhisperOptions {
                 flash_attention: args.flash_attn,
                 ..args.decoding.whisper_options()?
-            },
+            }),
             workers,
             model_copies: args.model_copies.map_or(0, usize::from),
+            gpu: args.gpu.device(),
         },
         threads,
         ctx,

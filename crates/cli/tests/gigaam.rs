@@ -12,8 +12,8 @@ use std::process::Command;
 
 use rech_testkit::formats::{check_all_formats, check_json, sample_stem, SAMPLES};
 use rech_testkit::{
-    assert_fails, assert_success, ort_lib, rech, run, samples_dir, shared_dir, stderr, stdout,
-    test_venv, write_file,
+    assert_fails, assert_fails_last_line, assert_success, ort_lib, rech, run, samples_dir,
+    shared_dir, stderr, stdout, test_venv, write_file,
 };
 use serde_json::Value;
 
@@ -374,7 +374,9 @@ fn onnx_runtime_missing_too_old_or_not_a_library() {
 fn onnx_runtime_is_fetched_on_first_use_and_verified() {
     use rech_testkit::http::TestServer;
     let shared = shared_dir();
-    let archive = rech_gigaam::runtime::archive().expect("a runtime archive for this platform");
+    let archive = rech_gigaam::runtime::RuntimeKind::Cpu
+        .archive()
+        .expect("a runtime archive for this platform");
     let wheel = rech_testkit::ort_wheel(archive.wheel.name);
     let path = archive
         .wheel
@@ -414,7 +416,7 @@ fn onnx_runtime_is_fetched_on_first_use_and_verified() {
         .arg(&wav));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("sha256"), "{}", stderr(&out));
-    let lib = rech_gigaam::runtime::library_name();
+    let lib = rech_gigaam::runtime::library_name(rech_gigaam::runtime::RuntimeKind::Cpu);
     let installed = models.path().join("onnxruntime-1.32.0").join(&lib);
     assert!(!installed.exists());
 
@@ -444,8 +446,106 @@ fn onnx_runtime_is_fetched_on_first_use_and_verified() {
     assert_success(&out);
     let row = stdout(&out)
         .lines()
-        .find(|l| l.starts_with("onnxruntime"))
+        .find(|l| l.starts_with("onnxruntime "))
         .map(str::to_owned)
         .unwrap();
     assert!(row.contains(" yes "), "{row}");
+}
+
+/// `--gpu` with GigaAM: ONNX Runtime's CUDA build is fetched on first use (here from a local
+/// mirror through `RECH_ORT_BASE_URL`), verified, and its three libraries installed. Where no
+/// NVIDIA GPU is (CI), the run ends in one line that says why and writes nothing: never a
+/// quiet fallback to the CPU; where one is, its text is the CPU's. The CPU build named by
+/// `RECH_ORT_LIB` refuses `--gpu` in one line, and the CUDA build without `--gpu` transcribes
+/// on the CPU exactly as the CPU build does.
+#[needs(shared, venv)]
+#[test]
+fn gigaam_on_the_gpu_fetches_the_cuda_build_and_never_falls_back_quietly() {
+    use rech_gigaam::runtime::{library_name, RuntimeKind, PYPI_FILES};
+    use rech_testkit::http::TestServer;
+    let (shared, lib) = setup();
+    let model = micro(&shared).join("v3_ctc.onnx");
+    let wav = samples_dir().join("privet-16k-mono.wav");
+
+    let cpu = run(transcribe(&lib, &model, &[]).arg(&wav));
+    assert_success(&cpu);
+    assert!(!stdout(&cpu).trim().is_empty());
+
+    // The CPU build has no CUDA: one line that says which build to use, from every command
+    // that loads a model.
+    let out = run(transcribe(&lib, &model, &["--gpu"]).arg(&wav));
+    assert_fails(&out, 1, &["without CUDA", "onnxruntime-gpu 1.31.1"]);
+    assert!(stdout(&out).is_empty());
+    let out = run(rech_ort(&lib)
+        .args(["serve", "--port", "0", "--gpu-device", "0", "-m"])
+        .arg(&model));
+    assert_fails_last_line(&out, 1, &["without CUDA"]);
+    let out = run(rech_ort(&lib)
+        .args(["dictate", "--gpu", "-m"])
+        .arg(&model)
+        .arg("--input")
+        .arg(&wav));
+    assert_fails_last_line(&out, 1, &["without CUDA"]);
+
+    let archive = RuntimeKind::Cuda
+        .archive()
+        .expect("a CUDA runtime archive for this platform");
+    let wheel = rech_testkit::ort_wheel(archive.wheel.name);
+    let server = TestServer::start();
+    server.serve(
+        archive.wheel.url.strip_prefix(PYPI_FILES).unwrap(),
+        std::fs::read(&wheel).unwrap(),
+    );
+    let models = tempfile::tempdir().unwrap();
+    let out = run(rech()
+        .env_remove("RECH_OFFLINE")
+        .env("RECH_MODELS_DIR", models.path())
+        .env("RECH_ORT_BASE_URL", server.base_url())
+        .args(["transcribe", "--gpu", "-t", "2", "-m"])
+        .arg(&model)
+        .arg(&wav));
+    let err = stderr(&out);
+    assert!(
+        err.contains("downloading ONNX Runtime 1.31.1 with CUDA"),
+        "{err}"
+    );
+    let dir = models.path().join("onnxruntime-gpu-1.31.1");
+    let mut installed: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    installed.sort();
+    assert_eq!(
+        installed,
+        [
+            "libonnxruntime.so.1.31.1",
+            "libonnxruntime_providers_cuda.so",
+            "libonnxruntime_providers_shared.so"
+        ]
+    );
+    if Path::new("/dev/nvidiactl").exists() {
+        assert_success(&out);
+        assert_eq!(stdout(&out), stdout(&cpu));
+    } else {
+        assert_fails_last_line(&out, 1, &["GigaAM cannot run on the GPU", "CUDA 13"]);
+        assert!(stdout(&out).is_empty());
+        assert!(!err.contains("falling back"), "{err}");
+    }
+
+    // Without --gpu, the CUDA build runs GigaAM on the CPU like the CPU build.
+    let gpu_lib = dir.join(library_name(RuntimeKind::Cuda));
+    let out = run(transcribe(&gpu_lib, &model, &[]).arg(&wav));
+    assert_success(&out);
+    assert_eq!(stdout(&out), stdout(&cpu));
+
+    let out = run(rech()
+        .env("RECH_MODELS_DIR", models.path())
+        .args(["models", "list"]));
+    assert_success(&out);
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("onnxruntime-gpu "))
+        .map(str::to_owned)
+        .unwrap();
+    assert!(row.contains(" yes ") && row.contains("--gpu"), "{row}");
 }

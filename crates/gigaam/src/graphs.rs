@@ -66,23 +66,42 @@ fn run_error(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl Graph {
-    /// Opens `path` on `threads` threads and checks that it has `float_in` float inputs,
-    /// `int_in` integer inputs and at least `float_out` float outputs.
+    /// Opens `path` on `threads` threads (on CUDA device `gpu` where one is given) and checks
+    /// that it has `float_in` float inputs, `int_in` integer inputs and at least `float_out`
+    /// float outputs.
     fn open(
         path: &Path,
         threads: usize,
-        float_in: usize,
-        int_in: usize,
-        float_out: usize,
+        gpu: Option<u32>,
+        (float_in, int_in, float_out): (usize, usize, usize),
     ) -> Result<Self, OpenError> {
         let env = runtime::environment().map_err(|e| OpenError::Runtime(e.to_string()))?;
-        let session = Session::builder(env)
+        let cuda = gpu
+            .map(runtime::cuda_provider)
+            .transpose()
+            .map_err(|e| OpenError::Runtime(e.to_string()))?;
+        let builder = Session::builder(env)
             .and_then(|b| Ok(b.with_intra_threads(threads.max(1))?))
             .and_then(|b| Ok(b.with_inter_threads(1)?))
             // Between runs the pool's threads sleep rather than spin: a shared graph's threads
             // would otherwise take the cores the other workers decode on.
             .and_then(|b| Ok(b.with_intra_op_spinning(false)?))
-            .and_then(|mut b| b.commit_from_file(path))
+            .map_err(|e| OpenError::Model(short(&e.to_string())))?;
+        // Registering CUDA is where a missing GPU, driver or CUDA library shows: that is the
+        // runtime's fault, not the model's.
+        let mut builder = match cuda {
+            Some(cuda) => builder.with_execution_providers([cuda]).map_err(|e| {
+                OpenError::Runtime(
+                    runtime::RuntimeError::Gpu {
+                        detail: short(&e.to_string()),
+                    }
+                    .to_string(),
+                )
+            })?,
+            None => builder,
+        };
+        let session = builder
+            .commit_from_file(path)
             .map_err(|e| OpenError::Model(short(&e.to_string())))?;
         let names = |outlets: &[ort::value::Outlet], keep: fn(&ValueType) -> bool| -> Vec<String> {
             outlets
@@ -136,9 +155,9 @@ pub struct CtcGraph {
 }
 
 impl CtcGraph {
-    /// Opens a CTC graph.
-    pub fn open(path: &Path, threads: usize) -> Result<Self, OpenError> {
-        let graph = open_named(path, "model", threads, (1, 1, 1))?;
+    /// Opens a CTC graph, on CUDA device `gpu` where one is given.
+    pub fn open(path: &Path, threads: usize, gpu: Option<u32>) -> Result<Self, OpenError> {
+        let graph = open_named(path, "model", threads, gpu, (1, 1, 1))?;
         // `log_probs` by name where the export has it (the newer one adds lengths after it).
         let output = graph
             .float_out
@@ -221,19 +240,20 @@ fn open_named(
     path: &Path,
     what: &str,
     threads: usize,
+    gpu: Option<u32>,
     counts: (usize, usize, usize),
 ) -> Result<Graph, OpenError> {
-    Graph::open(path, threads, counts.0, counts.1, counts.2).map_err(|e| match e {
+    Graph::open(path, threads, gpu, counts).map_err(|e| match e {
         OpenError::Model(m) => OpenError::Model(format!("{}: {m}", file_name(path, what))),
         runtime => runtime,
     })
 }
 
 impl RnntEncoder {
-    /// Opens the encoder.
-    pub fn open(path: &Path, threads: usize) -> Result<Self, OpenError> {
+    /// Opens the encoder, on CUDA device `gpu` where one is given.
+    pub fn open(path: &Path, threads: usize, gpu: Option<u32>) -> Result<Self, OpenError> {
         Ok(Self {
-            encoder: open_named(path, "encoder", threads, (1, 1, 1))?,
+            encoder: open_named(path, "encoder", threads, gpu, (1, 1, 1))?,
         })
     }
 
@@ -264,13 +284,13 @@ impl RnntEncoder {
 }
 
 impl RnntHeads {
-    /// Opens the prediction network and the joint.
-    /// Opens the prediction network and the joint, on one thread: they run once per token and
-    /// frame on a few hundred values, where threads only add waiting.
+    /// Opens the prediction network and the joint, on one CPU thread even where the encoder
+    /// runs on a GPU: they run once per token and frame on a few hundred values, where threads
+    /// (or copies to a device and back) only add waiting.
     pub fn open(decoder: &Path, joint: &Path) -> Result<Self, OpenError> {
         Ok(Self {
-            decoder: open_named(decoder, "decoder", 1, (2, 1, 3))?,
-            joint: open_named(joint, "joint", 1, (2, 0, 1))?,
+            decoder: open_named(decoder, "decoder", 1, None, (2, 1, 3))?,
+            joint: open_named(joint, "joint", 1, None, (2, 0, 1))?,
         })
     }
     /// The prediction network after `token` from `state`: its output and the next state.

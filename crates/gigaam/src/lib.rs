@@ -34,6 +34,10 @@ pub struct GigaamOptions {
     pub copies: usize,
     /// RNN-T: the most tokens emitted per encoder frame (onnx-asr's default is 3).
     pub max_tokens_per_frame: usize,
+    /// Run the big graph on this CUDA device through ONNX Runtime's CUDA execution provider
+    /// (the library loaded must be the CUDA build, [`runtime::RuntimeKind::Cuda`]); `None`
+    /// keeps everything on the CPU. The small graphs and the decoding stay on the CPU.
+    pub gpu: Option<u32>,
 }
 
 impl Default for GigaamOptions {
@@ -42,6 +46,7 @@ impl Default for GigaamOptions {
             threads: rech_asr::default_threads(),
             copies: 1,
             max_tokens_per_frame: 3,
+            gpu: None,
         }
     }
 }

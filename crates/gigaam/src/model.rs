@@ -68,11 +68,11 @@ enum Acoustic {
 }
 
 impl Acoustic {
-    fn open(files: &ModelFiles, threads: usize) -> Result<Self, OpenError> {
+    fn open(files: &ModelFiles, threads: usize, gpu: Option<u32>) -> Result<Self, OpenError> {
         if files.variant.is_rnnt() {
-            RnntEncoder::open(&files.graphs[0], threads).map(Acoustic::Rnnt)
+            RnntEncoder::open(&files.graphs[0], threads, gpu).map(Acoustic::Rnnt)
         } else {
-            CtcGraph::open(&files.graphs[0], threads).map(Acoustic::Ctc)
+            CtcGraph::open(&files.graphs[0], threads, gpu).map(Acoustic::Ctc)
         }
     }
 }
@@ -202,8 +202,9 @@ impl GigaamEngine {
         }
         let encoder_threads = options.threads.max(1);
         let copies = options.copies;
+        let gpu = options.gpu;
         let acoustic =
-            Acoustic::open(&files, encoder_threads).map_err(|e| open_error(&shown, e))?;
+            Acoustic::open(&files, encoder_threads, gpu).map_err(|e| open_error(&shown, e))?;
         let heads = open_heads(&files).map_err(|e| open_error(&shown, e))?;
         let engine = Self {
             shared: Arc::new(Shared {
@@ -241,7 +242,7 @@ impl GigaamEngine {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = probe.heads.take();
         for _ in 1..copies.max(1) {
-            let copy = Acoustic::open(&engine.shared.files, encoder_threads)
+            let copy = Acoustic::open(&engine.shared.files, encoder_threads, gpu)
                 .map_err(|e| open_error(&engine.shared.shown, e))?;
             engine
                 .shared

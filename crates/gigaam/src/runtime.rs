@@ -20,20 +20,76 @@ use sha2::{Digest, Sha256};
 /// `onnxruntime/capi/libonnxruntime.so.1.32.0`).
 pub const ORT_VERSION: &str = "1.32.0";
 
-/// Where rech gets ONNX Runtime when it may go online: the `onnxruntime` wheel on PyPI for this
-/// platform (a zip archive), and the library inside it. The wheel's size and sha256 are PyPI's;
-/// the library's were read from the downloaded wheels (byte-identical in the cp311 to cp314
+/// The ONNX Runtime release with CUDA that rech fetches for GigaAM on the GPU: the newest
+/// `onnxruntime-gpu` wheel on PyPI (built for CUDA 13 and cuDNN 9).
+pub const ORT_CUDA_VERSION: &str = "1.31.1";
+
+/// Which build of ONNX Runtime: the CPU one every GigaAM run needs, or the one with CUDA's
+/// execution provider (`onnxruntime-gpu`) that GigaAM on the GPU needs. A process loads one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuntimeKind {
+    /// The `onnxruntime` wheel's library: CPU only.
+    Cpu,
+    /// The `onnxruntime-gpu` wheel's library with its CUDA provider.
+    Cuda,
+}
+
+impl RuntimeKind {
+    /// Its release.
+    pub fn version(self) -> &'static str {
+        match self {
+            Self::Cpu => ORT_VERSION,
+            Self::Cuda => ORT_CUDA_VERSION,
+        }
+    }
+
+    /// The name rech downloads and lists it under, and the prefix of its directory in the
+    /// model store.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "onnxruntime",
+            Self::Cuda => "onnxruntime-gpu",
+        }
+    }
+
+    /// The archive rech downloads it from on this platform, if there is one.
+    pub fn archive(self) -> Option<&'static RuntimeArchive> {
+        match self {
+            Self::Cpu => ARCHIVE.as_ref(),
+            Self::Cuda => CUDA_ARCHIVE.as_ref(),
+        }
+    }
+}
+
+/// One file rech takes out of a wheel, checked before it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveMember {
+    /// Its path inside the wheel; it is installed under its file name.
+    pub path: &'static str,
+    /// Its exact size.
+    pub size: u64,
+    /// Its sha256.
+    pub sha256: &'static str,
+}
+
+impl ArchiveMember {
+    fn file_name(&self) -> &'static str {
+        self.path.rsplit('/').next().unwrap_or(self.path)
+    }
+}
+
+/// Where rech gets ONNX Runtime when it may go online: a wheel on PyPI for this platform (a
+/// zip archive), and the libraries inside it. The wheel's size and sha256 are PyPI's; the
+/// libraries' were read from the downloaded wheels (byte-identical in the cp311 to cp314
 /// wheels of each platform) and agree with the wheel's own `RECORD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuntimeArchive {
     /// The wheel.
     pub wheel: CatalogFile,
-    /// The library's path inside the wheel.
-    pub member: &'static str,
-    /// The library's exact size.
-    pub member_size: u64,
-    /// The library's sha256.
-    pub member_sha256: &'static str,
+    /// The library rech loads.
+    pub library: ArchiveMember,
+    /// The libraries it loads from its own directory (the CUDA provider and its bridge).
+    pub companions: &'static [ArchiveMember],
 }
 
 /// The host of PyPI's files; `RECH_ORT_BASE_URL` replaces it (a mirror, or a test server).
@@ -47,9 +103,12 @@ const ARCHIVE: Option<RuntimeArchive> = Some(RuntimeArchive {
         size: 27_773_237,
         sha256: "5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d",
     },
-    member: "onnxruntime/capi/libonnxruntime.so.1.32.0",
-    member_size: 34_824_680,
-    member_sha256: "6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f",
+    library: ArchiveMember {
+        path: "onnxruntime/capi/libonnxruntime.so.1.32.0",
+        size: 34_824_680,
+        sha256: "6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f",
+    },
+    companions: &[],
 });
 
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
@@ -60,9 +119,12 @@ const ARCHIVE: Option<RuntimeArchive> = Some(RuntimeArchive {
         size: 23_195_070,
         sha256: "2303372a85299b6757b0e11e1cbf13e410ddf7e10c37f4b37e99d1c90e7daf7c",
     },
-    member: "onnxruntime/capi/libonnxruntime.so.1.32.0",
-    member_size: 27_165_936,
-    member_sha256: "49852228a93995158b2a813d4df487d47a1b76b0eaa894507ef49e91b6d7954a",
+    library: ArchiveMember {
+        path: "onnxruntime/capi/libonnxruntime.so.1.32.0",
+        size: 27_165_936,
+        sha256: "49852228a93995158b2a813d4df487d47a1b76b0eaa894507ef49e91b6d7954a",
+    },
+    companions: &[],
 });
 
 #[cfg(not(all(
@@ -71,10 +133,36 @@ const ARCHIVE: Option<RuntimeArchive> = Some(RuntimeArchive {
 )))]
 const ARCHIVE: Option<RuntimeArchive> = None;
 
-/// The archive rech downloads ONNX Runtime from on this platform, if there is one.
-pub fn archive() -> Option<&'static RuntimeArchive> {
-    ARCHIVE.as_ref()
-}
+// The CUDA build on x86-64 Linux only: the one platform its wheel was read on here.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+const CUDA_ARCHIVE: Option<RuntimeArchive> = Some(RuntimeArchive {
+    wheel: CatalogFile {
+        name: "onnxruntime_gpu-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+        url: "https://files.pythonhosted.org/packages/92/1b/23ae6bfa165cf01f2566aeab3076135d0db8edf5b543c1556fd6b1d93c7f/onnxruntime_gpu-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+        size: 255_560_985,
+        sha256: "e26c475fe361b2015f45b4b824bd13f0bb20204e59b62814e6f0acd5f3d491a6",
+    },
+    library: ArchiveMember {
+        path: "onnxruntime/capi/libonnxruntime.so.1.31.1",
+        size: 29_421_832,
+        sha256: "5104254339ecadae808da771bd0b63b240f0dbd466514234905e54372435c303",
+    },
+    companions: &[
+        ArchiveMember {
+            path: "onnxruntime/capi/libonnxruntime_providers_shared.so",
+            size: 14_632,
+            sha256: "086ec1d5388f64153d9c63470d126693db9a182c8ce236d3a1119068471b8a0d",
+        },
+        ArchiveMember {
+            path: "onnxruntime/capi/libonnxruntime_providers_cuda.so",
+            size: 284_014_752,
+            sha256: "d5290158115fa5569a3fe8f1f4037ee9b0e86658a96e52f852bbb7039aa88137",
+        },
+    ],
+});
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+const CUDA_ARCHIVE: Option<RuntimeArchive> = None;
 
 /// Why ONNX Runtime could not be fetched.
 #[derive(Debug, thiserror::Error)]
@@ -98,17 +186,19 @@ pub enum FetchError {
     },
 }
 
-/// Downloads the `onnxruntime` wheel for this platform into the model directory (verified,
-/// resumable, locked, like a model), takes the library out of it (verified too), moves it
-/// into place whole and deletes the wheel. Returns the library's path; one already in place
-/// is returned at once.
+/// Downloads `kind`'s wheel for this platform into the model directory (verified,
+/// resumable, locked, like a model), takes its libraries out of it (each verified too, the
+/// one rech loads last, so that its presence means all are there), moves each into place
+/// whole and deletes the wheel. Returns the library's path; one already in place is returned
+/// at once.
 pub fn fetch(
     settings: &ModelSettings,
+    kind: RuntimeKind,
     cancel: &CancelToken,
     on_event: &mut dyn FnMut(&DownloadEvent),
 ) -> Result<PathBuf, FetchError> {
-    let archive = archive().ok_or(FetchError::NoArchive)?;
-    let lib = own_copy_in(&settings.store);
+    let archive = kind.archive().ok_or(FetchError::NoArchive)?;
+    let lib = own_copy_in(&settings.store, kind);
     if lib.is_file() {
         return Ok(lib);
     }
@@ -135,13 +225,16 @@ pub fn fetch(
         timeout: settings.timeout,
     };
     download::download(&request, Some(cancel), on_event)?;
-    extract(archive, &wheel, &lib)?;
+    for member in archive.companions {
+        extract(member, &wheel, &dir.join(member.file_name()))?;
+    }
+    extract(&archive.library, &wheel, &lib)?;
     let _ = std::fs::remove_file(&wheel);
     Ok(lib)
 }
 
-/// Takes `archive.member` out of `wheel` into `lib`, checking its size and sha256 first.
-fn extract(archive: &RuntimeArchive, wheel: &Path, lib: &Path) -> Result<(), FetchError> {
+/// Takes `member` out of `wheel` into `dest`, checking its size and sha256 first.
+fn extract(member: &ArchiveMember, wheel: &Path, dest: &Path) -> Result<(), FetchError> {
     let bad = |detail: String| FetchError::Archive {
         path: wheel.display().to_string(),
         detail,
@@ -149,21 +242,21 @@ fn extract(archive: &RuntimeArchive, wheel: &Path, lib: &Path) -> Result<(), Fet
     let io = |e: std::io::Error| bad(rech_asr::describe_io(&e));
     let mut zip = zip::ZipArchive::new(File::open(wheel).map_err(io)?)
         .map_err(|e| bad(format!("not a wheel ({e})")))?;
-    let mut member = zip
-        .by_name(archive.member)
-        .map_err(|_| bad(format!("it holds no {}", archive.member)))?;
-    let part = download::sibling(lib, "part");
+    let mut reader = zip
+        .by_name(member.path)
+        .map_err(|_| bad(format!("it holds no {}", member.path)))?;
+    let part = download::sibling(dest, "part");
     let mut out = File::create(&part).map_err(io)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut written = 0u64;
     loop {
-        let n = member.read(&mut buf).map_err(io)?;
+        let n = reader.read(&mut buf).map_err(io)?;
         if n == 0 {
             break;
         }
         written += n as u64;
-        if written > archive.member_size {
+        if written > member.size {
             break;
         }
         hasher.update(&buf[..n]);
@@ -176,40 +269,42 @@ fn extract(archive: &RuntimeArchive, wheel: &Path, lib: &Path) -> Result<(), Fet
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    if written != archive.member_size || sha != archive.member_sha256 {
+    if written != member.size || sha != member.sha256 {
         let _ = std::fs::remove_file(&part);
         return Err(bad(format!(
             "its {} is not the expected one (sha256 {sha}, {written} bytes)",
-            archive.member
+            member.path
         )));
     }
-    std::fs::rename(&part, lib).map_err(io)?;
+    std::fs::rename(&part, dest).map_err(io)?;
     Ok(())
 }
 
-/// The file name of the library on this platform.
-pub fn library_name() -> String {
+/// The file name of `kind`'s library on this platform.
+pub fn library_name(kind: RuntimeKind) -> String {
+    let version = kind.version();
     if cfg!(target_os = "windows") {
         "onnxruntime.dll".to_owned()
     } else if cfg!(target_os = "macos") {
-        format!("libonnxruntime.{ORT_VERSION}.dylib")
+        format!("libonnxruntime.{version}.dylib")
     } else {
-        format!("libonnxruntime.so.{ORT_VERSION}")
+        format!("libonnxruntime.so.{version}")
     }
 }
 
-/// Where rech keeps its own copy of the library in the model directory of the environment
-/// (`RECH_MODELS_DIR`, or the platform's cache).
-pub fn own_copy() -> Option<PathBuf> {
-    rech_asr::catalog::ModelStore::from_env().map(|store| own_copy_in(&store))
+/// Where rech keeps its own copy of `kind`'s library in the model directory of the
+/// environment (`RECH_MODELS_DIR`, or the platform's cache).
+pub fn own_copy(kind: RuntimeKind) -> Option<PathBuf> {
+    rech_asr::catalog::ModelStore::from_env().map(|store| own_copy_in(&store, kind))
 }
 
-/// Where rech keeps its own copy of the library in `store`: `onnxruntime-<version>/`.
-pub fn own_copy_in(store: &rech_asr::catalog::ModelStore) -> PathBuf {
+/// Where rech keeps its own copy of `kind`'s library in `store`: `onnxruntime-<version>/`,
+/// or `onnxruntime-gpu-<version>/` for the CUDA build.
+pub fn own_copy_in(store: &rech_asr::catalog::ModelStore, kind: RuntimeKind) -> PathBuf {
     store
         .dir
-        .join(format!("onnxruntime-{ORT_VERSION}"))
-        .join(library_name())
+        .join(format!("{}-{}", kind.name(), kind.version()))
+        .join(library_name(kind))
 }
 
 /// The library the environment names: `RECH_ORT_LIB`, else `ORT_DYLIB_PATH` (set even when its
@@ -221,9 +316,10 @@ pub fn configured() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// The library to load: [`configured`], or rech's own copy, whichever is found first.
+/// The library to load: [`configured`], or rech's own copy of the CPU build, whichever is
+/// found first.
 pub fn locate() -> Option<PathBuf> {
-    configured().or_else(|| own_copy().filter(|p| p.is_file()))
+    configured().or_else(|| own_copy(RuntimeKind::Cpu).filter(|p| p.is_file()))
 }
 
 /// Why ONNX Runtime cannot be used.
@@ -253,9 +349,27 @@ pub enum RuntimeError {
         /// The oldest version that works.
         needed: String,
     },
+    /// The GPU was asked for, and the library loaded is a build without CUDA.
+    #[error("{path} is ONNX Runtime without CUDA; GigaAM on the GPU needs onnxruntime-gpu {ORT_CUDA_VERSION}: unset RECH_ORT_LIB so that rech fetches it, or set RECH_ORT_LIB to its libonnxruntime")]
+    NoCuda {
+        /// The library loaded.
+        path: String,
+    },
+    /// CUDA's execution provider did not start (no GPU, no driver, a CUDA library missing).
+    #[error("GigaAM cannot run on the GPU: {detail} (it needs an NVIDIA GPU and driver, and CUDA 13 and cuDNN 9 where the system finds libraries; see the README)")]
+    Gpu {
+        /// What ONNX Runtime said.
+        detail: String,
+    },
 }
 
-static ENVIRONMENT: OnceLock<Result<Environment, RuntimeError>> = OnceLock::new();
+/// The library a process loaded, and the environment made on it.
+struct Loaded {
+    env: Environment,
+    path: PathBuf,
+}
+
+static ENVIRONMENT: OnceLock<Result<Loaded, RuntimeError>> = OnceLock::new();
 
 /// Loads ONNX Runtime from `path` for the rest of the process, whatever the environment
 /// variables say (for programs that ship their own copy, and for tests). Loading happens once:
@@ -273,12 +387,20 @@ pub fn is_loaded() -> bool {
     ENVIRONMENT.get().is_some_and(Result::is_ok)
 }
 
+/// The library this process loaded, once it has.
+pub fn loaded_library() -> Option<&'static Path> {
+    match ENVIRONMENT.get() {
+        Some(Ok(loaded)) => Some(&loaded.path),
+        _ => None,
+    }
+}
+
 /// The process's ONNX Runtime environment, loading the library the first time.
 pub(crate) fn environment() -> Result<&'static Environment, RuntimeError> {
     ENVIRONMENT
         .get_or_init(|| {
             let path = locate().ok_or_else(|| RuntimeError::NotFound {
-                own: own_copy().map_or_else(
+                own: own_copy(RuntimeKind::Cpu).map_or_else(
                     || "the model directory (set RECH_MODELS_DIR)".to_owned(),
                     |p| p.display().to_string(),
                 ),
@@ -286,10 +408,29 @@ pub(crate) fn environment() -> Result<&'static Environment, RuntimeError> {
             load(&path)
         })
         .as_ref()
+        .map(|loaded| &loaded.env)
         .map_err(Clone::clone)
 }
 
-fn load(path: &Path) -> Result<Environment, RuntimeError> {
+/// CUDA's execution provider on `device`, for a session to register (failing, not falling
+/// back to the CPU, where it cannot start): refused at once where the library loaded is a
+/// build without it.
+pub(crate) fn cuda_provider(
+    device: u32,
+) -> Result<ort::ep::ExecutionProviderDispatch, RuntimeError> {
+    use ort::ep::ExecutionProvider as _;
+    environment()?;
+    let path = loaded_library().map_or_else(String::new, |p| p.display().to_string());
+    if !ort::ep::CUDA::is_available().unwrap_or(false) {
+        return Err(RuntimeError::NoCuda { path });
+    }
+    Ok(ort::ep::CUDA::default()
+        .with_device_id(i32::try_from(device).unwrap_or(i32::MAX))
+        .build()
+        .error_on_failure())
+}
+
+fn load(path: &Path) -> Result<Loaded, RuntimeError> {
     let shown = path.display().to_string();
     let unusable = |detail: String| RuntimeError::Unusable {
         path: shown.clone(),
@@ -308,7 +449,12 @@ fn load(path: &Path) -> Result<Environment, RuntimeError> {
     std::panic::set_hook(Box::new(|_| {}));
     let started = std::panic::catch_unwind(|| start(path, &shown));
     std::panic::set_hook(previous_hook);
-    started.unwrap_or_else(|_| Err(unusable("it did not start ONNX Runtime's API".to_owned())))
+    let env = started
+        .unwrap_or_else(|_| Err(unusable("it did not start ONNX Runtime's API".to_owned())))?;
+    Ok(Loaded {
+        env,
+        path: path.to_owned(),
+    })
 }
 
 fn start(path: &Path, shown: &str) -> Result<Environment, RuntimeError> {
@@ -342,12 +488,56 @@ fn start(path: &Path, shown: &str) -> Result<Environment, RuntimeError> {
     Ok(env)
 }
 
-/// A library's message made one lowercase line.
+/// A library's message made one lowercase line, without the source file, function and status
+/// code ONNX Runtime puts before what it has to say (`…/provider_bridge_ort.cc:2043 … Get()
+/// [ONNXRuntimeError] : 1 : FAIL : Failed to load library …`).
 pub(crate) fn short(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default().trim();
+    let mut line = text.lines().next().unwrap_or_default().trim();
+    if let Some(at) = line.find("[ONNXRuntimeError]") {
+        line = line[at..].rsplit(" : ").next().unwrap_or(line).trim();
+    }
     let mut chars = line.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn onnx_runtimes_own_prefix_is_left_out_of_its_messages() {
+        let said = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 \
+            onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : \
+            FAIL : Failed to load library /x/libonnxruntime_providers_cuda.so with error: \
+            libcublasLt.so.13: cannot open shared object file: No such file or directory\nmore";
+        assert_eq!(
+            short(said),
+            "failed to load library /x/libonnxruntime_providers_cuda.so with error: \
+             libcublasLt.so.13: cannot open shared object file: No such file or directory"
+        );
+        assert_eq!(short("Load model: x : y\nz"), "load model: x : y");
+    }
+
+    #[test]
+    fn each_build_has_its_own_directory_and_name() {
+        let store = rech_asr::catalog::ModelStore::new(PathBuf::from("/m"));
+        assert_eq!(
+            own_copy_in(&store, RuntimeKind::Cpu),
+            Path::new("/m/onnxruntime-1.32.0").join(library_name(RuntimeKind::Cpu))
+        );
+        assert_eq!(
+            own_copy_in(&store, RuntimeKind::Cuda),
+            Path::new("/m/onnxruntime-gpu-1.31.1").join(library_name(RuntimeKind::Cuda))
+        );
+        for kind in [RuntimeKind::Cpu, RuntimeKind::Cuda] {
+            if let Some(archive) = kind.archive() {
+                assert!(archive.library.path.ends_with(&library_name(kind)));
+                assert!(archive.wheel.url.starts_with(PYPI_FILES));
+                assert!(archive.wheel.url.ends_with(archive.wheel.name));
+            }
+        }
     }
 }

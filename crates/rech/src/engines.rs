@@ -181,6 +181,10 @@ pub struct EngineOptions {
     /// share; 0 is one per worker, the fastest; 1 holds the least memory, each run then on the
     /// threads of all the workers.
     pub model_copies: usize,
+    /// GigaAM: run the model's big graph on this CUDA device, through ONNX Runtime's CUDA
+    /// build (`onnxruntime-gpu`, fetched on first use like the CPU build); `None` is the CPU.
+    /// Whisper's GPU is in `whisper` (and needs a build with a GPU back end).
+    pub gpu: Option<u32>,
 }
 
 /// Loads the model at `path` with the engine its content calls for; GigaAM's sessions get
@@ -231,9 +235,13 @@ fn load_gigaam(
     options: &EngineOptions,
     fetcher: &mut Fetcher,
 ) -> Result<Arc<dyn Engine>, Error> {
+    use rech_gigaam::runtime::RuntimeKind;
     use rech_gigaam::{GigaamEngine, GigaamOptions};
     GigaamEngine::find_files(path)?;
-    fetcher.runtime(Some("first use of GigaAM"))?;
+    match options.gpu {
+        Some(_) => fetcher.runtime_of(RuntimeKind::Cuda, Some("first use of GigaAM on the GPU"))?,
+        None => fetcher.runtime(Some("first use of GigaAM"))?,
+    }
     let workers = options.workers.max(1);
     let copies = match options.model_copies {
         0 => workers,
@@ -246,6 +254,7 @@ fn load_gigaam(
     let options = GigaamOptions {
         threads: shared,
         copies,
+        gpu: options.gpu,
         ..GigaamOptions::default()
     };
     Ok(Arc::new(GigaamEngine::load(path, options)?))

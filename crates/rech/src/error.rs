@@ -59,8 +59,10 @@ pub enum FetchError {
         default: bool,
     },
     /// ONNX Runtime is not there, and downloads are off.
-    #[error("GigaAM needs ONNX Runtime {version}, which is not downloaded, and downloads are off")]
+    #[error("GigaAM needs ONNX Runtime {version} ({name}), which is not downloaded, and downloads are off")]
     RuntimeOffline {
+        /// The name it is downloaded under (`onnxruntime`, or `onnxruntime-gpu`).
+        name: &'static str,
         /// The version rech fetches.
         version: &'static str,
     },

@@ -541,45 +541,66 @@ impl Fetcher {
     /// where downloads are allowed, and loaded.
     #[cfg(feature = "gigaam")]
     pub fn runtime(&mut self, why: Option<&str>) -> Result<(), FetchError> {
+        self.runtime_of(rech_gigaam::runtime::RuntimeKind::Cpu, why)
+    }
+
+    /// [`runtime`](Self::runtime) for `kind`: the CUDA build (`onnxruntime-gpu`, for GigaAM on
+    /// the GPU) comes from its own wheel into its own directory. A library loaded already or
+    /// named by the environment is used whatever its kind: opening a model on the GPU then
+    /// says whether it has CUDA.
+    #[cfg(feature = "gigaam")]
+    pub fn runtime_of(
+        &mut self,
+        kind: rech_gigaam::runtime::RuntimeKind,
+        why: Option<&str>,
+    ) -> Result<(), FetchError> {
         use rech_gigaam::runtime;
         if runtime::is_loaded() || runtime::configured().is_some() {
             return Ok(());
         }
-        let own = runtime::own_copy_in(&self.settings.store);
+        let own = self.install_runtime(kind, why)?;
+        runtime::use_library(&own).map_err(|e| FetchError::Runtime(e.to_string()))
+    }
+
+    /// Puts rech's own copy of `kind`'s ONNX Runtime in this store, fetching it (verified)
+    /// where it is missing and downloads are allowed, without loading it: its library's path.
+    #[cfg(feature = "gigaam")]
+    pub fn install_runtime(
+        &mut self,
+        kind: rech_gigaam::runtime::RuntimeKind,
+        why: Option<&str>,
+    ) -> Result<PathBuf, FetchError> {
+        use rech_gigaam::runtime;
+        let name = kind.name();
+        let own = runtime::own_copy_in(&self.settings.store, kind);
         if !own.is_file() {
-            let archive = runtime::archive().ok_or(FetchError::Runtime(
+            let archive = kind.archive().ok_or(FetchError::Runtime(
                 runtime::FetchError::NoArchive.to_string(),
             ))?;
             if self.settings.offline {
                 return Err(FetchError::RuntimeOffline {
-                    version: runtime::ORT_VERSION,
+                    name,
+                    version: kind.version(),
                 });
             }
             (self.on_event)(&FetchEvent::Downloading {
-                name: RUNTIME_NAME,
+                name,
                 size: archive.wheel.size,
                 why,
                 dir: &self.settings.store.dir,
             });
             let on_event = &mut self.on_event;
-            let fetched = runtime::fetch(&self.settings, &self.cancel, &mut |event| {
-                on_event(&FetchEvent::File {
-                    label: RUNTIME_NAME,
-                    event,
-                })
+            let fetched = runtime::fetch(&self.settings, kind, &self.cancel, &mut |event| {
+                on_event(&FetchEvent::File { label: name, event })
             });
-            (self.on_event)(&FetchEvent::FileEnded {
-                label: RUNTIME_NAME,
-            });
+            (self.on_event)(&FetchEvent::FileEnded { label: name });
             let path = match fetched {
                 Ok(path) => path,
-                Err(runtime::FetchError::Download(e)) => {
-                    return Err(self.download_error(RUNTIME_NAME, e))
-                }
+                Err(runtime::FetchError::Download(e)) => return Err(self.download_error(name, e)),
                 Err(e) => return Err(FetchError::Runtime(e.to_string())),
             };
             (self.on_event)(&FetchEvent::Installed {
-                name: RUNTIME_NAME,
+                name,
                 path: &path,
                 outcome: &DownloadOutcome::Downloaded {
                     bytes: archive.wheel.size,
@@ -587,7 +608,7 @@ impl Fetcher {
                 },
             });
         }
-        runtime::use_library(&own).map_err(|e| FetchError::Runtime(e.to_string()))
+        Ok(own)
     }
 }
 
@@ -668,17 +689,23 @@ impl Fetcher {
             });
         }
         #[cfg(feature = "gigaam")]
-        if let Some(archive) = rech_gigaam::runtime::archive() {
-            let own = rech_gigaam::runtime::own_copy_in(store);
+        for kind in [
+            rech_gigaam::runtime::RuntimeKind::Cpu,
+            rech_gigaam::runtime::RuntimeKind::Cuda,
+        ] {
+            let Some(archive) = kind.archive() else {
+                continue;
+            };
+            let own = rech_gigaam::runtime::own_copy_in(store, kind);
             listed.push(Listed {
-                name: RUNTIME_NAME.to_owned(),
+                name: kind.name().to_owned(),
                 size: archive.wheel.size,
                 state: if own.is_file() {
                     Stored::Installed
                 } else {
                     Stored::Missing
                 },
-                source: Listing::Runtime(rech_gigaam::runtime::ORT_VERSION),
+                source: Listing::Runtime(kind.version()),
             });
         }
         for model in stored.into_iter().filter(|m| m.entry.is_none()) {
@@ -715,6 +742,9 @@ impl Fetcher {
 
 /// The name ONNX Runtime is downloaded and listed under.
 pub const RUNTIME_NAME: &str = "onnxruntime";
+
+/// The name ONNX Runtime's CUDA build (for GigaAM on the GPU) is downloaded and listed under.
+pub const GPU_RUNTIME_NAME: &str = "onnxruntime-gpu";
 
 /// The catalogue's VAD model.
 pub fn vad_entry() -> &'static CatalogEntry {
@@ -871,7 +901,11 @@ mod tests {
         ) && l.name == DEFAULT_VAD_MODEL));
         assert_eq!(
             listed.iter().filter(|l| l.name == RUNTIME_NAME).count(),
-            usize::from(rech_gigaam::runtime::archive().is_some())
+            usize::from(rech_gigaam::runtime::RuntimeKind::Cpu.archive().is_some())
+        );
+        assert_eq!(
+            listed.iter().filter(|l| l.name == GPU_RUNTIME_NAME).count(),
+            usize::from(rech_gigaam::runtime::RuntimeKind::Cuda.archive().is_some())
         );
     }
 

@@ -321,6 +321,20 @@ impl ModelBuilder {
         self
     }
 
+    /// Runs the model on GPU `device` (0 is the first): GigaAM through ONNX Runtime's CUDA
+    /// build (`onnxruntime-gpu`, fetched on first use; it needs an NVIDIA driver, CUDA 13 and
+    /// cuDNN 9), Whisper in a build with a GPU back end (where it is already the default). A
+    /// GPU that cannot be used is an error when the model loads, not a quiet fallback.
+    pub fn gpu(mut self, device: u32) -> Self {
+        self.engine.gpu = Some(device);
+        #[cfg(feature = "whisper")]
+        {
+            self.engine.whisper.gpu = true;
+            self.engine.whisper.gpu_device = device;
+        }
+        self
+    }
+
     /// The engines' own settings (Whisper's decoding options).
     pub fn engine_options(mut self, options: EngineOptions) -> Self {
         self.engine = options;
