@@ -8,8 +8,13 @@ Usage: python3 bench/threads.py [--rounds 5]
        python3 bench/threads.py --policies [--rounds 3] [--size base] [--seconds 30]
          (issue 27: -t 2 with each way of waiting, the model's own decoding, beside a second
          rech job that waits passively whatever the build's default)
+       python3 bench/threads.py --against-cli [--rounds 3] [--size base] [--seconds 106]
+         (issue 27, part 2's idle target: rech with whisper-cli's default decoding against
+         whisper-cli's own computation on the same library, `whisper-rs-direct --cli`, idle,
+         alternating)
 Needs: cargo build --release -p rech-cli && cargo build --release -p rech-ggml --example
-make-test-model; ../shared (or RECH_SHARED_DIR) for the speech.
+make-test-model (and -p rech-whisper --example whisper-rs-direct for --against-cli);
+../shared (or RECH_SHARED_DIR) for the speech.
 """
 import argparse
 import os
@@ -112,14 +117,58 @@ def policies(args):
         print(f"| {name} | {idle:.2f} | {loaded:.2f} (max {spread:.2f}) | {loaded / idle:.1f}× |")
 
 
+def against_cli(args):
+    """rech and whisper-cli's computation, idle, one after the other, round by round."""
+    tmp = tempfile.mkdtemp(prefix="rech-cli-")
+    model = os.path.join(tmp, f"{args.size}.bin")
+    subprocess.run([os.path.join(RELEASE, "examples", "make-test-model"), args.size, model],
+                   check=True, stdout=subprocess.DEVNULL)
+    audio = os.path.join(tmp, "speech.wav")
+    joined_speech(audio, args.seconds)
+    base = dict(os.environ)
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        base.pop(name, None)
+    # whisper-cli's defaults: beam 5, five candidates per fallback temperature, no VAD, flash
+    # attention off (-nfa) on both sides.
+    rech = [RECH, "transcribe", "-q", "--offline", "--no-vad", "--beam-size", "5", "-t", "2",
+            "-m", model, "-f", "txt", audio]
+    cli = [os.path.join(RELEASE, "examples", "whisper-rs-direct"), model, audio, "2", "--cli"]
+    configs = [
+        ("whisper-cli's computation (whisper-rs-direct --cli)", cli, base),
+        ("rech (its default waiting)", rech, base),
+        ("rech, OMP_WAIT_POLICY=active", rech, dict(base, OMP_WAIT_POLICY="active")),
+    ]
+    results = {name: [] for name, _, _ in configs}
+    for _ in range(args.rounds):
+        for name, cmd, env in configs:
+            time.sleep(1.0)
+            results[name].append(timed(cmd, env))
+    reference = statistics.median(results[configs[0][0]])
+    print(f"{os.cpu_count()} cores, {args.size} model (random weights, its own decoding), "
+          f"{args.seconds} s of speech, 2 threads, beam 5, fallback on, no VAD, flash "
+          f"attention off, {args.rounds} rounds alternating, median seconds")
+    print("| run | seconds (median) | all runs | against whisper-cli's |")
+    print("| --- | ---: | --- | ---: |")
+    for name, _, _ in configs:
+        runs = results[name]
+        median = statistics.median(runs)
+        print(f"| {name} | {median:.2f} | {', '.join(f'{r:.2f}' for r in runs)} | "
+              f"{median / reference:.2f}× |")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--policies", action="store_true")
+    parser.add_argument("--against-cli", action="store_true")
     parser.add_argument("--size", default="base")
-    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--seconds", type=int, default=None)
     parser.add_argument("--spins", type=int, nargs="*", default=[10000, 100000])
     args = parser.parse_args()
+    if args.against_cli:
+        args.seconds = args.seconds or 106
+        return against_cli(args)
+    args.seconds = args.seconds or 30
     if args.policies:
         return policies(args)
     tmp = tempfile.mkdtemp(prefix="rech-threads-")

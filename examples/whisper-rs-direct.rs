@@ -2,22 +2,32 @@
 //! rech links), with the options `bench/vs_whispercpp.py` gives every engine. Anything rech
 //! adds on top — validation, decoding, windows, text assembly — shows as the difference.
 //!
-//! Usage: `whisper-rs-direct MODEL AUDIO.wav THREADS [--no-flash]` (16 kHz mono 16-bit WAV);
-//! prints JSON.
+//! With `--cli`, it is whisper-cli 1.8.3's work instead: its default decoding (beam search of
+//! 5, five candidates at each fallback temperature, its thresholds), its parameter block
+//! filled field by field as `examples/cli/cli.cpp` fills it (as `tests/cli_parity.rs` does),
+//! flash attention off, OpenMP left to its own defaults as whisper-cli leaves it. The
+//! upstream whisper-cli is not built here (whisper-rs bundles the library without its
+//! examples); this is its computation on the very library rech links.
+//!
+//! Usage: `whisper-rs-direct MODEL AUDIO.wav THREADS [--no-flash | --cli]` (16 kHz mono 16-bit
+//! WAV); prints JSON.
 
+use std::ffi::{CStr, CString};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use whisper_rs::whisper_rs_sys as sys;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (flash, args) = match &args[..] {
-        [rest @ .., last] if last == "--no-flash" => (false, rest),
-        all => (true, all),
+    let (flash, cli, args) = match &args[..] {
+        [rest @ .., last] if last == "--no-flash" => (false, false, rest),
+        [rest @ .., last] if last == "--cli" => (false, true, rest),
+        all => (true, false, all),
     };
     let [model, audio, threads] = args else {
-        eprintln!("usage: whisper-rs-direct MODEL AUDIO.wav THREADS [--no-flash]");
+        eprintln!("usage: whisper-rs-direct MODEL AUDIO.wav THREADS [--no-flash | --cli]");
         return ExitCode::from(2);
     };
     let Ok(threads) = threads.parse::<i32>() else {
@@ -31,6 +41,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if cli {
+        return whisper_cli(model, &samples, threads);
+    }
     let started = Instant::now();
     let mut params = WhisperContextParameters::default();
     params.flash_attn(flash);
@@ -70,5 +83,87 @@ fn main() -> ExitCode {
     println!(
         "{{\"load\": {loaded:.3}, \"transcribe\": {transcribe:.3}, \"segments\": {n}, \"chars\": {chars}, \"tokens\": {tokens}}}"
     );
+    ExitCode::SUCCESS
+}
+
+/// What `whisper-cli -m MODEL -l ru -t THREADS -nfa FILE` computes, through whisper.cpp's C API.
+fn whisper_cli(model: &str, samples: &[f32], threads: i32) -> ExitCode {
+    let (Ok(model), Ok(language), Ok(empty)) =
+        (CString::new(model), CString::new("ru"), CString::new(""))
+    else {
+        eprintln!("whisper-rs-direct: the model's path holds a NUL");
+        return ExitCode::from(2);
+    };
+    let Ok(n_samples) = i32::try_from(samples.len()) else {
+        eprintln!("whisper-rs-direct: the audio is too long");
+        return ExitCode::FAILURE;
+    };
+    let started = Instant::now();
+    // SAFETY: plain calls into whisper.cpp with pointers that outlive them; the context is
+    // freed once, after its last use.
+    unsafe {
+        let mut cparams = sys::whisper_context_default_params();
+        cparams.use_gpu = true;
+        cparams.flash_attn = false;
+        let ctx = sys::whisper_init_from_file_with_params(model.as_ptr(), cparams);
+        if ctx.is_null() {
+            eprintln!("whisper-rs-direct: cannot load the model");
+            return ExitCode::FAILURE;
+        }
+        let loaded = started.elapsed().as_secs_f64();
+        let mut w = sys::whisper_full_default_params(
+            sys::whisper_sampling_strategy_WHISPER_SAMPLING_BEAM_SEARCH as _,
+        );
+        w.print_realtime = false;
+        w.print_progress = false;
+        w.print_timestamps = false;
+        w.print_special = false;
+        w.translate = false;
+        w.language = language.as_ptr();
+        w.detect_language = false;
+        w.n_threads = threads;
+        w.offset_ms = 0;
+        w.duration_ms = 0;
+        w.token_timestamps = false;
+        w.thold_pt = 0.01;
+        w.max_len = 0;
+        w.split_on_word = false;
+        w.audio_ctx = 0;
+        w.debug_mode = false;
+        w.tdrz_enable = false;
+        w.suppress_regex = std::ptr::null();
+        w.initial_prompt = empty.as_ptr();
+        w.carry_initial_prompt = false;
+        w.greedy.best_of = 5;
+        w.beam_search.beam_size = 5;
+        w.temperature_inc = 0.2;
+        w.temperature = 0.0;
+        w.entropy_thold = 2.4;
+        w.logprob_thold = -1.0;
+        w.no_speech_thold = 0.6;
+        w.no_timestamps = false;
+        w.suppress_nst = false;
+        w.vad = false;
+        let status = sys::whisper_full(ctx, w, samples.as_ptr(), n_samples);
+        let transcribe = started.elapsed().as_secs_f64() - loaded;
+        if status != 0 {
+            sys::whisper_free(ctx);
+            eprintln!("whisper-rs-direct: transcription failed ({status})");
+            return ExitCode::FAILURE;
+        }
+        let n = sys::whisper_full_n_segments(ctx);
+        let mut chars = 0;
+        for i in 0..n {
+            let text = CStr::from_ptr(sys::whisper_full_get_segment_text(ctx, i));
+            chars += String::from_utf8_lossy(text.to_bytes())
+                .trim()
+                .chars()
+                .count();
+        }
+        sys::whisper_free(ctx);
+        println!(
+            "{{\"load\": {loaded:.3}, \"transcribe\": {transcribe:.3}, \"segments\": {n}, \"chars\": {chars}}}"
+        );
+    }
     ExitCode::SUCCESS
 }
