@@ -4,13 +4,17 @@
 //!
 //! With `--cli`, it is whisper-cli 1.8.3's work instead: its default decoding (beam search of
 //! 5, five candidates at each fallback temperature, its thresholds), its parameter block
-//! filled field by field as `examples/cli/cli.cpp` fills it (as `tests/cli_parity.rs` does),
+//! filled field by field as `examples/cli/cli.cpp` fills it (`common/whisper_cli.rs`, which
+//! `crates/whisper/tests/cli_parity.rs` checks rech against),
 //! flash attention off, OpenMP left to its own defaults as whisper-cli leaves it. The
 //! upstream whisper-cli is not built here (whisper-rs bundles the library without its
 //! examples); this is its computation on the very library rech links.
 //!
 //! Usage: `whisper-rs-direct MODEL AUDIO.wav THREADS [--no-flash | --cli]` (16 kHz mono 16-bit
 //! WAV); prints JSON.
+
+#[path = "common/whisper_cli.rs"]
+mod whisper_cli;
 
 use std::ffi::{CStr, CString};
 use std::process::ExitCode;
@@ -111,39 +115,7 @@ fn whisper_cli(model: &str, samples: &[f32], threads: i32) -> ExitCode {
             return ExitCode::FAILURE;
         }
         let loaded = started.elapsed().as_secs_f64();
-        let mut w = sys::whisper_full_default_params(
-            sys::whisper_sampling_strategy_WHISPER_SAMPLING_BEAM_SEARCH as _,
-        );
-        w.print_realtime = false;
-        w.print_progress = false;
-        w.print_timestamps = false;
-        w.print_special = false;
-        w.translate = false;
-        w.language = language.as_ptr();
-        w.detect_language = false;
-        w.n_threads = threads;
-        w.offset_ms = 0;
-        w.duration_ms = 0;
-        w.token_timestamps = false;
-        w.thold_pt = 0.01;
-        w.max_len = 0;
-        w.split_on_word = false;
-        w.audio_ctx = 0;
-        w.debug_mode = false;
-        w.tdrz_enable = false;
-        w.suppress_regex = std::ptr::null();
-        w.initial_prompt = empty.as_ptr();
-        w.carry_initial_prompt = false;
-        w.greedy.best_of = 5;
-        w.beam_search.beam_size = 5;
-        w.temperature_inc = 0.2;
-        w.temperature = 0.0;
-        w.entropy_thold = 2.4;
-        w.logprob_thold = -1.0;
-        w.no_speech_thold = 0.6;
-        w.no_timestamps = false;
-        w.suppress_nst = false;
-        w.vad = false;
+        let w = whisper_cli::params(&language, &empty, threads, 5, false);
         let status = sys::whisper_full(ctx, w, samples.as_ptr(), n_samples);
         let transcribe = started.elapsed().as_secs_f64() - loaded;
         if status != 0 {

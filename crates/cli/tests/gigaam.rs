@@ -366,34 +366,64 @@ fn onnx_runtime_missing_too_old_or_not_a_library() {
     assert!(!stderr(&out).contains("panicked"));
 }
 
-/// On first use with the network allowed, rech fetches ONNX Runtime from the onnxruntime wheel
-/// (here from a local mirror through `RECH_ORT_BASE_URL`), verified, and then transcribes;
-/// a damaged wheel is refused with one line and leaves no library behind.
-#[needs(shared, venv)]
-#[test]
-fn onnx_runtime_is_fetched_on_first_use_and_verified() {
-    use rech_testkit::http::TestServer;
-    let shared = shared_dir();
-    let archive = rech_gigaam::runtime::RuntimeKind::Cpu
-        .archive()
-        .expect("a runtime archive for this platform");
+/// `kind`'s wheel (kept by scripts/install-deps.sh) and the path it has under PyPI's host.
+fn runtime_wheel(kind: rech_gigaam::runtime::RuntimeKind) -> (Vec<u8>, &'static str) {
+    let archive = kind.archive().expect("a runtime archive for this platform");
     let wheel = rech_testkit::ort_wheel(archive.wheel.name);
     let path = archive
         .wheel
         .url
         .strip_prefix(rech_gigaam::runtime::PYPI_FILES)
         .unwrap();
+    (std::fs::read(wheel).unwrap(), path)
+}
+
+/// `rech` allowed online, with its models in `models` and PyPI at `server`.
+fn online(models: &Path, server: &rech_testkit::http::TestServer) -> Command {
+    let mut cmd = rech();
+    cmd.env_remove("RECH_OFFLINE")
+        .env("RECH_MODELS_DIR", models)
+        .env("RECH_ORT_BASE_URL", server.base_url())
+        .env("RECH_DOWNLOAD_TIMEOUT", "10");
+    cmd
+}
+
+/// The names of the files in `dir`, sorted.
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The row of `rech models list` for `name`, with the models in `models`.
+fn listed_row(models: &Path, name: &str) -> String {
+    let out = run(rech()
+        .env("RECH_MODELS_DIR", models)
+        .args(["models", "list"]));
+    assert_success(&out);
+    stdout(&out)
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("{name} is not listed: {}", stdout(&out)))
+}
+
+/// On first use with the network allowed, rech fetches ONNX Runtime from the onnxruntime wheel
+/// (here from a local mirror through `RECH_ORT_BASE_URL`), verified, and then transcribes;
+/// a damaged wheel is refused with one line and leaves no library behind.
+#[needs(shared, venv)]
+#[test]
+fn onnx_runtime_is_fetched_on_first_use_and_verified() {
+    use rech_gigaam::runtime::{library_name, RuntimeKind};
+    use rech_testkit::http::TestServer;
+    let shared = shared_dir();
+    let (wheel, path) = runtime_wheel(RuntimeKind::Cpu);
     let model = micro(&shared).join("v3_ctc.onnx");
     let wav = samples_dir().join("privet-16k-mono.wav");
     let models = tempfile::tempdir().unwrap();
-    let online = |server: &TestServer| {
-        let mut cmd = rech();
-        cmd.env_remove("RECH_OFFLINE")
-            .env("RECH_MODELS_DIR", models.path())
-            .env("RECH_ORT_BASE_URL", server.base_url())
-            .env("RECH_DOWNLOAD_TIMEOUT", "10");
-        cmd
-    };
 
     // Offline, the error says how to get it.
     let out = run(rech()
@@ -409,20 +439,20 @@ fn onnx_runtime_is_fetched_on_first_use_and_verified() {
 
     // A wheel with other bytes: the checksum stops it.
     let bad = TestServer::start();
-    bad.serve(path, vec![0u8; archive.wheel.size as usize]);
-    let out = run(online(&bad)
+    bad.serve(path, vec![0u8; wheel.len()]);
+    let out = run(online(models.path(), &bad)
         .args(["transcribe", "-m"])
         .arg(&model)
         .arg(&wav));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("sha256"), "{}", stderr(&out));
-    let lib = rech_gigaam::runtime::library_name(rech_gigaam::runtime::RuntimeKind::Cpu);
+    let lib = library_name(RuntimeKind::Cpu);
     let installed = models.path().join("onnxruntime-1.32.0").join(&lib);
     assert!(!installed.exists());
 
     let good = TestServer::start();
-    good.serve(path, std::fs::read(&wheel).unwrap());
-    let out = run(online(&good)
+    good.serve(path, wheel);
+    let out = run(online(models.path(), &good)
         .args(["transcribe", "-m"])
         .arg(&model)
         .arg(&wav));
@@ -435,20 +465,8 @@ fn onnx_runtime_is_fetched_on_first_use_and_verified() {
     assert!(installed.is_file());
     assert!(!stdout(&out).trim().is_empty());
     // The wheel itself is not kept; the list says the runtime is there.
-    let left: Vec<String> = std::fs::read_dir(installed.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(left, [lib]);
-    let out = run(rech()
-        .env("RECH_MODELS_DIR", models.path())
-        .args(["models", "list"]));
-    assert_success(&out);
-    let row = stdout(&out)
-        .lines()
-        .find(|l| l.starts_with("onnxruntime "))
-        .map(str::to_owned)
-        .unwrap();
+    assert_eq!(file_names(installed.parent().unwrap()), [lib]);
+    let row = listed_row(models.path(), "onnxruntime");
     assert!(row.contains(" yes "), "{row}");
 }
 
@@ -461,7 +479,7 @@ fn onnx_runtime_is_fetched_on_first_use_and_verified() {
 #[needs(shared, venv)]
 #[test]
 fn gigaam_on_the_gpu_fetches_the_cuda_build_and_never_falls_back_quietly() {
-    use rech_gigaam::runtime::{library_name, RuntimeKind, PYPI_FILES};
+    use rech_gigaam::runtime::{library_name, RuntimeKind};
     use rech_testkit::http::TestServer;
     let (shared, lib) = setup();
     let model = micro(&shared).join("v3_ctc.onnx");
@@ -487,20 +505,11 @@ fn gigaam_on_the_gpu_fetches_the_cuda_build_and_never_falls_back_quietly() {
         .arg(&wav));
     assert_fails_last_line(&out, 1, &["without CUDA"]);
 
-    let archive = RuntimeKind::Cuda
-        .archive()
-        .expect("a CUDA runtime archive for this platform");
-    let wheel = rech_testkit::ort_wheel(archive.wheel.name);
+    let (wheel, path) = runtime_wheel(RuntimeKind::Cuda);
     let server = TestServer::start();
-    server.serve(
-        archive.wheel.url.strip_prefix(PYPI_FILES).unwrap(),
-        std::fs::read(&wheel).unwrap(),
-    );
+    server.serve(path, wheel);
     let models = tempfile::tempdir().unwrap();
-    let out = run(rech()
-        .env_remove("RECH_OFFLINE")
-        .env("RECH_MODELS_DIR", models.path())
-        .env("RECH_ORT_BASE_URL", server.base_url())
+    let out = run(online(models.path(), &server)
         .args(["transcribe", "--gpu", "-t", "2", "-m"])
         .arg(&model)
         .arg(&wav));
@@ -510,13 +519,8 @@ fn gigaam_on_the_gpu_fetches_the_cuda_build_and_never_falls_back_quietly() {
         "{err}"
     );
     let dir = models.path().join("onnxruntime-gpu-1.31.1");
-    let mut installed: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    installed.sort();
     assert_eq!(
-        installed,
+        file_names(&dir),
         [
             "libonnxruntime.so.1.31.1",
             "libonnxruntime_providers_cuda.so",
@@ -538,14 +542,6 @@ fn gigaam_on_the_gpu_fetches_the_cuda_build_and_never_falls_back_quietly() {
     assert_success(&out);
     assert_eq!(stdout(&out), stdout(&cpu));
 
-    let out = run(rech()
-        .env("RECH_MODELS_DIR", models.path())
-        .args(["models", "list"]));
-    assert_success(&out);
-    let row = stdout(&out)
-        .lines()
-        .find(|l| l.starts_with("onnxruntime-gpu "))
-        .map(str::to_owned)
-        .unwrap();
+    let row = listed_row(models.path(), "onnxruntime-gpu");
     assert!(row.contains(" yes ") && row.contains("--gpu"), "{row}");
 }

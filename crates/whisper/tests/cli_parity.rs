@@ -4,6 +4,9 @@
 //! temperature fallback, on a generated model that decodes nonsense — which is what makes the
 //! fallback passes (five sampled candidates each) run.
 
+#[path = "../../../examples/common/whisper_cli.rs"]
+mod whisper_cli;
+
 use rech_testkit::needs;
 use std::ffi::{CStr, CString};
 use std::path::Path;
@@ -42,45 +45,7 @@ fn whisper_cli(model: &Path, samples: &[f32], run: CliRun) -> Vec<Segment> {
         let ctx = sys::whisper_init_from_file_with_params(model.as_ptr(), cparams);
         assert!(!ctx.is_null(), "whisper.cpp loads the model");
 
-        let mut w = sys::whisper_full_default_params(
-            sys::whisper_sampling_strategy_WHISPER_SAMPLING_GREEDY as _,
-        );
-        w.strategy = if run.beam_size > 1 {
-            sys::whisper_sampling_strategy_WHISPER_SAMPLING_BEAM_SEARCH as _
-        } else {
-            sys::whisper_sampling_strategy_WHISPER_SAMPLING_GREEDY as _
-        };
-        w.print_realtime = false;
-        w.print_progress = false;
-        w.print_timestamps = false; // whisper-cli prints them; printing changes no result
-        w.print_special = false;
-        w.translate = false;
-        w.language = language.as_ptr();
-        w.detect_language = false;
-        w.n_threads = THREADS;
-        // max_context -1: n_max_text_ctx stays whisper.cpp's default.
-        w.offset_ms = 0;
-        w.duration_ms = 0;
-        w.token_timestamps = false;
-        w.thold_pt = 0.01;
-        w.max_len = 0;
-        w.split_on_word = false;
-        w.audio_ctx = 0;
-        w.debug_mode = false;
-        w.tdrz_enable = false;
-        w.suppress_regex = std::ptr::null();
-        w.initial_prompt = empty.as_ptr();
-        w.carry_initial_prompt = false;
-        w.greedy.best_of = 5;
-        w.beam_search.beam_size = run.beam_size;
-        w.temperature_inc = if run.no_fallback { 0.0 } else { 0.2 };
-        w.temperature = 0.0;
-        w.entropy_thold = 2.4;
-        w.logprob_thold = -1.0;
-        w.no_speech_thold = 0.6;
-        w.no_timestamps = false;
-        w.suppress_nst = false;
-        w.vad = false;
+        let w = whisper_cli::params(&language, &empty, THREADS, run.beam_size, run.no_fallback);
 
         let status = sys::whisper_full(ctx, w, samples.as_ptr(), samples.len() as i32);
         assert_eq!(status, 0, "whisper_full");
