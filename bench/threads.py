@@ -17,6 +17,7 @@ make-test-model (and -p rech-whisper --example whisper-rs-direct for --against-c
 ../shared (or RECH_SHARED_DIR) for the speech.
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -121,8 +122,8 @@ def against_cli(args):
     """rech and whisper-cli's computation, idle, one after the other, round by round."""
     tmp = tempfile.mkdtemp(prefix="rech-cli-")
     model = os.path.join(tmp, f"{args.size}.bin")
-    subprocess.run([os.path.join(RELEASE, "examples", "make-test-model"), args.size, model],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(RELEASE, "examples", "make-test-model"), args.size, model,
+                    "--decoder", args.decoder], check=True, stdout=subprocess.DEVNULL)
     audio = os.path.join(tmp, "speech.wav")
     joined_speech(audio, args.seconds)
     base = dict(os.environ)
@@ -139,21 +140,30 @@ def against_cli(args):
         ("rech, OMP_WAIT_POLICY=active", rech, dict(base, OMP_WAIT_POLICY="active")),
     ]
     results = {name: [] for name, _, _ in configs}
+    written = {}
     for _ in range(args.rounds):
         for name, cmd, env in configs:
             time.sleep(1.0)
-            results[name].append(timed(cmd, env))
+            started = time.perf_counter()
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            results[name].append(time.perf_counter() - started)
+            # What came out, as a measure of the decoding done: characters of text.
+            text = out.stdout.strip()
+            written[name] = (json.loads(text)["chars"] if text.startswith("{")
+                             else len("".join(text.split())))
     reference = statistics.median(results[configs[0][0]])
-    print(f"{os.cpu_count()} cores, {args.size} model (random weights, its own decoding), "
+    own = "random weights, its own decoding" if args.decoder == "random" else \
+        f"random weights, decoder pinned to {args.decoder}"
+    print(f"{os.cpu_count()} cores, {args.size} model ({own}), "
           f"{args.seconds} s of speech, 2 threads, beam 5, fallback on, no VAD, flash "
           f"attention off, {args.rounds} rounds alternating, median seconds")
-    print("| run | seconds (median) | all runs | against whisper-cli's |")
-    print("| --- | ---: | --- | ---: |")
+    print("| run | seconds (median) | all runs | against whisper-cli's | characters out |")
+    print("| --- | ---: | --- | ---: | ---: |")
     for name, _, _ in configs:
         runs = results[name]
         median = statistics.median(runs)
         print(f"| {name} | {median:.2f} | {', '.join(f'{r:.2f}' for r in runs)} | "
-              f"{median / reference:.2f}× |")
+              f"{median / reference:.2f}× | {written[name]} |")
 
 
 def main():
@@ -161,6 +171,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--policies", action="store_true")
     parser.add_argument("--against-cli", action="store_true")
+    parser.add_argument("--decoder", default="random", help="--against-cli: the generated "
+                        "model's decoder (random, or eot: no decoding, the encoder alone)")
     parser.add_argument("--size", default="base")
     parser.add_argument("--seconds", type=int, default=None)
     parser.add_argument("--spins", type=int, nargs="*", default=[10000, 100000])
