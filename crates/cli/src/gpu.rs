@@ -8,8 +8,9 @@ use rech_whisper::WhisperOptions;
 pub struct GpuArgs {
     /// Run the model on the GPU: GigaAM through ONNX Runtime's CUDA build (onnxruntime-gpu,
     /// fetched on first use; it needs an NVIDIA driver, CUDA 13 and cuDNN 9), Whisper in a
-    /// build with a GPU back end (see `rech --version`). A GPU that cannot be used is an error,
-    /// never a quiet fallback [default: GigaAM on the CPU; Whisper on the GPU in GPU builds].
+    /// build with a GPU back end (see `rech --version`). For GigaAM a GPU that cannot be used
+    /// is an error, never a quiet fallback [default: GigaAM on the CPU; Whisper on the GPU in
+    /// GPU builds].
     #[arg(help_heading = "Performance", long, conflicts_with = "no_gpu")]
     pub gpu: bool,
 

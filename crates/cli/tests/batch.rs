@@ -7,7 +7,7 @@ use rech_testkit::needs;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use rech_testkit::{model, samples_dir, shared_dir, transcribe};
+use rech_testkit::{file_names, model, samples_dir, shared_dir, transcribe};
 
 /// The flags every `rech transcribe` of these tests runs with.
 const FLAGS: &[&str] = &["--no-fallback", "-t", "1"];
@@ -41,15 +41,6 @@ fn tree() -> tempfile::TempDir {
     dir
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn directories_recursively_in_parallel() {
     let input = tree();
@@ -64,8 +55,11 @@ fn directories_recursively_in_parallel() {
     .output()
     .unwrap());
     // The tree is mirrored: sub/d.ogg → sub/d.json.
-    assert_eq!(names(out.path()), ["a.json", "b.json", "c.json", "sub"]);
-    assert_eq!(names(&out.path().join("sub")), ["d.json", "e.json"]);
+    assert_eq!(
+        file_names(out.path()),
+        ["a.json", "b.json", "c.json", "sub"]
+    );
+    assert_eq!(file_names(&out.path().join("sub")), ["d.json", "e.json"]);
     for name in ["a.json", "b.json", "c.json", "sub/d.json", "sub/e.json"] {
         let text = std::fs::read_to_string(out.path().join(name)).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -78,7 +72,7 @@ fn directories_recursively_in_parallel() {
         .arg(input.path())
         .output()
         .unwrap());
-    assert_eq!(names(flat.path()), ["a.txt", "b.txt", "c.txt"]);
+    assert_eq!(file_names(flat.path()), ["a.txt", "b.txt", "c.txt"]);
 }
 
 #[test]
@@ -158,7 +152,7 @@ fn skip_existing_resumes_a_batch() {
         stamp,
         "a.txt was rewritten"
     );
-    assert_eq!(names(out.path()), ["a.txt", "b.txt", "c.txt"]);
+    assert_eq!(file_names(out.path()), ["a.txt", "b.txt", "c.txt"]);
 }
 
 #[test]
@@ -183,7 +177,7 @@ fn shards_split_a_list_without_overlap() {
         .arg(&list)
         .output()
         .unwrap());
-        all.extend(names(out.path()));
+        all.extend(file_names(out.path()));
     }
     all.sort();
     assert_eq!(all, ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"]);
@@ -205,7 +199,7 @@ fn shards_split_a_list_without_overlap() {
         .write_all(std::fs::read(&list).unwrap().as_slice())
         .unwrap();
     ok(&child.wait_with_output().unwrap());
-    assert_eq!(names(out.path()).len(), 5);
+    assert_eq!(file_names(out.path()).len(), 5);
 
     let bad = transcribe(model(), FLAGS, &["--shard", "3/2"])
         .arg(&list)

@@ -12,8 +12,8 @@ use std::process::Command;
 
 use rech_testkit::formats::{check_all_formats, check_json, sample_stem, SAMPLES};
 use rech_testkit::{
-    assert_fails, assert_fails_last_line, assert_success, ort_lib, rech, run, samples_dir,
-    shared_dir, stderr, stdout, test_venv, write_file,
+    assert_fails, assert_fails_last_line, assert_success, file_names, ort_lib, rech, run,
+    samples_dir, shared_dir, stderr, stdout, test_venv, write_file,
 };
 use serde_json::Value;
 
@@ -386,16 +386,6 @@ fn online(models: &Path, server: &rech_testkit::http::TestServer) -> Command {
         .env("RECH_ORT_BASE_URL", server.base_url())
         .env("RECH_DOWNLOAD_TIMEOUT", "10");
     cmd
-}
-
-/// The names of the files in `dir`, sorted.
-fn file_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The row of `rech models list` for `name`, with the models in `models`.

@@ -323,8 +323,9 @@ impl ModelBuilder {
 
     /// Runs the model on GPU `device` (0 is the first): GigaAM through ONNX Runtime's CUDA
     /// build (`onnxruntime-gpu`, fetched on first use; it needs an NVIDIA driver, CUDA 13 and
-    /// cuDNN 9), Whisper in a build with a GPU back end (where it is already the default). A
-    /// GPU that cannot be used is an error when the model loads, not a quiet fallback.
+    /// cuDNN 9), Whisper in a build with a GPU back end (where it is already the default). For
+    /// GigaAM a GPU that cannot be used is an error when the model loads, not a quiet fallback;
+    /// whisper.cpp logs that it found no device and runs on the CPU.
     pub fn gpu(mut self, device: u32) -> Self {
         self.engine.gpu = Some(device);
         #[cfg(feature = "whisper")]

@@ -124,6 +124,16 @@ pub fn ort_wheel(name: &str) -> PathBuf {
     wheel
 }
 
+/// The names of the entries in `dir`, sorted: what a command left there.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// The Whisper model the binary's tests transcribe with: micro dimensions, random weights
 /// (its text is nonsense, its work real).
 pub fn model() -> &'static Path {
